@@ -1,0 +1,168 @@
+"""What the hidden suites are written with: the `check` marker and assertions whose
+failure messages a student can act on.
+
+    @check("corr2d", points=2, name="corr2d matches torch on random inputs")
+    def test_random(student, devices):
+        for device in devices:
+            X, K = ...
+            out = student.corr2d(X, K)
+            expect_close(out, F.conv2d(...)[0, 0], "corr2d", inputs(X=X, K=K))
+
+Every helper raises `CheckFailed` (an AssertionError) with a message that says what was
+expected, what came back, and on which input: small inputs shown in full, larger ones
+summarised, so hidden inputs are never dumped.
+"""
+
+import ast
+
+import pytest
+import torch
+
+from grader.student import plain_tensor
+
+SHOW_VALUES_UP_TO = 16
+
+
+class CheckFailed(AssertionError):
+    pass
+
+
+def check(exercise, points, name):
+    """Mark a test as one graded check of `exercise`, worth `points`."""
+    return pytest.mark.check(exercise=exercise, points=points, name=name)
+
+
+def fail(message):
+    raise CheckFailed(message)
+
+
+def default_tolerance(dtype):
+    """torch.testing.assert_close's defaults, slightly widened for float32 (see comment)."""
+    if dtype == torch.float64:
+        return {"rtol": 1e-7, "atol": 1e-7}
+    if dtype in (torch.float16, torch.bfloat16):
+        return {"rtol": 1e-2, "atol": 1e-2}
+    # A student's loop adds the products in another order than torch's kernels do; in
+    # float32 the sums of a few hundred terms differ by a few ulps more than
+    # assert_close's 1.3e-6 / 1e-5 allow, which is rounding, not a mistake.
+    return {"rtol": 1e-5, "atol": 1e-5}
+
+
+def describe(value):
+    """A short description of any value, for a failure message."""
+    if isinstance(value, torch.Tensor):
+        shape = tuple(value.shape)
+        text = f"a {value.dtype} tensor of shape {shape} on {value.device}".replace("torch.", "")
+        if value.numel() <= SHOW_VALUES_UP_TO:
+            text += f" = {_values(value)}"
+        return text
+    if type(value).__name__ == "RemoteObject":
+        return f"an object of type {value.type_name}"
+    text = repr(value)
+    return f"{type(value).__name__} {text if len(text) <= 80 else text[:77] + '...'}"
+
+
+def inputs(**named):
+    """'X of shape (5, 7), K = [[1.0, -1.0]]': the inputs of a call, for a failure message."""
+    parts = []
+    for name, value in named.items():
+        if isinstance(value, torch.Tensor):
+            if value.numel() <= SHOW_VALUES_UP_TO:
+                parts.append(f"{name} = {_values(value)}")
+            else:
+                parts.append(f"{name} of shape {tuple(value.shape)}")
+        else:
+            parts.append(f"{name}={value!r}")
+    device = next((v.device for v in named.values() if isinstance(v, torch.Tensor)), None)
+    dtype = next((v.dtype for v in named.values() if isinstance(v, torch.Tensor)), None)
+    suffix = f" ({str(dtype).replace('torch.', '')} on {device})" if device is not None else ""
+    return ", ".join(parts) + suffix
+
+
+def _values(tensor):
+    return tensor.detach().cpu().tolist()
+
+
+def expect_tensor(value, what):
+    if not isinstance(value, torch.Tensor) or not plain_tensor(value):
+        fail(f"{what} should return a torch.Tensor, but returned {describe(value)}")
+    return value
+
+
+def expect_close(actual, expected, what, on, rtol=None, atol=None, check_dtype=True):
+    """`actual` equals torch's `expected`: type, device, dtype, shape, then values."""
+    expect_tensor(actual, what)
+    where = f" for {on}" if on else ""
+    if actual.device != expected.device:
+        fail(f"{what} returned a tensor on {actual.device}{where}; it should stay on the "
+             f"input's device, {expected.device} (create new tensors with device=X.device)")
+    if check_dtype and actual.dtype != expected.dtype:
+        fail(f"{what} returned a {_dtype(actual)} tensor{where}; expected {_dtype(expected)}, "
+             "the dtype of the input (create new tensors with dtype=X.dtype)")
+    if actual.shape != expected.shape:
+        fail(f"{what} returned shape {tuple(actual.shape)}{where}; expected {tuple(expected.shape)}")
+    tolerance = default_tolerance(expected.dtype)
+    tolerance.update({k: v for k, v in (("rtol", rtol), ("atol", atol)) if v is not None})
+    actual = actual.to(expected.dtype)
+    close = torch.isclose(actual, expected, equal_nan=True, **tolerance)
+    if not bool(close.all()):
+        fail(f"{what} returned wrong values{where}: {_first_difference(actual, expected, close)}")
+
+
+def _first_difference(actual, expected, close):
+    bad = (~close).nonzero()
+    index = tuple(int(i) for i in bad[0])
+    text = (f"at index {index} it gave {actual[index].item():.6g}, expected "
+            f"{expected[index].item():.6g}; {len(bad)} of {close.numel()} entries differ")
+    if expected.numel() <= SHOW_VALUES_UP_TO:
+        text += f" (expected {_values(expected)}, got {_values(actual)})"
+    return text
+
+
+def _dtype(tensor):
+    return str(tensor.dtype).replace("torch.", "")
+
+
+def expect_equal(actual, expected, what, on):
+    """Exact equality of plain values (ints, tuples, lists)."""
+    if _normalise(actual) != _normalise(expected):
+        fail(f"{what} returned {describe(actual)} for {on}; expected {expected!r}")
+
+
+def _normalise(value):
+    if isinstance(value, (list, tuple)):
+        return tuple(_normalise(v) for v in value)
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def uses_any(source, names):
+    """Which of `names` the source mentions as a name, attribute or string (so getattr(F, 'conv2d') counts)."""
+    try:
+        tree = ast.parse(source or "")
+    except SyntaxError:
+        return []
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id in names:
+            found.add(node.id)
+        elif isinstance(node, ast.Attribute) and node.attr in names:
+            found.add(node.attr)
+        elif isinstance(node, ast.alias) and node.name.split(".")[-1] in names:
+            found.add(node.name.split(".")[-1])
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in names:
+            found.add(node.value)
+    return sorted(found)
+
+
+def expect_not_used(student, exercise, names, reason):
+    """Fail when the student's answer cell for `exercise` calls one of `names`."""
+    source = student.source(exercise)
+    if source is None:
+        fail(f"your notebook has no answer cell `{exercise}`")
+    used = uses_any(source, names)
+    if used:
+        fail(f"`{exercise}` uses {', '.join(used)}: {reason}")

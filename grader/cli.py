@@ -1,0 +1,110 @@
+"""The `convgrade` command: grade, serve, release."""
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="convgrade", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    grade = commands.add_parser("grade", help="grade a notebook or a submitted/<student>/<assignment>/ tree")
+    grade.add_argument("path", type=Path)
+    grade.add_argument("--assignment")
+    grade.add_argument("--json", action="store_true", help="print the result JSON on stdout")
+    grade.add_argument("--out", type=Path, help="write the result JSON (or, for a tree, the CSV gradebook) here")
+
+    serve = commands.add_parser("serve", help="run the grader service")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+
+    commands.add_parser("release", help="regenerate exercises/ from solutions/ with nbgrader")
+
+    args = parser.parse_args(argv)
+    return {"grade": _grade, "serve": _serve, "release": _release}[args.command](args)
+
+
+def _grade(args):
+    from grader.grading import grade
+
+    if not args.path.exists():
+        return _refuse(f"{args.path} does not exist")
+    if args.path.is_dir():
+        return _grade_tree(args)
+    if args.path.suffix != ".ipynb":
+        return _refuse(f"{args.path} is not a notebook (.ipynb)")
+    result = grade(args.path, args.assignment)
+    if not result["gradable"] and not result["assignment"]:
+        return _refuse("; ".join(result["format_errors"]))
+    text = json.dumps(result, indent=2)
+    if args.out:
+        args.out.write_text(text)
+    print(text if args.json else summary(result))
+    return 0
+
+
+def _grade_tree(args):
+    from grader.grading import grade
+
+    notebooks = sorted(args.path.rglob("*.ipynb"))
+    notebooks = [p for p in notebooks if ".ipynb_checkpoints" not in p.parts]
+    if not notebooks:
+        return _refuse(f"{args.path} holds no notebooks")
+    rows, results = [], []
+    for path in notebooks:
+        result = grade(path, args.assignment)
+        student = path.parent.parent.name
+        results.append({"student": student, "notebook": str(path), **result})
+        rows.append({"student": student, "assignment": result["assignment"],
+                     "score": result["score"], "max_score": result["max_score"],
+                     "gradable": result["gradable"]})
+        if not args.json:
+            print(f"{student:20} {result['assignment'] or '?':28} {result['score']:6.1f} / {result['max_score']:.1f}")
+    if args.out:
+        with args.out.open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+    if args.json:
+        print(json.dumps(results, indent=2))
+    return 0
+
+
+def summary(result):
+    if not result["gradable"]:
+        return "not gradable: " + "; ".join(result["format_errors"])
+    lines = [f"{result['assignment']}: {result['score']:g} / {result['max_score']:g} "
+             f"({result['execution_time']:.2f} s on {', '.join(result['devices'])})"]
+    for test in result["tests"]:
+        mark = "ok  " if test["status"] == "passed" else "FAIL"
+        lines.append(f"  {mark} {test['number']:18} {test['score']:g}/{test['max_score']:g}  {test['name']}")
+        if test["output"]:
+            lines.append(f"         {test['output']}")
+    lines += [f"  note: {note}" for note in result.get("notes", [])]
+    return "\n".join(lines)
+
+
+def _refuse(message):
+    print(f"convgrade: {message}", file=sys.stderr)
+    return 2
+
+
+def _serve(args):
+    from grader.service import serve
+
+    serve(args.host, args.port)
+    return 0
+
+
+def _release(args):
+    from grader.release import release
+
+    release()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,120 @@
+"""Running a hidden suite with pytest, in the trusted process, and scoring what it reports.
+
+`run_suite` hands the suite a `student` (grader.student.Student) and a `devices` list
+through a plugin object, and collects one outcome per test from pytest's report hooks;
+terminal output is never parsed. A failure's feedback is the check's own message, never
+a traceback of the hidden test.
+"""
+
+import contextlib
+import io
+
+import pytest
+import torch
+
+from grader import assignments
+from grader.checks import CheckFailed
+from grader.student import StudentError
+
+
+def available_devices():
+    devices = ["cpu"]
+    if torch.cuda.is_available():
+        devices.append("cuda")
+    return devices
+
+
+def configure_torch():
+    """References in exact float32: no TF32 in matmul or cuDNN."""
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+
+
+class SuitePlugin:
+    """The bridge between pytest and the grader: fixtures in, outcomes out."""
+
+    def __init__(self, student, devices):
+        self._student = student
+        self._devices = devices
+        self.outcomes = []
+        self.checks = {}
+        self._recorded = set()
+
+    @pytest.fixture(scope="session")
+    def student(self):
+        return self._student
+
+    @pytest.fixture(scope="session")
+    def devices(self):
+        return list(self._devices)
+
+    def pytest_configure(self, config):
+        config.addinivalue_line("markers", "check(exercise, points, name): one graded check")
+
+    def pytest_collection_modifyitems(self, items):
+        per_exercise = {}
+        for item in items:
+            marker = item.get_closest_marker("check")
+            if marker is None:
+                continue
+            exercise = marker.kwargs["exercise"]
+            per_exercise[exercise] = per_exercise.get(exercise, 0) + 1
+            self.checks[item.nodeid] = {
+                "id": item.name, "name": marker.kwargs["name"], "exercise": exercise,
+                "number": f"{exercise}.{per_exercise[exercise]}",
+                "max_score": float(marker.kwargs["points"]),
+            }
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        report = (yield).get_result()
+        check = self.checks.get(item.nodeid)
+        if check is None or item.nodeid in self._recorded:
+            return
+        if report.failed or report.skipped or report.when == "call":
+            self._recorded.add(item.nodeid)
+            passed = report.passed and report.when == "call"
+            self.outcomes.append({
+                **check, "status": "passed" if passed else "failed",
+                "score": check["max_score"] if passed else 0.0,
+                "output": "" if passed else _feedback(call.excinfo),
+                "visibility": "visible",
+            })
+
+
+def _feedback(excinfo):
+    if excinfo is None:
+        return "this check failed"
+    error = excinfo.value
+    if isinstance(error, (CheckFailed, StudentError)):
+        return str(error)
+    if isinstance(error, AssertionError):
+        return str(error) or "this check failed"
+    return (f"the grader could not finish this check ({type(error).__name__}); "
+            "your code may have returned something of an unexpected kind")
+
+
+def run_suite(assignment, student, devices=None):
+    """Run the hidden suite of `assignment` against `student`; return the test outcomes."""
+    configure_torch()
+    plugin = SuitePlugin(student, devices or available_devices())
+    args = [str(assignments.suite_dir(assignment)), "-q", "--assert=plain", "-p", "no:cacheprovider",
+            "-p", "no:randomly", "--rootdir", str(assignments.COURSE_DIR), "-o", "addopts=",
+            "-o", "python_files=test_*.py", "-W", "ignore"]
+    with contextlib.redirect_stdout(io.StringIO()):
+        pytest.main(args, plugins=[plugin])
+    return plugin.outcomes
+
+
+def collect_checks(assignment):
+    """The checks of an assignment (name, number, exercise, max_score), without running them."""
+    plugin = SuitePlugin(student=None, devices=["cpu"])
+    args = [str(assignments.suite_dir(assignment)), "--collect-only", "-q", "-p", "no:cacheprovider",
+            "--rootdir", str(assignments.COURSE_DIR), "-o", "addopts="]
+    with contextlib.redirect_stdout(io.StringIO()):
+        pytest.main(args, plugins=[plugin])
+    return list(plugin.checks.values())
+
+
+def max_score(assignment):
+    return sum(c["max_score"] for c in collect_checks(assignment))

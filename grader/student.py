@@ -1,0 +1,172 @@
+"""The `student` the hidden suites test: a trusted proxy for code that runs in the sandbox.
+
+    out = student.corr2d(X, K)                       # a plain torch.Tensor, rebuilt here
+    r = student.run("corr2d", X, K, backward=G, return_args=True)
+    r.result, r.input_grads, r.args_after
+    conv = student.Conv2D((1, 2))                    # a RemoteObject
+    conv.parameters(), conv.load({"weight": W}), conv(X), conv.run(X, backward=G)
+    student.source("corr2d")                         # the student's cell, from the notebook
+
+Whatever goes wrong on the other side arrives as a `StudentError` whose message a
+student can act on; nothing here trusts a value beyond its being data.
+"""
+
+import dataclasses
+
+import torch
+
+from grader import wire
+from grader.sandbox import SandboxFailure
+
+
+class StudentError(Exception):
+    """The student's code raised, crashed, hung, or is missing."""
+
+    def __init__(self, message, type_name="", kind="raised"):
+        super().__init__(message)
+        self.type_name = type_name
+        self.kind = kind  # "raised", "missing", "timeout", "crash", "budget", "protocol"
+
+    @classmethod
+    def from_child(cls, error, what):
+        where = f" ({'; '.join(error.get('where', []))})" if error.get("where") else ""
+        text = f"{what} raised {error.get('type', 'an exception')}: {error.get('message', '')}{where}"
+        return cls(text, type_name=str(error.get("type", "")))
+
+
+@dataclasses.dataclass
+class CallResult:
+    result: object
+    input_grads: list = None
+    param_grads: dict = None
+    args_after: list = None
+
+
+class Student:
+    def __init__(self, sandbox, sources):
+        self._sandbox = sandbox
+        self._sources = sources
+
+    # -- what the notebook defines ---------------------------------------------------
+
+    def source(self, name):
+        """The source of the student's answer cell for `name`, or None."""
+        return self._sources.get(name)
+
+    def defines(self, name):
+        return name in self._program()["names"]
+
+    def cell_error(self, cell_id):
+        for cell in self._program()["cells"]:
+            if cell["id"] == cell_id and not cell["ok"]:
+                return cell["error"]
+        return None
+
+    def _program(self):
+        try:
+            self._sandbox.ensure_started()
+        except SandboxFailure as failure:
+            raise StudentError(f"your notebook could not be run: {failure}", kind=failure.kind) from None
+        reply = self._sandbox.program
+        if not reply["ok"]:
+            raise StudentError.from_child(reply["error"], "running your notebook")
+        return reply["value"]
+
+    # -- calls -----------------------------------------------------------------------
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return lambda *args, **kwargs: self.run(name, *args, **kwargs).result
+
+    def run(self, name, *args, backward=None, return_args=False, no_grad=False, timeout=None,
+            **kwargs):
+        self._require(name)
+        return self._call(name, name, None, args, kwargs, backward, return_args, no_grad, timeout)
+
+    def torch_module(self, spec):
+        """Build a torch.nn module (JSON spec, see grader.untrusted.child.build_module) in the sandbox."""
+        return self._ask("make_module", {"spec": spec}, "building a torch module")
+
+    def _require(self, name):
+        if self.defines(name):
+            return
+        error = self.cell_error(name)
+        hint = (f"; the cell `{name}` raised {error['type']}: {error['message']}"
+                f" ({'; '.join(error['where'])})" if error else "")
+        raise StudentError(f"your notebook does not define `{name}`{hint}", kind="missing")
+
+    def _call(self, what, target, method, args, kwargs, backward, return_args, no_grad, timeout):
+        payload = {"target": target, "method": method, "args": tuple(args), "kwargs": kwargs,
+                   "backward": backward, "return_args": return_args, "no_grad": no_grad}
+        value = self._ask("call", payload, f"`{what}`", timeout)
+        return CallResult(result=self._wrap(value["result"]), input_grads=value.get("input_grads"),
+                          param_grads=value.get("param_grads"), args_after=value.get("args_after"))
+
+    def _ask(self, op, payload, what, timeout=None):
+        try:
+            reply = self._sandbox.request(op, payload, timeout)
+        except SandboxFailure as failure:
+            raise StudentError(f"{what}: {failure}", kind=failure.kind) from None
+        except (wire.WireError, TypeError, ValueError) as exc:
+            raise StudentError(f"{what} returned something that is not plain data: {exc}",
+                               kind="protocol") from None
+        if not reply["ok"]:
+            raise StudentError.from_child(reply["error"], what)
+        return self._wrap(reply["value"])
+
+    def _wrap(self, value):
+        if isinstance(value, wire.Handle):
+            return RemoteObject(self, value)
+        if isinstance(value, (list, tuple)):
+            return type(value)(self._wrap(v) for v in value)
+        return value
+
+
+class RemoteObject:
+    """An object (usually an nn.Module) that lives in the sandbox."""
+
+    def __init__(self, student, handle):
+        self._student = student
+        self.handle = handle
+        self.type_name = handle.type_name
+
+    def __call__(self, *args, **kwargs):
+        return self.run(*args, **kwargs).result
+
+    def run(self, *args, backward=None, return_args=False, no_grad=False, timeout=None, **kwargs):
+        return self._student._call(f"{self.type_name}.forward", self.handle, None, args, kwargs,
+                                   backward, return_args, no_grad, timeout)
+
+    def method(self, name, *args, **kwargs):
+        return self._student._call(f"{self.type_name}.{name}", self.handle, name, args, kwargs,
+                                   None, False, False, None).result
+
+    def parameters(self):
+        """{"parameters": [{name, shape, dtype, requires_grad}], "plain_tensors": [attribute names]}"""
+        return self._ask("parameters")
+
+    def state(self):
+        return self._ask("state")
+
+    def load(self, state):
+        """Copy tensors into the parameters of the same names; returns names it has no parameter for."""
+        return self._ask("load", state=state)
+
+    def children(self):
+        return [tuple(c) for c in self._ask("children")]
+
+    def to(self, device=None, dtype=None):
+        self._ask("to", device=str(device) if device is not None else None, dtype=dtype)
+        return self
+
+    def _ask(self, op, **payload):
+        return self._student._ask(op, {"target": self.handle, **payload}, f"{self.type_name}.{op}")
+
+    def __repr__(self):
+        return f"<student's {self.type_name} in the sandbox>"
+
+
+def plain_tensor(value):
+    """True for a tensor rebuilt from wire data (never a student's subclass)."""
+    return type(value) is torch.Tensor

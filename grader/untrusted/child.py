@@ -1,0 +1,234 @@
+"""The sandboxed child: executes the student's program, then answers calls with data.
+
+Everything in this process is untrusted from the moment the first student cell runs:
+the student may have replaced any function here, torch's included. So this code decides
+nothing. It returns values, errors and gradients as plain data (grader.wire), and the
+trusted side rebuilds and judges them.
+"""
+
+import sys
+import traceback
+
+import torch
+from torch import nn
+
+from grader import wire
+
+_CELL_PREFIX = "<cell "
+
+
+class Child:
+    def __init__(self, sock):
+        self.sock = sock
+        self.namespace = {"__name__": "__main__", "__builtins__": __builtins__}
+        self.objects = {}
+
+    # -- the program ---------------------------------------------------------------
+
+    def run_program(self, cells):
+        report = []
+        for cell in cells:
+            report.append({"id": cell["id"], **self._run_cell(cell)})
+        return {"cells": report, "names": self._describe_names()}
+
+    def _run_cell(self, cell):
+        try:
+            code = compile(cell["source"], f"{_CELL_PREFIX}{cell['id']}>", "exec")
+            exec(code, self.namespace)
+        except BaseException as exc:  # a student's SystemExit must not end the child
+            return {"ok": False, "error": describe_error(exc)}
+        return {"ok": True}
+
+    def _describe_names(self):
+        kinds = {}
+        for name, value in list(self.namespace.items()):
+            if name.startswith("_"):
+                continue
+            if isinstance(value, type):
+                kinds[name] = "class"
+            elif callable(value):
+                kinds[name] = "function"
+        return kinds
+
+    # -- calls ---------------------------------------------------------------------
+
+    def handle(self, header, tensors):
+        op = header.get("op")
+        handler = getattr(self, f"op_{op}", None)
+        if handler is None:
+            raise ValueError(f"unknown operation {op!r}")
+        args = wire.decode(header.get("payload"), tensors, self._place, self._resolve)
+        return handler(**(args or {}))
+
+    def op_program(self, cells):
+        return self.run_program(cells)
+
+    def op_call(self, target, args=(), kwargs=None, method=None, backward=None,
+                return_args=False, no_grad=False):
+        function = self._callable(target, method)
+        grad_context = torch.no_grad() if no_grad else torch.enable_grad()
+        with grad_context:
+            result = function(*args, **(kwargs or {}))
+        reply = {"result": self._keep(result)}
+        if backward is not None:
+            reply.update(self._backward(target, result, backward, args, kwargs or {}))
+        if return_args:
+            reply["args_after"] = list(args)
+        return reply
+
+    def op_parameters(self, target):
+        module = self._resolve(target)
+        parameters = [
+            {"name": name, "shape": tuple(p.shape), "dtype": p.dtype,
+             "requires_grad": bool(p.requires_grad)}
+            for name, p in module.named_parameters()
+        ]
+        plain = [name for name, value in vars(module).items()
+                 if isinstance(value, torch.Tensor) and not isinstance(value, nn.Parameter)]
+        return {"parameters": parameters, "plain_tensors": plain}
+
+    def op_state(self, target):
+        module = self._resolve(target)
+        return dict(module.state_dict(keep_vars=False))
+
+    def op_load(self, target, state):
+        module = self._resolve(target)
+        with torch.no_grad():
+            for name, value in module.named_parameters():
+                if name in state:
+                    value.copy_(state[name])
+        return sorted(set(state) - {name for name, _ in module.named_parameters()})
+
+    def op_children(self, target):
+        module = self._resolve(target)
+        return [(name, type(child).__name__) for name, child in module.named_children()]
+
+    def op_to(self, target, device=None, dtype=None):
+        module = self._resolve(target)
+        module.to(device=device, dtype=dtype)
+        return None
+
+    def op_make_module(self, spec):
+        return self._keep(build_module(spec))
+
+    def op_release(self, target):
+        self.objects.pop(target.ref if isinstance(target, wire.Handle) else target, None)
+        return None
+
+    # -- helpers -------------------------------------------------------------------
+
+    def _callable(self, target, method):
+        obj = target if not isinstance(target, str) else self._lookup(target)
+        if method is not None:
+            obj = getattr(obj, method)
+        if not callable(obj):
+            raise TypeError(f"{target!r} is not callable")
+        return obj
+
+    def _lookup(self, name):
+        if name not in self.namespace:
+            raise NameError(f"name {name!r} is not defined")
+        return self.namespace[name]
+
+    def _backward(self, target, result, grad_output, args, kwargs):
+        if not isinstance(result, torch.Tensor):
+            raise TypeError(f"expected a tensor to differentiate, got {type(result).__name__}")
+        result.backward(grad_output)
+        inputs = [v for v in _flatten((args, kwargs)) if isinstance(v, torch.Tensor)]
+        reply = {"input_grads": [t.grad for t in inputs]}
+        if isinstance(target, nn.Module):
+            reply["param_grads"] = {n: p.grad for n, p in target.named_parameters()}
+        return reply
+
+    def _keep(self, value):
+        """Objects that are not data stay here; the trusted side gets a handle."""
+        if isinstance(value, (torch.Tensor, torch.Size, torch.dtype, bool, int, float, str,
+                              type(None), wire.Handle)):
+            return value
+        if isinstance(value, (list, tuple)):
+            return type(value)(self._keep(v) for v in value)
+        if isinstance(value, dict):
+            return {k: self._keep(v) for k, v in value.items()}
+        ref = len(self.objects) + 1
+        while ref in self.objects:
+            ref += 1
+        self.objects[ref] = value
+        return wire.Handle(ref, type(value).__name__)
+
+    def _resolve(self, handle):
+        if not isinstance(handle, wire.Handle):
+            return handle
+        if handle.ref not in self.objects:
+            raise LookupError(f"object #{handle.ref} no longer exists")
+        return self.objects[handle.ref]
+
+    @staticmethod
+    def _place(tensor, meta):
+        tensor = tensor.to(wire.checked_device(meta))
+        if meta.get("requires_grad") and tensor.is_floating_point():
+            tensor.requires_grad_(True)
+        return tensor
+
+
+def _flatten(value):
+    if isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _flatten(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _flatten(item)
+    else:
+        yield value
+
+
+def build_module(spec):
+    """A torch.nn module from a JSON spec: ["Sequential", [[name, args, kwargs], ...]] or [name, args, kwargs]."""
+    name, *rest = spec
+    if name == "Sequential":
+        return nn.Sequential(*(build_module(layer) for layer in rest[0]))
+    layer = getattr(nn, name)
+    if not (isinstance(layer, type) and issubclass(layer, nn.Module)):
+        raise TypeError(f"torch.nn.{name} is not a module")
+    args = rest[0] if rest else []
+    kwargs = rest[1] if len(rest) > 1 else {}
+    return layer(*args, **kwargs)
+
+
+def describe_error(exc):
+    """An exception as data: its type, message and the traceback lines of student cells."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if f.filename.startswith(_CELL_PREFIX)]
+    where = [f"{f.filename[len(_CELL_PREFIX):-1]}, line {f.lineno}" for f in frames]
+    if isinstance(exc, SyntaxError) and exc.filename and exc.filename.startswith(_CELL_PREFIX):
+        where.append(f"{exc.filename[len(_CELL_PREFIX):-1]}, line {exc.lineno}")
+    try:
+        message = str(exc)
+    except BaseException:
+        message = "(the exception's message could not be read)"
+    return {"type": type(exc).__name__, "message": message[:2000], "where": where[-5:]}
+
+
+def serve(sock):
+    """Answer requests until the trusted side hangs up."""
+    child = Child(sock)
+    while True:
+        try:
+            header, tensors = wire.receive(sock)
+        except EOFError:
+            return
+        try:
+            reply = {"ok": True, "value": child.handle(header, tensors)}
+        except BaseException as exc:
+            reply = {"ok": False, "error": describe_error(exc)}
+        sys.stdout.flush()
+        _send_reply(sock, reply)
+
+
+def _send_reply(sock, reply):
+    tensors = {}
+    try:
+        payload = wire.encode(reply, tensors)
+    except BaseException as exc:
+        tensors = {}
+        payload = wire.encode({"ok": False, "error": describe_error(exc)}, tensors)
+    wire.send(sock, {"payload": payload}, tensors)

@@ -1,0 +1,83 @@
+"""The warm template that sandboxed children are forked from.
+
+Started once per grading worker (`python -m grader.untrusted.zygote FD`), it imports
+torch and the child's code, never touches CUDA (a process that has initialised CUDA
+cannot fork children that use it), never sees hidden tests or solutions, and never runs
+student code itself. Each request on the control socket carries the limits and three
+file descriptors (the call socket, stdout and stderr); the zygote forks, the child locks
+itself down and serves, and the zygote answers with the child's pid.
+"""
+
+import json
+import os
+import signal
+import socket
+import sys
+import traceback
+
+import numpy  # noqa: F401  (warm imports: the child must not pay for them)
+import torch
+import torch.nn.functional  # noqa: F401
+
+from grader import wire
+from grader.untrusted import child, jail
+
+_MAX_REQUEST = 1 << 20
+
+
+def main(control_fd):
+    torch.set_num_threads(1)
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
+    control = socket.socket(fileno=control_fd)
+    while True:
+        try:
+            message, fds, _, _ = socket.recv_fds(control, _MAX_REQUEST, 3)
+        except OSError:
+            return
+        if not message:
+            return
+        request = json.loads(message)
+        if request["op"] == "spawn":
+            pid = _spawn(request, fds, control_fd)
+            control.sendall(json.dumps({"pid": pid}).encode())
+        elif request["op"] == "kill_uid":
+            _kill_uid(request["uid"])
+            control.sendall(b'{"killed": true}')
+
+
+def _spawn(request, fds, control_fd):
+    call_fd, out_fd, err_fd = fds
+    pid = os.fork()
+    if pid == 0:
+        try:
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            os.close(control_fd)
+            os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+            os.dup2(out_fd, 1)
+            os.dup2(err_fd, 2)
+            weakened = jail.lock_down(request["limits"], [call_fd], request["hidden_paths"])
+            sock = socket.socket(fileno=call_fd)
+            wire.send(sock, {"hello": True, "weakened": weakened})
+            child.serve(sock)
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            os._exit(0)
+    for fd in fds:
+        os.close(fd)
+    return pid
+
+
+def _kill_uid(uid):
+    """Kill every process of a sandbox uid, however its children escaped their group."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setuid(uid)
+            os.kill(-1, signal.SIGKILL)
+        finally:
+            os._exit(0)
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]))

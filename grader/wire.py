@@ -1,0 +1,137 @@
+"""The one format that crosses the sandbox boundary, in both directions.
+
+A message is a JSON header plus one safetensors blob holding every tensor the header
+refers to. No pickle, no torch.load: the trusted side only ever parses JSON and
+safetensors, so a hostile child can send wrong data but never code.
+
+Framing on a stream socket: 8-byte big-endian header length, 8-byte blob length,
+header bytes (UTF-8 JSON), blob bytes.
+"""
+
+import json
+import struct
+
+import torch
+from safetensors.torch import load as load_tensors
+from safetensors.torch import save as save_tensors
+
+MAX_MESSAGE_BYTES = 256 * 1024 * 1024
+_FRAME = struct.Struct(">QQ")
+_DEVICE_TYPES = ("cpu", "cuda")
+
+
+class WireError(Exception):
+    """A message that breaks the format: too big, truncated, or not what it claims."""
+
+
+class Handle:
+    """A reference to an object living in the child (a module, say), by number."""
+
+    def __init__(self, ref, type_name=""):
+        self.ref = ref
+        self.type_name = type_name
+
+    def __repr__(self):
+        return f"<{self.type_name or 'object'} #{self.ref} in the sandbox>"
+
+
+def encode(value, tensors):
+    """Turn a value into JSON-able data, moving tensors into `tensors` (name -> tensor)."""
+    if isinstance(value, torch.Tensor):
+        name = f"t{len(tensors)}"
+        plain = value.detach()
+        if type(plain) is not torch.Tensor:
+            plain = plain.as_subclass(torch.Tensor)
+        tensors[name] = plain.to("cpu").contiguous()
+        return {"__tensor__": name, "device": str(value.device),
+                "requires_grad": bool(value.requires_grad)}
+    if isinstance(value, Handle):
+        return {"__handle__": value.ref, "type": value.type_name}
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, torch.Size):
+        return {"__tuple__": [int(v) for v in value]}
+    if isinstance(value, tuple):
+        return {"__tuple__": [encode(v, tensors) for v in value]}
+    if isinstance(value, list):
+        return [encode(v, tensors) for v in value]
+    if isinstance(value, dict):
+        return {"__dict__": [[encode(k, tensors), encode(v, tensors)] for k, v in value.items()]}
+    if isinstance(value, torch.dtype):
+        return {"__dtype__": str(value).removeprefix("torch.")}
+    raise TypeError(f"{type(value).__name__} cannot cross the sandbox boundary")
+
+
+def decode(data, tensors, place_tensor=None, resolve_handle=None):
+    """Rebuild a value from `encode`'s output; `place_tensor(t, meta)` moves tensors to their device."""
+    def walk(node):
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        if not isinstance(node, dict):
+            return node
+        if "__tensor__" in node:
+            tensor = tensors.get(node["__tensor__"])
+            if tensor is None:
+                raise WireError(f"message refers to a missing tensor {node['__tensor__']!r}")
+            return place_tensor(tensor, node) if place_tensor else tensor
+        if "__handle__" in node:
+            handle = Handle(int(node["__handle__"]), str(node.get("type", "")))
+            return resolve_handle(handle) if resolve_handle else handle
+        if "__tuple__" in node:
+            return tuple(walk(v) for v in node["__tuple__"])
+        if "__dict__" in node:
+            return {_hashable(walk(k)): walk(v) for k, v in node["__dict__"]}
+        if "__dtype__" in node:
+            dtype = getattr(torch, str(node["__dtype__"]), None)
+            if not isinstance(dtype, torch.dtype):
+                raise WireError(f"unknown dtype {node['__dtype__']!r}")
+            return dtype
+        raise WireError(f"unknown object in message: keys {sorted(node)[:5]}")
+    return walk(data)
+
+
+def _hashable(key):
+    if isinstance(key, (list, dict)):
+        raise WireError("a dict key must be a number, string or tuple")
+    return key
+
+
+def checked_device(meta):
+    """The device a tensor claims, refused unless it is a CPU or CUDA device."""
+    device = torch.device(str(meta.get("device", "cpu")))
+    if device.type not in _DEVICE_TYPES:
+        raise WireError(f"tensor on unsupported device {device}")
+    return device
+
+
+def pack(header, tensors):
+    header_bytes = json.dumps(header, allow_nan=True).encode()
+    blob = save_tensors(tensors) if tensors else b""
+    return _FRAME.pack(len(header_bytes), len(blob)) + header_bytes + blob
+
+
+def send(sock, header, tensors=None):
+    sock.sendall(pack(header, tensors or {}))
+
+
+def receive(sock, limit=MAX_MESSAGE_BYTES):
+    """Read one message: (header, tensors). Raises EOFError when the peer is gone."""
+    header_len, blob_len = _FRAME.unpack(_read_exactly(sock, _FRAME.size))
+    if header_len + blob_len > limit:
+        raise WireError(f"message of {header_len + blob_len} bytes is over the {limit} byte limit")
+    header = json.loads(_read_exactly(sock, header_len))
+    if not isinstance(header, dict):
+        raise WireError("message header is not a JSON object")
+    tensors = load_tensors(_read_exactly(sock, blob_len)) if blob_len else {}
+    return header, tensors
+
+
+def _read_exactly(sock, n):
+    chunks, remaining = [], n
+    while remaining:
+        chunk = sock.recv(min(remaining, 1 << 20))
+        if not chunk:
+            raise EOFError("the other side closed the connection")
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
