@@ -36,6 +36,10 @@ def suite_dir(assignment):
     return SUITES / assignment
 
 
-def hidden_paths(extra=()):
-    """What sandboxed code must never read: hidden suites, solutions, the project's tests and data."""
-    return [SUITES, SOLUTIONS, COURSE_DIR / "tests", COURSE_DIR / ".git", *extra]
+def data_dir():
+    return Path(os.environ.get("CONVGRADE_DATA_DIR", COURSE_DIR / "data")).resolve()
+
+
+def hidden_paths():
+    """What sandboxed code must never read: hidden suites, solutions, the project's tests, the data."""
+    return [SUITES, SOLUTIONS, COURSE_DIR / "tests", COURSE_DIR / ".git", data_dir()]

@@ -28,7 +28,8 @@ def grade(submission, assignment=None, limits=None):
         errors = exc.errors if isinstance(exc, NotebookError) else [f"the file could not be read: {exc}"]
         return ungradable(assignment, errors, time.monotonic() - started)
     devices = runner.available_devices()
-    with Sandbox(program.cells, limits or Limits(), assignments.hidden_paths()) as sandbox:
+    with Sandbox(program.cells, limits or Limits(), assignments.hidden_paths(),
+                 [assignments.COURSE_DIR]) as sandbox:
         tests = runner.run_suite(assignment, Student(sandbox, program.answers), devices)
         stdout = sandbox.stdout.text()
         weakened = sandbox.weakened

@@ -25,6 +25,7 @@ from grader import wire
 @dataclasses.dataclass(frozen=True)
 class Limits:
     call_seconds: float = 10.0
+    program_seconds: float = 30.0
     submission_seconds: float = 90.0
     cpu_seconds: int = 120
     memory_bytes: int = 2 << 30
@@ -46,10 +47,11 @@ class SandboxFailure(Exception):
 
 
 class Sandbox:
-    def __init__(self, cells, limits=Limits(), hidden_paths=()):
+    def __init__(self, cells, limits=Limits(), hidden_paths=(), read_only_paths=()):
         self.cells = cells
         self.limits = limits
         self.hidden_paths = [str(p) for p in hidden_paths]
+        self.read_only_paths = [str(p) for p in read_only_paths]
         self.deadline = time.monotonic() + limits.submission_seconds
         self.stdout = OutputCapture(limits.output_bytes)
         self.stderr = OutputCapture(limits.output_bytes)
@@ -66,12 +68,13 @@ class Sandbox:
         if self.restarts >= self.limits.restarts:
             raise SandboxFailure("budget", "the sandbox was restarted too many times; giving up")
         self.restarts += 1
-        self._child = _Child.spawn(self.limits, self.hidden_paths, self.stdout, self.stderr)
+        self._child = _Child.spawn(self.limits, self.hidden_paths, self.read_only_paths,
+                                   self.stdout, self.stderr)
         try:
             hello = self._receive(self.limits.call_seconds)[0]
             self.weakened = list(hello.get("weakened", []))
             self.program = self._request("program", {"cells": self.cells},
-                                         timeout=self.limits.submission_seconds)
+                                         timeout=self.limits.program_seconds)
         except BaseException:
             self.kill()
             raise
@@ -150,12 +153,12 @@ class _Child:
         self.pid, self.sock, self.uid_lease = pid, sock, uid_lease
 
     @classmethod
-    def spawn(cls, limits, hidden_paths, stdout, stderr):
+    def spawn(cls, limits, hidden_paths, read_only_paths, stdout, stderr):
         lease = UidLease.take() if os.geteuid() == 0 else None
         ours, theirs = socket.socketpair()
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
-        request = {"op": "spawn", "hidden_paths": hidden_paths,
+        request = {"op": "spawn", "hidden_paths": hidden_paths, "read_only_paths": read_only_paths,
                    "limits": {**dataclasses.asdict(limits), "uid": lease.uid if lease else None}}
         try:
             pid = Zygote.shared().spawn(request, [theirs.fileno(), out_w, err_w])

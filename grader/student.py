@@ -46,6 +46,7 @@ class Student:
     def __init__(self, sandbox, sources):
         self._sandbox = sandbox
         self._sources = sources
+        self._broken = {}  # what -> why: calls that hung or crashed are not tried again
 
     # -- what the notebook defines ---------------------------------------------------
 
@@ -104,9 +105,13 @@ class Student:
                           param_grads=value.get("param_grads"), args_after=value.get("args_after"))
 
     def _ask(self, op, payload, what, timeout=None):
+        if what in self._broken:
+            raise StudentError(f"{what} was not run again: earlier it {self._broken[what]}", kind="skipped")
         try:
             reply = self._sandbox.request(op, payload, timeout)
         except SandboxFailure as failure:
+            if failure.kind in ("timeout", "crash"):
+                self._broken[what] = "timed out" if failure.kind == "timeout" else "crashed the sandbox"
             raise StudentError(f"{what}: {failure}", kind=failure.kind) from None
         except (wire.WireError, TypeError, ValueError) as exc:
             raise StudentError(f"{what} returned something that is not plain data: {exc}",

@@ -3,8 +3,8 @@
 Applied in this order, each step while the process still has the right to take it:
 a new session (so the trusted side can kill the whole process group), death with the
 parent, only the file descriptors it needs, new mount and network namespaces (no
-network; the hidden tests, solutions and data dir covered by empty read-only mounts;
-a private size-capped /tmp), resource limits, then an unprivileged user and
+network; the course directory read-only, its hidden tests, solutions and the data dir
+covered by empty mounts; a private size-capped /tmp), resource limits, then an unprivileged user and
 no_new_privs. Where the kernel refuses a namespace, the step is recorded in `weakened`
 and the others still apply.
 """
@@ -20,7 +20,7 @@ CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWNET = 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
-MS_BIND, MS_REC, MS_PRIVATE = 0x1000, 0x4000, 1 << 18
+MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 0x20, 0x1000, 0x4000, 1 << 18
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS = 1, 4, 38
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -37,7 +37,7 @@ def _mount(source, target, fstype, flags, data=""):
                        data.encode() or None), f"mount {target}")
 
 
-def lock_down(limits, keep_fds, hidden_paths):
+def lock_down(limits, keep_fds, hidden_paths, read_only_paths):
     """Apply every restriction; return the list of protections the kernel refused."""
     weakened = []
     os.setsid()
@@ -48,6 +48,7 @@ def lock_down(limits, keep_fds, hidden_paths):
         weakened.append("namespaces: no network isolation and the hidden paths are only file-permission protected")
     else:
         _expose_for_others({sys.base_prefix, sys.prefix})
+        _read_only(read_only_paths)
         _hide(hidden_paths)
         _private_tmp(limits["tmp_bytes"])
     _set_rlimits(limits, per_user_nproc=uid is not None)
@@ -92,6 +93,13 @@ def _make_mounts_private():
 def _write(path, text):
     with open(path, "w") as f:
         f.write(text)
+
+
+def _read_only(paths):
+    for path in paths:
+        if os.path.isdir(path):
+            _mount(path, path, "", MS_BIND | MS_REC)
+            _mount("none", path, "", MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
 
 
 def _hide(paths):

@@ -55,7 +55,8 @@ def _spawn(request, fds, control_fd):
             os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
             os.dup2(out_fd, 1)
             os.dup2(err_fd, 2)
-            weakened = jail.lock_down(request["limits"], [call_fd], request["hidden_paths"])
+            weakened = jail.lock_down(request["limits"], [call_fd], request["hidden_paths"],
+                                      request["read_only_paths"])
             sock = socket.socket(fileno=call_fd)
             wire.send(sock, {"hello": True, "weakened": weakened})
             child.serve(sock)

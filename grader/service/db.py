@@ -1,0 +1,102 @@
+"""The database: students (hashed tokens) and submissions (which are also the embedded queue)."""
+
+import datetime
+import functools
+import hashlib
+import json
+import secrets
+
+from sqlalchemy import DateTime, Integer, String, Text, create_engine, event
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+
+STATUSES = ("queued", "running", "done", "error")
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+def utcnow():
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+
+
+class Student(Base):
+    __tablename__ = "students"
+    student_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    name: Mapped[str] = mapped_column(String(400), default="")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    created_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Submission(Base):
+    __tablename__ = "submissions"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    student_id: Mapped[str] = mapped_column(String(200), index=True)
+    assignment: Mapped[str] = mapped_column(String(200))
+    filename: Mapped[str] = mapped_column(String(400), default="")
+    path: Mapped[str] = mapped_column(String(400))          # relative to the data dir
+    status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+    result_json: Mapped[str | None] = mapped_column(Text, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    worker: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    created_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    started_at: Mapped[datetime.datetime | None] = mapped_column(DateTime, nullable=True)
+    finished_at: Mapped[datetime.datetime | None] = mapped_column(DateTime, nullable=True)
+
+    @property
+    def result(self):
+        return json.loads(self.result_json) if self.result_json else None
+
+    def to_json(self, with_result=True):
+        data = {"id": self.id, "status": self.status, "student_id": self.student_id,
+                "assignment": self.assignment, "filename": self.filename,
+                "attempts": self.attempts, "created_at": _iso(self.created_at),
+                "started_at": _iso(self.started_at), "finished_at": _iso(self.finished_at)}
+        if self.status == "done" and with_result:
+            data["result"] = self.result
+            data["score"], data["max_score"] = self.result["score"], self.result["max_score"]
+        if self.status == "error":
+            data["error"] = self.error
+        return data
+
+
+def _iso(moment):
+    return moment.isoformat() + "Z" if moment else None
+
+
+@functools.cache
+def engine_for(url):
+    """One engine per URL per process; SQLite in WAL mode with a generous busy timeout."""
+    sqlite = url.startswith("sqlite")
+    engine = create_engine(url, connect_args={"timeout": 60} if sqlite else {},
+                           pool_pre_ping=not sqlite)
+    if sqlite:
+        event.listen(engine, "connect", _sqlite_pragmas)
+    Base.metadata.create_all(engine)
+    return engine
+
+
+def _sqlite_pragmas(connection, _record):
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.close()
+
+
+@functools.cache
+def sessions_for(url):
+    return sessionmaker(engine_for(url), expire_on_commit=False)
+
+
+def new_id():
+    return secrets.token_hex(16)
+
+
+def new_token():
+    return secrets.token_urlsafe(24)
+
+
+def hash_token(token):
+    """Tokens are 192 random bits, so a plain SHA-256 is enough to store them safely."""
+    return hashlib.sha256(token.encode()).hexdigest()

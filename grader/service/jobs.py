@@ -1,0 +1,96 @@
+"""The grading job, the same behind the embedded queue and RQ: claim a row, grade its file, store the result.
+
+A job is claimed atomically (UPDATE ... WHERE status='queued'), so a submission handed to
+two workers (a requeue, a duplicate RQ job) is graded once.
+"""
+
+import json
+import os
+import socket
+import traceback
+
+from sqlalchemy import select, update
+
+from grader.service.config import Settings
+from grader.service.db import Submission, sessions_for, utcnow
+
+MAX_ATTEMPTS = 3
+
+
+def worker_name(pid=None):
+    return f"{socket.gethostname()}:{pid or os.getpid()}"
+
+
+def grade_submission(submission_id, settings=None):
+    """Grade one queued submission (the RQ job function); a no-op when someone else has it."""
+    settings = settings or Settings.from_env()
+    submission = claim(settings.database_url, submission_id)
+    if submission is not None:
+        run_claimed(settings, submission)
+    return submission is not None
+
+
+def claim(database_url, submission_id, worker=None):
+    """Move one submission from queued to running; return it, or None if it was not queued."""
+    with sessions_for(database_url)() as session:
+        claimed = session.execute(
+            update(Submission)
+            .where(Submission.id == submission_id, Submission.status == "queued")
+            .values(status="running", started_at=utcnow(), attempts=Submission.attempts + 1,
+                    worker=worker or worker_name())
+            .returning(Submission.id)).first()
+        session.commit()
+        return session.get(Submission, submission_id) if claimed else None
+
+
+def claim_next(database_url, worker=None):
+    """Claim the oldest queued submission, or return None when there is none."""
+    while True:
+        with sessions_for(database_url)() as session:
+            oldest = session.scalars(select(Submission.id).where(Submission.status == "queued")
+                                     .order_by(Submission.created_at).limit(1)).first()
+        if oldest is None:
+            return None
+        submission = claim(database_url, oldest, worker)
+        if submission is not None:
+            return submission
+
+
+def run_claimed(settings, submission):
+    from grader.grading import grade
+
+    if submission.attempts > MAX_ATTEMPTS:
+        return finish(settings.database_url, submission.id, error=(
+            f"grading was interrupted {MAX_ATTEMPTS} times; the submission was not graded"))
+    try:
+        result = grade(settings.data_dir / submission.path, submission.assignment)
+    except Exception as exc:  # a grader bug, not the student's: record it, keep the worker alive
+        traceback.print_exc()
+        return finish(settings.database_url, submission.id, error=f"the grader failed: {exc}")
+    return finish(settings.database_url, submission.id, result=result)
+
+
+def finish(database_url, submission_id, result=None, error=None):
+    with sessions_for(database_url)() as session:
+        session.execute(update(Submission).where(Submission.id == submission_id).values(
+            status="done" if error is None else "error", finished_at=utcnow(),
+            result_json=json.dumps(result) if result is not None else None, error=error))
+        session.commit()
+
+
+def requeue(database_url, where_running_on=None):
+    """Put running submissions back in the queue (all of them, or those of dead workers)."""
+    condition = [Submission.status == "running"]
+    if where_running_on is not None:
+        condition.append(Submission.worker.in_(list(where_running_on)))
+    with sessions_for(database_url)() as session:
+        count = session.execute(update(Submission).where(*condition).values(
+            status="queued", worker=None)).rowcount
+        session.commit()
+    return count
+
+
+def queued_ids(database_url):
+    with sessions_for(database_url)() as session:
+        return list(session.scalars(select(Submission.id).where(Submission.status == "queued")
+                                    .order_by(Submission.created_at)))

@@ -1,0 +1,81 @@
+"""Server-rendered pages: the student's upload-and-feedback page and the instructor's overview.
+
+A token pasted into the form is kept in an HttpOnly, SameSite=Strict cookie; the JSON API
+takes only the Authorization header.
+"""
+
+from flask import Blueprint, redirect, render_template, request, url_for
+from werkzeug.exceptions import HTTPException
+
+from grader import assignments
+from grader.service import reports, submissions
+from grader.service.auth import identify
+
+bp = Blueprint("pages", __name__)
+COOKIE = "convgrade_token"
+
+
+def _page_identity():
+    return identify(request.cookies.get(COOKIE, ""))
+
+
+@bp.get("/")
+def index():
+    identity = _page_identity()
+    if identity is None:
+        return render_template("login.html")
+    return _index_page(identity)
+
+
+def _index_page(identity, error=None, status=200):
+    return render_template("index.html", identity=identity, assignments=assignments.names(),
+                           submissions=submissions.listing(identity, limit=50), error=error), status
+
+
+@bp.post("/login")
+def login():
+    token = request.form.get("token", "").strip()
+    identity = identify(token)
+    if identity is None:
+        return render_template("login.html", error="That token is not valid."), 401
+    response = redirect(url_for("pages.instructor" if identity.is_admin else "pages.index"), code=303)
+    response.set_cookie(COOKIE, token, httponly=True, samesite="Strict", secure=request.is_secure)
+    return response
+
+
+@bp.post("/logout")
+def logout():
+    response = redirect(url_for("pages.index"), code=303)
+    response.delete_cookie(COOKIE)
+    return response
+
+
+@bp.post("/submit")
+def submit():
+    identity = _page_identity()
+    if identity is None:
+        return render_template("login.html", error="Paste your token first."), 401
+    try:
+        submission = submissions.accept(identity, request.files.get("notebook"), request.form.get("assignment"))
+    except HTTPException as exc:
+        return _index_page(identity, error=exc.description, status=exc.code)
+    return redirect(url_for("pages.submission_page", submission_id=submission.id), code=303)
+
+
+@bp.get("/submissions/<submission_id>")
+def submission_page(submission_id):
+    identity = _page_identity()
+    if identity is None:
+        return render_template("login.html", error="Paste your token to see this submission."), 401
+    submission = submissions.visible_submission(identity, submission_id)
+    return render_template("submission.html", submission=submission, result=submission.result)
+
+
+@bp.get("/instructor")
+def instructor():
+    identity = _page_identity()
+    if identity is None or not identity.is_admin:
+        return render_template("login.html", error="The instructor page needs the instructor's token.",
+                               instructor=True), 403 if identity else 401
+    return render_template("instructor.html", reports=reports.assignment_reports(),
+                           submissions=submissions.listing(identity, limit=500))
