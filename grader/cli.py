@@ -1,4 +1,4 @@
-"""The `convgrade` command: grade, serve, release."""
+"""The `convgrade` command: grade, serve, worker, students, release."""
 
 import argparse
 import csv
@@ -16,15 +16,26 @@ def main(argv=None):
     grade.add_argument("--assignment")
     grade.add_argument("--json", action="store_true", help="print the result JSON on stdout")
     grade.add_argument("--out", type=Path, help="write the result JSON (or, for a tree, the CSV gradebook) here")
+    grade.add_argument("--jobs", type=int, help="grading processes for a tree (default: one per core)")
 
     serve = commands.add_parser("serve", help="run the grader service")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
 
+    commands.add_parser("worker", help="run grading workers without HTTP (embedded pool, or RQ with CONVGRADE_QUEUE_URL)")
+
+    students = commands.add_parser("students", help="manage the student roster")
+    student_commands = students.add_subparsers(dest="students_command", required=True)
+    roster = student_commands.add_parser("import", help="import a roster CSV (student_id[,name]); prints student_id,token")
+    roster.add_argument("roster", type=Path)
+    roster.add_argument("--out", type=Path, help="write the student_id,token CSV here (mode 600) instead of stdout")
+    roster.add_argument("--reissue", action="store_true", help="issue new tokens to students already imported")
+
     commands.add_parser("release", help="regenerate exercises/ from solutions/ with nbgrader")
 
     args = parser.parse_args(argv)
-    return {"grade": _grade, "serve": _serve, "release": _release}[args.command](args)
+    handlers = {"grade": _grade, "serve": _serve, "worker": _worker, "students": _students, "release": _release}
+    return handlers[args.command](args)
 
 
 def _grade(args):
@@ -37,25 +48,30 @@ def _grade(args):
     if args.path.suffix != ".ipynb":
         return _refuse(f"{args.path} is not a notebook (.ipynb)")
     result = grade(args.path, args.assignment)
-    if not result["gradable"] and not result["assignment"]:
-        return _refuse("; ".join(result["format_errors"]))
     text = json.dumps(result, indent=2)
     if args.out:
         args.out.write_text(text)
-    print(text if args.json else summary(result))
+    if args.json:
+        print(text)
+    if not result["gradable"]:
+        return _refuse(f"{args.path} cannot be graded: " + "; ".join(result["format_errors"]))
+    if not args.json:
+        print(summary(result))
     return 0
 
 
 def _grade_tree(args):
-    from grader.grading import grade
+    from grader.pool import GradingPool
 
     notebooks = sorted(args.path.rglob("*.ipynb"))
     notebooks = [p for p in notebooks if ".ipynb_checkpoints" not in p.parts]
     if not notebooks:
         return _refuse(f"{args.path} holds no notebooks")
     rows, results = [], []
-    for path in notebooks:
-        result = grade(path, args.assignment)
+    with GradingPool(args.jobs) as pool:
+        futures = [pool.submit(path, args.assignment) for path in notebooks]
+        graded = [(path, future.result()) for path, future in zip(notebooks, futures)]
+    for path, result in graded:
         student = path.parent.parent.name
         results.append({"student": student, "notebook": str(path), **result})
         rows.append({"student": student, "assignment": result["assignment"],
@@ -96,6 +112,36 @@ def _serve(args):
     from grader.service import serve
 
     serve(args.host, args.port)
+    return 0
+
+
+def _worker(args):
+    from grader.service.config import Settings
+    from grader.service.queue import run_workers
+
+    run_workers(Settings.from_env().prepare())
+    return 0
+
+
+def _students(args):
+    import os
+
+    from grader.service.config import Settings
+    from grader.service.roster import RosterError, import_roster, write_tokens
+
+    if not args.roster.is_file():
+        return _refuse(f"{args.roster} does not exist")
+    try:
+        issued = import_roster(Settings.from_env().prepare(), args.roster, reissue=args.reissue)
+    except RosterError as exc:
+        return _refuse(str(exc))
+    if args.out:
+        with os.fdopen(os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", newline="") as f:
+            write_tokens(issued, f)
+    else:
+        write_tokens(issued, sys.stdout)
+    print(f"convgrade: issued {len(issued)} token(s); they are stored hashed and cannot be shown again",
+          file=sys.stderr)
     return 0
 
 

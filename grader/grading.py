@@ -11,7 +11,7 @@ from pathlib import Path
 
 from grader import assignments, notebook, runner
 from grader.notebook import NotebookError
-from grader.sandbox import Limits, Sandbox
+from grader.sandbox import Limits, Sandbox, Zygote
 from grader.student import Student
 
 
@@ -54,6 +54,13 @@ def ungradable(assignment, errors, seconds=0.0):
         "execution_time": round(seconds, 3), "devices": runner.available_devices(),
         "tests": [], "format_errors": list(errors),
     }
+
+
+def warm_up():
+    """Start the sandbox zygote and import every suite now, not on the first submission."""
+    Zygote.shared()
+    for assignment in assignments.names():
+        max_score(assignment)
 
 
 @functools.cache

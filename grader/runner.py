@@ -33,8 +33,9 @@ def configure_torch():
 class SuitePlugin:
     """The bridge between pytest and the grader: fixtures in, outcomes out."""
 
-    def __init__(self, student, devices):
+    def __init__(self, student, devices, exercise=None):
         self._student = student
+        self._exercise = exercise
         self._devices = devices
         self.outcomes = []
         self.checks = {}
@@ -51,7 +52,11 @@ class SuitePlugin:
     def pytest_configure(self, config):
         config.addinivalue_line("markers", "check(exercise, points, name): one graded check")
 
-    def pytest_collection_modifyitems(self, items):
+    def pytest_collection_modifyitems(self, config, items):
+        if self._exercise is not None:
+            keep = [i for i in items if _exercise_of(i) == self._exercise]
+            config.hook.pytest_deselected(items=[i for i in items if i not in keep])
+            items[:] = keep
         per_exercise = {}
         for item in items:
             marker = item.get_closest_marker("check")
@@ -82,6 +87,11 @@ class SuitePlugin:
             })
 
 
+def _exercise_of(item):
+    marker = item.get_closest_marker("check")
+    return marker.kwargs["exercise"] if marker else None
+
+
 def _feedback(excinfo):
     if excinfo is None:
         return "this check failed"
@@ -94,13 +104,18 @@ def _feedback(excinfo):
             "your code may have returned something of an unexpected kind")
 
 
-def run_suite(assignment, student, devices=None):
-    """Run the hidden suite of `assignment` against `student`; return the test outcomes."""
+# Plugins a hidden suite does not need. unraisableexception and threadexception call
+# gc.collect() several times per session, which costs most of a second with torch loaded.
+_QUIET = ["-p", "no:cacheprovider", "-p", "no:unraisableexception", "-p", "no:threadexception",
+          "-p", "no:faulthandler", "-p", "no:warnings", "-p", "no:logging", "-p", "no:legacypath",
+          "--rootdir", str(assignments.COURSE_DIR), "-o", "addopts=", "-o", "python_files=test_*.py"]
+
+
+def run_suite(assignment, student, devices=None, exercise=None):
+    """Run the hidden suite of `assignment` (or one exercise of it) against `student`."""
     configure_torch()
-    plugin = SuitePlugin(student, devices or available_devices())
-    args = [str(assignments.suite_dir(assignment)), "-q", "--assert=plain", "-p", "no:cacheprovider",
-            "-p", "no:randomly", "--rootdir", str(assignments.COURSE_DIR), "-o", "addopts=",
-            "-o", "python_files=test_*.py", "-W", "ignore"]
+    plugin = SuitePlugin(student, devices or available_devices(), exercise)
+    args = [str(assignments.suite_dir(assignment)), "-q", "--assert=plain", *_QUIET]
     with contextlib.redirect_stdout(io.StringIO()):
         pytest.main(args, plugins=[plugin])
     return plugin.outcomes
@@ -109,8 +124,7 @@ def run_suite(assignment, student, devices=None):
 def collect_checks(assignment):
     """The checks of an assignment (name, number, exercise, max_score), without running them."""
     plugin = SuitePlugin(student=None, devices=["cpu"])
-    args = [str(assignments.suite_dir(assignment)), "--collect-only", "-q", "-p", "no:cacheprovider",
-            "--rootdir", str(assignments.COURSE_DIR), "-o", "addopts="]
+    args = [str(assignments.suite_dir(assignment)), "--collect-only", "-q", *_QUIET]
     with contextlib.redirect_stdout(io.StringIO()):
         pytest.main(args, plugins=[plugin])
     return list(plugin.checks.values())

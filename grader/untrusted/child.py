@@ -18,9 +18,9 @@ _CELL_PREFIX = "<cell "
 
 
 class Child:
-    def __init__(self, sock):
-        self.sock = sock
-        self.namespace = {"__name__": "__main__", "__builtins__": __builtins__}
+    def __init__(self, namespace=None):
+        self.namespace = namespace if namespace is not None else {"__name__": "__main__",
+                                                                  "__builtins__": __builtins__}
         self.objects = {}
 
     # -- the program ---------------------------------------------------------------
@@ -73,7 +73,7 @@ class Child:
         if backward is not None:
             reply.update(self._backward(target, result, backward, args, kwargs or {}))
         if return_args:
-            reply["args_after"] = list(args)
+            reply["args_after"] = self._keep(list(args))
         return reply
 
     def op_parameters(self, target):
@@ -210,25 +210,27 @@ def describe_error(exc):
 
 def serve(sock):
     """Answer requests until the trusted side hangs up."""
-    child = Child(sock)
+    child = Child()
     while True:
         try:
             header, tensors = wire.receive(sock)
         except EOFError:
             return
-        try:
-            reply = {"ok": True, "value": child.handle(header, tensors)}
-        except BaseException as exc:
-            reply = {"ok": False, "error": describe_error(exc)}
+        header, tensors = answer(child, header, tensors)
         sys.stdout.flush()
-        _send_reply(sock, reply)
+        wire.send(sock, header, tensors)
 
 
-def _send_reply(sock, reply):
-    tensors = {}
+def answer(child, header, tensors):
+    """One request in, one reply out, both as wire data (header, tensors)."""
     try:
-        payload = wire.encode(reply, tensors)
+        reply = {"ok": True, "value": child.handle(header, tensors)}
     except BaseException as exc:
-        tensors = {}
-        payload = wire.encode({"ok": False, "error": describe_error(exc)}, tensors)
-    wire.send(sock, {"payload": payload}, tensors)
+        reply = {"ok": False, "error": describe_error(exc)}
+    out = {}
+    try:
+        payload = wire.encode(reply, out)
+    except BaseException as exc:
+        out = {}
+        payload = wire.encode({"ok": False, "error": describe_error(exc)}, out)
+    return {"payload": payload}, out

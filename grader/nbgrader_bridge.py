@@ -1,0 +1,65 @@
+"""nbgrader's door: a hidden test cell scores one exercise with the same hidden suite.
+
+The graded test cell of each exercise in solutions/ ends with
+
+    ### BEGIN HIDDEN TESTS
+    from grader.nbgrader_bridge import score_exercise
+    score_exercise("a1_cross_correlation", "corr2d", globals())
+    ### END HIDDEN TESTS
+
+and nbgrader takes the number it evaluates to as partial credit. Under nbgrader the
+student's code and these checks share one kernel, so a student can rig what the checks
+see (replace torch.isclose, say); `convgrade grade` runs the same suite across a process
+boundary where that is impossible. Use this door for practice and parity, not for
+graded work.
+"""
+
+import contextlib
+import io
+import re
+import warnings
+
+from grader import runner, wire
+from grader.sandbox import _place_on_device
+from grader.student import Student
+from grader.untrusted.child import Child, answer
+
+
+class KernelSandbox:
+    """The Sandbox interface over the notebook's own globals, in this process."""
+
+    def __init__(self, namespace):
+        self._child = Child(namespace)
+        self.program = {"ok": True, "value": {"cells": [], "names": self._child._describe_names()}}
+
+    def ensure_started(self):
+        pass
+
+    def request(self, op, payload, timeout=None):
+        tensors = {}
+        header = {"op": op, "payload": wire.encode(payload, tensors)}
+        header, tensors = answer(self._child, header, tensors)
+        return wire.decode(header["payload"], tensors, _place_on_device)
+
+
+def score_exercise(assignment, exercise, namespace):
+    """Run the checks of one exercise against the kernel's definitions; print feedback, return points."""
+    student = Student(KernelSandbox(namespace), answer_sources(namespace))
+    with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
+        warnings.simplefilter("ignore")  # nbgrader gives 0 to a cell that writes to stderr
+        outcomes = runner.run_suite(assignment, student, exercise=exercise)
+    for outcome in outcomes:
+        mark = "ok  " if outcome["status"] == "passed" else "FAIL"
+        print(f"{mark} {outcome['score']:g}/{outcome['max_score']:g}  {outcome['name']}")
+        if outcome["output"]:
+            print(f"      {outcome['output']}")
+    return float(sum(o["score"] for o in outcomes))
+
+
+def answer_sources(namespace):
+    """The source of the last executed cell that defines each name, from IPython's history."""
+    sources = {}
+    for cell in namespace.get("In", []) or []:
+        for name in re.findall(r"^(?:def|class)\s+(\w+)", cell, re.MULTILINE):
+            sources[name] = cell
+    return sources

@@ -1,0 +1,38 @@
+"""The grader service (CONTRACT.md section 4): a Flask app, a durable queue, grading workers.
+
+    create_app(config=None)   the WSGI app (gunicorn: 'grader.service:create_app()');
+                              it serves HTTP only: run `convgrade worker` beside it
+    serve(host, port)         `convgrade serve`: worker pool + app under waitress, one command
+"""
+
+import signal
+import sys
+
+from grader.service.app import create_app
+from grader.service.config import Settings
+
+__all__ = ["create_app", "serve", "Settings"]
+
+HTTP_THREADS = 32
+
+
+def serve(host="127.0.0.1", port=8000, settings=None):
+    import waitress
+
+    settings = (settings or Settings.from_env()).prepare()
+    app = create_app(settings)
+    queue = app.config["QUEUE"].start()
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    print(f"convgrade: serving on http://{host}:{port} (data in {settings.data_dir}, "
+          f"{'queue ' + settings.queue_url if settings.queue_url else f'{settings.workers} grading workers'})",
+          file=sys.stderr, flush=True)
+    try:
+        waitress.serve(app, host=host, port=port, threads=HTTP_THREADS, ident="convgrade")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        queue.stop()
+
+
+def _raise_keyboard_interrupt(*_):
+    raise KeyboardInterrupt
