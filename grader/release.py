@@ -1,14 +1,34 @@
-"""`convgrade release`: regenerate exercises/ from solutions/ with nbgrader's generate_assignment."""
+"""`convgrade release`: regenerate exercises/ from solutions/ with nbgrader's generate_assignment.
+
+Before releasing, each source notebook is brought in line with its hidden suite, the one
+source of truth for points: every `hidden_<exercise>` test cell gets the exercise's
+points, and the "what the grader checks" cell lists every check by name.
+"""
 
 import shutil
 import subprocess
 import sys
 
-from grader import assignments
+import nbformat
+
+from grader import assignments, notebook, runner
+
+CHECKLIST_INTRO = """## What the grader checks / 채점 항목
+
+The grader runs these hidden checks on your answers. The visible checks under each
+exercise are sanity checks only: passing them does not promise that these pass.
+
+채점기는 아래의 숨겨진 검사를 실행합니다. 각 문제 아래의 공개 검사는 기본 점검일 뿐이며,
+그것을 통과해도 아래 검사의 통과를 보장하지 않습니다.
+
+| exercise | check | points |
+|---|---|---|
+"""
 
 
 def release(names=None):
     for assignment in names or assignments.authored():
+        sync_with_suite(assignment)
         target = assignments.EXERCISES / assignment
         if target.exists():
             shutil.rmtree(target)
@@ -16,3 +36,23 @@ def release(names=None):
             [sys.executable, "-m", "nbgrader", "generate_assignment", assignment,
              "--force", "--no-db", "--log-level=WARN"],
             cwd=assignments.COURSE_DIR, check=True)
+
+
+def sync_with_suite(assignment):
+    if assignment not in assignments.names():
+        return
+    checks = runner.collect_checks(assignment)
+    path = assignments.source_notebook(assignment)
+    source = nbformat.read(path, as_version=4)
+    before = nbformat.writes(source)
+    for cell in source.cells:
+        cid = notebook.grade_id(cell) or ""
+        if cid.startswith("hidden_"):
+            exercise = cid.removeprefix("hidden_")
+            cell.metadata["nbgrader"]["points"] = sum(c["max_score"] for c in checks
+                                                      if c["exercise"] == exercise)
+        if cell.metadata.get("convgrade") == "checklist":
+            cell.source = CHECKLIST_INTRO + "\n".join(
+                f"| `{c['exercise']}` | {c['name']} | {c['max_score']:g} |" for c in checks)
+    if nbformat.writes(source) != before:
+        nbformat.write(source, path)

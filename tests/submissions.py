@@ -9,6 +9,7 @@ A corpus file (tests/corpus/<assignment>/<name>.py) is a submission written as t
         ...
 
 `# loses:` names the hidden tests (function names) it must fail, and no others;
+`# needs: cuda` marks a mistake only a GPU can reveal (skipped where there is none);
 `# cell: <grade_id>` starts the source of one answer cell. Answer cells it does not
 mention are filled with the reference solution.
 """
@@ -53,6 +54,8 @@ class CorpusEntry:
         if loses is None:
             raise ValueError(f"{path}: no '# loses:' line")
         self.loses = set(loses.group(1).split())
+        needs = re.search(r"^# needs:(.*)$", text, re.MULTILINE)
+        self.needs = set(needs.group(1).split()) if needs else set()
         self.answers = {}
         for match in re.finditer(r"^# cell: (\S+)\n(.*?)(?=^# cell: |\Z)", text, re.MULTILINE | re.DOTALL):
             self.answers[match.group(1)] = match.group(2)

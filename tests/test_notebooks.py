@@ -70,12 +70,19 @@ def test_every_released_stub_raises_not_implemented(assignment):
 
 
 @pytest.mark.parametrize("assignment", sorted(CONTRACT))
-def test_solution_notebook_runs_top_to_bottom_in_a_kernel(assignment):
+def test_solution_notebook_runs_top_to_bottom_with_full_hidden_marks(assignment):
+    """In a real kernel, as nbgrader runs it: no error, and each hidden cell gives full points."""
     nb = nbformat.read(assignments.source_notebook(assignment), as_version=4)
     started = time.monotonic()
     NotebookClient(nb, timeout=60, kernel_name="python3",
                    resources={"metadata": {"path": str(assignments.SOLUTIONS / assignment)}}).execute()
     assert time.monotonic() - started < 60
+    for cell in nb.cells:
+        if (notebook.grade_id(cell) or "").startswith("hidden_"):
+            results = [o for o in cell.outputs if o.output_type == "execute_result"]
+            stderr = [o for o in cell.outputs if o.get("name") == "stderr"]
+            assert not stderr, f"{notebook.grade_id(cell)} wrote to stderr: nbgrader would give 0"
+            assert float(results[0].data["text/plain"]) == cell.metadata.nbgrader.points > 0
 
 
 def _cell(nb, cid):
@@ -90,3 +97,15 @@ def _solution_lines(assignment, cid):
     blocks = re.findall(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", source, re.DOTALL)
     lines = {line.strip() for block in blocks for line in block.splitlines()}
     return {line for line in lines if len(line) > 12 and not line.startswith("#")}
+
+
+@pytest.mark.parametrize("assignment", sorted(CONTRACT))
+def test_hidden_test_cells_carry_the_suite_points(assignment):
+    from grader import runner
+
+    checks = runner.collect_checks(assignment)
+    source = nbformat.read(assignments.source_notebook(assignment), as_version=4)
+    hidden = {notebook.grade_id(c).removeprefix("hidden_"): c.metadata["nbgrader"]["points"]
+              for c in source.cells if (notebook.grade_id(c) or "").startswith("hidden_")}
+    expected = {e: sum(c["max_score"] for c in checks if c["exercise"] == e) for e in CONTRACT[assignment]}
+    assert hidden == expected, "run `convgrade release` to sync points from the suite"
