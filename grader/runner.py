@@ -8,6 +8,7 @@ a traceback of the hidden test.
 
 import contextlib
 import io
+import sys
 
 import pytest
 import torch
@@ -30,6 +31,21 @@ def configure_torch():
     torch.backends.cudnn.allow_tf32 = False
 
 
+_THIS_RUN = pytest.StashKey()
+
+
+@pytest.fixture(scope="session")
+def student(request):
+    """The submission under test (grader.student.Student)."""
+    return request.config.stash[_THIS_RUN]._student
+
+
+@pytest.fixture(scope="session")
+def devices(request):
+    """"cpu", and "cuda" where present: every numeric check runs on each."""
+    return list(request.config.stash[_THIS_RUN]._devices)
+
+
 class SuitePlugin:
     """The bridge between pytest and the grader: fixtures in, outcomes out."""
 
@@ -41,16 +57,9 @@ class SuitePlugin:
         self.checks = {}
         self._recorded = set()
 
-    @pytest.fixture(scope="session")
-    def student(self):
-        return self._student
-
-    @pytest.fixture(scope="session")
-    def devices(self):
-        return list(self._devices)
-
     def pytest_configure(self, config):
         config.addinivalue_line("markers", "check(exercise, points, name): one graded check")
+        config.stash[_THIS_RUN] = self
 
     def pytest_collection_modifyitems(self, config, items):
         if self._exercise is not None:
@@ -117,7 +126,7 @@ def run_suite(assignment, student, devices=None, exercise=None):
     plugin = SuitePlugin(student, devices or available_devices(), exercise)
     args = [str(assignments.suite_dir(assignment)), "-q", "--assert=plain", *_QUIET]
     with contextlib.redirect_stdout(io.StringIO()):
-        pytest.main(args, plugins=[plugin])
+        pytest.main(args, plugins=[plugin, sys.modules[__name__]])
     return plugin.outcomes
 
 
@@ -126,7 +135,7 @@ def collect_checks(assignment):
     plugin = SuitePlugin(student=None, devices=["cpu"])
     args = [str(assignments.suite_dir(assignment)), "--collect-only", "-q", *_QUIET]
     with contextlib.redirect_stdout(io.StringIO()):
-        pytest.main(args, plugins=[plugin])
+        pytest.main(args, plugins=[plugin, sys.modules[__name__]])
     return list(plugin.checks.values())
 
 

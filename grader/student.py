@@ -98,7 +98,8 @@ class Student:
         raise StudentError(f"your notebook does not define `{name}`{hint}", kind="missing")
 
     def _call(self, what, target, method, args, kwargs, backward, return_args, no_grad, timeout):
-        payload = {"target": target, "method": method, "args": tuple(args), "kwargs": kwargs,
+        args, kwargs = _handles(tuple(args)), _handles(kwargs)
+        payload = {"target": target, "method": method, "args": args, "kwargs": kwargs,
                    "backward": backward, "return_args": return_args, "no_grad": no_grad}
         value = self._ask("call", payload, f"`{what}`", timeout)
         return CallResult(result=self._wrap(value["result"]), input_grads=value.get("input_grads"),
@@ -170,6 +171,17 @@ class RemoteObject:
 
     def __repr__(self):
         return f"<student's {self.type_name} in the sandbox>"
+
+
+def _handles(value):
+    """RemoteObjects passed as arguments travel as the handles they are."""
+    if isinstance(value, RemoteObject):
+        return value.handle
+    if isinstance(value, (list, tuple)):
+        return type(value)(_handles(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _handles(v) for k, v in value.items()}
+    return value
 
 
 def plain_tensor(value):

@@ -8,12 +8,18 @@
 import signal
 import sys
 
-from grader.service.app import create_app
 from grader.service.config import Settings
 
 __all__ = ["create_app", "serve", "Settings"]
 
 HTTP_THREADS = 32
+
+
+def create_app(config=None):
+    """The Flask app (imported lazily: `convgrade students` need not load Flask or torch)."""
+    from grader.service.app import create_app as factory
+
+    return factory(config)
 
 
 def serve(host="127.0.0.1", port=8000, settings=None):

@@ -5,7 +5,6 @@ from flask import Blueprint, Response, abort, current_app, jsonify, request
 from sqlalchemy import text
 
 from grader import assignments
-from grader.grading import max_score
 from grader.service import reports, submissions
 from grader.service.auth import bearer_identity, require_admin
 
@@ -56,6 +55,8 @@ def get_submission(submission_id):
 
 @bp.get("/api/v1/assignments")
 def list_assignments():
+    from grader.grading import max_score  # collects the hidden suites: imports torch
+
     return jsonify({"assignments": [{"name": name, "max_score": max_score(name)}
                                     for name in assignments.names()]})
 

@@ -22,7 +22,7 @@ class Settings:
     def __post_init__(self):
         self.data_dir = Path(self.data_dir).resolve()
         self.database_url = self.database_url or f"sqlite:///{self.data_dir / 'convgrade.sqlite3'}"
-        self.workers = int(self.workers) or os.cpu_count() or 1
+        self.workers = int(self.workers) or len(os.sched_getaffinity(0)) or 1
 
     @classmethod
     def from_env(cls, env=None, **overrides):

@@ -30,6 +30,13 @@ def grade_submission(submission_id, settings=None):
     return submission is not None
 
 
+def warm_up():
+    """Start this process's sandbox zygote and import every suite before the first job."""
+    from grader import grading
+
+    grading.warm_up()
+
+
 def claim(database_url, submission_id, worker=None):
     """Move one submission from queued to running; return it, or None if it was not queued."""
     with sessions_for(database_url)() as session:

@@ -17,6 +17,7 @@ import os
 import signal
 import sys
 import threading
+import time
 
 from grader.service import jobs
 
@@ -37,7 +38,7 @@ class EmbeddedQueue:
     def __init__(self, settings):
         self.settings = settings
         self.context = multiprocessing.get_context("spawn")
-        self.stopping = self.context.Event()
+        self.stopping = threading.Event()  # not a multiprocessing.Event: a killed waiter deadlocks set()
         self.processes = []
         self.supervisor = None
 
@@ -54,14 +55,17 @@ class EmbeddedQueue:
         return self
 
     def stop(self):
+        """Stop the workers; a grade cut short stays 'running' and is requeued by the next start()."""
         self.stopping.set()
+        for process in self.processes:
+            process.terminate()
         for process in self.processes:
             process.join(timeout=5)
             if process.is_alive():
                 process.kill()
 
     def _spawn(self):
-        process = self.context.Process(target=worker_loop, args=(self.settings, self.stopping, os.getpid()),
+        process = self.context.Process(target=worker_loop, args=(self.settings, os.getpid()),
                                        name="convgrade-worker", daemon=True)
         process.start()
         return process
@@ -74,16 +78,15 @@ class EmbeddedQueue:
                     self.processes[index] = self._spawn()
 
 
-def worker_loop(settings, stopping, parent_pid):
-    """One grading worker process: claim, grade, store, until told to stop or orphaned."""
+def worker_loop(settings, parent_pid):
+    """One grading worker process: claim, grade, store, until terminated or orphaned."""
     _die_with_parent(parent_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    while not stopping.is_set():
-        if os.getppid() != parent_pid:
-            return
+    jobs.warm_up()
+    while os.getppid() == parent_pid:
         submission = jobs.claim_next(settings.database_url)
         if submission is None:
-            stopping.wait(POLL_SECONDS)
+            time.sleep(POLL_SECONDS)
             continue
         jobs.run_claimed(settings, submission)
 
@@ -131,10 +134,15 @@ def run_workers(settings):
     if isinstance(queue, RQQueue):
         from rq.worker import SimpleWorker  # grades in-process: the sandbox zygote stays warm
 
+        jobs.warm_up()
         SimpleWorker([queue.queue], connection=queue.redis).work()
         return
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
     queue.start()
     try:
-        signal.sigwait({signal.SIGINT, signal.SIGTERM})
+        while not stop.wait(1.0):
+            pass
     finally:
         queue.stop()

@@ -66,6 +66,8 @@ class Child:
     def op_call(self, target, args=(), kwargs=None, method=None, backward=None,
                 return_args=False, no_grad=False):
         function = self._callable(target, method)
+        if backward is not None and isinstance(target, nn.Module):
+            target.zero_grad(set_to_none=True)
         grad_context = torch.no_grad() if no_grad else torch.enable_grad()
         with grad_context:
             result = function(*args, **(kwargs or {}))

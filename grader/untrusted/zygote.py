@@ -17,6 +17,7 @@ import traceback
 
 import numpy  # noqa: F401  (warm imports: the child must not pay for them)
 import torch
+import torch.fx.experimental.symbolic_shapes  # noqa: F401  (the first backward imports sympy: ~1 s)
 import torch.nn.functional  # noqa: F401
 
 from grader import wire

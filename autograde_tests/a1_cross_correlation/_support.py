@@ -1,0 +1,176 @@
+"""Helpers for the a1 suite: torch references, value comparisons that leave dtype and device
+to their own checks, and gradient checks that do not depend on the forward being right.
+
+One mistake should cost only the checks aimed at it. So:
+- `expect_values` compares shape and values only (on the CPU, at the looser tolerance of the
+  two dtypes); dtype and device have their own checks.
+- `expect_gradients` compares the gradients with torch's when the student's forward agrees
+  with torch; when it does not (another check reports that), it still demands that
+  gradients reach every input and are the gradients of what the student computed, using
+  Euler's identity for a function that is linear in each argument:
+  sum(G * f(X, K)) = sum(X * dL/dX) = sum(K * dL/dK) with L = sum(G * f(X, K)).
+"""
+
+import torch
+import torch.nn.functional as F
+
+from grader.checks import SHOW_VALUES_UP_TO, default_tolerance, describe, expect_tensor, fail
+from grader.student import StudentError
+
+# Names whose use turns corr2d into a call of torch's own convolution (or of a pooling
+# layer, which computes a windowed sum as well). Tensor.unfold / F.unfold included.
+FORBIDDEN = ["conv2d", "Conv2d", "conv1d", "Conv1d", "conv3d", "convolution", "_convolution",
+             "conv_transpose2d", "ConvTranspose2d", "unfold", "Unfold",
+             "avg_pool2d", "AvgPool2d", "lp_pool2d", "correlate", "correlate2d", "convolve",
+             "convolve2d", "fftconvolve"]
+FORBIDDEN_REASON = ("the point of this exercise is to compute the windowed sums yourself; "
+                    "torch's convolution, unfold and pooling functions are not allowed here")
+
+NO_GRAPH_HINT = ("build the output from tensor operations on the inputs (for example write "
+                 "`(X[i:i + h, j:j + w] * K).sum()` into a tensor made with torch.zeros); do not use "
+                 ".item(), .tolist(), .data, .detach(), torch.tensor(...) of computed values, or NumPy")
+
+
+def ref_corr2d(X, K):
+    """torch's cross-correlation of a 2-D X with a 2-D K."""
+    return F.conv2d(X[None, None], K[None, None])[0, 0]
+
+
+def ref_conv_flipped(X, K):
+    """The mathematical convolution: cross-correlation with the kernel turned by 180 degrees."""
+    return ref_corr2d(X, torch.flip(K, dims=(0, 1)))
+
+
+def tolerance(*dtypes):
+    """The loosest of torch.testing.assert_close's defaults (grader.checks) over `dtypes`."""
+    tol = {"rtol": 0.0, "atol": 0.0}
+    for dtype in dtypes:
+        for key, value in default_tolerance(dtype).items():
+            tol[key] = max(tol[key], value)
+    return tol
+
+
+def close(actual, expected, extra_dtypes=()):
+    """Shape and values agree (any dtype, any device)."""
+    if not isinstance(actual, torch.Tensor) or tuple(actual.shape) != tuple(expected.shape):
+        return False
+    a = actual.detach().cpu().to(torch.float64)
+    e = expected.detach().cpu().to(torch.float64)
+    return bool(torch.isclose(a, e, equal_nan=True,
+                              **tolerance(actual.dtype, expected.dtype, *extra_dtypes)).all())
+
+
+def expect_values(actual, expected, what, on, extra_dtypes=()):
+    """`actual` has `expected`'s shape and values; dtype and device are checked elsewhere."""
+    expect_tensor(actual, what)
+    where = f" for {on}" if on else ""
+    if tuple(actual.shape) != tuple(expected.shape):
+        fail(f"{what} returned shape {tuple(actual.shape)}{where}; expected {tuple(expected.shape)}")
+    a = actual.detach().cpu().to(torch.float64)
+    e = expected.detach().cpu().to(torch.float64)
+    ok = torch.isclose(a, e, equal_nan=True, **tolerance(actual.dtype, expected.dtype, *extra_dtypes))
+    if not bool(ok.all()):
+        fail(f"{what} returned wrong values{where}: {first_difference(a, e, ok)}")
+
+
+def first_difference(actual, expected, ok):
+    bad = (~ok).nonzero()
+    index = tuple(int(i) for i in bad[0])
+    text = (f"at index {index} it gave {actual[index].item():.6g}, expected "
+            f"{expected[index].item():.6g}; {len(bad)} of {ok.numel()} entries differ")
+    if expected.numel() <= SHOW_VALUES_UP_TO:
+        text += f" (expected {_rounded(expected)}, got {_rounded(actual)})"
+    return text
+
+
+def _rounded(tensor):
+    def r(v):
+        v = float(f"{v:.4g}")
+        return int(v) if v.is_integer() and abs(v) < 1e6 else v
+    def walk(value):
+        return [walk(v) for v in value] if isinstance(value, list) else r(value)
+    return walk(tensor.tolist())
+
+
+def call_with_backward(student, name, args, G, what):
+    """student.run(name, *args, backward=G), with a clear message when no graph was built."""
+    try:
+        return student.run(name, *args, backward=G)
+    except StudentError as error:
+        text = str(error)
+        if "does not require grad" in text or "does not have a grad_fn" in text:
+            fail(f"{what}'s output is not connected to its inputs in the autograd graph, so no "
+                 f"gradient can flow back: {NO_GRAPH_HINT}")
+        raise
+
+
+def expect_gradients(student, name, args, reference, what, on, gen):
+    """Gradients of sum(G * name(*args)) w.r.t. every tensor in args.
+
+    `reference(*args)` is torch's version. When the student's forward agrees with it, the
+    gradients must agree with torch's; otherwise they must at least exist and satisfy
+    Euler's identity for the (multi-)linear function the student computed.
+    """
+    args = [a.detach().clone().requires_grad_(True) for a in args]
+    out = expect_tensor(student.run(name, *args).result, what)
+    expected = reference(*args)
+    G = torch.randn(tuple(out.shape), generator=gen, dtype=torch.float64).to(
+        dtype=out.dtype, device=out.device)
+    reply = call_with_backward(student, name, args, G, what)
+    grads = list(reply.input_grads or [])
+    names = ["X", "K", "third argument"]
+    for i, arg in enumerate(args):
+        grad = grads[i] if i < len(grads) else None
+        if grad is None:
+            fail(f"no gradient reached {names[i]} through {what}{' for ' + on if on else ''}: "
+                 f"{NO_GRAPH_HINT}")
+        expect_tensor(grad, f"the gradient of {names[i]}")
+        if tuple(grad.shape) != tuple(arg.shape):
+            fail(f"the gradient of {names[i]} has shape {tuple(grad.shape)}, expected {tuple(arg.shape)}")
+    if close(out, expected):
+        torch.autograd.backward(expected, G.to(dtype=expected.dtype, device=expected.device))
+        for i, arg in enumerate(args):
+            expect_values(grads[i], arg.grad, f"the gradient of {names[i]} through {what}", on,
+                          extra_dtypes=(out.dtype,))
+        return
+    # The forward differs from torch (other checks say how); judge the gradients of what it computed.
+    total = (G.detach().cpu().double() * out.detach().cpu().double()).sum()
+    for i, arg in enumerate(args):
+        euler = (arg.detach().cpu().double() * grads[i].detach().cpu().double()).sum()
+        scale = 1.0 + abs(float(total)) + float((arg.detach().cpu().double().abs()
+                                                 * grads[i].detach().cpu().double().abs()).sum())
+        if abs(float(euler - total)) > 1e-4 * scale:
+            fail(f"the gradient of {names[i]} through {what}{' for ' + on if on else ''} is not "
+                 f"the gradient of the output it returned: part of the computation is cut off "
+                 f"from autograd ({NO_GRAPH_HINT})")
+
+
+def expect_runs(student, name, *args):
+    """The exercise is answered at all (a stub raises): needed before a static check can pass."""
+    expect_tensor(student.run(name, *args).result, f"`{name}`")
+
+
+def inputs(**named):
+    """'X of shape (5, 7), K = [[1, -1]] (float32 on cpu)': a call's inputs, small ones rounded."""
+    parts = []
+    for name, value in named.items():
+        if isinstance(value, torch.Tensor):
+            if value.numel() <= SHOW_VALUES_UP_TO:
+                parts.append(f"{name} = {_rounded(value.detach().cpu().double())}")
+            else:
+                parts.append(f"{name} of shape {shape_text(value.shape)}")
+        else:
+            parts.append(f"{name}={value!r}")
+    tensor = next((v for v in named.values() if isinstance(v, torch.Tensor)), None)
+    if tensor is not None:
+        parts[-1] += f" ({str(tensor.dtype).replace('torch.', '')} on {tensor.device})"
+    return ", ".join(parts)
+
+
+def shape_text(shape):
+    return "(" + ", ".join(str(int(s)) for s in shape) + ")"
+
+
+__all__ = ["FORBIDDEN", "FORBIDDEN_REASON", "ref_corr2d", "ref_conv_flipped", "tolerance", "close",
+           "expect_values", "expect_gradients", "call_with_backward", "expect_runs", "describe",
+           "shape_text", "NO_GRAPH_HINT", "inputs"]

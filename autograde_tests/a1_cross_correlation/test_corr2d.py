@@ -1,0 +1,169 @@
+"""corr2d(X, K): 2-D cross-correlation, no padding, stride 1. References are F.conv2d."""
+
+import torch
+
+from grader.checks import check, expect_not_used, fail
+
+from ._support import (FORBIDDEN, FORBIDDEN_REASON, close, expect_gradients, expect_runs,
+                       expect_values, inputs, ref_conv_flipped, ref_corr2d, shape_text)
+
+# (input shape, kernel shape, dtype): non-square inputs and kernels, 1x1 kernels, kernels as
+# large as the input, row and column kernels; at most 12 x 12 so Python loops stay fast.
+RANDOM_CASES = [
+    ((5, 7), (2, 3), torch.float32),
+    ((6, 6), (3, 3), torch.float64),
+    ((8, 5), (1, 1), torch.float32),
+    ((4, 6), (4, 6), torch.float64),
+    ((9, 4), (2, 1), torch.float32),
+    ((3, 10), (3, 2), torch.float64),
+    ((12, 11), (5, 4), torch.float32),
+]
+
+SHAPE_CASES = [((5, 7), (2, 3)), ((4, 4), (4, 4)), ((3, 6), (1, 1)), ((6, 3), (6, 1)),
+               ((2, 9), (1, 4)), ((7, 5), (3, 5)), ((10, 8), (4, 2))]
+
+
+def worked_examples(device):
+    X = torch.arange(9.0, device=device).reshape(3, 3)
+    K = torch.arange(4.0, device=device).reshape(2, 2)
+    edge = torch.ones((6, 8), device=device)
+    edge[:, 2:6] = 0
+    return [(X, K), (edge, torch.tensor([[1.0, -1.0]], device=device)),
+            (edge.t().contiguous(), torch.tensor([[1.0], [-1.0]], device=device))]
+
+
+@check("corr2d", points=2, name="corr2d gives the course's worked examples")
+def test_corr2d_worked_example(student, devices):
+    for device in devices:
+        for X, K in worked_examples(device):
+            expect_values(student.corr2d(X, K), ref_corr2d(X, K), "corr2d", inputs(X=X, K=K))
+
+
+@check("corr2d", points=2, name="corr2d returns an output of shape (H - h + 1, W - w + 1)")
+def test_corr2d_output_shape(student, devices):
+    gen = torch.Generator().manual_seed(11)
+    for device in devices:
+        for x_shape, k_shape in SHAPE_CASES:
+            X = torch.randn(x_shape, generator=gen).to(device)
+            K = torch.randn(k_shape, generator=gen).to(device)
+            out = student.corr2d(X, K)
+            expected = ref_corr2d(X, K).shape
+            if not isinstance(out, torch.Tensor) or tuple(out.shape) != tuple(expected):
+                got = shape_text(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+                fail(f"corr2d returned shape {got} for X of shape {shape_text(x_shape)} and K of "
+                     f"shape {shape_text(k_shape)}; expected {shape_text(expected)}, that is "
+                     "(H - h + 1, W - w + 1): a window fits at H - h + 1 row positions")
+
+
+@check("corr2d", points=1, name="corr2d fills every output position, the last row and column included")
+def test_corr2d_fills_every_position(student, devices):
+    # Positive inputs and kernels that are symmetric under a half turn, so a flipped kernel
+    # or an output of the wrong size does not matter here: only skipped positions do.
+    gen = torch.Generator().manual_seed(12)
+    kernels = [torch.ones(2, 2), torch.tensor([[1.0, 2.0, 1.0]]), torch.tensor([[1.0], [3.0], [1.0]]),
+               torch.tensor([[2.0, 1.0], [1.0, 2.0]])]
+    for device in devices:
+        for x_shape, K in zip([(4, 5), (3, 6), (6, 3), (5, 5)], kernels):
+            X = (torch.rand(x_shape, generator=gen) + 0.5).to(device)
+            K = K.to(device)
+            out = student.corr2d(X, K)
+            expected = ref_corr2d(X, K)
+            if not isinstance(out, torch.Tensor) or out.dim() != 2:
+                fail(f"corr2d should return a 2-D tensor, got {out!r:.80}")
+            rows = min(out.shape[0], expected.shape[0])
+            cols = min(out.shape[1], expected.shape[1])
+            got, want = out[:rows, :cols].detach().cpu().double(), expected[:rows, :cols].cpu().double()
+            wrong = ~torch.isclose(got, want, rtol=1e-5, atol=1e-5)
+            if bool(wrong.any()):
+                i, j = (int(v) for v in wrong.nonzero()[0])
+                where = ("the last row" if i == expected.shape[0] - 1 else
+                         "the last column" if j == expected.shape[1] - 1 else f"position ({i}, {j})")
+                fail(f"corr2d left {where} of the output wrong for X of shape {shape_text(x_shape)} and "
+                     f"K = {K.tolist()}: at ({i}, {j}) it gave {got[i, j].item():.6g}, expected "
+                     f"{want[i, j].item():.6g}. Loop over all H - h + 1 rows and W - w + 1 columns "
+                     "(range(H - h + 1), not range(H - h))")
+
+
+@check("corr2d", points=2, name="corr2d matches torch on random inputs (non-square, 1x1 and full-size kernels, float32 and float64)")
+def test_corr2d_random_values(student, devices):
+    gen = torch.Generator().manual_seed(13)
+    for device in devices:
+        for x_shape, k_shape, dtype in RANDOM_CASES:
+            X = torch.randn(x_shape, generator=gen, dtype=dtype).to(device)
+            K = torch.randn(k_shape, generator=gen, dtype=dtype).to(device)
+            expect_values(student.corr2d(X, K), ref_corr2d(X, K), "corr2d", inputs(X=X, K=K))
+
+
+@check("corr2d", points=1, name="corr2d is cross-correlation: the kernel is not flipped")
+def test_corr2d_not_flipped(student, devices):
+    for device in devices:
+        for X, K in [(torch.arange(12.0).reshape(3, 4), torch.tensor([[1.0, 2.0], [3.0, 4.0]])),
+                     (torch.arange(15.0).reshape(3, 5), torch.tensor([[1.0, 0.0, -2.0]]))]:
+            X, K = X.to(device), K.to(device)
+            out = student.corr2d(X, K)
+            if close(out, ref_conv_flipped(X, K)) and not close(out, ref_corr2d(X, K)):
+                fail(f"corr2d computed a convolution with the kernel flipped for X of shape (3, "
+                     f"{X.shape[1]}) and K = {K.tolist()}: it returned {out.tolist()}, expected "
+                     f"{ref_corr2d(X, K).tolist()}. Cross-correlation multiplies X[i + a, j + b] "
+                     "by K[a, b], without turning K around")
+
+
+@check("corr2d", points=1, name="corr2d keeps the input's dtype (float64 in, float64 out)")
+def test_corr2d_keeps_dtype(student, devices):
+    gen = torch.Generator().manual_seed(14)
+    for device in devices:
+        for dtype in (torch.float64, torch.float32):
+            X = torch.randn(4, 5, generator=gen, dtype=dtype).to(device)
+            K = torch.randn(2, 2, generator=gen, dtype=dtype).to(device)
+            out = student.corr2d(X, K)
+            if not isinstance(out, torch.Tensor) or out.dtype != dtype:
+                got = str(out.dtype).replace("torch.", "") if isinstance(out, torch.Tensor) else type(out).__name__
+                fail(f"corr2d returned a {got} tensor for {str(dtype).replace('torch.', '')} inputs "
+                     "X (4, 5) and K (2, 2); the output must keep X's dtype: create it with "
+                     "torch.zeros(..., dtype=X.dtype, device=X.device)")
+
+
+@check("corr2d", points=1, name="corr2d returns its output on the input's device")
+def test_corr2d_keeps_device(student, devices):
+    gen = torch.Generator().manual_seed(15)
+    for device in devices:
+        X = torch.randn(4, 5, generator=gen).to(device)
+        K = torch.randn(2, 3, generator=gen).to(device)
+        out = student.corr2d(X, K)
+        if not isinstance(out, torch.Tensor) or out.device.type != torch.device(device).type:
+            got = str(out.device) if isinstance(out, torch.Tensor) else type(out).__name__
+            fail(f"corr2d returned a tensor on {got} for inputs on {device}; the output must be on "
+                 "X's device: create it with torch.zeros(..., dtype=X.dtype, device=X.device)")
+
+
+@check("corr2d", points=1, name="corr2d does not modify X or K")
+def test_corr2d_input_unchanged(student, devices):
+    gen = torch.Generator().manual_seed(16)
+    for device in devices:
+        X = torch.randn(5, 6, generator=gen).to(device)
+        K = torch.randn(2, 2, generator=gen).to(device)
+        after = student.run("corr2d", X, K, return_args=True).args_after
+        for name, before, now in (("X", X, after[0]), ("K", K, after[1])):
+            if not isinstance(now, torch.Tensor) or not torch.equal(now.cpu(), before.cpu()):
+                fail(f"corr2d changed its argument {name} in place (X of shape (5, 6), K of shape "
+                     "(2, 2)); it must leave its inputs as they were. Create a new output tensor "
+                     "with torch.zeros instead of writing into X or into a slice (a view) of it")
+
+
+@check("corr2d", points=2, name="corr2d lets gradients flow back to X and K")
+def test_corr2d_gradients(student, devices):
+    gen = torch.Generator().manual_seed(17)
+    for device in devices:
+        # sizes where every output row and column exists twice over, so a wrong output size
+        # (the shape checks' business) still leaves a graph to differentiate
+        for x_shape, k_shape in [((4, 5), (2, 3)), ((5, 4), (3, 2))]:
+            X = torch.randn(x_shape, generator=gen, dtype=torch.float64).to(device)
+            K = torch.randn(k_shape, generator=gen, dtype=torch.float64).to(device)
+            expect_gradients(student, "corr2d", [X, K], ref_corr2d, "corr2d", inputs(X=X, K=K), gen)
+
+
+@check("corr2d", points=1, name="corr2d computes the windows itself (no F.conv2d, nn.Conv2d, unfold)")
+def test_corr2d_no_builtin_conv(student, devices):
+    X, K = worked_examples("cpu")[0]
+    expect_runs(student, "corr2d", X, K)
+    expect_not_used(student, "corr2d", FORBIDDEN, FORBIDDEN_REASON)

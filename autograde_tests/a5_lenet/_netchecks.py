@@ -1,0 +1,197 @@
+"""The check bodies shared by LeNet and CifarNet (test_lenet.py, test_cifarnet.py).
+
+Each network is checked from several independent angles, so that one mistake costs the
+checks aimed at it and no others:
+
+- layers: the given __init__ is intact (parameter names, shapes, count; child types);
+- forward: one image, float32 and float64, every device, against torch's network;
+- batch: on 3 and 5 images the output is (N, classes) and every row equals the
+  student's own output for that image alone (so an activation mistake does not cost
+  this check, a batch-of-one flatten does);
+- gradients: autograd through the student's forward agrees with finite differences of
+  the student's own forward (so a forward mistake does not cost it, a `.data` does);
+- aimed checks: the student's output is compared with the usual single mistakes
+  (max pooling, ReLU, a missing activation, ...). Such a check passes only with evidence
+  that its aspect is right: the output matches torch's network, or matches a mistake in
+  another aspect.
+"""
+
+import torch
+
+from grader.checks import CheckFailed, describe, expect_close, expect_tensor, fail, inputs
+from grader.student import RemoteObject, StudentError
+
+from . import _reference as ref
+
+PARAM_SEED = 4
+INPUT_SEED = 7
+BATCH_SEED = 12
+GRAD_SEED = 13
+
+
+def _shape(value):
+    return tuple(value.shape) if isinstance(value, torch.Tensor) else None
+
+
+def check_layers(student, net):
+    model = student_model_plain(student, net)
+    try:  # the layers are given: credit them only once forward is written
+        model(torch.zeros(net.input_shape(1)))
+    except StudentError as error:
+        if error.type_name == "NotImplementedError":
+            fail(f"{net.name}.forward is not written yet: {error}")
+    info = model.parameters()
+    got = [(p["name"], tuple(p["shape"])) for p in info["parameters"]]
+    if got != net.params:
+        fail(f"your {net.name} has the parameters {ref._param_list(got)}; the given __init__ creates "
+             f"{ref._param_list(net.params)}. Keep the layers of __init__ as given and write only forward.")
+    frozen = [p["name"] for p in info["parameters"] if not p["requires_grad"]]
+    if frozen:
+        fail(f"the parameters {', '.join(frozen)} of your {net.name} have requires_grad=False; "
+             "they must stay trainable")
+    children = dict(model.children())
+    for name, type_name in net.children:
+        if name not in children:
+            fail(f"your {net.name} has no layer `{name}`; keep the layers of the given __init__ "
+                 f"({', '.join(n for n, _ in net.children)})")
+        if children[name] != type_name:
+            fail(f"`{net.name}.{name}` is {_a(children[name])}, but the given __init__ makes it "
+                 f"{_a(type_name)}; keep the layers of __init__ as given and write only forward")
+
+
+def _a(word):
+    return f"{'an' if word[:1] in 'AEIOU' else 'a'} {word}"
+
+
+def student_model_plain(student, net):
+    model = getattr(student, net.name)()
+    if not isinstance(model, RemoteObject):
+        fail(f"{net.name}() should create an nn.Module, but returned {describe(model)}")
+    return model
+
+
+def _hint(net, actual, expected_shape, seed, input_seed, n):
+    if isinstance(actual, torch.Tensor) and tuple(actual.shape) != expected_shape \
+            and actual.numel() == _numel(expected_shape):
+        return (f" Keep the batch dimension: flatten with x.flatten(1) (or x.view(x.size(0), -1)) "
+                f"so that the output has shape {expected_shape}.")
+    if isinstance(actual, torch.Tensor):
+        found = ref.diagnose(net, seed, input_seed, n, actual)
+        if isinstance(found, tuple):
+            return f" Your output is what {net.name} gives with {found[1]}."
+    return ""
+
+
+def _numel(shape):
+    n = 1
+    for s in shape:
+        n *= s
+    return n
+
+
+def check_forward(student, devices, net):
+    for device in devices:
+        for dtype in (torch.float32, torch.float64):
+            state = ref.params(net, PARAM_SEED, dtype)
+            model = ref.student_model(student, net, device, dtype, state)
+            x = ref.image_batch(net, 1, INPUT_SEED, dtype).to(device)
+            expected = ref.reference(net, state, x)
+            out = model(x)
+            try:
+                expect_close(out, expected, f"{net.name}.forward", inputs(x=x))
+            except CheckFailed as failure:
+                hint = _hint(net, out, tuple(expected.shape), PARAM_SEED, INPUT_SEED, 1)
+                fail(f"{failure}.{hint}" if hint else str(failure))
+
+
+def check_batch(student, devices, net):
+    for device in devices:
+        model = ref.student_model(student, net, device, torch.float32, ref.params(net, PARAM_SEED))
+        for n in (3, 5):
+            x = ref.image_batch(net, n, BATCH_SEED + n).to(device)
+            singles = []
+            for i in range(n):
+                one = model(x[i:i + 1])
+                expect_tensor(one, f"{net.name}.forward")
+                if one.numel() != net.n_out:
+                    fail(f"{net.name}.forward returned {describe(one)} for one image of shape "
+                         f"{net.input_shape(1)}; expected {net.n_out} class scores of shape (1, {net.n_out})")
+                singles.append(one.reshape(1, net.n_out))
+            try:
+                out = model(x)
+            except StudentError as error:
+                fail(f"on a batch of {n} images (x of shape {tuple(x.shape)}) {error}. Your forward works "
+                     f"for one image only: keep the batch dimension when flattening, e.g. x.flatten(1) or "
+                     f"x.view(x.size(0), -1), never a hard-coded batch size.")
+            expect_tensor(out, f"{net.name}.forward")
+            if tuple(out.shape) != (n, net.n_out):
+                fail(f"{net.name}.forward returned shape {tuple(out.shape)} for a batch of {n} images "
+                     f"(x of shape {tuple(x.shape)}); expected ({n}, {net.n_out}), one row of scores per "
+                     "image. Keep the batch dimension when flattening (x.flatten(1)).")
+            expected = torch.cat(singles).to(out.device, out.dtype)
+            close = torch.isclose(out.detach(), expected, rtol=1e-5, atol=1e-5).all(dim=1)
+            if not bool(close.all()):
+                row = int((~close).nonzero()[0])
+                fail(f"on a batch of {n} images (x of shape {tuple(x.shape)}), row {row} of the output "
+                     f"differs from your output for image {row} alone: the images of a batch got mixed up. "
+                     "Flatten each image on its own with x.flatten(1) (or x.view(x.size(0), -1)).")
+
+
+def check_gradients(student, devices, net):
+    """Autograd through the student's forward against central differences of that same forward."""
+    eps = 1e-6
+    gen = torch.Generator().manual_seed(GRAD_SEED)
+    for device in devices:
+        dtype = torch.float64  # finite differences need double precision
+        state = ref.params(net, PARAM_SEED, dtype)
+        model = ref.student_model(student, net, device, dtype, state)
+        x = ref.image_batch(net, 1, INPUT_SEED, dtype).to(device)
+        dx = torch.randn(x.shape, generator=gen, dtype=dtype).to(device)
+        dp = {k: torch.randn(v.shape, generator=gen, dtype=dtype) for k, v in state.items()}
+        outs = []
+        for sign in (1, -1):
+            model.load({k: v + sign * eps * dp[k] for k, v in state.items()})
+            out = model.run(x + sign * eps * dx, no_grad=True).result
+            outs.append(expect_tensor(out, f"{net.name}.forward").detach().cpu())
+        if outs[0].shape != outs[1].shape:
+            fail(f"{net.name}.forward returned outputs of different shapes for the same input shape")
+        model.load(state)
+        grad_out = torch.randn(outs[0].shape, generator=gen, dtype=dtype)
+        x_in = x.clone().requires_grad_(True)
+        result = model.run(x_in, backward=grad_out.to(device))
+        grads = result.param_grads or {}
+        missing = [name for name, _ in net.params if not isinstance(grads.get(name), torch.Tensor)]
+        if missing:
+            fail(f"after backward() through {net.name}.forward on an image of shape {net.input_shape(1)}, "
+                 f"{', '.join(m + '.grad' for m in missing)} {'is' if len(missing) == 1 else 'are'} None: "
+                 "your forward cuts the autograd graph (.data, .detach(), .item(), .numpy(), torch.tensor(...) "
+                 "or a torch.no_grad() block); use only tensor operations on x.")
+        x_grad = (result.input_grads or [None])[0]
+        if not isinstance(x_grad, torch.Tensor):
+            fail(f"after backward() through {net.name}.forward, the input image has no gradient: your forward "
+                 "cuts the autograd graph between x and the output (.data, .detach(), torch.tensor(...)).")
+        analytic = sum(float((grads[k].detach().cpu().to(dtype) * dp[k]).sum()) for k in dp)
+        analytic += float((x_grad.detach().cpu().to(dtype) * dx.cpu()).sum())
+        numeric = float(((outs[0] - outs[1]).to(dtype) * grad_out).sum()) / (2 * eps)
+        # central differences in float64 with eps=1e-6: error ~1e-9 relative; 1e-5 is generous.
+        if abs(analytic - numeric) > 1e-5 * max(1.0, abs(numeric)):
+            fail(f"the gradients autograd computes through your {net.name}.forward do not match how its "
+                 f"output changes (directional derivative {analytic:.6g} from .grad, {numeric:.6g} measured, "
+                 f"float64 on {device}): something in forward breaks autograd (.data, .detach(), in-place "
+                 "changes of a tensor autograd still needs, or a rebuilt tensor).")
+
+
+def check_aspect(student, devices, net, aspect, advice):
+    """Fails when the student's output is that of a known mistake in `aspect` (see module doc)."""
+    for device in devices:
+        model = ref.student_model(student, net, device, torch.float32, ref.params(net, PARAM_SEED))
+        x = ref.image_batch(net, 1, INPUT_SEED).to(device)
+        out = model(x)
+        found = ref.diagnose(net, PARAM_SEED, INPUT_SEED, 1, out)
+        if found == "reference" or (isinstance(found, tuple) and found[0] != aspect):
+            continue
+        if found is None:
+            fail(f"your {net.name}'s output on one image ({describe(out)}) matches neither torch's {net.name} "
+                 f"nor {net.name} with a single usual mistake, so this could not be confirmed. {advice}")
+        fail(f"your {net.name}'s output on one image (x of shape {net.input_shape(1)}, {device}) is what "
+             f"{net.name} gives with {found[1]}. {advice}")

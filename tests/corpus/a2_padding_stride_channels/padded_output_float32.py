@@ -1,0 +1,17 @@
+# The output is made without dtype: float64 inputs give a float32 result.
+# loses: test_padded_strided_dtype_device
+# cell: corr2d_padded_strided
+def corr2d_padded_strided(X, K, padding=(0, 0), stride=(1, 1)):
+    """2-D cross-correlation of X (H, W) with K (h, w), with zero padding and a stride."""
+    p_h, p_w = (padding, padding) if isinstance(padding, int) else padding
+    s_h, s_w = (stride, stride) if isinstance(stride, int) else stride
+    H, W = X.shape
+    h, w = K.shape
+    Xp = F.pad(X, (p_w, p_w, p_h, p_h))
+    out_h = (Xp.shape[0] - h) // s_h + 1
+    out_w = (Xp.shape[1] - w) // s_w + 1
+    Y = torch.zeros((out_h, out_w), device=X.device)
+    for i in range(out_h):
+        for j in range(out_w):
+            Y[i, j] = (Xp[i * s_h:i * s_h + h, j * s_w:j * s_w + w] * K).sum()
+    return Y
