@@ -125,13 +125,14 @@ def _dtype(tensor):
 
 def expect_equal(actual, expected, what, on):
     """Exact equality of plain values (ints, tuples, lists)."""
-    if _normalise(actual) != _normalise(expected):
+    if plain_value(actual) != plain_value(expected):
         fail(f"{what} returned {describe(actual)} for {on}; expected {expected!r}")
 
 
-def _normalise(value):
+def plain_value(value):
+    """A value with tuples for lists and ints for whole floats, for exact comparison."""
     if isinstance(value, (list, tuple)):
-        return tuple(_normalise(v) for v in value)
+        return tuple(plain_value(v) for v in value)
     if isinstance(value, bool):
         return value
     if isinstance(value, float) and value.is_integer():

@@ -26,7 +26,9 @@ def available_devices():
 
 
 def configure_torch():
-    """References in exact float32: no TF32 in matmul or cuDNN."""
+    """References in exact float32 (no TF32), on one thread: they are tiny, and a pool runs
+    one grading process per core, so intra-op threads only add start-up and contention."""
+    torch.set_num_threads(1)
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
 
@@ -117,6 +119,8 @@ def _feedback(excinfo):
 # gc.collect() several times per session, which costs most of a second with torch loaded.
 _QUIET = ["-p", "no:cacheprovider", "-p", "no:unraisableexception", "-p", "no:threadexception",
           "-p", "no:faulthandler", "-p", "no:warnings", "-p", "no:logging", "-p", "no:legacypath",
+          "-p", "no:junitxml", "-p", "no:doctest", "-p", "no:pastebin", "-p", "no:stepwise",
+          "-p", "no:setuponly", "-p", "no:setupplan", "-p", "no:nose", "-p", "no:tmpdir",
           "--rootdir", str(assignments.COURSE_DIR), "-o", "addopts=", "-o", "python_files=test_*.py"]
 
 

@@ -1,0 +1,215 @@
+"""Shared by the a3_output_shapes checks: torch references and case-by-case comparison.
+
+Every expected value is what torch itself does: the output length of F.conv1d /
+F.conv_transpose1d / F.max_pool1d (exactly what nn.Conv1d, nn.ConvTranspose1d and
+nn.MaxPool1d run in forward) on a zeros input, F.conv2d's output shape on a zeros input,
+sum(p.numel()) of a real nn.Conv2d, FlopCounterMode on a real nn.Conv2d run.
+Where torch raises, the student's function must raise ValueError (the notebook's contract).
+
+The student's functions are cheap but every call is a round trip into the sandbox, so
+the sweeps take a fixed, seeded sample of a grid; torch's answers are computed once per
+grading process (functools.cache), on one thread.
+"""
+
+import functools
+import itertools
+import random
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from grader.checks import plain_value, fail
+from grader.student import StudentError
+
+
+class Raises:
+    """torch raises for this case; `why` is the first line of torch's message."""
+
+    def __init__(self, why):
+        self.why = why
+
+    def __repr__(self):
+        return f"Raises({self.why!r})"
+
+
+_KNOWN_ERRORS = ["Kernel size can't be greater than actual input size",
+                 "output padding must be smaller than either stride or dilation",
+                 "should be at most half", "is too small", "must be divisible by groups"]
+
+
+def _torch_error(exc):
+    """A short reason for a failure message: the telling part of torch's error."""
+    text = str(exc).strip()
+    for phrase in _KNOWN_ERRORS:
+        if phrase in text:
+            if phrase == "should be at most half":
+                return "padding should be at most half of the kernel size"
+            if phrase == "is too small":
+                return "the output size would be smaller than 1"
+            return phrase
+    return text.splitlines()[0][:110] if text else type(exc).__name__
+
+
+def _attempt(run):
+    try:
+        return run()
+    except (RuntimeError, ValueError) as exc:
+        return Raises(_torch_error(exc))
+
+
+class Accepted:
+    """torch accepts this case: the student's function must not raise (its value is checked elsewhere)."""
+
+    def __init__(self, value):
+        self.value = value
+
+
+
+# -- one axis: nn.Conv1d / nn.ConvTranspose1d / nn.MaxPool1d -----------------------------
+
+@functools.cache
+def conv1d_length(n, k, s=1, p=0, d=1):
+    return _attempt(lambda: F.conv1d(torch.zeros(1, 1, n), torch.zeros(1, 1, k), stride=s,
+                                     padding=p, dilation=d).shape[-1])
+
+
+@functools.cache
+def conv_transpose1d_length(n, k, s=1, p=0, op=0, d=1):
+    return _attempt(lambda: F.conv_transpose1d(torch.zeros(1, 1, n), torch.zeros(1, 1, k), stride=s,
+                                               padding=p, output_padding=op,
+                                               dilation=d).shape[-1])
+
+
+@functools.cache
+def max_pool1d_length(n, k, s=None, p=0, d=1, ceil=False):
+    return _attempt(lambda: F.max_pool1d(torch.zeros(1, 1, n), k, stride=s, padding=p, dilation=d,
+                                         ceil_mode=ceil).shape[-1])
+
+
+# -- nn.Conv2d -----------------------------------------------------------------------------
+
+def _pair(v):
+    return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+
+
+@functools.cache
+def conv2d_shape(input_shape, out_channels, kernel_size, stride=1, padding=0, dilation=1):
+    """The output shape of nn.Conv2d(C, out_channels, ...) on input_shape: the spatial sizes
+    from running F.conv2d (what nn.Conv2d runs) on a zeros (1, 1, H, W) input with one filter;
+    the batch size is kept and the channels become out_channels."""
+    n, _, h, w = input_shape
+    kh, kw = _pair(kernel_size)
+
+    def run():
+        out = F.conv2d(torch.zeros(1, 1, h, w), torch.zeros(1, 1, kh, kw), stride=stride,
+                       padding=padding, dilation=dilation)
+        return (n, out_channels, *out.shape[-2:])
+    return _attempt(run)
+
+
+@functools.cache
+def conv2d_params(in_channels, out_channels, kernel_size, bias=True, groups=1):
+    def run():
+        conv = nn.Conv2d(in_channels, out_channels, kernel_size, bias=bias, groups=groups)
+        return sum(p.numel() for p in conv.parameters())
+    return _attempt(run)
+
+
+@functools.cache
+def conv2d_macs(input_shape, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1):
+    """FlopCounterMode on a real nn.Conv2d run (zeros input); it counts a multiply-add as 2 FLOPs."""
+    from torch.utils.flop_counter import FlopCounterMode  # imports torch._dynamo: once per process
+
+    def run():
+        conv = nn.Conv2d(input_shape[1], out_channels, kernel_size, stride=stride, padding=padding,
+                         dilation=dilation, groups=groups, bias=False)
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            conv(torch.zeros(input_shape))
+        return counter.get_total_flops() // 2
+    return _attempt(run)
+
+
+@functools.cache
+def measured_receptive_field(layers):
+    """Measure with autograd: all-ones Conv1d stack, gradient of the central output unit."""
+    jump, bound = 1, 1
+    for layer in layers:
+        k, s, d = (tuple(layer) + (1,))[:3]
+        bound += d * (k - 1) * jump + k * jump
+        jump *= s
+    n = 2 * bound + 4 * jump + 8
+    x = torch.ones(1, 1, n, dtype=torch.float64, requires_grad=True)
+    y = x
+    for layer in layers:
+        k, s, d = (tuple(layer) + (1,))[:3]
+        y = F.conv1d(y, torch.ones(1, 1, k, dtype=torch.float64), stride=s, dilation=d)
+    y[0, 0, y.shape[-1] // 2].backward()
+    seen = x.grad[0, 0].nonzero()
+    return int(seen.max() - seen.min() + 1)
+
+
+# -- calling the student ---------------------------------------------------------------------
+
+def call_text(function, args, kwargs):
+    parts = [repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()]
+    return f"{function}({', '.join(parts)})"
+
+
+def compare_cases(student, function, cases, reference):
+    """Call student.<function> on every case; fail with the first wrong one and a count.
+
+    cases: (args, kwargs, expected) with expected a value or Raises; reference: what the
+    expected value comes from, for the message ("nn.Conv1d": "... nn.Conv1d gives 5").
+    """
+    wrong = []
+    for args, kwargs, expected in cases:
+        call = call_text(function, args, kwargs)
+        prefix = f"`{function}` raised "
+        try:
+            got, error = getattr(student, function)(*args, **kwargs), None
+        except StudentError as exc:
+            if exc.kind != "raised":
+                raise
+            got, error = None, exc
+        if isinstance(expected, Raises):
+            if error is None:
+                wrong.append(f"{call} returned {got!r}, but torch raises here ({expected.why}); "
+                             "it should raise ValueError")
+            elif error.type_name != "ValueError":
+                wrong.append(f"{call} raised {error.type_name}; torch cannot run this either "
+                             f"({expected.why}), but the exception should be a ValueError")
+        elif isinstance(expected, Accepted):
+            if error is not None:
+                wrong.append(f"{call} raised {str(error).removeprefix(prefix)[:200]}; torch accepts "
+                             f"these arguments ({reference} gives {expected.value!r})")
+        elif error is not None:
+            wrong.append(f"{call} raised {str(error).removeprefix(prefix)[:200]}; {reference} "
+                         f"gives {expected!r}")
+        elif plain_value(got) != plain_value(expected) or isinstance(got, bool):
+            wrong.append(f"{call} returned {got!r}; {reference} gives {expected!r}")
+    if wrong:
+        more = f" ({len(wrong)} of {len(cases)} cases are wrong)" if len(wrong) > 1 else ""
+        fail(wrong[0] + more)
+
+
+def sweep(make_case, settings, valid, errors, seed):
+    """`valid` cases torch accepts and `errors` cases it rejects, drawn in a fixed, seeded
+    order from `settings` (dicts of make_case's arguments); torch runs only on those drawn."""
+    settings = list(settings)
+    random.Random(seed).shuffle(settings)
+    accepted, rejected = [], []
+    for setting in settings:
+        if len(accepted) >= valid and len(rejected) >= errors:
+            break
+        case = make_case(**setting)
+        bucket, quota = (rejected, errors) if isinstance(case[2], Raises) else (accepted, valid)
+        if len(bucket) < quota:
+            bucket.append(case)
+    return accepted + rejected
+
+
+def grid(**axes):
+    names = list(axes)
+    for values in itertools.product(*axes.values()):
+        yield dict(zip(names, values))

@@ -1,0 +1,10 @@
+# Requires output_padding < stride, forgetting that output_padding < dilation is also accepted.
+# loses: test_transpose_output_padding_rule test_transpose_sweep
+# cell: conv_transpose_output_size
+def conv_transpose_output_size(n, kernel_size, stride=1, padding=0, output_padding=0, dilation=1):
+    if output_padding >= stride:
+        raise ValueError("output_padding must be smaller than stride")
+    out = (n - 1) * stride - 2 * padding + dilation * (kernel_size - 1) + output_padding + 1
+    if out < 1:
+        raise ValueError("output size is too small")
+    return out

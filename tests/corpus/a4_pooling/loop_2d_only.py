@@ -1,0 +1,25 @@
+# A loop over output pixels that indexes X[rows, cols]: right for (H, W) inputs, but for
+# (C, H, W) or (N, C, H, W) the slices land on the leading dimensions.
+# loses: test_leading_dims
+# cell: pool2d
+import torch.nn.functional as F
+
+def pool2d(X, kernel_size, stride=None, padding=0, mode='max'):
+    if mode not in ('max', 'avg'):
+        raise ValueError(f"unknown mode {mode!r}")
+    kh, kw = kernel_size if isinstance(kernel_size, tuple) else (kernel_size, kernel_size)
+    if stride is None:
+        stride = (kh, kw)
+    sh, sw = stride if isinstance(stride, tuple) else (stride, stride)
+    ph, pw = padding if isinstance(padding, tuple) else (padding, padding)
+    if ph > kh // 2 or pw > kw // 2:
+        raise ValueError("padding should be at most half of the kernel size")
+    X = F.pad(X, (pw, pw, ph, ph), value=float('-inf') if mode == 'max' else 0.0)
+    h_out = (X.shape[0] - kh) // sh + 1
+    w_out = (X.shape[1] - kw) // sw + 1
+    Y = torch.zeros((h_out, w_out), dtype=X.dtype, device=X.device)
+    for i in range(h_out):
+        for j in range(w_out):
+            window = X[i * sh:i * sh + kh, j * sw:j * sw + kw]
+            Y[i, j] = window.max() if mode == 'max' else window.mean()
+    return Y

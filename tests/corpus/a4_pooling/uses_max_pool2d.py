@@ -1,0 +1,21 @@
+# Correct values, but calls torch's own pooling, which the exercise forbids.
+# loses: test_no_torch_pooling
+# cell: pool2d
+import torch.nn.functional as F
+
+def pool2d(X, kernel_size, stride=None, padding=0, mode='max'):
+    def pair(v):
+        return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+    if mode not in ('max', 'avg'):
+        raise ValueError(f"unknown mode {mode!r}")
+    kh, kw = pair(kernel_size)
+    sh, sw = pair(kernel_size if stride is None else stride)
+    ph, pw = pair(padding)
+    if ph > kh // 2 or pw > kw // 2:
+        raise ValueError("padding should be at most half of the kernel size")
+    h_out = (X.shape[-2] + 2 * ph - kh) // sh + 1
+    w_out = (X.shape[-1] + 2 * pw - kw) // sw + 1
+    flat = X.reshape(-1, 1, X.shape[-2], X.shape[-1])
+    pool = F.max_pool2d if mode == 'max' else F.avg_pool2d
+    out = pool(flat, (kh, kw), (sh, sw), (ph, pw))
+    return out.reshape(*X.shape[:-2], h_out, w_out)

@@ -1,0 +1,22 @@
+# Correct values with Tensor.unfold (sliding windows), which the exercise forbids.
+# loses: test_no_torch_pooling
+# cell: pool2d
+import torch.nn.functional as F
+
+def pool2d(X, kernel_size, stride=None, padding=0, mode='max'):
+    def pair(v):
+        return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+    if mode not in ('max', 'avg'):
+        raise ValueError(f"unknown mode {mode!r}")
+    kh, kw = pair(kernel_size)
+    sh, sw = pair(kernel_size if stride is None else stride)
+    ph, pw = pair(padding)
+    if ph > kh // 2 or pw > kw // 2:
+        raise ValueError("padding should be at most half of the kernel size")
+    h_out = (X.shape[-2] + 2 * ph - kh) // sh + 1
+    w_out = (X.shape[-1] + 2 * pw - kw) // sw + 1
+    X = F.pad(X, (pw, pw, ph, ph), value=float('-inf') if mode == 'max' else 0.0)
+    windows = X.unfold(-2, kh, sh).unfold(-2, kw, sw)       # (..., h_out, w_out, kh, kw)
+    if mode == 'max':
+        return windows.amax(dim=(-2, -1))
+    return windows.mean(dim=(-2, -1))
