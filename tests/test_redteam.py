@@ -152,7 +152,7 @@ def test_attack_beside_wrong_answer_gains_nothing(name, reference_notebook):
 
 def test_huge_notebooks_are_refused_clearly():
     many_cells = make_submission(A1).replace(b'"cells": [', b'"cells": [' + b'{"cell_type": "markdown", "metadata": {}, "source": "x"},' * 10_000, 1)
-    big_cell = make_submission(A1, {"corr2d": "x = 1\n" * (50 << 20 // 6)})
+    big_cell = make_submission(A1, {"corr2d": "x = 1\n" * ((50 << 20) // 6)})
     for notebook in (many_cells, big_cell):
         result = grade(notebook, A1)
         assert result["gradable"] is False and result["score"] == 0

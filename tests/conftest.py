@@ -1,0 +1,35 @@
+"""Shared fixtures: a real grader service on loopback (see service_harness.py)."""
+
+import pytest
+
+from service_harness import Client, Service, import_roster
+from submissions import make_submission
+
+SERVICE_ASSIGNMENT = "a1_cross_correlation"
+
+
+@pytest.fixture(scope="session")
+def service(tmp_path_factory):
+    """One `convgrade serve` (embedded queue, SQLite) with students s1..s3 for the session."""
+    running = Service(tmp_path_factory.mktemp("service"))
+    running.tokens = import_roster(running.data_dir, ["s1", "s2", "s3"], running.env)
+    running.start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def notebooks():
+    """The reference solution (full marks) and the released stubs (no marks) as bytes."""
+    return {"reference": make_submission(SERVICE_ASSIGNMENT),
+            "stubs": make_submission(SERVICE_ASSIGNMENT, reference=False)}
+
+
+@pytest.fixture
+def admin(service):
+    return Client(service.url, service.admin_token)
+
+
+@pytest.fixture
+def student(service):
+    return Client(service.url, service.tokens["s1"])
