@@ -59,12 +59,15 @@ class Sandbox:
         self.weakened = []
         self.restarts = -1
         self._child = None
+        self._program_failure = None
 
     # -- lifecycle -----------------------------------------------------------------
 
     def ensure_started(self):
         if self._child is not None:
             return
+        if self._program_failure is not None:
+            raise self._program_failure
         if self.restarts >= self.limits.restarts:
             raise SandboxFailure("budget", "the sandbox was restarted too many times; giving up")
         self.restarts += 1
@@ -75,6 +78,11 @@ class Sandbox:
             self.weakened = list(hello.get("weakened", []))
             self.program = self._request("program", {"cells": self.cells},
                                          timeout=self.limits.program_seconds)
+        except SandboxFailure as failure:
+            # The same cells would hang or crash the same way again: do not rerun them.
+            self._program_failure = SandboxFailure(failure.kind, f"while running your notebook's cells: {failure}")
+            self.kill()
+            raise self._program_failure from None
         except BaseException:
             self.kill()
             raise
