@@ -17,6 +17,12 @@ def main(argv=None):
     grade.add_argument("--json", action="store_true", help="print the result JSON on stdout")
     grade.add_argument("--out", type=Path, help="write the result JSON (or, for a tree, the CSV gradebook) here")
     grade.add_argument("--jobs", type=int, help="grading processes for a tree (default: one per core)")
+    grade.add_argument("--feedback", type=Path, metavar="DIR",
+                       help="for a tree: write DIR/<student>/<assignment>/<notebook>.html (nbgrader's feedback layout)")
+    grade.add_argument("--gradebook", metavar="DB_URL",
+                       help="for a tree: store the scores in nbgrader's gradebook, e.g. sqlite:///gradebook.db")
+    grade.add_argument("--export", type=Path, metavar="CSV",
+                       help="with --gradebook: write the gradebook as `nbgrader export` does")
 
     serve = commands.add_parser("serve", help="run the grader service")
     serve.add_argument("--host", default="127.0.0.1")
@@ -45,6 +51,8 @@ def _grade(args):
         return _refuse(f"{args.path} does not exist")
     if args.path.is_dir():
         return _grade_tree(args)
+    if args.feedback or args.gradebook or args.export:
+        return _refuse("--feedback, --gradebook and --export take a submitted/<student>/<assignment>/ tree")
     if args.path.suffix != ".ipynb":
         return _refuse(f"{args.path} is not a notebook (.ipynb)")
     result = grade(args.path, args.assignment)
@@ -63,6 +71,8 @@ def _grade(args):
 def _grade_tree(args):
     from grader.pool import GradingPool
 
+    if args.export and not args.gradebook:
+        return _refuse("--export needs --gradebook")
     notebooks = sorted(args.path.rglob("*.ipynb"))
     notebooks = [p for p in notebooks if ".ipynb_checkpoints" not in p.parts]
     if not notebooks:
@@ -84,6 +94,21 @@ def _grade_tree(args):
             writer = csv.DictWriter(f, fieldnames=list(rows[0]))
             writer.writeheader()
             writer.writerows(rows)
+    if args.feedback:
+        from grader import feedback
+
+        for path, result in graded:
+            feedback.write(args.feedback, path.parent.parent.name, path.parent.name, path.stem, result)
+    if args.gradebook:
+        from grader import gradebook
+
+        try:
+            gradebook.write(args.gradebook, [(path.parent.parent.name, result["assignment"], path, result)
+                                             for path, result in graded])
+            if args.export:
+                gradebook.export_csv(args.gradebook, args.export)
+        except gradebook.GradebookError as exc:
+            return _refuse(str(exc))
     if args.json:
         print(json.dumps(results, indent=2))
     return 0

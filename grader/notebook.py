@@ -97,11 +97,14 @@ def build_program(notebook, assignment):
             cid = grade_id(cell)
             found = submitted.get(cid, [])
             if not found:
-                notes.append(f"the answer cell `{cid}` is missing from the notebook (deleted, or changed to markdown)")
+                notes.append(f"the answer cell `{cid}` is missing from the notebook (deleted?)")
                 continue
             if len(found) > 1:
                 notes.append(f"the answer cell `{cid}` appears {len(found)} times; the first one was graded")
-            source, dropped = strip_magics(found[0])
+            if found[0].cell_type != "code":
+                notes.append(f"the answer cell `{cid}` was turned into {found[0].cell_type}; "
+                             "its text was graded as code, as nbgrader does")
+            source, dropped = strip_magics(found[0].source)
             if dropped:
                 notes.append(f"IPython magics and shell commands in `{cid}` were ignored: {', '.join(dropped)}")
             cells.append({"id": cid, "source": source})
@@ -134,10 +137,12 @@ def _inside_expression(lines, i):
 
 
 def _answers_by_id(notebook):
+    """The submitted cells by grade_id, whatever their type: a student who pressed M by
+    mistake still meant code (nbgrader restores the type too)."""
     found = {}
     for cell in notebook.cells:
-        if cell.cell_type == "code" and grade_id(cell):
-            found.setdefault(grade_id(cell), []).append(cell.source)
+        if grade_id(cell):
+            found.setdefault(grade_id(cell), []).append(cell)
     return found
 
 
