@@ -38,8 +38,10 @@ class KernelSandbox:
     def request(self, op, payload, timeout=None):
         tensors = {}
         header = {"op": op, "payload": wire.encode(payload, tensors)}
-        header, tensors = answer(self._child, header, tensors)
-        return wire.decode(header["payload"], tensors, _place_on_device)
+        # Through bytes both ways, as across the sandbox boundary: otherwise a student's
+        # in-place write would land in the suite's own input tensors.
+        header, tensors = answer(self._child, header, wire.through_bytes(tensors))
+        return wire.decode(header["payload"], wire.through_bytes(tensors), _place_on_device)
 
 
 def score_exercise(assignment, exercise, namespace):
