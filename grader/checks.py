@@ -63,12 +63,12 @@ def describe(value):
 
 
 def inputs(**named):
-    """'X of shape (5, 7), K = [[1.0, -1.0]]': the inputs of a call, for a failure message."""
+    """'X of shape (5, 7), K = [[1, -1]] (float32 on cpu)': a call's inputs, small ones rounded."""
     parts = []
     for name, value in named.items():
         if isinstance(value, torch.Tensor):
             if value.numel() <= SHOW_VALUES_UP_TO:
-                parts.append(f"{name} = {_values(value)}")
+                parts.append(f"{name} = {_rounded(value)}")
             else:
                 parts.append(f"{name} of shape {tuple(value.shape)}")
         else:
@@ -106,17 +106,28 @@ def expect_close(actual, expected, what, on, rtol=None, atol=None, check_dtype=T
     actual = actual.to(expected.dtype)
     close = torch.isclose(actual, expected, equal_nan=True, **tolerance)
     if not bool(close.all()):
-        fail(f"{what} returned wrong values{where}: {_first_difference(actual, expected, close)}")
+        fail(f"{what} returned wrong values{where}: {first_difference(actual, expected, close)}")
 
 
-def _first_difference(actual, expected, close):
+def first_difference(actual, expected, close):
+    """Where two tensors of one shape first differ, given the mask of entries that agree."""
     bad = (~close).nonzero()
     index = tuple(int(i) for i in bad[0])
     text = (f"at index {index} it gave {actual[index].item():.6g}, expected "
             f"{expected[index].item():.6g}; {len(bad)} of {close.numel()} entries differ")
     if expected.numel() <= SHOW_VALUES_UP_TO:
-        text += f" (expected {_values(expected)}, got {_values(actual)})"
+        text += f" (expected {_rounded(expected)}, got {_rounded(actual)})"
     return text
+
+
+def _rounded(tensor):
+    def rounded(value):
+        value = float(f"{value:.4g}")
+        return int(value) if value.is_integer() and abs(value) < 1e6 else value
+
+    def walk(value):
+        return [walk(v) for v in value] if isinstance(value, list) else rounded(value)
+    return walk(tensor.detach().cpu().tolist())
 
 
 def _dtype(tensor):
@@ -157,6 +168,19 @@ def uses_any(source, names):
         elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in names:
             found.add(node.value)
     return sorted(found)
+
+
+def loops_in(source):
+    """The Python loops in a cell: for/while statements and comprehensions, with their line numbers."""
+    try:
+        tree = ast.parse(source or "")
+    except SyntaxError:
+        return []
+    kinds = {ast.For: "a for loop", ast.AsyncFor: "a for loop", ast.While: "a while loop",
+             ast.ListComp: "a list comprehension", ast.SetComp: "a set comprehension",
+             ast.DictComp: "a dict comprehension", ast.GeneratorExp: "a generator expression"}
+    return sorted((node.lineno, text) for node in ast.walk(tree)
+                  for kind, text in kinds.items() if isinstance(node, kind))
 
 
 def expect_not_used(student, exercise, names, reason):

@@ -9,7 +9,7 @@ import torch
 
 from grader.checks import check, expect_tensor, fail
 
-from ._support import close, expect_values, ref_corr2d, shape_text
+from .._corr2d_support import close, expect_values, ref_corr2d, shape_text
 
 PARAMETER_HINT = ("wrap the tensors in nn.Parameter, e.g. self.weight = nn.Parameter(torch.rand(kernel_size)) "
                   "and self.bias = nn.Parameter(torch.zeros(1)); a plain tensor, even with "

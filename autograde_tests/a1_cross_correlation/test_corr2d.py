@@ -4,7 +4,7 @@ import torch
 
 from grader.checks import check, expect_not_used, fail
 
-from ._support import (FORBIDDEN, FORBIDDEN_REASON, close, expect_gradients, expect_runs,
+from .._corr2d_support import (FORBIDDEN, FORBIDDEN_REASON, close, expect_gradients, expect_runs,
                        expect_values, inputs, ref_conv_flipped, ref_corr2d, shape_text)
 
 # (input shape, kernel shape, dtype): non-square inputs and kernels, 1x1 kernels, kernels as

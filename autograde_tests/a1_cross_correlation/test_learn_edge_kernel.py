@@ -26,7 +26,7 @@ import torch
 from grader.checks import check, expect_tensor, fail
 from grader.student import StudentError
 
-from ._support import ref_corr2d, shape_text
+from .._corr2d_support import ref_corr2d, shape_text
 
 INIT_BOUND = 1 / math.sqrt(2)  # nn.Conv2d(1, 1, (1, 2)) init: U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = 2
 

@@ -7,10 +7,10 @@ checks say how), the output channels may be what that function returns for each 
 import torch
 import torch.nn.functional as F
 
-from grader.checks import check, expect_not_used, fail
+from grader.checks import check, expect_not_used, fail, loops_in
 
-from ._support import (FORBIDDEN, FORBIDDEN_REASON, close, expect_runs, expect_values,
-                       loops_in, shape_text)
+from .._corr2d_support import (FORBIDDEN, FORBIDDEN_REASON, close, expect_runs, expect_values,
+                              shape_text)
 
 
 def ref_multi_in(X, K):

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from grader.checks import check, expect_not_used, fail
 
-from ._support import (FORBIDDEN, FORBIDDEN_REASON, close, expect_gradients, expect_runs, expect_values,
+from .._corr2d_support import (FORBIDDEN, FORBIDDEN_REASON, close, expect_gradients, expect_runs, expect_values,
                        inputs, shape_text)
 
 NAME = "corr2d_padded_strided"

@@ -1,4 +1,4 @@
-"""Helpers for the a1 suite: torch references, value comparisons that leave dtype and device
+"""Helpers shared by the a1 and a2 suites (both grade cross-correlation): torch references, value comparisons that leave dtype and device
 to their own checks, and gradient checks that do not depend on the forward being right.
 
 One mistake should cost only the checks aimed at it. So:
@@ -14,7 +14,7 @@ One mistake should cost only the checks aimed at it. So:
 import torch
 import torch.nn.functional as F
 
-from grader.checks import SHOW_VALUES_UP_TO, default_tolerance, describe, expect_tensor, fail
+from grader.checks import default_tolerance, describe, expect_tensor, fail, first_difference, inputs
 from grader.student import StudentError
 
 # Names whose use turns corr2d into a call of torch's own convolution (or of a pooling
@@ -73,29 +73,12 @@ def expect_values(actual, expected, what, on, extra_dtypes=()):
         fail(f"{what} returned wrong values{where}: {first_difference(a, e, ok)}")
 
 
-def first_difference(actual, expected, ok):
-    bad = (~ok).nonzero()
-    index = tuple(int(i) for i in bad[0])
-    text = (f"at index {index} it gave {actual[index].item():.6g}, expected "
-            f"{expected[index].item():.6g}; {len(bad)} of {ok.numel()} entries differ")
-    if expected.numel() <= SHOW_VALUES_UP_TO:
-        text += f" (expected {_rounded(expected)}, got {_rounded(actual)})"
-    return text
 
 
-def _rounded(tensor):
-    def r(v):
-        v = float(f"{v:.4g}")
-        return int(v) if v.is_integer() and abs(v) < 1e6 else v
-    def walk(value):
-        return [walk(v) for v in value] if isinstance(value, list) else r(value)
-    return walk(tensor.tolist())
-
-
-def call_with_backward(student, name, args, G, what):
+def call_with_backward(student, name, args, G, what, kwargs=None):
     """student.run(name, *args, backward=G), with a clear message when no graph was built."""
     try:
-        return student.run(name, *args, backward=G)
+        return student.run(name, *args, backward=G, **(kwargs or {}))
     except StudentError as error:
         text = str(error)
         if "does not require grad" in text or "does not have a grad_fn" in text:
@@ -104,7 +87,7 @@ def call_with_backward(student, name, args, G, what):
         raise
 
 
-def expect_gradients(student, name, args, reference, what, on, gen):
+def expect_gradients(student, name, args, reference, what, on, gen, kwargs=None):
     """Gradients of sum(G * name(*args)) w.r.t. every tensor in args.
 
     `reference(*args)` is torch's version. When the student's forward agrees with it, the
@@ -112,11 +95,12 @@ def expect_gradients(student, name, args, reference, what, on, gen):
     Euler's identity for the (multi-)linear function the student computed.
     """
     args = [a.detach().clone().requires_grad_(True) for a in args]
-    out = expect_tensor(student.run(name, *args).result, what)
+    kwargs = kwargs or {}
+    out = expect_tensor(student.run(name, *args, **kwargs).result, what)
     expected = reference(*args)
     G = torch.randn(tuple(out.shape), generator=gen, dtype=torch.float64).to(
         dtype=out.dtype, device=out.device)
-    reply = call_with_backward(student, name, args, G, what)
+    reply = call_with_backward(student, name, args, G, what, kwargs)
     grads = list(reply.input_grads or [])
     names = ["X", "K", "third argument"]
     for i, arg in enumerate(args):
@@ -150,21 +134,6 @@ def expect_runs(student, name, *args):
     expect_tensor(student.run(name, *args).result, f"`{name}`")
 
 
-def inputs(**named):
-    """'X of shape (5, 7), K = [[1, -1]] (float32 on cpu)': a call's inputs, small ones rounded."""
-    parts = []
-    for name, value in named.items():
-        if isinstance(value, torch.Tensor):
-            if value.numel() <= SHOW_VALUES_UP_TO:
-                parts.append(f"{name} = {_rounded(value.detach().cpu().double())}")
-            else:
-                parts.append(f"{name} of shape {shape_text(value.shape)}")
-        else:
-            parts.append(f"{name}={value!r}")
-    tensor = next((v for v in named.values() if isinstance(v, torch.Tensor)), None)
-    if tensor is not None:
-        parts[-1] += f" ({str(tensor.dtype).replace('torch.', '')} on {tensor.device})"
-    return ", ".join(parts)
 
 
 def shape_text(shape):
