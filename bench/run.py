@@ -249,6 +249,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=100)
     parser.add_argument("--modes", default="warm,cli,http,nbgrader")
+    parser.add_argument("--clients", type=int, default=16, help="parallel HTTP clients")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results.json")
     args = parser.parse_args()
     subs = mixed_submissions(args.n)
@@ -258,7 +259,12 @@ def main():
             workdir = Path(tmp) / mode
             workdir.mkdir()
             print(f"running {mode} ...", file=sys.stderr, flush=True)
-            report[mode] = globals()[f"bench_{mode}"](subs, workdir) if mode != "warm" else bench_warm(subs)
+            if mode == "warm":
+                report[mode] = bench_warm(subs)
+            elif mode == "http":
+                report[mode] = bench_http(subs, workdir, args.clients)
+            else:
+                report[mode] = globals()[f"bench_{mode}"](subs, workdir)
             print(json.dumps(report[mode], indent=1)[:1500], file=sys.stderr, flush=True)
     if "cli" in report and "nbgrader" in report:
         report["throughput_ratio_cli_vs_nbgrader"] = round(
