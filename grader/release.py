@@ -52,7 +52,9 @@ def sync_with_suite(assignment):
             cell.metadata["nbgrader"]["points"] = sum(c["max_score"] for c in checks
                                                       if c["exercise"] == exercise)
         if cell.metadata.get("convgrade") == "checklist":
+            order = [notebook.grade_id(c) for c in source.cells if notebook.grade_id(c)]
+            in_notebook_order = sorted(checks, key=lambda c: order.index(c["exercise"]))
             cell.source = CHECKLIST_INTRO + "\n".join(
-                f"| `{c['exercise']}` | {c['name']} | {c['max_score']:g} |" for c in checks)
+                f"| `{c['exercise']}` | {c['name']} | {c['max_score']:g} |" for c in in_notebook_order)
     if nbformat.writes(source) != before:
         nbformat.write(source, path)
