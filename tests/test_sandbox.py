@@ -102,6 +102,20 @@ def test_hidden_paths_are_empty_and_course_is_read_only(student):
     assert student.write("/tmp/work/scratch.txt") == "written"
 
 
+def test_a_course_under_tmp_stays_visible_and_read_only(tmp_path):
+    """CI may clone the course under /tmp, which the child gets a private copy of."""
+    course = tmp_path / "course"
+    course.mkdir()
+    (course / "given.txt").write_text("visible")
+    with Sandbox([{"id": "probes", "source": PROBES}], Limits(), [], [course]) as sandbox:
+        probe = Student(sandbox, {})
+        assert probe.listing(str(course)) == ["given.txt"]
+        assert probe.write(str(course / "new.txt")) != "written"
+        assert probe.listing(str(tmp_path)) == ["course"]
+        assert probe.write("/tmp/scratch.txt") == "written"
+    assert not (course / "new.txt").exists() and not (tmp_path.parent / "scratch.txt").exists()
+
+
 def test_no_network(student):
     assert student.connect("127.0.0.1", 22) != "connected"
     assert student.connect("1.1.1.1", 80) != "connected"

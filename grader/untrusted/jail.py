@@ -51,10 +51,11 @@ def lock_down(limits, keep_fds, hidden_paths, read_only_paths):
     if not _enter_namespaces(uid is not None):
         weakened.append("namespaces: no network isolation and the hidden paths are only file-permission protected")
     else:
+        needed = {sys.base_prefix, sys.prefix, *read_only_paths}
+        _private_tmp(limits["tmp_bytes"], keep=needed)
         _expose_for_others({sys.base_prefix, sys.prefix})
         _read_only(read_only_paths)
         _hide(hidden_paths)
-        _private_tmp(limits["tmp_bytes"])
     _set_rlimits(limits, per_user_nproc=uid is not None)
     if uid is not None:
         os.setgroups([])
@@ -138,10 +139,22 @@ def _cover_all_but(directory, entry):
         os.close(fd)
 
 
-def _private_tmp(size_bytes):
-    for path in ("/tmp", "/dev/shm", "/var/tmp"):
-        if os.path.isdir(path):
-            _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size_bytes},mode=1777")
+def _private_tmp(size_bytes, keep):
+    """Fresh size-capped /tmp, /dev/shm and /var/tmp, with the paths in `keep` that live
+    there (a course cloned under /tmp, its virtualenv) bound back in."""
+    for tmp in ("/tmp", "/dev/shm", "/var/tmp"):
+        if not os.path.isdir(tmp):
+            continue
+        inside = sorted(os.path.abspath(p) for p in keep if os.path.abspath(p).startswith(tmp + os.sep))
+        fds = {path: os.open(path, os.O_PATH | os.O_DIRECTORY) for path in inside if os.path.isdir(path)}
+        try:
+            _mount("tmpfs", tmp, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size_bytes},mode=1777")
+            for path, fd in fds.items():
+                os.makedirs(path, exist_ok=True)
+                _mount(f"/proc/self/fd/{fd}", path, "", MS_BIND | MS_REC)
+        finally:
+            for fd in fds.values():
+                os.close(fd)
 
 
 def _set_rlimits(limits, per_user_nproc):
