@@ -5,6 +5,7 @@
     serve(host, port)         `convgrade serve`: worker pool + app under waitress, one command
 """
 
+import os
 import signal
 import sys
 
@@ -32,6 +33,9 @@ def serve(host="127.0.0.1", port=8000, settings=None):
     print(f"convgrade: serving on http://{host}:{port} (data in {settings.data_dir}, "
           f"{'queue ' + settings.queue_url if settings.queue_url else f'{settings.workers} grading workers'})",
           file=sys.stderr, flush=True)
+    if not os.environ.get("CONVGRADE_ADMIN_TOKEN"):
+        print(f"convgrade: the instructor token is in {settings.data_dir / 'admin_token'} "
+              "(set CONVGRADE_ADMIN_TOKEN to choose one)", file=sys.stderr, flush=True)
     try:
         waitress.serve(app, host=host, port=port, threads=HTTP_THREADS, ident="convgrade")
     except KeyboardInterrupt:
