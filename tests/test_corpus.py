@@ -45,3 +45,14 @@ def test_corpus_covers_every_assignment():
     entries = corpus()
     assert len(entries) >= 40
     assert {e.assignment for e in entries} == set(ASSIGNMENTS)
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_every_check_is_failed_by_some_corpus_entry(assignment):
+    """A check no wrong submission fails is unproven. (Device checks count their `# needs:
+    cuda` entries, which run where a GPU is.)"""
+    from grader import runner
+
+    lost = set().union(*(e.loses for e in corpus(assignment)))
+    unproven = {c["id"] for c in runner.collect_checks(assignment)} - lost
+    assert not unproven, f"no corpus entry fails {sorted(unproven)}"

@@ -1,0 +1,5 @@
+# Right values, but through torch's own convolution instead of corr2d_multi_in.
+# loses: test_multi_in_out_no_builtin_conv
+# cell: corr2d_multi_in_out
+def corr2d_multi_in_out(X, K):
+    return F.conv2d(X.unsqueeze(0), K).squeeze(0)
