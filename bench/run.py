@@ -15,15 +15,12 @@ import json
 import os
 import resource
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
-import uuid
 from pathlib import Path
 
 import nbformat
@@ -33,6 +30,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
 from grader import assignments, notebook, runner  # noqa: E402
+from service_harness import Client, Service  # noqa: E402
 from submissions import corpus, make_submission  # noqa: E402
 
 
@@ -140,37 +138,34 @@ def bench_cli(subs, workdir):
             "peak_rss_mib_largest_process": round(memory), "mismatches": mismatches(subs, results)}
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def bench_http(subs, workdir, clients=16):
-    port, token = free_port(), uuid.uuid4().hex
-    env = {**os.environ, "CONVGRADE_DATA_DIR": str(workdir / "data"), "CONVGRADE_ADMIN_TOKEN": token}
-    server = subprocess.Popen([str(ROOT / ".venv/bin/convgrade"), "serve", "--port", str(port)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    service = Service(workdir / "data").start(timeout=300)
+    client = Client(service.url, service.admin_token)
+
+    def submit(assignment, data):
+        reply = client.submit(data, assignment, f"{assignment}.ipynb", wait=300, timeout=360)
+        reply.raise_for_status()
+        return reply.json().get("result") or {}
+
     try:
-        _wait_healthy(port)
         for _, assignment, data, _ in subs[:4]:  # let every worker finish its warm-up first
-            _submit(port, token, assignment, data)
+            submit(assignment, data)
         results, latencies = [None] * len(subs), [None] * len(subs)
         queue = iter(range(len(subs)))
         lock = threading.Lock()
 
-        def client():
+        def worker():
             while True:
                 with lock:
                     i = next(queue, None)
                 if i is None:
                     return
                 started = time.monotonic()
-                results[i] = _submit(port, token, subs[i][1], subs[i][2])
+                results[i] = submit(subs[i][1], subs[i][2])
                 latencies[i] = time.monotonic() - started
 
         started = time.monotonic()
-        threads = [threading.Thread(target=client) for _ in range(clients)]
+        threads = [threading.Thread(target=worker) for _ in range(clients)]
         for t in threads:
             t.start()
         for t in threads:
@@ -179,32 +174,7 @@ def bench_http(subs, workdir, clients=16):
         return {**summarise(latencies, wall, len(subs)), "clients": clients,
                 "mismatches": mismatches(subs, results)}
     finally:
-        server.terminate()
-        server.wait(timeout=30)
-
-
-def _wait_healthy(port, timeout=120):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
-                return
-        except OSError:
-            time.sleep(0.3)
-    raise RuntimeError("the service did not become healthy")
-
-
-def _submit(port, token, assignment, data):
-    boundary = uuid.uuid4().hex
-    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"assignment\"\r\n\r\n{assignment}\r\n"
-            f"--{boundary}\r\nContent-Disposition: form-data; name=\"notebook\"; filename=\"{assignment}.ipynb\"\r\n"
-            "Content-Type: application/x-ipynb+json\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/api/v1/submissions?wait=300", data=body, method="POST",
-        headers={"Authorization": f"Bearer {token}", "Content-Type": f"multipart/form-data; boundary={boundary}"})
-    with urllib.request.urlopen(request, timeout=360) as response:
-        reply = json.loads(response.read())
-    return reply.get("result") or {}
+        service.stop()
 
 
 def bench_nbgrader(subs, workdir):

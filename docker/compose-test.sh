@@ -59,43 +59,27 @@ done
 [ "$health" = healthy ] || { echo "grader not healthy: $health" >&2; exit 1; }
 step "healthy; submitting over HTTP"
 "$PYTHON" - "$CONVGRADE_PORT" "$CONVGRADE_ADMIN_TOKEN" <<'PY'
-import json, sys, time, urllib.request, uuid
+import sys, time
 sys.path.insert(0, "tests")
+from service_harness import Client
 from submissions import make_submission
 
 port, token = sys.argv[1], sys.argv[2]
-base = f"http://127.0.0.1:{port}"
+client = Client(f"http://127.0.0.1:{port}", token)
 
-def submit(nb_bytes, name):
-    boundary = uuid.uuid4().hex
-    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"notebook\"; filename=\"{name}\"\r\n"
-            "Content-Type: application/x-ipynb+json\r\n\r\n").encode() + nb_bytes + f"\r\n--{boundary}--\r\n".encode()
-    request = urllib.request.Request(f"{base}/api/v1/submissions?wait=240", data=body, method="POST", headers={
-        "Authorization": f"Bearer {token}", "Content-Type": f"multipart/form-data; boundary={boundary}"})
-    with urllib.request.urlopen(request, timeout=300) as response:
-        reply = json.load(response)
-    deadline = time.monotonic() + 300  # a reply without a result: poll for it
-    while "score" not in reply.get("result", reply) and time.monotonic() < deadline:
-        time.sleep(1)
-        poll = urllib.request.Request(f"{base}/api/v1/submissions/{reply['id']}",
-                                      headers={"Authorization": f"Bearer {token}"})
-        with urllib.request.urlopen(poll, timeout=30) as response:
-            reply = json.load(response)
-    return reply.get("result", reply)
-
-def as_bytes(nb):
-    if isinstance(nb, (bytes, bytearray)):
-        return bytes(nb)
-    if isinstance(nb, str):
-        return nb.encode()
-    import nbformat
-    return nbformat.writes(nb).encode()
+def submit(notebook):
+    reply = client.submit(notebook, filename="a1_cross_correlation.ipynb", wait=240, timeout=300)
+    reply.raise_for_status()
+    body = reply.json()
+    if body.get("result") is None:  # not finished within the wait: poll for it
+        body = client.wait_done([body["id"]])[body["id"]]
+    return body["result"]
 
 started = time.monotonic()
-good = submit(as_bytes(make_submission("a1_cross_correlation")), "a1_cross_correlation.ipynb")
+good = submit(make_submission("a1_cross_correlation"))
 print(f"reference: {good['score']} / {good['max_score']} ({time.monotonic() - started:.1f} s)"
       + (f" sandbox_weakened={good['sandbox_weakened']}" if good.get("sandbox_weakened") else ""))
-bad = submit(as_bytes(make_submission("a1_cross_correlation", reference=False)), "a1_cross_correlation.ipynb")
+bad = submit(make_submission("a1_cross_correlation", reference=False))
 print(f"stubs:     {bad['score']} / {bad['max_score']}")
 assert good["max_score"] > 0 and good["score"] == good["max_score"], good
 assert bad["score"] == 0, bad

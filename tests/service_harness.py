@@ -106,8 +106,9 @@ class Client:
         files = {"notebook": (filename, notebook, "application/x-ipynb+json")} if notebook is not None else None
         data = {"assignment": assignment} if assignment else {}
         params = {"wait": wait} if wait is not None else {}
+        kwargs.setdefault("timeout", 120)
         return requests.post(self.url + "/api/v1/submissions", files=files, data=data, params=params,
-                             headers=kwargs.pop("headers", self.headers), timeout=120, **kwargs)
+                             headers=kwargs.pop("headers", self.headers), **kwargs)
 
     def get(self, path, **kwargs):
         return requests.get(self.url + path, headers=kwargs.pop("headers", self.headers), timeout=120, **kwargs)
