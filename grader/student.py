@@ -102,7 +102,7 @@ class Student:
         payload = {"target": target, "method": method, "args": args, "kwargs": kwargs,
                    "backward": backward, "return_args": return_args, "no_grad": no_grad}
         value = self._ask("call", payload, f"`{what}`", timeout)
-        return CallResult(result=self._wrap(value["result"]), input_grads=value.get("input_grads"),
+        return CallResult(result=value["result"], input_grads=value.get("input_grads"),
                           param_grads=value.get("param_grads"), args_after=value.get("args_after"))
 
     def _ask(self, op, payload, what, timeout=None):
@@ -126,6 +126,8 @@ class Student:
             return RemoteObject(self, value)
         if isinstance(value, (list, tuple)):
             return type(value)(self._wrap(v) for v in value)
+        if isinstance(value, dict):
+            return {k: self._wrap(v) for k, v in value.items()}
         return value
 
 
