@@ -6,54 +6,91 @@ CONTRACT.md section 3.
 """
 
 import functools
+import secrets
 import time
 from pathlib import Path
 
 from grader import assignments, notebook, runner
 from grader.notebook import NotebookError
 from grader.sandbox import Limits, Sandbox, Zygote
-from grader.student import Student
+from grader.student import Student, StudentError, clip
+
+MAX_OUTPUT_CHARS = 1500      # one check's message
+MAX_NOTE_CHARS = 400
+MAX_STDOUT_BYTES = 16 << 10  # what the program printed, as shown back
 
 
-def grade(submission, assignment=None, limits=None):
-    """Grade a notebook given as a path or as bytes; never raises for a bad submission."""
+def new_seed():
+    """A fresh per-submission seed: hidden random inputs differ from one submission to the next."""
+    return secrets.randbelow(2**31)
+
+
+def grade(submission, assignment=None, limits=None, seed=None):
+    """Grade a notebook given as a path or as bytes; never raises for a bad submission.
+
+    `seed` fixes the hidden random inputs and the sandbox's generators: the same notebook
+    with the same seed gets the same result, test for test (the result records it)."""
     started = time.monotonic()
+    seed = new_seed() if seed is None else int(seed)
     path = submission if isinstance(submission, (str, Path)) else None
     try:
         raw = Path(path).read_bytes() if path is not None else bytes(submission)
         nb = notebook.read(raw)
         assignment = assignment or notebook.guess_assignment(nb, path)
         program = notebook.build_program(nb, assignment)
-    except (NotebookError, OSError) as exc:
-        errors = exc.errors if isinstance(exc, NotebookError) else [f"the file could not be read: {exc}"]
-        return ungradable(assignment, errors, time.monotonic() - started)
+    except NotebookError as exc:
+        return ungradable(assignment, exc.errors, time.monotonic() - started, seed)
+    except OSError as exc:
+        return ungradable(assignment, [f"the file could not be read: {exc.strerror or exc}"],
+                          time.monotonic() - started, seed)
+    except Exception as exc:  # a hostile file must cost its own grade only, never the batch's
+        return ungradable(assignment, [f"the notebook could not be read ({type(exc).__name__})"],
+                          time.monotonic() - started, seed)
     devices = runner.available_devices()
     with Sandbox(program.cells, limits or Limits(), assignments.hidden_paths(),
-                 [assignments.COURSE_DIR]) as sandbox:
-        tests = runner.run_suite(assignment, Student(sandbox, program.answers), devices)
+                 [assignments.COURSE_DIR], seed=seed) as sandbox:
+        student = Student(sandbox, program.answers, program.student_code)
+        tests = runner.run_suite(assignment, student, devices, seed=seed)
+        notes = program.notes + _cell_error_notes(student)
         stdout = sandbox.stdout.text()
         weakened = sandbox.weakened
+    for test in tests:
+        test["output"] = clip(test["output"], MAX_OUTPUT_CHARS)
     result = {
         "assignment": assignment, "gradable": True,
         "score": sum(t["score"] for t in tests),
         "max_score": max_score(assignment),
         "execution_time": round(time.monotonic() - started, 3),
-        "devices": devices, "tests": tests,
-        "notes": program.notes,
-        "stdout": stdout,
+        "devices": devices, "seed": seed, "tests": tests,
+        "notes": [clip(n, MAX_NOTE_CHARS) for n in notes[:50]],
+        "stdout": stdout[:MAX_STDOUT_BYTES],
     }
     if weakened:
         result["sandbox_weakened"] = weakened
     return result
 
 
-def ungradable(assignment, errors, seconds=0.0):
-    return {
-        "assignment": assignment, "gradable": False, "score": 0.0,
-        "max_score": max_score(assignment) if assignment in assignments.names() else 0.0,
+def _cell_error_notes(student):
+    """One note per cell of the program that raised: what depends on it is what it costs."""
+    notes = []
+    for label, error in student.program_errors()[:20]:
+        notes.append(f"{StudentError.from_child(error, f'`{label}`')}; "
+                     "grading went on with the cells after it")
+    return notes
+
+
+def ungradable(assignment, errors, seconds=0.0, seed=None):
+    known = assignment in assignments.names()
+    result = {
+        "assignment": assignment if known or assignment is None else clip(assignment, 100),
+        "gradable": False, "score": 0.0,
+        "max_score": max_score(assignment) if known else 0.0,
         "execution_time": round(seconds, 3), "devices": runner.available_devices(),
-        "tests": [], "format_errors": list(errors),
+        "tests": [], "format_errors": [clip(e, MAX_NOTE_CHARS) for e in errors],
     }
+    if seed is not None:
+        result["seed"] = seed
+    return result
 
 
 def warm_up():

@@ -1,8 +1,20 @@
 """Reading a submitted notebook, and the program the sandbox will run from it.
 
-The student's notebook contributes only the source of its answer cells, matched to the
-instructor's source notebook by nbgrader `grade_id`. Setup cells come from the
-instructor's notebook, so deleting, reordering or editing locked cells changes nothing.
+What the student ran is what is graded: the program is every code cell of the submitted
+notebook, in the submission's order, as Jupyter's "Restart & Run All" would run it, except
+that
+
+- every *locked* cell (nbgrader's setup, read-only and visible-check cells) runs as the
+  instructor wrote it, taken from the source notebook by `grade_id`, and a locked cell the
+  student deleted still runs, where it stood among the other instructor cells;
+- hidden test cells (`hidden_<exercise>`) never run: the hidden suite is the grader's;
+- an answer cell that appears twice runs once (the first copy, as nbgrader grades it), and an
+  answer cell turned into markdown still runs as code;
+- cells the student added and the unlocked given cells (demonstrations) run as submitted,
+  labelled by their position ("cell 12") in notes and error messages;
+- IPython magics and shell escapes are dropped, keeping line numbers.
+
+Outputs and attachments are never graded, so they are dropped before any size limit applies.
 """
 
 import dataclasses
@@ -14,9 +26,11 @@ import nbformat
 
 from grader import assignments
 
-MAX_NOTEBOOK_BYTES = 8 << 20
+MAX_NOTEBOOK_BYTES = 64 << 20   # the file as uploaded, outputs included
+MAX_SOURCE_BYTES = 4 << 20      # what is graded: the code, once outputs are dropped
 MAX_CELLS = 2000
 MAX_CELL_CHARS = 200_000
+MAX_JSON_DEPTH = 64
 _LINE_MAGIC = re.compile(r"^(\s*)[%!].*$")
 _SAFE_CELL_MAGICS = ("%%time", "%%timeit", "%%capture")
 
@@ -32,31 +46,77 @@ class NotebookError(Exception):
 @dataclasses.dataclass
 class Program:
     assignment: str
-    cells: list          # [{"id": grade_id, "source": code}] in the order the sandbox runs them
+    cells: list          # [{"id": label, "source": code}] in the order the sandbox runs them
     answers: dict        # grade_id -> the student's source for that answer cell
-    notes: list          # what was dropped or missing, for the feedback
+    student_code: str    # every cell the student wrote or could edit, joined: for static checks
+    notes: list          # what was dropped, moved or missing, for the feedback
 
 
 def read(raw):
-    """Parse bytes as an nbformat v4 notebook, refusing what is not one."""
+    """Parse bytes as a notebook (nbformat 4, or an older format upgraded), outputs dropped."""
     if len(raw) > MAX_NOTEBOOK_BYTES:
         raise NotebookError(f"the file is {len(raw) / 2**20:.1f} MiB; a notebook may be at most "
                             f"{MAX_NOTEBOOK_BYTES >> 20} MiB")
     try:
-        text = raw.decode("utf-8")
-        data = json.loads(text)
+        data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise NotebookError(f"the file is not a Jupyter notebook (not valid JSON: {exc})") from None
-    if not isinstance(data, dict) or data.get("nbformat") != 4 or "cells" not in data:
-        raise NotebookError("the file is not a Jupyter notebook in format version 4")
-    if len(data["cells"]) > MAX_CELLS:
-        raise NotebookError(f"the notebook has {len(data['cells'])} cells; at most {MAX_CELLS} are accepted")
+        detail = "nested too deeply" if isinstance(exc, RecursionError) else exc
+        raise NotebookError(f"the file is not a Jupyter notebook (not valid JSON: {detail})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("nbformat"), int):
+        raise NotebookError("the file is not a Jupyter notebook (no nbformat version)")
+    if _depth(data) > MAX_JSON_DEPTH:
+        raise NotebookError(f"the notebook's JSON is nested more than {MAX_JSON_DEPTH} levels deep")
+    _drop_outputs(data)
     try:
-        notebook = nbformat.reads(text, as_version=4)
+        notebook = nbformat.reads(json.dumps(data), as_version=4)
         nbformat.validate(notebook)
     except (nbformat.ValidationError, nbformat.reader.NotJSONError) as exc:
-        raise NotebookError(f"the notebook is not valid nbformat 4: {exc.message}") from None
+        raise NotebookError(f"the notebook is not valid nbformat 4: {_short(exc)}") from None
+    except Exception as exc:  # nbformat's converters raise all sorts on malformed old formats
+        raise NotebookError(f"the notebook could not be read as nbformat 4: {_short(exc)}") from None
+    if len(notebook.cells) > MAX_CELLS:
+        raise NotebookError(f"the notebook has {len(notebook.cells)} cells; at most {MAX_CELLS} are accepted")
+    code_bytes = sum(len(c.source.encode()) for c in notebook.cells)
+    if code_bytes > MAX_SOURCE_BYTES:
+        raise NotebookError(f"the notebook's cells hold {code_bytes / 2**20:.1f} MiB of text without "
+                            f"their outputs; at most {MAX_SOURCE_BYTES >> 20} MiB are graded")
     return notebook
+
+
+def _short(exc):
+    text = getattr(exc, "message", None) or str(exc)
+    return text.splitlines()[0][:300] if text else type(exc).__name__
+
+
+def _depth(node, level=0):
+    """The nesting depth of parsed JSON, without recursion (a hostile file is deep)."""
+    deepest, stack = level, [(node, level)]
+    while stack:
+        value, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if deepest > MAX_JSON_DEPTH:
+            return deepest
+        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def _drop_outputs(data):
+    """Outputs, execution counts and attachments are never graded: drop them first."""
+    cells = data.get("cells")
+    if not isinstance(cells, list):  # nbformat 3 keeps cells in worksheets
+        cells = [c for w in data.get("worksheets", []) if isinstance(w, dict)
+                 for c in w.get("cells", []) if isinstance(c, dict)]
+    for cell in cells:
+        if not isinstance(cell, dict):
+            continue
+        if "outputs" in cell:
+            cell["outputs"] = []
+        if "execution_count" in cell:
+            cell["execution_count"] = None
+        if "prompt_number" in cell:
+            cell["prompt_number"] = None
+        cell.pop("attachments", None)
 
 
 def guess_assignment(notebook, path=None):
@@ -77,7 +137,9 @@ def guess_assignment(notebook, path=None):
 
 
 def grade_id(cell):
-    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    value = meta.get("grade_id") if isinstance(meta, dict) else None
+    return value if isinstance(value, str) else None
 
 
 def answer_ids(assignment):
@@ -88,28 +150,85 @@ def build_program(notebook, assignment):
     if assignment not in assignments.names():
         raise NotebookError(f"unknown assignment {assignment!r}; this grader knows "
                             f"{', '.join(assignments.names())}")
-    submitted = _answers_by_id(notebook)
-    cells, answers, notes = [], {}, []
-    for cell in _source(assignment).cells:
-        if _is_setup(cell):
-            cells.append({"id": grade_id(cell), "source": cell.source})
-        elif _is_answer(cell):
+    return _ProgramBuilder(_source(assignment), assignment).build(notebook)
+
+
+class _ProgramBuilder:
+    """Walks the submission in order, putting the instructor's locked cells where they belong."""
+
+    def __init__(self, source, assignment):
+        self.assignment = assignment
+        self.source_cells = {grade_id(c): c for c in source.cells if grade_id(c)}
+        self.order = [grade_id(c) for c in source.cells if grade_id(c)]
+        self.locked = [cid for cid in self.order if _is_locked_code(self.source_cells[cid])]
+        self.cells, self.answers, self.student_parts, self.notes = [], {}, [], []
+        self.seen = set()
+
+    def build(self, notebook):
+        for position, cell in enumerate(notebook.cells, start=1):
             cid = grade_id(cell)
-            found = submitted.get(cid, [])
-            if not found:
-                notes.append(f"the answer cell `{cid}` is missing from the notebook (deleted?)")
-                continue
-            if len(found) > 1:
-                notes.append(f"the answer cell `{cid}` appears {len(found)} times; the first one was graded")
-            if found[0].cell_type != "code":
-                notes.append(f"the answer cell `{cid}` was turned into {found[0].cell_type}; "
-                             "its text was graded as code, as nbgrader does")
-            source, dropped = strip_magics(found[0].source)
-            if dropped:
-                notes.append(f"IPython magics and shell commands in `{cid}` were ignored: {', '.join(dropped)}")
-            cells.append({"id": cid, "source": source})
-            answers[cid] = source
-    return Program(assignment, cells, answers, notes)
+            if cid in self.source_cells:
+                self._instructor_cell(cid, cell, position)
+            elif cell.cell_type == "code":
+                self._student_cell(cell, f"cell {position}")
+        self._locked_before(None)
+        self._missing_answers()
+        return Program(self.assignment, self.cells, self.answers,
+                       "\n\n".join(self.student_parts), self.notes)
+
+    def _instructor_cell(self, cid, submitted, position):
+        if cid in self.seen:
+            if cid in self.answers:
+                self.notes.append(f"the answer cell `{cid}` appears more than once; the first one was graded")
+            return
+        self._locked_before(cid)
+        self.seen.add(cid)
+        original = self.source_cells[cid]
+        if _is_hidden_test(original) or original.cell_type != "code":
+            return
+        if _is_locked_code(original):
+            self._run(cid, original.source)
+        elif _is_answer(original):
+            self._answer(cid, submitted)
+        elif submitted.cell_type == "code":  # an unlocked given cell with an id: runs as submitted
+            self._student_cell(submitted, f"cell {position} ({cid})")
+
+    def _locked_before(self, cid):
+        """Locked instructor cells the submission lacks (deleted) that come before `cid`."""
+        stop = self.order.index(cid) if cid is not None else len(self.order)
+        for earlier in self.order[:stop]:
+            if earlier in self.locked and earlier not in self.seen:
+                self.seen.add(earlier)
+                if not _is_hidden_test(self.source_cells[earlier]):
+                    self._run(earlier, self.source_cells[earlier].source)
+
+    def _answer(self, cid, submitted):
+        if submitted.cell_type != "code":
+            self.notes.append(f"the answer cell `{cid}` was turned into {submitted.cell_type}; "
+                              "its text was graded as code, as nbgrader does")
+        source = self._strip(cid, submitted.source)
+        self.answers[cid] = source
+        self.student_parts.append(source)
+        self._run(cid, source)
+
+    def _student_cell(self, cell, label):
+        source = self._strip(label, cell.source)
+        self.student_parts.append(source)
+        self._run(label, source)
+
+    def _missing_answers(self):
+        for cid in self.order:
+            if _is_answer(self.source_cells[cid]) and cid not in self.answers:
+                self.notes.append(f"the answer cell `{cid}` is missing from the notebook (deleted?)")
+
+    def _strip(self, label, source):
+        source, dropped = strip_magics(source)
+        if dropped:
+            self.notes.append(f"IPython magics and shell commands in `{label}` were ignored: {', '.join(dropped)}")
+        return source
+
+    def _run(self, label, source):
+        self.cells.append({"id": label, "source": source})
 
 
 def strip_magics(source):
@@ -118,16 +237,16 @@ def strip_magics(source):
         return "raise MemoryError('this cell is too long to grade')", ["a cell over 200,000 characters"]
     lines, dropped = source.split("\n"), []
     if lines and lines[0].startswith("%%"):
-        dropped.append(lines[0].strip())
+        dropped.append(lines[0].strip()[:80])
         if not lines[0].startswith(_SAFE_CELL_MAGICS):
             return "", dropped
         lines[0] = ""
     for i, line in enumerate(lines):
         match = _LINE_MAGIC.match(line)
         if match and not _inside_expression(lines, i):
-            dropped.append(line.strip())
+            dropped.append(line.strip()[:80])
             lines[i] = f"{match.group(1)}pass"
-    return "\n".join(lines), dropped
+    return "\n".join(lines), dropped[:20]
 
 
 def _inside_expression(lines, i):
@@ -136,28 +255,22 @@ def _inside_expression(lines, i):
     return previous.endswith(("\\", "(", "[", "{", ","))
 
 
-def _answers_by_id(notebook):
-    """The submitted cells by grade_id, whatever their type: a student who pressed M by
-    mistake still meant code (nbgrader restores the type too)."""
-    found = {}
-    for cell in notebook.cells:
-        if grade_id(cell):
-            found.setdefault(grade_id(cell), []).append(cell)
-    return found
-
-
 def _nbgrader(cell):
-    return cell.get("metadata", {}).get("nbgrader", {})
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return meta if isinstance(meta, dict) else {}
 
 
 def _is_answer(cell):
     return cell.cell_type == "code" and _nbgrader(cell).get("solution", False)
 
 
-def _is_setup(cell):
+def _is_locked_code(cell):
     meta = _nbgrader(cell)
-    return (cell.cell_type == "code" and meta.get("locked", False)
-            and not meta.get("solution", False) and not meta.get("grade", False))
+    return cell.cell_type == "code" and meta.get("locked", False) and not meta.get("solution", False)
+
+
+def _is_hidden_test(cell):
+    return (grade_id(cell) or "").startswith("hidden_")
 
 
 _sources = {}

@@ -43,6 +43,12 @@ def student(request):
 
 
 @pytest.fixture(scope="session")
+def seed(request):
+    """The submission's seed: draw hidden random inputs from it (grader.checks.rng)."""
+    return request.config.stash[_THIS_RUN]._seed
+
+
+@pytest.fixture(scope="session")
 def devices(request):
     """"cpu", and "cuda" where present: every numeric check runs on each."""
     return list(request.config.stash[_THIS_RUN]._devices)
@@ -51,8 +57,9 @@ def devices(request):
 class SuitePlugin:
     """The bridge between pytest and the grader: fixtures in, outcomes out."""
 
-    def __init__(self, student, devices, exercise=None):
+    def __init__(self, student, devices, exercise=None, seed=0):
         self._student = student
+        self._seed = seed
         self._exercise = exercise
         self._devices = devices
         self.outcomes = []
@@ -80,6 +87,11 @@ class SuitePlugin:
                 "number": f"{exercise}.{per_exercise[exercise]}",
                 "max_score": float(marker.kwargs["points"]),
             }
+
+    def pytest_runtest_setup(self, item):
+        """Every check starts from the executed notebook again, in a fresh process."""
+        if self._student is not None:
+            self._student.begin_check()
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item, call):
@@ -124,10 +136,10 @@ _QUIET = ["-p", "no:cacheprovider", "-p", "no:unraisableexception", "-p", "no:th
           "--rootdir", str(assignments.COURSE_DIR), "-o", "addopts=", "-o", "python_files=test_*.py"]
 
 
-def run_suite(assignment, student, devices=None, exercise=None):
+def run_suite(assignment, student, devices=None, exercise=None, seed=0):
     """Run the hidden suite of `assignment` (or one exercise of it) against `student`."""
     configure_torch()
-    plugin = SuitePlugin(student, devices or available_devices(), exercise)
+    plugin = SuitePlugin(student, devices or available_devices(), exercise, seed)
     args = [str(assignments.suite_dir(assignment)), "-q", "--assert=plain", *_QUIET]
     with contextlib.redirect_stdout(io.StringIO()):
         pytest.main(args, plugins=[plugin, sys.modules[__name__]])

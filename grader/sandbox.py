@@ -1,10 +1,11 @@
 """The trusted side of the sandbox: start a locked-down child, talk to it, kill it.
 
-A `Sandbox` holds one child process running one submission's program. It sends calls
-as grader.wire messages, enforces a wall clock on each call and on the whole submission,
-keeps the first bytes of the child's stdout and stderr, and kills the child's process
-group (and, when the grader is root, every process of the child's uid) when it closes,
-times out, or dies. Children are forked from a warm zygote (grader.untrusted.zygote).
+A `Sandbox` holds one submission: the process that ran its program (forked from a warm
+zygote, grader.untrusted.zygote) and, per hidden check, a fresh fork of that process. It
+sends calls as grader.wire messages, enforces a wall clock on each reply and on the whole
+submission, keeps the first bytes of what the program printed, and kills every process of
+the submission (its process group and, when the grader is root, every process of its uid)
+when it closes, times out, or dies.
 """
 
 import dataclasses
@@ -34,8 +35,7 @@ class Limits:
     open_files: int = 256
     processes: int = 64
     output_bytes: int = 64 << 10
-    reply_bytes: int = 256 << 20
-    restarts: int = 5
+    reply_bytes: int = 64 << 20
 
 
 class SandboxFailure(Exception):
@@ -47,9 +47,18 @@ class SandboxFailure(Exception):
 
 
 class Sandbox:
-    def __init__(self, cells, limits=Limits(), hidden_paths=(), read_only_paths=()):
+    """One submission in the sandbox: its executed program (E) and the check process (C).
+
+    The program runs once, in E, seeded. Each hidden check then talks to its own fresh C,
+    a fork of E (grader.untrusted.child); `new_check()` ends the current one, and
+    `request(..., fresh=True)` asks a one-off C, for a comparison that must not share
+    state with the check's own calls.
+    """
+
+    def __init__(self, cells, limits=Limits(), hidden_paths=(), read_only_paths=(), seed=0):
         self.cells = cells
         self.limits = limits
+        self.seed = seed
         self.hidden_paths = [str(p) for p in hidden_paths]
         self.read_only_paths = [str(p) for p in read_only_paths]
         self.deadline = time.monotonic() + limits.submission_seconds
@@ -57,40 +66,45 @@ class Sandbox:
         self.stderr = OutputCapture(limits.output_bytes)
         self.program = None
         self.weakened = []
-        self.restarts = -1
-        self._child = None
-        self._program_failure = None
+        self._executed = None
+        self._check = None
+        self._failure = None
 
     # -- lifecycle -----------------------------------------------------------------
 
     def ensure_started(self):
-        if self._child is not None:
+        """Start E and run the program, once; a program that failed is not run again."""
+        if self._failure is not None:
+            raise self._failure
+        if self._executed is not None:
             return
-        if self._program_failure is not None:
-            raise self._program_failure
-        if self.restarts >= self.limits.restarts:
-            raise SandboxFailure("budget", "the sandbox was restarted too many times; giving up")
-        self.restarts += 1
-        self._child = _Child.spawn(self.limits, self.hidden_paths, self.read_only_paths,
-                                   self.stdout, self.stderr)
+        self._executed = _Child.spawn(self.limits, self.hidden_paths, self.read_only_paths,
+                                      self.stdout, self.stderr)
         try:
-            hello = self._receive(self.limits.call_seconds)[0]
+            hello = self._receive(self._executed, self.limits.call_seconds)[0]
             self.weakened = list(hello.get("weakened", []))
-            self.program = self._request("program", {"cells": self.cells},
-                                         timeout=self.limits.program_seconds)
+            self.program = self._request(self._executed, "program", {"cells": self.cells, "seed": self.seed},
+                                         self.limits.program_seconds)
+            self.weakened += Zygote.shared().freeze(self._executed.peer.pid)
         except SandboxFailure as failure:
-            # The same cells would hang or crash the same way again: do not rerun them.
-            self._program_failure = SandboxFailure(failure.kind, f"while running your notebook's cells: {failure}")
+            self._failure = SandboxFailure(failure.kind, f"while running your notebook's cells: {failure}")
             self.kill()
-            raise self._program_failure from None
+            raise self._failure from None
         except BaseException:
             self.kill()
             raise
 
+    def new_check(self):
+        """The next request starts from the executed notebook again, in a fresh process."""
+        if self._check is not None:
+            self._check.kill()
+            self._check = None
+
     def kill(self):
-        if self._child is not None:
-            self._child.kill()
-            self._child = None
+        self.new_check()
+        if self._executed is not None:
+            self._executed.kill()
+            self._executed = None
 
     def close(self):
         self.kill()
@@ -105,48 +119,107 @@ class Sandbox:
 
     # -- calls ---------------------------------------------------------------------
 
-    def request(self, op, payload, timeout=None):
-        """Send one operation; return its decoded value, or raise with the child's error."""
+    def request(self, op, payload, timeout=None, fresh=False):
+        """Send one operation to the check's process (or a one-off fresh one); return the
+        decoded reply, or raise SandboxFailure."""
         self.ensure_started()
-        return self._request(op, payload, timeout or self.limits.call_seconds)
+        timeout = timeout or self.limits.call_seconds
+        if fresh:
+            process = self._fork()
+            try:
+                return self._request(process, op, payload, timeout)
+            finally:
+                process.kill()
+        if self._check is None:
+            self._check = self._fork()
+        try:
+            return self._request(self._check, op, payload, timeout)
+        except SandboxFailure:
+            self.new_check()
+            raise
 
-    def _request(self, op, payload, timeout):
+    def _fork(self):
+        """A fresh copy of the executed notebook: E forks it, and it must prove, through the
+        kernel's credentials on its first message, that it is a new child of E."""
+        ours, theirs = socket.socketpair()
+        ours.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+        try:
+            socket.send_fds(self._executed.sock, [b"F"], [theirs.fileno()])
+        except OSError:
+            ours.close()
+            self._executed_died()
+        finally:
+            theirs.close()
+        process = _CheckProcess(ours, wire.Peer())
+        try:
+            self._receive(process, self.limits.call_seconds)
+        except SandboxFailure:
+            process.kill()
+            raise
+        if _parent_of(process.peer.pid) != self._executed.peer.pid:
+            process.kill()
+            self.kill()
+            raise SandboxFailure("protocol", "the sandbox answered from a process it was not asked to start")
+        return process
+
+    def _request(self, process, op, payload, timeout):
         tensors = {}
         header = {"op": op, "payload": wire.encode(payload, tensors)}
         try:
-            wire.send(self._child.sock, header, tensors)
+            wire.send(process.sock, header, tensors)
         except OSError:
-            self._child_died()
-        header, tensors = self._receive(timeout)
-        reply = wire.decode(header.get("payload"), tensors, _place_on_device)
+            self._died(process)
+        header, tensors = self._receive(process, timeout)
+        try:
+            reply = wire.decode(header.get("payload"), tensors, _place_on_device)
+        except (wire.WireError, TypeError, ValueError, RuntimeError) as exc:
+            process.kill()
+            raise SandboxFailure("protocol", f"the sandbox sent malformed data: {str(exc)[:200]}") from None
         if not isinstance(reply, dict) or "ok" not in reply:
-            self.kill()
+            process.kill()
             raise SandboxFailure("protocol", "the sandbox sent a malformed reply")
         return reply
 
-    def _receive(self, timeout):
+    def _receive(self, process, timeout):
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
             self.kill()
             raise SandboxFailure("budget", "the submission used up its total time budget "
                                  f"of {self.limits.submission_seconds:.0f} s")
-        self._child.sock.settimeout(min(timeout, remaining))
+        wait = min(timeout, remaining)
         try:
-            return wire.receive(self._child.sock, self.limits.reply_bytes)
+            return wire.receive(process.sock, self.limits.reply_bytes,
+                                deadline=time.monotonic() + wait, peer=process.peer)
         except TimeoutError:
-            self.kill()
-            raise SandboxFailure("timeout", f"no answer within {min(timeout, remaining):.0f} s "
+            process.kill()
+            raise SandboxFailure("timeout", f"no answer within {wait:.0f} s "
                                  "(an infinite loop, or far too slow)") from None
         except (EOFError, OSError):
-            self._child_died()
-        except (wire.WireError, ValueError) as exc:
-            self.kill()
-            raise SandboxFailure("protocol", f"the sandbox sent malformed data: {exc}") from None
+            self._died(process)
+        except (wire.WireError, ValueError, RecursionError, MemoryError) as exc:
+            process.kill()
+            raise SandboxFailure("protocol", f"the sandbox sent malformed data: {str(exc)[:200]}") from None
 
-    def _child_died(self):
-        self.kill()
+    def _died(self, process):
+        process.kill()
+        if process is self._executed:
+            self._executed_died()
         raise SandboxFailure("crash", "the Python process running your code died "
                              "(os._exit, a crash in native code, or a resource limit)")
+
+    def _executed_died(self):
+        self.kill()
+        self._failure = SandboxFailure("crash", "the sandbox holding your executed notebook died")
+        raise self._failure
+
+
+def _parent_of(pid):
+    """A process's parent as this process sees it (None when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return int(stat.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def _place_on_device(tensor, meta):
@@ -154,16 +227,33 @@ def _place_on_device(tensor, meta):
     return tensor if device.type == "cpu" else tensor.to(device)
 
 
+class _CheckProcess:
+    """A check's process C, known by its kernel-vouched pid."""
+
+    def __init__(self, sock, peer):
+        self.sock, self.peer = sock, peer
+
+    def kill(self):
+        if self.peer.pid is not None:
+            try:
+                os.kill(self.peer.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        self.sock.close()
+
+
 class _Child:
-    """One forked child: its call socket, process group and uid lease."""
+    """The executed submission E: its control socket, process group and uid lease."""
 
     def __init__(self, pid, sock, uid_lease):
         self.pid, self.sock, self.uid_lease = pid, sock, uid_lease
+        self.peer = wire.Peer()
 
     @classmethod
     def spawn(cls, limits, hidden_paths, read_only_paths, stdout, stderr):
         lease = UidLease.take() if os.geteuid() == 0 else None
         ours, theirs = socket.socketpair()
+        ours.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         request = {"op": "spawn", "hidden_paths": hidden_paths, "read_only_paths": read_only_paths,
@@ -179,10 +269,11 @@ class _Child:
         return cls(pid, ours, lease)
 
     def kill(self):
-        try:
-            os.killpg(self.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+        for group in {self.pid, self.peer.pid} - {None}:
+            try:
+                os.killpg(group, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
         if self.uid_lease is not None:
             Zygote.shared().kill_uid(self.uid_lease.uid)
             self.uid_lease.release()
@@ -220,6 +311,11 @@ class Zygote:
 
     def kill_uid(self, uid):
         self._ask({"op": "kill_uid", "uid": uid}, [])
+
+    def freeze(self, pid):
+        """Make the sandbox's writable mounts read-only once its program has run; returns
+        the protections the kernel refused."""
+        return self._ask({"op": "freeze", "pid": pid}, []).get("weakened", [])
 
     def _ask(self, request, fds):
         with self._lock:

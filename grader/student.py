@@ -1,17 +1,25 @@
 """The `student` the hidden suites test: a trusted proxy for code that runs in the sandbox.
 
     out = student.corr2d(X, K)                       # a plain torch.Tensor, rebuilt here
-    r = student.run("corr2d", X, K, backward=G, return_args=True)
-    r.result, r.input_grads, r.args_after
+    r = student.run("corr2d", X, K, backward=G)
+    r.result, r.input_grads, r.args_after             # every call returns its arguments after
     conv = student.Conv2D((1, 2))                    # a RemoteObject
     conv.parameters(), conv.load({"weight": W}), conv(X), conv.run(X, backward=G)
+    student.fresh().corr2d(X, K)                     # in a fresh copy of the executed notebook
     student.source("corr2d")                         # the student's cell, from the notebook
+    student.code()                                   # every cell the student wrote, joined
+
+Each hidden check talks to its own fresh copy of the executed notebook (the runner calls
+`begin_check`); a comparison with another of the student's functions goes through
+`fresh()`, so nothing the check's own calls did can leak into it.
 
 Whatever goes wrong on the other side arrives as a `StudentError` whose message a
-student can act on; nothing here trusts a value beyond its being data.
+student can act on; nothing here trusts a value beyond its being data, and every string
+that comes from the sandbox is cut to a fixed length.
 """
 
 import dataclasses
+import re
 
 import torch
 
@@ -29,9 +37,44 @@ class StudentError(Exception):
 
     @classmethod
     def from_child(cls, error, what):
-        where = f" ({'; '.join(error.get('where', []))})" if error.get("where") else ""
-        text = f"{what} raised {error.get('type', 'an exception')}: {error.get('message', '')}{where}"
-        return cls(text, type_name=str(error.get("type", "")))
+        error = error if isinstance(error, dict) else {}
+        type_name = clip(error.get("type"), 80) or "an exception"
+        message = clip(error.get("message"), 400)
+        where = [clip(w, 80) for w in error.get("where", [])[-3:]] if isinstance(error.get("where"), list) else []
+        at = f" at {where[-1]}" if where else ""
+        text = f"{what} raised {type_name}{at}: {message}" if message else f"{what} raised {type_name}{at}"
+        if type_name == "NotImplementedError":
+            text += " (the exercise is not written yet: replace the `raise NotImplementedError()` line)"
+        return cls(text, type_name=type_name)
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def clip(value, limit):
+    """A string from the sandbox, safe to show: control characters escaped, at most `limit` long."""
+    text = value if isinstance(value, str) else ("" if value is None else str(value))
+    text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text[: limit * 4])
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def describe_call(what, args=(), kwargs=None):
+    """`corr2d(X of shape (5, 7), K = [[1.0, -1.0]])`: a call as a student can reproduce it."""
+    parts = [_describe_argument(a) for a in args]
+    parts += [f"{k}={_describe_argument(v)}" for k, v in (kwargs or {}).items()]
+    return f"{what}({', '.join(parts)})"
+
+
+def _describe_argument(value):
+    if isinstance(value, torch.Tensor):
+        dtype = str(value.dtype).removeprefix("torch.")
+        if value.numel() <= 8:
+            return f"tensor({value.detach().cpu().tolist()}, dtype={dtype})"
+        return f"a {dtype} tensor of shape {tuple(value.shape)}"
+    if isinstance(value, (RemoteObject, wire.Handle)):
+        return f"your {getattr(value, 'type_name', 'object')}"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 @dataclasses.dataclass
@@ -43,16 +86,32 @@ class CallResult:
 
 
 class Student:
-    def __init__(self, sandbox, sources):
+    def __init__(self, sandbox, sources, code="", fresh=False):
         self._sandbox = sandbox
         self._sources = sources
+        self._code = code
+        self._fresh = fresh
         self._broken = {}  # what -> why: calls that hung or crashed are not tried again
+
+    def begin_check(self):
+        """The next call starts from the executed notebook again (the runner calls this)."""
+        self._sandbox.new_check()
+
+    def fresh(self):
+        """The same student, each call of which runs in its own fresh copy of the executed notebook."""
+        view = Student(self._sandbox, self._sources, self._code, fresh=True)
+        view._broken = self._broken
+        return view
 
     # -- what the notebook defines ---------------------------------------------------
 
     def source(self, name):
         """The source of the student's answer cell for `name`, or None."""
         return self._sources.get(name)
+
+    def code(self):
+        """Every cell the student wrote (answers and added cells), joined: for static checks."""
+        return self._code
 
     def defines(self, name):
         return name in self._program()["names"]
@@ -72,6 +131,14 @@ class Student:
         if not reply["ok"]:
             raise StudentError.from_child(reply["error"], "running your notebook")
         return reply["value"]
+
+    def program_errors(self):
+        """[(cell label, error)] for every cell of the program that raised."""
+        try:
+            cells = self._program()["cells"]
+        except StudentError:
+            return []
+        return [(clip(c.get("id"), 80), c["error"]) for c in cells if not c.get("ok", True)]
 
     # -- calls -----------------------------------------------------------------------
 
@@ -93,32 +160,32 @@ class Student:
         if self.defines(name):
             return
         error = self.cell_error(name)
-        hint = (f"; the cell `{name}` raised {error['type']}: {error['message']}"
-                f" ({'; '.join(error['where'])})" if error else "")
+        hint = f"; {StudentError.from_child(error, f'the cell `{name}`')}" if error else ""
         raise StudentError(f"your notebook does not define `{name}`{hint}", kind="missing")
 
     def _call(self, what, target, method, args, kwargs, backward, return_args, no_grad, timeout):
+        call = describe_call(what, args, kwargs)
         args, kwargs = _handles(tuple(args)), _handles(kwargs)
         payload = {"target": target, "method": method, "args": args, "kwargs": kwargs,
-                   "backward": backward, "return_args": return_args, "no_grad": no_grad}
-        value = self._ask("call", payload, f"`{what}`", timeout)
+                   "backward": backward, "no_grad": no_grad}
+        value = self._ask("call", payload, f"`{what}`", timeout, call=call)
         return CallResult(result=value["result"], input_grads=value.get("input_grads"),
                           param_grads=value.get("param_grads"), args_after=value.get("args_after"))
 
-    def _ask(self, op, payload, what, timeout=None):
+    def _ask(self, op, payload, what, timeout=None, call=None):
         if what in self._broken:
             raise StudentError(f"{what} was not run again: earlier it {self._broken[what]}", kind="skipped")
         try:
-            reply = self._sandbox.request(op, payload, timeout)
+            reply = self._sandbox.request(op, payload, timeout, fresh=self._fresh)
         except SandboxFailure as failure:
             if failure.kind in ("timeout", "crash"):
                 self._broken[what] = "timed out" if failure.kind == "timeout" else "crashed the sandbox"
-            raise StudentError(f"{what}: {failure}", kind=failure.kind) from None
+            raise StudentError(f"{call or what}: {failure}", kind=failure.kind) from None
         except (wire.WireError, TypeError, ValueError) as exc:
-            raise StudentError(f"{what} returned something that is not plain data: {exc}",
+            raise StudentError(f"{what} returned something that is not plain data: {clip(str(exc), 200)}",
                                kind="protocol") from None
         if not reply["ok"]:
-            raise StudentError.from_child(reply["error"], what)
+            raise StudentError.from_child(reply["error"], call or what)
         return self._wrap(reply["value"])
 
     def _wrap(self, value):

@@ -6,22 +6,50 @@ safetensors, so a hostile child can send wrong data but never code.
 
 Framing on a stream socket: 8-byte big-endian header length, 8-byte blob length,
 header bytes (UTF-8 JSON), blob bytes.
+
+What a hostile peer can send is bounded before it is parsed: the header (JSON) and the
+blob (tensors) have their own caps, a whole message has one deadline however slowly it
+drips in, JSON nesting and node counts are capped, and with `Peer` every chunk must come
+from the one process the trusted side expects (the kernel's SCM_CREDENTIALS).
 """
 
 import json
+import socket
 import struct
+import time
 
 import torch
 from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 
 MAX_MESSAGE_BYTES = 256 * 1024 * 1024
+MAX_HEADER_BYTES = 1 << 20
+MAX_DEPTH = 48
+MAX_NODES = 200_000
 _FRAME = struct.Struct(">QQ")
+_UCRED = struct.Struct("iII")
 _DEVICE_TYPES = ("cpu", "cuda")
 
 
 class WireError(Exception):
     """A message that breaks the format: too big, truncated, or not what it claims."""
+
+
+class Peer:
+    """The process a socket's data must come from: learned from the first chunk, or given."""
+
+    def __init__(self, pid=None):
+        self.pid = pid
+
+    def vouch(self, ancdata):
+        pids = [_UCRED.unpack(data[:_UCRED.size])[0] for level, kind, data in ancdata
+                if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS]
+        if len(pids) != 1:
+            raise WireError("a reply came without the sender's credentials")
+        if self.pid is None:
+            self.pid = pids[0]
+        elif pids[0] != self.pid:
+            raise WireError(f"a reply came from process {pids[0]}, not from {self.pid}")
 
 
 class Handle:
@@ -64,9 +92,11 @@ def encode(value, tensors):
 
 def decode(data, tensors, place_tensor=None, resolve_handle=None):
     """Rebuild a value from `encode`'s output; `place_tensor(t, meta)` moves tensors to their device."""
-    def walk(node):
+    def walk(node, depth=0):
+        if depth > MAX_DEPTH:
+            raise WireError(f"message nested more than {MAX_DEPTH} levels deep")
         if isinstance(node, list):
-            return [walk(v) for v in node]
+            return [walk(v, depth + 1) for v in node]
         if not isinstance(node, dict):
             return node
         if "__tensor__" in node:
@@ -78,9 +108,9 @@ def decode(data, tensors, place_tensor=None, resolve_handle=None):
             handle = Handle(int(node["__handle__"]), str(node.get("type", "")))
             return resolve_handle(handle) if resolve_handle else handle
         if "__tuple__" in node:
-            return tuple(walk(v) for v in node["__tuple__"])
+            return tuple(walk(v, depth + 1) for v in node["__tuple__"])
         if "__dict__" in node:
-            return {_hashable(walk(k)): walk(v) for k, v in node["__dict__"]}
+            return {_hashable(walk(k, depth + 1)): walk(v, depth + 1) for k, v in node["__dict__"]}
         if "__dtype__" in node:
             dtype = getattr(torch, str(node["__dtype__"]), None)
             if not isinstance(dtype, torch.dtype):
@@ -119,24 +149,62 @@ def send(sock, header, tensors=None):
     sock.sendall(pack(header, tensors or {}))
 
 
-def receive(sock, limit=MAX_MESSAGE_BYTES):
-    """Read one message: (header, tensors). Raises EOFError when the peer is gone."""
-    header_len, blob_len = _FRAME.unpack(_read_exactly(sock, _FRAME.size))
+def receive(sock, limit=MAX_MESSAGE_BYTES, deadline=None, peer=None, header_limit=MAX_HEADER_BYTES):
+    """Read one message: (header, tensors). Raises EOFError when the peer is gone, TimeoutError
+    when `deadline` (time.monotonic()) passes before the whole message is in."""
+    reader = _Reader(sock, deadline, peer)
+    header_len, blob_len = _FRAME.unpack(reader.exactly(_FRAME.size))
+    if header_len > header_limit:
+        raise WireError(f"message header of {header_len} bytes is over the {header_limit} byte limit")
     if header_len + blob_len > limit:
         raise WireError(f"message of {header_len + blob_len} bytes is over the {limit} byte limit")
-    header = json.loads(_read_exactly(sock, header_len))
+    try:
+        header = json.loads(reader.exactly(header_len))
+    except RecursionError:
+        raise WireError("message header nested too deeply") from None
     if not isinstance(header, dict):
         raise WireError("message header is not a JSON object")
-    tensors = load_tensors(_read_exactly(sock, blob_len)) if blob_len else {}
+    _count_nodes(header)
+    tensors = load_tensors(reader.exactly(blob_len)) if blob_len else {}
     return header, tensors
 
 
-def _read_exactly(sock, n):
-    chunks, remaining = [], n
-    while remaining:
-        chunk = sock.recv(min(remaining, 1 << 20))
-        if not chunk:
-            raise EOFError("the other side closed the connection")
-        chunks.append(chunk)
-        remaining -= len(chunk)
-    return b"".join(chunks)
+def _count_nodes(value):
+    count, stack = 0, [value]
+    while stack:
+        node = stack.pop()
+        count += 1
+        if count > MAX_NODES:
+            raise WireError(f"message has more than {MAX_NODES} values")
+        if isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+
+
+class _Reader:
+    def __init__(self, sock, deadline, peer):
+        self.sock, self.deadline, self.peer = sock, deadline, peer
+
+    def exactly(self, n):
+        chunks, remaining = [], n
+        while remaining:
+            chunk = self._chunk(min(remaining, 1 << 20))
+            if not chunk:
+                raise EOFError("the other side closed the connection")
+            chunks.append(chunk)
+            remaining -= len(chunk)
+        return b"".join(chunks)
+
+    def _chunk(self, n):
+        if self.deadline is not None:
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("the message did not arrive in time")
+            self.sock.settimeout(left)
+        if self.peer is None:
+            return self.sock.recv(n)
+        data, ancdata, _, _ = self.sock.recvmsg(n, socket.CMSG_SPACE(_UCRED.size))
+        if data:
+            self.peer.vouch(ancdata)
+        return data

@@ -1,14 +1,31 @@
-"""The sandboxed child: executes the student's program, then answers calls with data.
+"""The sandboxed side of a submission: run the program once, then a fresh process per check.
 
-Everything in this process is untrusted from the moment the first student cell runs:
-the student may have replaced any function here, torch's included. So this code decides
-nothing. It returns values, errors and gradients as plain data (grader.wire), and the
-trusted side rebuilds and judges them.
+    zygote --fork--> E: locked down; runs the notebook's program once, seeded
+                     E --fork--> C1: answers the calls of hidden check 1, then is killed
+                     E --fork--> C2: answers check 2, from the same executed state, same seed
+                     ...
+
+Every check therefore starts from the same state (the executed notebook, the same seed),
+and nothing one check's calls do reaches another: a C is a copy of E that can create no
+process, write no file (the trusted side makes the writable mounts read-only once the
+program has run) and keeps no descriptor but its own call socket. E itself answers only
+"fork": it never runs a check.
+
+Everything here is untrusted from the moment the first student cell runs: the student may
+have replaced any function, torch's included. So this code decides nothing. It returns
+values, errors and gradients as plain data (grader.wire), and the trusted side rebuilds and
+judges them. The trusted side also checks, with the kernel's SCM_CREDENTIALS, that every
+reply comes from the fresh process it asked for.
 """
 
+import os
+import random
+import signal
+import socket
 import sys
 import traceback
 
+import numpy
 import torch
 from torch import nn
 
@@ -60,11 +77,11 @@ class Child:
         args = wire.decode(header.get("payload"), tensors, self._place, self._resolve)
         return handler(**(args or {}))
 
-    def op_program(self, cells):
+    def op_program(self, cells, seed):
+        seed_everything(seed)
         return self.run_program(cells)
 
-    def op_call(self, target, args=(), kwargs=None, method=None, backward=None,
-                return_args=False, no_grad=False):
+    def op_call(self, target, args=(), kwargs=None, method=None, backward=None, no_grad=False):
         function = self._callable(target, method)
         if backward is not None and isinstance(target, nn.Module):
             target.zero_grad(set_to_none=True)
@@ -74,8 +91,9 @@ class Child:
         reply = {"result": self._keep(result)}
         if backward is not None:
             reply.update(self._backward(target, result, backward, args, kwargs or {}))
-        if return_args:
-            reply["args_after"] = self._keep(list(args))
+        # Every call returns its arguments as they are afterwards, so the trusted side compares
+        # them with what it sent on every call: no call looks different from another.
+        reply["args_after"] = self._keep(list(args))
         return reply
 
     def op_parameters(self, target):
@@ -210,16 +228,88 @@ def describe_error(exc):
     return {"type": type(exc).__name__, "message": message[:2000], "where": where[-5:]}
 
 
-def serve(sock):
-    """Answer requests until the trusted side hangs up."""
+def seed_everything(seed):
+    """The same generators in the same state: before the program, and again in every check."""
+    random.seed(seed)
+    numpy.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def serve_submission(control, fork=os.fork, isolate=None):
+    """E: run the program when asked, then fork one fresh process per request.
+
+    `fork` creates a check process (grader.untrusted.syscalls.grader_fork where the seccomp
+    filter allows only that); `isolate(keep_fds)` locks a new check process down further.
+    """
+    header, tensors = wire.receive(control)
+    seed = int((header.get("payload") or {}).get("seed", 0)) if isinstance(header.get("payload"), dict) else 0
     child = Child()
+    reply = answer(child, header, tensors)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    wire.send(control, *reply)
+    _forget_student_hooks()
+    while True:
+        try:
+            message, fds, _, _ = socket.recv_fds(control, 16, 1)
+        except OSError:
+            return
+        if not message:
+            return
+        if len(fds) != 1:
+            for fd in fds:
+                os.close(fd)
+            continue
+        if fork() == 0:
+            _check_process(child, control, fds[0], seed, isolate)
+        os.close(fds[0])
+
+
+def _forget_student_hooks():
+    """Undo what the program may have left to run inside E between checks: signal handlers,
+    timers, tracing, GC callbacks. (Best effort: E never judges anything either way.)"""
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    signal.setitimer(signal.ITIMER_VIRTUAL, 0)
+    signal.setitimer(signal.ITIMER_PROF, 0)
+    for signum in range(1, signal.NSIG):
+        if signum in (signal.SIGKILL, signal.SIGSTOP):
+            continue
+        try:
+            signal.signal(signum, signal.SIG_IGN if signum == signal.SIGCHLD else signal.SIG_DFL)
+        except (OSError, ValueError, RuntimeError):
+            pass
+    sys.settrace(None)
+    sys.setprofile(None)
+    import gc
+    gc.callbacks.clear()
+
+
+def _check_process(child, control, call_fd, seed, isolate):
+    """C: a fresh copy of the executed notebook that answers one check's calls, then exits."""
+    try:
+        control.close()
+        devnull = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):  # what student code prints during hidden checks is not kept
+            os.dup2(devnull, fd)
+        os.close(devnull)
+        if isolate is not None:
+            isolate([0, 1, 2, call_fd])
+        seed_everything(seed)
+        sock = socket.socket(fileno=call_fd)
+        wire.send(sock, {"hello": True})
+        serve(child, sock)
+    finally:
+        os._exit(0)
+
+
+def serve(child, sock):
+    """Answer requests until the trusted side hangs up."""
     while True:
         try:
             header, tensors = wire.receive(sock)
         except EOFError:
             return
         header, tensors = answer(child, header, tensors)
-        sys.stdout.flush()
         wire.send(sock, header, tensors)
 
 

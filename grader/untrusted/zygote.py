@@ -4,8 +4,9 @@ Started once per grading worker (`python -m grader.untrusted.zygote FD`), it imp
 torch and the child's code, never touches CUDA (a process that has initialised CUDA
 cannot fork children that use it), never sees hidden tests or solutions, and never runs
 student code itself. Each request on the control socket carries the limits and three
-file descriptors (the call socket, stdout and stderr); the zygote forks, the child locks
-itself down and serves, and the zygote answers with the child's pid.
+file descriptors (the submission's control socket, stdout and stderr); the zygote forks,
+the child locks itself down and serves the submission (grader.untrusted.child: the program
+once, then a fresh fork per check), and the zygote answers with the child's pid.
 """
 
 import gc
@@ -52,6 +53,8 @@ def main(control_fd):
         elif request["op"] == "kill_uid":
             _kill_uid(request["uid"])
             control.sendall(b'{"killed": true}')
+        elif request["op"] == "freeze":
+            control.sendall(json.dumps({"weakened": _freeze(request["pid"])}).encode())
 
 
 def _spawn(request, fds, control_fd):
@@ -68,7 +71,7 @@ def _spawn(request, fds, control_fd):
                                       request["read_only_paths"])
             sock = socket.socket(fileno=call_fd)
             wire.send(sock, {"hello": True, "weakened": weakened})
-            child.serve(sock)
+            child.serve_submission(sock)
         except BaseException:
             traceback.print_exc()
         finally:
@@ -76,6 +79,31 @@ def _spawn(request, fds, control_fd):
     for fd in fds:
         os.close(fd)
     return pid
+
+
+def _freeze(pid):
+    """Make a submission's writable mounts read-only, from a short-lived fork of the zygote
+    (which has the privileges the sandbox dropped): after its program, no check can leave a
+    file for another."""
+    freeze_writable = getattr(jail, "freeze_writable", None)
+    if freeze_writable is None:
+        return ["read-only file system after the program: not available"]
+    reader, writer = os.pipe()
+    helper = os.fork()
+    if helper == 0:
+        os.close(reader)
+        try:
+            weakened = freeze_writable(pid)
+            os.write(writer, json.dumps(weakened).encode())
+        finally:
+            os._exit(0)
+    os.close(writer)
+    with os.fdopen(reader, "rb") as answer:
+        data = answer.read()
+    try:
+        return list(json.loads(data))
+    except ValueError:
+        return ["read-only file system after the program: the helper failed"]
 
 
 def _kill_uid(uid):
