@@ -183,11 +183,20 @@ def loops_in(source):
                   for kind, text in kinds.items() if isinstance(node, kind))
 
 
-def expect_not_used(student, exercise, names, reason):
-    """Fail when the student's answer cell for `exercise` calls one of `names`."""
+def expect_not_used(student, exercise, names, reason, probe=None):
+    """Fail when `exercise` reaches one of `names`: in the source of every cell the student
+    wrote (the definitions reachable from `exercise`), and, when `probe` (a tuple of
+    arguments) is given, at torch's dispatcher while `exercise(*probe)` runs."""
+    from grader.shortcuts import FORBIDDEN_OPS, reachable_uses
+
     source = student.source(exercise)
     if source is None:
         fail(f"your notebook has no answer cell `{exercise}`")
-    used = uses_any(source, names)
+    reachable = reachable_uses(student.code(), exercise, names, student.exercises())
+    used = sorted(set(uses_any(source, names)) | set(reachable))
     if used:
         fail(f"`{exercise}` uses {', '.join(used)}: {reason}")
+    if probe is not None:
+        reached = student.run(exercise, *probe, watch_ops=FORBIDDEN_OPS).ops
+        if reached:
+            fail(f"`{exercise}` reaches torch's {', '.join(reached)} when it runs: {reason}")

@@ -17,6 +17,8 @@ def main(argv=None):
     grade.add_argument("--json", action="store_true", help="print the result JSON on stdout")
     grade.add_argument("--out", type=Path, help="write the result JSON (or, for a tree, the CSV gradebook) here")
     grade.add_argument("--jobs", type=int, help="grading processes for a tree (default: one per core)")
+    grade.add_argument("--seed", type=int,
+                       help="replay a grading: the seed a result recorded (default: a fresh seed per submission)")
     grade.add_argument("--feedback", type=Path, metavar="DIR",
                        help="for a tree: write DIR/<student>/<assignment>/<notebook>.html (nbgrader's feedback layout)")
     grade.add_argument("--gradebook", metavar="DB_URL",
@@ -55,7 +57,7 @@ def _grade(args):
         return _refuse("--feedback, --gradebook and --export take a submitted/<student>/<assignment>/ tree")
     if args.path.suffix != ".ipynb":
         return _refuse(f"{args.path} is not a notebook (.ipynb)")
-    result = grade(args.path, args.assignment)
+    result = grade(args.path, args.assignment, seed=args.seed)
     text = json.dumps(result, indent=2)
     if args.out:
         args.out.write_text(text)
@@ -79,8 +81,8 @@ def _grade_tree(args):
         return _refuse(f"{args.path} holds no notebooks")
     rows, results = [], []
     with GradingPool(args.jobs) as pool:
-        futures = [pool.submit(path, args.assignment) for path in notebooks]
-        graded = [(path, future.result()) for path, future in zip(notebooks, futures)]
+        futures = [pool.submit(path, args.assignment, seed=args.seed) for path in notebooks]
+        graded = [(path, _result_of(future, path, args.assignment)) for path, future in zip(notebooks, futures)]
     for path, result in graded:
         student = path.parent.parent.name
         results.append({"student": student, "notebook": str(path), **result})
@@ -114,22 +116,37 @@ def _grade_tree(args):
     return 0
 
 
+def _result_of(future, path, assignment):
+    """A notebook whose grading failed in any way is that student's ungradable row, never the batch's end."""
+    from grader.grading import ungradable
+
+    try:
+        return future.result()
+    except Exception as exc:
+        return ungradable(assignment, [f"{path.name} could not be graded ({type(exc).__name__})"])
+
+
 def summary(result):
+    """The result as text for a terminal: everything from the sandbox has its control characters escaped."""
+    from grader.student import clip
+
     if not result["gradable"]:
-        return "not gradable: " + "; ".join(result["format_errors"])
+        return "not gradable: " + clip("; ".join(result["format_errors"]), 2000)
     lines = [f"{result['assignment']}: {result['score']:g} / {result['max_score']:g} "
-             f"({result['execution_time']:.2f} s on {', '.join(result['devices'])})"]
+             f"({result['execution_time']:.2f} s on {', '.join(result['devices'])}, seed {result.get('seed')})"]
     for test in result["tests"]:
         mark = "ok  " if test["status"] == "passed" else "FAIL"
         lines.append(f"  {mark} {test['number']:18} {test['score']:g}/{test['max_score']:g}  {test['name']}")
         if test["output"]:
-            lines.append(f"         {test['output']}")
-    lines += [f"  note: {note}" for note in result.get("notes", [])]
+            lines.append("         " + clip(test["output"], 2000).replace("\n", "\n         "))
+    lines += [f"  note: {clip(note, 500)}" for note in result.get("notes", [])]
     return "\n".join(lines)
 
 
 def _refuse(message):
-    print(f"convgrade: {message}", file=sys.stderr)
+    from grader.student import clip
+
+    print(f"convgrade: {clip(message, 500)}".replace("\n", " "), file=sys.stderr)
     return 2
 
 

@@ -31,6 +31,7 @@ MAX_SOURCE_BYTES = 4 << 20      # what is graded: the code, once outputs are dro
 MAX_CELLS = 2000
 MAX_CELL_CHARS = 200_000
 MAX_JSON_DEPTH = 64
+CELL_SEPARATOR = "\n\n# --- cell ---\n"
 _LINE_MAGIC = re.compile(r"^(\s*)[%!].*$")
 _SAFE_CELL_MAGICS = ("%%time", "%%timeit", "%%capture")
 
@@ -48,7 +49,7 @@ class Program:
     assignment: str
     cells: list          # [{"id": label, "source": code}] in the order the sandbox runs them
     answers: dict        # grade_id -> the student's source for that answer cell
-    student_code: str    # every cell the student wrote or could edit, joined: for static checks
+    student_code: str    # every cell the student wrote or changed, joined by CELL_SEPARATOR: for static checks
     notes: list          # what was dropped, moved or missing, for the feedback
 
 
@@ -153,6 +154,14 @@ def build_program(notebook, assignment):
     return _ProgramBuilder(_source(assignment), assignment).build(notebook)
 
 
+def _given_sources(assignment):
+    """The code cells the released notebook gives without nbgrader metadata (demonstrations)."""
+    path = assignments.released_notebook(assignment)
+    if not path.is_file():
+        return set()
+    return {c.source.strip() for c in _read_cached(path).cells if c.cell_type == "code" and not grade_id(c)}
+
+
 class _ProgramBuilder:
     """Walks the submission in order, putting the instructor's locked cells where they belong."""
 
@@ -163,6 +172,7 @@ class _ProgramBuilder:
         self.locked = [cid for cid in self.order if _is_locked_code(self.source_cells[cid])]
         self.cells, self.answers, self.student_parts, self.notes = [], {}, [], []
         self.seen = set()
+        self.given = _given_sources(assignment)
 
     def build(self, notebook):
         for position, cell in enumerate(notebook.cells, start=1):
@@ -174,7 +184,7 @@ class _ProgramBuilder:
         self._locked_before(None)
         self._missing_answers()
         return Program(self.assignment, self.cells, self.answers,
-                       "\n\n".join(self.student_parts), self.notes)
+                       CELL_SEPARATOR.join(self.student_parts), self.notes)
 
     def _instructor_cell(self, cid, submitted, position):
         if cid in self.seen:
@@ -213,7 +223,8 @@ class _ProgramBuilder:
 
     def _student_cell(self, cell, label):
         source = self._strip(label, cell.source)
-        self.student_parts.append(source)
+        if cell.source.strip() not in self.given:  # an unchanged demonstration is not the student's code
+            self.student_parts.append(source)
         self._run(label, source)
 
     def _missing_answers(self):
@@ -273,12 +284,15 @@ def _is_hidden_test(cell):
     return (grade_id(cell) or "").startswith("hidden_")
 
 
-_sources = {}
+_notebooks = {}
 
 
 def _source(assignment):
-    path = assignments.source_notebook(assignment)
+    return _read_cached(assignments.source_notebook(assignment))
+
+
+def _read_cached(path):
     key = (path, path.stat().st_mtime_ns)
-    if key not in _sources:
-        _sources[key] = nbformat.read(path, as_version=4)
-    return _sources[key]
+    if key not in _notebooks:
+        _notebooks[key] = nbformat.read(path, as_version=4)
+    return _notebooks[key]

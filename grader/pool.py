@@ -22,9 +22,9 @@ class GradingPool:
             max_workers=size or default_size(), mp_context=multiprocessing.get_context("spawn"),
             initializer=grading.warm_up)
 
-    def submit(self, submission, assignment=None):
-        """A future of grade(submission, assignment); submission is bytes or a path."""
-        return self._executor.submit(grading.grade, submission, assignment)
+    def submit(self, submission, assignment=None, seed=None):
+        """A future of grade(submission, assignment, seed=seed); submission is bytes or a path."""
+        return self._executor.submit(grading.grade, submission, assignment, seed=seed)
 
     def map(self, submissions, assignment=None):
         return [f.result() for f in [self.submit(s, assignment) for s in submissions]]

@@ -83,6 +83,7 @@ class CallResult:
     input_grads: list = None
     param_grads: dict = None
     args_after: list = None
+    ops: list = None  # the watched aten operations the call reached (grader.shortcuts)
 
 
 class Student:
@@ -108,6 +109,10 @@ class Student:
     def source(self, name):
         """The source of the student's answer cell for `name`, or None."""
         return self._sources.get(name)
+
+    def exercises(self):
+        """The names of the notebook's answer cells."""
+        return set(self._sources)
 
     def code(self):
         """Every cell the student wrote (answers and added cells), joined: for static checks."""
@@ -148,9 +153,9 @@ class Student:
         return lambda *args, **kwargs: self.run(name, *args, **kwargs).result
 
     def run(self, name, *args, backward=None, return_args=False, no_grad=False, timeout=None,
-            **kwargs):
+            watch_ops=(), **kwargs):
         self._require(name)
-        return self._call(name, name, None, args, kwargs, backward, return_args, no_grad, timeout)
+        return self._call(name, name, None, args, kwargs, backward, no_grad, timeout, watch_ops)
 
     def torch_module(self, spec):
         """Build a torch.nn module (JSON spec, see grader.untrusted.child.build_module) in the sandbox."""
@@ -163,14 +168,17 @@ class Student:
         hint = f"; {StudentError.from_child(error, f'the cell `{name}`')}" if error else ""
         raise StudentError(f"your notebook does not define `{name}`{hint}", kind="missing")
 
-    def _call(self, what, target, method, args, kwargs, backward, return_args, no_grad, timeout):
+    def _call(self, what, target, method, args, kwargs, backward, no_grad, timeout, watch_ops=()):
         call = describe_call(what, args, kwargs)
         args, kwargs = _handles(tuple(args)), _handles(kwargs)
         payload = {"target": target, "method": method, "args": args, "kwargs": kwargs,
-                   "backward": backward, "no_grad": no_grad}
+                   "backward": backward, "no_grad": no_grad, "watch_ops": sorted(watch_ops),
+                   "exempt": sorted(self.exercises() - {what}) if watch_ops else []}
         value = self._ask("call", payload, f"`{what}`", timeout, call=call)
+        ops = value.get("ops") if isinstance(value.get("ops"), list) else []
         return CallResult(result=value["result"], input_grads=value.get("input_grads"),
-                          param_grads=value.get("param_grads"), args_after=value.get("args_after"))
+                          param_grads=value.get("param_grads"), args_after=value.get("args_after"),
+                          ops=[clip(o, 60) for o in ops[:50]])
 
     def _ask(self, op, payload, what, timeout=None, call=None):
         if what in self._broken:
@@ -211,11 +219,11 @@ class RemoteObject:
 
     def run(self, *args, backward=None, return_args=False, no_grad=False, timeout=None, **kwargs):
         return self._student._call(f"{self.type_name}.forward", self.handle, None, args, kwargs,
-                                   backward, return_args, no_grad, timeout)
+                                   backward, no_grad, timeout)
 
     def method(self, name, *args, **kwargs):
         return self._student._call(f"{self.type_name}.{name}", self.handle, name, args, kwargs,
-                                   None, False, False, None).result
+                                   None, False, None).result
 
     def parameters(self):
         """{"parameters": [{name, shape, dtype, requires_grad}], "plain_tensors": [attribute names]}"""

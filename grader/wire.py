@@ -70,7 +70,8 @@ def encode(value, tensors):
         plain = value.detach()
         if type(plain) is not torch.Tensor:
             plain = plain.as_subclass(torch.Tensor)
-        tensors[name] = plain.to("cpu").contiguous()
+        # a copy of its own: safetensors refuses tensors that share memory (a view and its base)
+        tensors[name] = plain.to("cpu").contiguous().clone()
         return {"__tensor__": name, "device": str(value.device),
                 "requires_grad": bool(value.requires_grad)}
     if isinstance(value, Handle):

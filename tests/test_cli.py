@@ -46,7 +46,8 @@ def test_grades_a_submitted_tree_into_a_csv(submitted, tmp_path):
 
 @pytest.mark.parametrize("content, message", [
     (b"not json at all", "not a Jupyter notebook"),
-    (b'{"nbformat": 3, "cells": []}', "format version 4"),
+    (b'{"nbformat": 3, "cells": []}', "missing an expected key"),
+    (b'{"nbformat": 4, "metadata": ' + b'{"a": ' * 500 + b'1' + b'}' * 500 + b', "cells": []}', "nested"),
     (b'{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}', "no known assignment"),
 ])
 def test_an_ungradable_notebook_exits_2_with_one_line(tmp_path, content, message):

@@ -125,7 +125,7 @@ def expected_forward(student, x, W, b, out):
     reference = ref_corr2d(x, W) + b
     if close(out, reference):
         return reference, None
-    own = student.corr2d(x, W)
+    own = student.fresh().corr2d(x, W)  # its own process: nothing the forward did can leak in
     if isinstance(own, torch.Tensor) and not close(own, ref_corr2d(x, W)):
         own_total = own.to(x.device) + b.to(own.dtype)
         if close(out, own_total, extra_dtypes=(own.dtype,)):

@@ -97,7 +97,8 @@ def test_multi_in_dtype_device(student, devices):
 @check("corr2d_multi_in", points=1, name="corr2d_multi_in computes the windows itself (no F.conv2d, nn.Conv2d, unfold)")
 def test_multi_in_no_builtin_conv(student, devices):
     expect_runs(student, "corr2d_multi_in", *course_inputs("cpu"))
-    expect_not_used(student, "corr2d_multi_in", FORBIDDEN, FORBIDDEN_REASON + " (use corr2d)")
+    expect_not_used(student, "corr2d_multi_in", FORBIDDEN, FORBIDDEN_REASON + " (use corr2d)",
+                    probe=(torch.ones(2, 3, 3), torch.ones(2, 2, 2)))
 
 
 # -- corr2d_multi_in_out -----------------------------------------------------------------------
@@ -184,7 +185,8 @@ def test_multi_in_out_dtype_device(student, devices):
 def test_multi_in_out_no_builtin_conv(student, devices):
     X, K = course_inputs("cpu")
     expect_runs(student, "corr2d_multi_in_out", X, K[None])
-    expect_not_used(student, "corr2d_multi_in_out", FORBIDDEN, FORBIDDEN_REASON + " (use corr2d_multi_in)")
+    expect_not_used(student, "corr2d_multi_in_out", FORBIDDEN, FORBIDDEN_REASON + " (use corr2d_multi_in)",
+                    probe=(X, K[None]))
 
 
 # -- corr2d_multi_in_out_1x1 -------------------------------------------------------------------
@@ -241,4 +243,5 @@ def test_1x1_is_matrix_product(student, devices):
         fail(f"{NAME_1x1} uses {kind} (line {line} of the cell); write it as a single matrix product: "
              "K.reshape(c_o, c_i) @ X.reshape(c_i, H * W), reshaped to (c_o, H, W)")
     expect_not_used(student, NAME_1x1, FORBIDDEN,
-                    "the point of this exercise is to see the 1 x 1 convolution as a matrix product")
+                    "the point of this exercise is to see the 1 x 1 convolution as a matrix product",
+                    probe=(X, K))

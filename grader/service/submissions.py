@@ -32,12 +32,14 @@ def accept(identity, upload, assignment=None):
 def _assignment_of(raw, filename, requested):
     known = assignments.names()
     if requested is not None and requested not in known:
-        abort(400, f"there is no assignment {requested!r}; this grader grades {', '.join(known) or 'nothing yet'}")
+        abort(400, f"there is no assignment {requested[:100]!r}; this grader grades {', '.join(known) or 'nothing yet'}")
     try:
         nb = notebook.read(raw)
         return requested or notebook.guess_assignment(nb, filename)
     except NotebookError as exc:
-        abort(422, "; ".join(exc.errors))
+        abort(422, "; ".join(exc.errors)[:1000])
+    except Exception as exc:  # a hostile file gets its own 422, never a 500
+        abort(422, f"the notebook could not be read ({type(exc).__name__})")
 
 
 def _check_rate_limit(identity, seconds):
