@@ -52,8 +52,8 @@ def grade(submission, assignment=None, limits=None, seed=None):
         student = Student(sandbox, program.answers, program.student_code)
         tests = runner.run_suite(assignment, student, devices, seed=seed)
         notes = program.notes + _cell_error_notes(student)
-        stdout = sandbox.stdout.text()
         weakened = sandbox.weakened
+    stdout = sandbox.stdout.text()  # after close: the capture has drained the pipe
     for test in tests:
         test["output"] = clip(test["output"], MAX_OUTPUT_CHARS)
     result = {

@@ -274,7 +274,7 @@ def describe_error(exc):
         message = str(exc)
     except BaseException:
         message = "(the exception's message could not be read)"
-    return {"type": type(exc).__name__, "message": message[:2000], "where": where[-5:]}
+    return {"type": type(exc).__name__[:200], "message": message[:2000], "where": [w[:200] for w in where[-5:]]}
 
 
 def seed_everything(seed):
