@@ -207,7 +207,9 @@ def test_files_outside_the_sandbox_are_untouched():
 
 def test_what_code_prints_during_hidden_checks_is_not_returned():
     """Printing the hidden inputs would show them to every student; only the program's own output comes back."""
-    leaky = "def corr2d(X, K):\n    print('LEAK', X.tolist())\n    raise NotImplementedError()\nprint('PROGRAM')\n"
+    # the program runs in one process, each hidden check in a fork of it: a new pid
+    leaky = ("import os\nPROGRAM_PID = os.getpid()\ndef corr2d(X, K):\n    if os.getpid() != PROGRAM_PID:\n"
+             "        print('LEAK', X.tolist())\n    raise NotImplementedError()\nprint('PROGRAM')\n")
     result = grade(make_submission(A1, {"corr2d": leaky}, reference=False), A1, limits=LIMITS)
     assert "PROGRAM" in result["stdout"] and "LEAK" not in result["stdout"], dumps(result)
 
