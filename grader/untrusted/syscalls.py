@@ -153,8 +153,11 @@ class _SockFprog(ctypes.Structure):
 
 # PyDLL, not CDLL: the GIL stays held across the call. A clone that released it could leave
 # the child waiting forever for a GIL another thread held at that instant.
-_syscall = ctypes.PyDLL(None, use_errno=True).syscall
+_syscall = ctypes.PyDLL(None).syscall
 _syscall.restype = ctypes.c_long
+# errno read through its address: ctypes.get_errno is an audited event, refused later.
+_errno_location = ctypes.PyDLL(None).__errno_location
+_errno_location.restype = ctypes.POINTER(ctypes.c_int)
 _before_fork = ctypes.pythonapi.PyOS_BeforeFork
 _after_fork_parent = ctypes.pythonapi.PyOS_AfterFork_Parent
 _after_fork_child = ctypes.pythonapi.PyOS_AfterFork_Child
@@ -164,30 +167,47 @@ for _function in (_before_fork, _after_fork_parent, _after_fork_child):
 _ulong = ctypes.c_ulong
 
 
+def _errno():
+    return _errno_location()[0]
+
+
 def _raw(name, *args):
     result = _syscall(_ulong(_SYS[name]), *(_ulong(a) for a in args))
     if result == -1:
-        code = ctypes.get_errno()
+        code = _errno()
         raise OSError(code, f"{name}: {os.strerror(code)}")
     return result
 
 
-def _load(bpf):
-    """Load one compiled filter for every thread of this process (it stacks on any before)."""
+def _prepared(bpf):
+    """The sock_fprog the kernel reads, built now: ctypes buffers are audited events later."""
     program = ctypes.create_string_buffer(bpf, len(bpf))
-    fprog = _SockFprog(len(bpf) // 8, ctypes.addressof(program))
+    return program, _SockFprog(len(bpf) // 8, ctypes.cast(program, ctypes.c_void_p))
+
+
+_PREPARED = {"program": _prepared(PROGRAM_FILTERS[False]), "program-cuda": _prepared(PROGRAM_FILTERS[True]),
+             "call": _prepared(CALL_FILTER)}
+
+
+def _load(name):
+    """Load one prepared filter for every thread of this process (it stacks on any before)."""
+    _, fprog = _PREPARED[name]
     _raw("prctl", PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)  # required without CAP_SYS_ADMIN; lock_down sets it too
-    _raw("seccomp", SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, ctypes.addressof(fprog))
+    result = _syscall(_ulong(_SYS["seccomp"]), _ulong(SECCOMP_SET_MODE_FILTER),
+                      _ulong(SECCOMP_FILTER_FLAG_TSYNC), ctypes.byref(fprog))
+    if result != 0:
+        code = _errno()
+        raise OSError(code, f"seccomp: {os.strerror(code) if result == -1 else f'thread {result} cannot sync'}")
 
 
 def install_program_filter(cuda):
     """Hold this process (E, the student's program) to the program filter; see the module doc."""
-    _load(PROGRAM_FILTERS[bool(cuda)])
+    _load("program-cuda" if cuda else "program")
 
 
 def install_call_filter():
     """Stack the call filter on this process (C, one check): it can never create a process."""
-    _load(CALL_FILTER)
+    _load("call")
 
 
 def grader_fork():
@@ -205,7 +225,7 @@ def grader_fork():
     if result == 0:
         _after_fork_child()
         return 0
-    code = ctypes.get_errno()
+    code = _errno()
     _after_fork_parent()
     if result == -1:
         raise OSError(code, f"grader_fork: {os.strerror(code)}")
