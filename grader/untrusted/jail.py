@@ -79,6 +79,33 @@ def set_child_subreaper():
     _prctl(PR_SET_CHILD_SUBREAPER, 1)
 
 
+def fork_sandbox():
+    """For the zygote, instead of os.fork(): the child starts as pid 1 of a new PID namespace.
+
+    lock_down then need not fork again to get there (a fork of a process with torch loaded
+    costs tens of ms). The zygote unshares a PID namespace for its next child only, forks
+    (glibc's fork, every atfork handler run), and goes back to its own namespace for
+    later children. Where the kernel refuses (not root), a plain fork; lock_down then
+    forks into a namespace itself.
+    """
+    if _libc.unshare(CLONE_NEWPID) != 0:
+        return os.fork()
+    try:
+        return os.fork()
+    finally:
+        if os.getpid() != 1:
+            _setns_fd(_own_pid_namespace(), CLONE_NEWPID, "setns(own pid)")
+
+
+def _own_pid_namespace():
+    if _own_pid_namespace.fd is None:
+        _own_pid_namespace.fd = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+    return _own_pid_namespace.fd
+
+
+_own_pid_namespace.fd = None
+
+
 # -- lock_down -------------------------------------------------------------------------
 
 def lock_down(limits, keep_fds, visible_paths, *legacy):
@@ -103,8 +130,9 @@ def lock_down(limits, keep_fds, visible_paths, *legacy):
     _close_fds_except(keep_fds)
     uid = limits.get("uid") if os.geteuid() == 0 else None
     sources = _bind_sources(visible_paths)
-    if _enter_namespaces(as_root=uid is not None):
-        _become_pid_one(keep_fds)
+    if _enter_namespaces(as_root=uid is not None, new_pid=os.getpid() != 1):
+        if os.getpid() != 1:
+            _become_pid_one()
         _build_root(sources, limits["tmp_bytes"], uid)
     else:
         weakened.append("namespaces: no private root, network, IPC or PID namespace; the "
@@ -133,8 +161,8 @@ def _close_fds_except(keep):
         low = fd + 1
 
 
-def _enter_namespaces(as_root):
-    flags = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWPID
+def _enter_namespaces(as_root, new_pid):
+    flags = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | (CLONE_NEWPID if new_pid else 0)
     if as_root:
         ok = _libc.unshare(flags) == 0
     else:
@@ -147,7 +175,7 @@ def _enter_namespaces(as_root):
     return ok and _libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) == 0
 
 
-def _become_pid_one(keep_fds):
+def _become_pid_one():
     """Fork into the new PID namespace; this process only waits and passes the status on."""
     pid = os.fork()
     if pid == 0:
@@ -203,7 +231,7 @@ def _build_root(sources, tmp_bytes, uid):
             if os.path.islink(link) and not os.path.lexists(root + link):
                 os.symlink(os.readlink(link), root + link)
         _make_etc(root, uid)
-        _make_writable(root, tmp_bytes, uid)
+        _make_writable(root, tmp_bytes, uid, stage=_stage_directory())
         _make_dev(root)
         os.makedirs(root + "/proc", exist_ok=True)
         _mount("proc", root + "/proc", "proc", _SAFE | MS_NOEXEC)
@@ -212,7 +240,7 @@ def _build_root(sources, tmp_bytes, uid):
         for fd in handles.values():
             os.close(fd)
     _check(_libc.syscall(SYS_PIVOT_ROOT, b".", b"."), "pivot_root")  # new root over old, then drop the old
-    _check(_libc.umount2(b".", MNT_DETACH), "umount old root")
+    _check(_libc.umount2(b".", MNT_DETACH), "umount old root")  # the scratch stage goes with it
     os.chdir("/")
     _mount(None, "/", None, MS_REMOUNT | MS_RDONLY | _SAFE)
 
@@ -257,10 +285,17 @@ def _make_etc(root, uid):
     _write(etc + "/hosts", "127.0.0.1 localhost\n::1 localhost\n")
 
 
-def _make_writable(root, tmp_bytes, uid):
+def _stage_directory():
+    """A directory of the old root, outside the new one, to mount the scratch tmpfs on: it
+    leaves with the old root, in the one detach that pivot_root needs anyway."""
+    for path in ("/run", "/mnt", "/media", "/srv", "/opt", "/home"):
+        if os.path.isdir(path) and not os.path.islink(path):
+            return path
+    raise OSError(2, "no directory to stage the sandbox's tmpfs on")
+
+
+def _make_writable(root, tmp_bytes, uid, stage):
     """One capped tmpfs behind /tmp, /dev/shm, /run and /var/tmp (the cap is for all four)."""
-    stage = root + "/.scratch"
-    os.mkdir(stage)
     _mount("tmpfs", stage, "tmpfs", _SAFE, f"size={tmp_bytes},mode=755")
     for path in WRITABLE:
         inside = stage + "/" + path.strip("/").replace("/", "-")
@@ -268,8 +303,6 @@ def _make_writable(root, tmp_bytes, uid):
         os.chmod(inside, 0o1777)
         os.makedirs(root + path, exist_ok=True)
         _mount(inside, root + path, None, MS_BIND)
-    _check(_libc.umount2(stage.encode(), MNT_DETACH), "umount scratch")
-    os.rmdir(stage)
     home = root + SANDBOX_HOME
     os.mkdir(home, 0o700)
     if uid is not None:
@@ -403,6 +436,10 @@ def _enter_mount_namespace_of(pid):
 def _setns(pid, kind, flag):
     fd = os.open(f"/proc/{pid}/ns/{kind}", os.O_RDONLY | os.O_CLOEXEC)
     try:
-        _check(_libc.setns(fd, flag), f"setns({kind})")
+        _setns_fd(fd, flag, f"setns({kind})")
     finally:
         os.close(fd)
+
+
+def _setns_fd(fd, flag, what):
+    _check(_libc.setns(fd, flag), what)

@@ -55,7 +55,7 @@ F_SETLEASE = 1024
 SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC = 1, 1
 PR_SET_NO_NEW_PRIVS = 38
 
-_SYS = {"clone": 56, "munmap": 11, "prctl": 157, "seccomp": 317}
+_SYS = {"clone": 56, "munmap": 11, "prctl": 157, "seccomp": 317}  # x86_64
 
 REFUSED_ALWAYS = (
     "execve", "execveat", "fork", "vfork",
@@ -158,6 +158,8 @@ _syscall.restype = ctypes.c_long
 # errno read through its address: ctypes.get_errno is an audited event, refused later.
 _errno_location = ctypes.PyDLL(None).__errno_location
 _errno_location.restype = ctypes.POINTER(ctypes.c_int)
+_glibc_fork = ctypes.PyDLL(None).fork
+_glibc_fork.restype = ctypes.c_int
 _before_fork = ctypes.pythonapi.PyOS_BeforeFork
 _after_fork_parent = ctypes.pythonapi.PyOS_AfterFork_Parent
 _after_fork_child = ctypes.pythonapi.PyOS_AfterFork_Child
@@ -213,23 +215,28 @@ def install_call_filter():
 def grader_fork():
     """Fork this process the one way the program filter allows: 0 in the child, its pid here.
 
-    The raw clone syscall with exactly SIGCHLD | CLONE_UNTRACED, wrapped the way os.fork
-    wraps fork(): PyOS_BeforeFork, then PyOS_AfterFork_Child or _Parent. glibc's own fork
-    handlers do not run (a raw clone bypasses them): call it while no other thread of this
-    process is inside malloc or holds a lock the child needs, i.e. from the engine's single
-    serving thread while torch's pools are idle.
+    Done as os.fork does it (PyOS_BeforeFork, then PyOS_AfterFork_Child or _Parent, all
+    with the GIL held), in two steps. First glibc's own fork(): its atfork "prepare" and
+    "parent" handlers run (OpenBLAS, for one, stops its thread pool there; a child that
+    skipped that would wait forever for threads it does not have). Without the program
+    filter that fork simply happens. Under it, its clone is refused, so the child is made
+    by the raw clone syscall with exactly SIGCHLD | CLONE_UNTRACED, the one pattern the
+    filter lets through. Libraries' "child" handlers do not run in such a child: the
+    engine keeps torch to one intra-op thread (the zygote does), so no pool is missing.
     """
     _before_fork()
-    result = _syscall(_ulong(_SYS["clone"]), _ulong(GRADER_FORK_FLAGS), _ulong(0), _ulong(0),
-                      _ulong(0), _ulong(0))
-    if result == 0:
+    pid = _glibc_fork()
+    code = _errno()
+    if pid == -1 and code == errno.EPERM:
+        pid = _syscall(_ulong(_SYS["clone"]), _ulong(GRADER_FORK_FLAGS), _ulong(0), _ulong(0), _ulong(0), _ulong(0))
+        code = _errno()
+    if pid == 0:
         _after_fork_child()
         return 0
-    code = _errno()
     _after_fork_parent()
-    if result == -1:
+    if pid == -1:
         raise OSError(code, f"grader_fork: {os.strerror(code)}")
-    return result
+    return pid
 
 
 def munmap(address, length):
