@@ -31,6 +31,7 @@ A1 = "a1_cross_correlation"
 LIMITS = Limits(call_seconds=3, program_seconds=8, submission_seconds=30, memory_bytes=1 << 30)
 WALL_CLOCK_ALLOWANCE = LIMITS.submission_seconds + 15
 TOKEN = uuid.uuid4().hex[:10]
+IPC_KEY = 0x5EC0DE
 STUB = "\ndef corr2d(X, K):\n    raise NotImplementedError()\n"
 NEEDS_ENGINE = pytest.mark.xfail(strict=False, reason="needs engine integration: audit.install() and "
                                  "syscalls.install_program_filter() called by the child before student code")
@@ -39,7 +40,7 @@ LEAVE_IPC = f"""
 import ctypes, sysconfig
 libc = ctypes.CDLL(None, use_errno=True)
 libc.shmat.restype = ctypes.c_void_p
-shmid = libc.shmget({0x5EC0DE}, 1 << 20, 0o1666)
+shmid = libc.shmget({IPC_KEY}, 1 << 20, 0o1666)
 if shmid >= 0:
     address = libc.shmat(shmid, None, 0)
     if address not in (None, ctypes.c_void_p(-1).value):
@@ -50,7 +51,7 @@ FIND_IPC = f"""
 import ctypes
 libc = ctypes.CDLL(None, use_errno=True)
 libc.shmat.restype = ctypes.c_void_p
-shmid = libc.shmget({0x5EC0DE}, 0, 0)
+shmid = libc.shmget({IPC_KEY}, 0, 0)
 if shmid >= 0:
     address = libc.shmat(shmid, None, 0)
     if address not in (None, ctypes.c_void_p(-1).value) and ctypes.string_at(address, 10) == b"{TOKEN}":
@@ -77,7 +78,7 @@ for d in {WRITABLE_DIRS!r}:
 COPY_CLASSMATE = """
 import json, os
 def find_notebooks():
-    for top in [COURSE, os.path.dirname(COURSE), "/work", "/tmp", "/srv", "/home", "/root", "/data", "/"]:
+    for top in [COURSE, os.path.dirname(COURSE), "/work", "/tmp", "/srv", "/home", "/root", "/data", "/mnt"]:
         for dirpath, dirnames, files in os.walk(top):
             dirnames[:] = [d for d in dirnames if d not in ("proc", "sys", "site-packages", "dist-packages", "lib", "usr")]
             for name in files:
@@ -97,10 +98,10 @@ for path in find_notebooks():
 """.replace("COURSE", repr(str(COURSE_DIR)))
 FORK_FOR_MEMORY = """
 import os, time
-for _ in range(6):
+for _ in range(4):
     try:
         if os.fork() == 0:
-            hold = bytearray(700 << 20)
+            hold = bytearray(600 << 20)
             for i in range(0, len(hold), 4096):
                 hold[i] = 1
             print("FORKED_AND_HELD", flush=True)
@@ -108,7 +109,7 @@ for _ in range(6):
             os._exit(0)
     except OSError:
         pass
-time.sleep(3)
+time.sleep(1)
 """
 INTROSPECT = """
 import sys, gc
@@ -150,8 +151,7 @@ print("GRADER_MODULES" if any(m.startswith("grader") for m in sys.modules) else 
 """
 
 ATTACKS = {
-    "sysv_ipc_left_for_a_later_grading": (LEAVE_IPC, FIND_IPC),
-    "files_left_in_world_writable_dirs": (LEAVE_FILES, FIND_FILES),
+    "sysv_ipc_and_files_left_for_a_later_grading": (LEAVE_IPC + LEAVE_FILES, FIND_IPC + FIND_FILES),
     "classmate_notebook_in_submitted": (COPY_CLASSMATE, None),
 }
 ENGINE_ATTACKS = {
@@ -178,13 +178,24 @@ def classmate():
 
 
 def sandbox_processes():
-    rows = subprocess.run(["ps", "-eo", "uid=,pid="], capture_output=True, text=True).stdout.splitlines()
-    return [r for r in rows if r.split() and UidLease.FIRST_UID <= int(r.split()[0]) < UidLease.FIRST_UID + UidLease.COUNT]
+    """Processes left under this test's zygote (other graders may share the machine's uid range)."""
+    rows = subprocess.run(["ps", "-eo", "pid=,ppid="], capture_output=True, text=True).stdout.splitlines()
+    children = {}
+    for row in rows:
+        pid, ppid = map(int, row.split())
+        children.setdefault(ppid, []).append(pid)
+    left, todo = [], list(children.get(Zygote.shared().process.pid, []))
+    while todo:
+        pid = todo.pop()
+        left.append(pid)
+        todo.extend(children.get(pid, []))
+    return left
 
 
 def sandbox_ipc_objects():
-    listing = subprocess.run(["ipcs", "-a", "-c"], capture_output=True, text=True).stdout.split()
-    return [w for w in listing if w.isdigit() and UidLease.FIRST_UID <= int(w) < UidLease.FIRST_UID + UidLease.COUNT]
+    """SysV objects under the attack's key, in the host's IPC namespace."""
+    listing = subprocess.run(["ipcs", "-a"], capture_output=True, text=True).stdout.lower()
+    return [line for line in listing.splitlines() if f"{IPC_KEY:#010x}" in line]
 
 
 class MemoryWatch:

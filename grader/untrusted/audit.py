@@ -4,12 +4,14 @@
 `Refused`, a PermissionError; `FrameRefused` is also a ValueError, the error that callers of
 sys._getframe such as typing, collections and logging already expect and tolerate):
 
-  frames        sys._getframe, sys._current_frames, sys._current_exceptions (3.12),
+  frames        sys._getframe, sys._current_frames, sys._current_exceptions and
+                sys._getframemodulename (3.12),
                 and reading tb_frame, gi_frame, cr_frame or ag_frame (CPython audits these
                 reads as object.__getattr__): no walking up into the engine's frames
   objects       gc.get_objects, gc.get_referrers, gc.get_referents: no finding the
                 engine's objects in the heap
-  tracing       sys.settrace, sys.setprofile: no watching the engine run
+  tracing       sys.settrace, sys.setprofile, sys.monitoring (3.12): no watching the
+                engine run
   hooks         sys.addaudithook: no student hook beside this one
   code          assigning a function's __code__ (object.__setattr__)
   ctypes        every ctypes.* event: dlopen, dlsym, addressof, from_address (cdata),
@@ -49,8 +51,9 @@ import sys
 PROCESS_EVENTS = {"os.fork", "os.forkpty", "os.exec", "os.posix_spawn", "os.spawn", "os.system",
                   "subprocess.Popen"}
 INTROSPECTION_EVENTS = {"gc.get_objects", "gc.get_referrers", "gc.get_referents",
-                        "sys.settrace", "sys.setprofile", "sys.addaudithook"}
-FRAME_EVENTS = {"sys._getframe", "sys._current_frames", "sys._current_exceptions"}
+                        "sys.settrace", "sys.setprofile", "sys.addaudithook",
+                        "sys.monitoring.register_callback"}
+FRAME_EVENTS = {"sys._getframe", "sys._current_frames", "sys._current_exceptions", "sys._getframemodulename"}
 FRAME_ATTRIBUTES = {"tb_frame", "gi_frame", "cr_frame", "ag_frame"}
 CODE_ATTRIBUTES = {"__code__"}
 NATIVE_MODULES = ("ctypes", "_ctypes", "cffi", "_cffi_backend")
