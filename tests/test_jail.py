@@ -122,6 +122,9 @@ AUDIT_STILL_WORKS = {
     "namedtuple_typevar_logging": "import collections, typing, logging\ncollections.namedtuple('P', 'x y')\n"
                                   "typing.TypeVar('T')\nlogging.getLogger('x').warning('logged')\nresult = 'ok'",
     "torch": PROGRAM["torch"],
+    "engine_reads_tracebacks_without_frames":
+        "def inner():\n    raise KeyError('x')\ntry:\n    inner()\nexcept KeyError as e:\n"
+        "    result = keep_locations(e)",
 }
 
 
@@ -289,6 +292,8 @@ def test_audit_hook_refuses_introspection_and_keeps_torch_working():
     assert program["student_hook_silently_refused"] == []
     assert program["grader_modules"] == []
     assert program["namedtuple_typevar_logging"] == "ok" and program["torch"] == 8
+    locations = program["engine_reads_tracebacks_without_frames"]
+    assert [name for name, _ in locations] == ["<cell engine_reads_tracebacks_without_frames>"] * 2, locations
 
 
 def test_without_the_filter_the_same_snippets_succeed():

@@ -23,7 +23,7 @@ import uuid
 import pytest
 
 from grader.assignments import COURSE_DIR
-from grader.grading import grade
+from grader.grading import grade, warm_up
 from grader.sandbox import Limits, UidLease, Zygote
 from submissions import dumps, make_submission
 
@@ -162,6 +162,12 @@ ENGINE_ATTACKS = {
 }
 BREACHES = ("FOUND_EARLIER_GRADING", "COPIED", "FORKED_AND_HELD", "FRAMES_OK", "GC_OK", "TB_FRAME_OK",
             "CTYPES_OK", "GRADER_IMPORTED", "GRADER_MODULES")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def warm_grader():
+    """The zygote's start (torch and the suites imported once) is not an attack's time."""
+    warm_up()
 
 
 @pytest.fixture(scope="module")

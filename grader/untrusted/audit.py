@@ -46,6 +46,7 @@ neither thread creation nor foreign calls. None of that decides a grade:
 """
 
 import io
+import re
 import sys
 
 PROCESS_EVENTS = {"os.fork", "os.forkpty", "os.exec", "os.posix_spawn", "os.spawn", "os.system",
@@ -116,3 +117,13 @@ def traceback_text(exc):
     finally:
         sys.stderr = saved
     return buffer.getvalue()
+
+
+_LOCATION = re.compile(r'^  File "([^"\n]*)", line (\d+)', re.MULTILINE)
+
+
+def traceback_locations(exc):
+    """(filename, line) of every frame in the traceback of `exc` (and of the exceptions it
+    chains), outermost first, without reading a frame. For messages only: a student's
+    exception text could imitate a line, so never decide anything from it."""
+    return [(name, int(line)) for name, line in _LOCATION.findall(traceback_text(exc))]
