@@ -112,11 +112,12 @@ def lock_down(limits, keep_fds, visible_paths, *legacy):
     """Confine this process for the student's program; return what the kernel refused.
 
     `limits`: uid (None when not root), tmp_bytes, cpu_seconds, memory_bytes, file_bytes,
-    open_files, processes. `keep_fds`: descriptors beyond 0-2 that stay open. The call
-    forks once (the new PID namespace starts with the next child): the caller's process
-    waits for that child and exits with it, never returning; the child returns here, as
-    pid 1 of the namespace, in the same process group. `visible_paths`: directories bound
-    read-only at their own path (the engine's `grader` package).
+    open_files, processes. `keep_fds`: descriptors beyond 0-2 that stay open. A process
+    made by `fork_sandbox` is already pid 1 of its own PID namespace; any other forks once
+    here (a new PID namespace starts with the next child): it waits for that child and
+    exits with it, never returning; the child returns, as pid 1, in the same process
+    group. `visible_paths`: directories bound read-only at their own path (the engine's
+    `grader` package).
 
     (Transitional: the round-1 zygote calls lock_down(limits, fds, hidden, read_only); with
     those extra arguments the grader package alone is made visible.)
