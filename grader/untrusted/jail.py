@@ -1,12 +1,31 @@
-"""Locking a freshly forked child down before it runs any student code.
+"""Locking the sandbox down at the kernel: an allow-listed root, private namespaces, limits.
 
-Applied in this order, each step while the process still has the right to take it:
-a new session (so the trusted side can kill the whole process group), death with the
-parent, only the file descriptors it needs, new mount and network namespaces (no
-network; the course directory read-only, its hidden tests, solutions and the data dir
-covered by empty mounts; a private size-capped /tmp), resource limits, then an unprivileged user and
-no_new_privs. Where the kernel refuses a namespace, the step is recorded in `weakened`
-and the others still apply.
+Three moments, three functions:
+
+* `lock_down` runs once per submission, in the process the zygote forked, before any
+  student code. It builds a root that holds nothing but what the sandbox needs, read-only:
+  the Python installation (its lib dir, every site-packages / dist-packages on sys.path,
+  the torch install among them), the paths the engine names (the `grader` package),
+  /usr/lib and /lib (shared libraries), a generated /etc (passwd, group, hosts) with the
+  host's ld.so.cache and localtime, a minimal /dev (null, zero, full, random, urandom, and
+  the NVIDIA nodes when there are any), a fresh /proc of its own PID namespace. Nothing
+  else exists: not the course directory, its hidden suites, solutions, tests, submitted/
+  notebooks, data dir or .git, wherever they are checked out, not the host's /tmp, /run
+  or home directories. One private tmpfs, capped at limits["tmp_bytes"] for all of them
+  together, backs /tmp, /dev/shm, /run and /var/tmp. New mount, network (no interface but
+  a down loopback), IPC (no SysV object of anyone else, none left behind), UTS and PID
+  namespaces (the process that continues is pid 1 of its own namespace: when it dies,
+  every process it left dies with it). Then rlimits (RLIMIT_DATA, not AS: torch reserves
+  huge PROT_NONE ranges; CPU, NOFILE, FSIZE, CORE, NPROC per uid), the leased uid,
+  no_new_privs, not dumpable (no other process of the uid may read its memory or follow
+  its /proc links). Where the kernel refuses a namespace (not root and no user namespaces)
+  the rlimits, uid and no_new_privs still apply and the gap is recorded in `weakened`.
+* `isolate_call` runs in each check's process (C), right after `syscalls.grader_fork()`:
+  it closes every descriptor but the engine's, unmaps shared memory inherited from the
+  program, resets signal handlers, mask and timers, and stacks the call filter.
+* `freeze_writable` runs in a root process forked from the zygote once the program has
+  finished: it makes /tmp, /dev/shm, /run and /var/tmp read-only in the sandbox's mount
+  namespace, so no check can leave a file for another.
 """
 
 import ctypes
@@ -15,15 +34,29 @@ import resource
 import signal
 import stat
 import sys
+import time
 
-CLONE_NEWNS = 0x00020000
-CLONE_NEWUSER = 0x10000000
-CLONE_NEWNET = 0x40000000
+from grader.untrusted import syscalls
+
+CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
+CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 0x20, 0x1000, 0x4000, 1 << 18
+MNT_DETACH = 2
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 1, 4, 36, 38
+WRITABLE = ("/tmp", "/dev/shm", "/run", "/var/tmp")
+DEVICES = ("null", "zero", "full", "random", "urandom")
+SHARED_LIBRARIES = ("/usr/lib", "/lib", "/lib64", "/usr/lib64", "/usr/lib32", "/lib32")
+SANDBOX_HOME = "/tmp/work"
+_STAGE = "/proc/self/fd/{}"
+_SAFE = MS_NOSUID | MS_NODEV
 
 _libc = ctypes.CDLL(None, use_errno=True)
+_libc.mount.argtypes = (ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p)
+_libc.umount2.argtypes = (ctypes.c_char_p, ctypes.c_int)
+SYS_PIVOT_ROOT = 155  # x86_64; glibc has no wrapper
+# Mount flags a bind inherits and, inside a user namespace, may not drop (statvfs's f_flag).
+_KEPT_FLAGS = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | 1024 | 2048
 
 
 def _check(result, what):
@@ -33,66 +66,131 @@ def _check(result, what):
 
 
 def _mount(source, target, fstype, flags, data=""):
-    _check(_libc.mount(source.encode(), target.encode(), fstype.encode(), ctypes.c_ulong(flags),
-                       data.encode() or None), f"mount {target}")
+    _check(_libc.mount(source.encode() if source else None, target.encode(),
+                       fstype.encode() if fstype else None, flags, data.encode() or None),
+           f"mount {target}")
+
+
+def _prctl(option, value):
+    _check(_libc.prctl(option, value, 0, 0, 0), f"prctl({option})")
 
 
 def set_child_subreaper():
-    _check(_libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), "prctl(CHILD_SUBREAPER)")
+    _prctl(PR_SET_CHILD_SUBREAPER, 1)
 
 
-def lock_down(limits, keep_fds, hidden_paths, read_only_paths):
-    """Apply every restriction; return the list of protections the kernel refused."""
+def fork_sandbox():
+    """For the zygote, instead of os.fork(): the child starts as pid 1 of a new PID namespace.
+
+    lock_down then need not fork again to get there (a fork of a process with torch loaded
+    costs tens of ms). The zygote unshares a PID namespace for its next child only, forks
+    (glibc's fork, every atfork handler run), and goes back to its own namespace for
+    later children. Where the kernel refuses (not root), a plain fork; lock_down then
+    forks into a namespace itself.
+    """
+    if _libc.unshare(CLONE_NEWPID) != 0:
+        return os.fork()
+    try:
+        return os.fork()
+    finally:
+        if os.getpid() != 1:
+            _setns_fd(_own_pid_namespace(), CLONE_NEWPID, "setns(own pid)")
+
+
+def _own_pid_namespace():
+    if _own_pid_namespace.fd is None:
+        _own_pid_namespace.fd = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+    return _own_pid_namespace.fd
+
+
+_own_pid_namespace.fd = None
+
+
+# -- lock_down -------------------------------------------------------------------------
+
+def lock_down(limits, keep_fds, visible_paths, *legacy):
+    """Confine this process for the student's program; return what the kernel refused.
+
+    `limits`: uid (None when not root), tmp_bytes, cpu_seconds, memory_bytes, file_bytes,
+    open_files, processes. `keep_fds`: descriptors beyond 0-2 that stay open. A process
+    made by `fork_sandbox` is already pid 1 of its own PID namespace; any other forks once
+    here (a new PID namespace starts with the next child): it waits for that child and
+    exits with it, never returning; the child returns, as pid 1, in the same process
+    group. `visible_paths`: directories bound read-only at their own path (the engine's
+    `grader` package).
+
+    (Transitional: the round-1 zygote calls lock_down(limits, fds, hidden, read_only); with
+    those extra arguments the grader package alone is made visible.)
+    """
+    started = time.monotonic()
+    if legacy:
+        visible_paths = [os.path.dirname(os.path.dirname(os.path.abspath(__file__)))]
     weakened = []
     os.setsid()
-    _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl(PDEATHSIG)")
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     _close_fds_except(keep_fds)
-    uid = limits["uid"] if os.geteuid() == 0 else None
-    if not _enter_namespaces(uid is not None):
-        weakened.append("namespaces: no network isolation and the hidden paths are only file-permission protected")
+    uid = limits.get("uid") if os.geteuid() == 0 else None
+    sources = _bind_sources(visible_paths)
+    if _enter_namespaces(as_root=uid is not None, new_pid=os.getpid() != 1):
+        if os.getpid() != 1:
+            _become_pid_one()
+        _build_root(sources, limits["tmp_bytes"], uid)
     else:
-        needed = {sys.base_prefix, sys.prefix, *read_only_paths}
-        _private_tmp(limits["tmp_bytes"], keep=needed)
-        _expose_for_others({sys.base_prefix, sys.prefix})
-        _read_only(read_only_paths)
-        _hide(hidden_paths)
+        weakened.append("namespaces: no private root, network, IPC or PID namespace; the "
+                        "course is protected only by file permissions")
     _set_rlimits(limits, per_user_nproc=uid is not None)
     if uid is not None:
         os.setgroups([])
         os.setgid(uid)
         os.setuid(uid)
-    _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(NO_NEW_PRIVS)")
-    _check(_libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl(DUMPABLE)")
-    os.makedirs("/tmp/work", exist_ok=True)
-    os.chdir("/tmp/work")
-    os.environ.clear()
-    os.environ.update({"HOME": "/tmp/work", "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"})
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a too-big file fails the write, not the child
+    _prctl(PR_SET_NO_NEW_PRIVS, 1)
+    _prctl(PR_SET_DUMPABLE, 0)
+    _settle_environment()
+    lock_down.seconds = time.monotonic() - started
     return weakened
 
 
+lock_down.seconds = None
+
+
 def _close_fds_except(keep):
-    for fd in sorted(set(range(3, 1024)) - set(keep)):
-        try:
-            os.close(fd)
-        except OSError:
-            pass
+    keep = sorted(fd for fd in set(keep) if fd > 2)
+    low = 3
+    for fd in keep + [1 << 20]:
+        if fd > low:
+            os.closerange(low, fd)
+        low = fd + 1
 
 
-def _enter_namespaces(as_root):
+def _enter_namespaces(as_root, new_pid):
+    flags = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | (CLONE_NEWPID if new_pid else 0)
     if as_root:
-        return _libc.unshare(CLONE_NEWNS | CLONE_NEWNET) == 0 and _make_mounts_private()
-    uid, gid = os.getuid(), os.getgid()
-    if _libc.unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET) != 0:
-        return False
-    _write("/proc/self/setgroups", "deny")
-    _write("/proc/self/uid_map", f"{uid} {uid} 1")
-    _write("/proc/self/gid_map", f"{gid} {gid} 1")
-    return _make_mounts_private()
+        ok = _libc.unshare(flags) == 0
+    else:
+        uid, gid = os.getuid(), os.getgid()
+        ok = _libc.unshare(flags | CLONE_NEWUSER) == 0
+        if ok:
+            _write("/proc/self/setgroups", "deny")
+            _write("/proc/self/uid_map", f"{uid} {uid} 1")
+            _write("/proc/self/gid_map", f"{gid} {gid} 1")
+    return ok and _libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) == 0
 
 
-def _make_mounts_private():
-    return _libc.mount(b"none", b"/", None, ctypes.c_ulong(MS_REC | MS_PRIVATE), None) == 0
+def _become_pid_one():
+    """Fork into the new PID namespace; this process only waits and passes the status on."""
+    pid = os.fork()
+    if pid == 0:
+        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        return
+    _close_fds_except([])
+    for fd in (0, 1, 2):
+        os.close(fd)
+    try:
+        _, status = os.waitpid(pid, 0)
+        code = os.waitstatus_to_exitcode(status)
+    except BaseException:
+        code = 1
+    os._exit(code if code >= 0 else 128 - code)
 
 
 def _write(path, text):
@@ -100,61 +198,123 @@ def _write(path, text):
         f.write(text)
 
 
-def _read_only(paths):
-    for path in paths:
-        if os.path.isdir(path):
-            _mount(path, path, "", MS_BIND | MS_REC)
-            _mount("none", path, "", MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+def _bind_sources(visible_paths):
+    """Every path the sandbox may read, as real paths, without ones inside another."""
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    # prefix/lib, not only lib/pythonX.Y: libpython and its siblings live there too.
+    wanted = [os.path.join(prefix, "lib") for prefix in {sys.base_prefix, sys.prefix}
+              if os.path.isdir(os.path.join(prefix, "lib", version))]
+    wanted += [p for p in sys.path if p and _is_installation(p)]
+    wanted += [p for p in SHARED_LIBRARIES if os.path.isdir(p) and not os.path.islink(p)]
+    wanted += list(visible_paths)
+    real = sorted({os.path.realpath(p) for p in wanted if os.path.exists(p)})
+    return [p for p in real if not any(p.startswith(other + os.sep) for other in real if other != "/")]
 
 
-def _hide(paths):
-    for path in paths:
-        if os.path.isdir(path):
-            _mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k")
+def _is_installation(path):
+    """sys.path entries that belong to Python itself: never a checkout put there by PYTHONPATH."""
+    real = os.path.realpath(path)
+    prefixes = {os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix)}
+    inside = any(real == p or real.startswith(p.rstrip(os.sep) + os.sep) for p in prefixes if p != "/")
+    return inside or os.path.basename(real) in ("site-packages", "dist-packages")
 
 
-def _expose_for_others(paths):
-    """Let the sandbox uid read the Python installation when it lives in a private home.
-
-    The first ancestor that others cannot enter (/root, say) is covered by an empty
-    tmpfs and only the path's own entry in it is bound back, so the rest of that home
-    stays out of reach.
-    """
-    for path in paths:
-        parts = os.path.abspath(path).split(os.sep)[1:]
-        for depth in range(1, len(parts)):
-            closed = os.sep + os.path.join(*parts[:depth])
-            if not os.stat(closed).st_mode & stat.S_IXOTH:
-                _cover_all_but(closed, parts[depth])
-                break
-
-
-def _cover_all_but(directory, entry):
-    fd = os.open(os.path.join(directory, entry), os.O_PATH | os.O_DIRECTORY)
+def _build_root(sources, tmp_bytes, uid):
+    """A tmpfs root with the allow-list bound into it, then pivot_root into it."""
+    handles = {path: os.open(path, os.O_PATH | os.O_CLOEXEC) for path in sources}
+    handles.update(_extra_files())
     try:
-        _mount("tmpfs", directory, "tmpfs", MS_NOSUID | MS_NODEV, "size=4k,mode=755")
-        os.mkdir(os.path.join(directory, entry))
-        _mount(f"/proc/self/fd/{fd}", os.path.join(directory, entry), "", MS_BIND | MS_REC)
+        root = "/tmp"  # only in this mount namespace; the host's /tmp is not touched
+        _mount("tmpfs", root, "tmpfs", _SAFE, "size=4m,mode=755")
+        for path, fd in handles.items():
+            _bind(fd, root + path, device=path.startswith("/dev/"))
+        for link in SHARED_LIBRARIES:
+            if os.path.islink(link) and not os.path.lexists(root + link):
+                os.symlink(os.readlink(link), root + link)
+        _make_etc(root, uid)
+        _make_writable(root, tmp_bytes, uid, stage=_stage_directory())
+        _make_dev(root)
+        os.makedirs(root + "/proc", exist_ok=True)
+        _mount("proc", root + "/proc", "proc", _SAFE | MS_NOEXEC)
+        os.chdir(root)
     finally:
-        os.close(fd)
+        for fd in handles.values():
+            os.close(fd)
+    _check(_libc.syscall(SYS_PIVOT_ROOT, b".", b"."), "pivot_root")  # new root over old, then drop the old
+    _check(_libc.umount2(b".", MNT_DETACH), "umount old root")  # the scratch stage goes with it
+    os.chdir("/")
+    _mount(None, "/", None, MS_REMOUNT | MS_RDONLY | _SAFE)
 
 
-def _private_tmp(size_bytes, keep):
-    """Fresh size-capped /tmp, /dev/shm and /var/tmp, with the paths in `keep` that live
-    there (a course cloned under /tmp, its virtualenv) bound back in."""
-    for tmp in ("/tmp", "/dev/shm", "/var/tmp"):
-        if not os.path.isdir(tmp):
-            continue
-        inside = sorted(os.path.abspath(p) for p in keep if os.path.abspath(p).startswith(tmp + os.sep))
-        fds = {path: os.open(path, os.O_PATH | os.O_DIRECTORY) for path in inside if os.path.isdir(path)}
-        try:
-            _mount("tmpfs", tmp, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size_bytes},mode=1777")
-            for path, fd in fds.items():
-                os.makedirs(path, exist_ok=True)
-                _mount(f"/proc/self/fd/{fd}", path, "", MS_BIND | MS_REC)
-        finally:
-            for fd in fds.values():
-                os.close(fd)
+def _extra_files():
+    """Host files bound in beside the installation: the loader cache, the time zone, and
+    for CUDA the device nodes and /sys (the driver reads its PCI devices there)."""
+    paths = {"/etc/ld.so.cache": "/etc/ld.so.cache", "/etc/localtime": os.path.realpath("/etc/localtime")}
+    for name in DEVICES:
+        paths[f"/dev/{name}"] = f"/dev/{name}"
+    nvidia = [f"/dev/{n}" for n in os.listdir("/dev") if n.startswith("nvidia")]
+    for path in nvidia + ["/dev/dri"]:
+        paths[path] = path
+    if nvidia:
+        paths["/sys"] = "/sys"
+    return {target: os.open(source, os.O_PATH | os.O_CLOEXEC)
+            for target, source in paths.items() if os.path.exists(source)}
+
+
+def _bind(fd, target, device=False):
+    """Bind what `fd` names read-only at `target` (device nodes keep working: no nodev)."""
+    os.makedirs(os.path.dirname(target), mode=0o755, exist_ok=True)
+    if stat.S_ISDIR(os.fstat(fd).st_mode):
+        os.makedirs(target, exist_ok=True)
+    elif not os.path.exists(target):
+        os.close(os.open(target, os.O_CREAT | os.O_WRONLY, 0o644))
+    _mount(_STAGE.format(fd), target, None, MS_BIND)
+    _read_only(target, MS_NOSUID | (0 if device else MS_NODEV))
+
+
+def _read_only(target, flags):
+    kept = os.statvfs(target).f_flag & _KEPT_FLAGS
+    _mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | flags | kept)
+
+
+def _make_etc(root, uid):
+    etc = root + "/etc"
+    os.makedirs(etc, exist_ok=True)
+    names = [("root", 0), ("student", uid if uid is not None else os.getuid()), ("nobody", 65534)]
+    _write(etc + "/passwd", "".join(f"{n}:x:{i}:{i}:{n}:/tmp/work:/bin/false\n" for n, i in names))
+    _write(etc + "/group", "".join(f"{n}:x:{i}:\n" for n, i in names))
+    _write(etc + "/hosts", "127.0.0.1 localhost\n::1 localhost\n")
+
+
+def _stage_directory():
+    """A directory of the old root, outside the new one, to mount the scratch tmpfs on: it
+    leaves with the old root, in the one detach that pivot_root needs anyway."""
+    for path in ("/run", "/mnt", "/media", "/srv", "/opt", "/home"):
+        if os.path.isdir(path) and not os.path.islink(path):
+            return path
+    raise OSError(2, "no directory to stage the sandbox's tmpfs on")
+
+
+def _make_writable(root, tmp_bytes, uid, stage):
+    """One capped tmpfs behind /tmp, /dev/shm, /run and /var/tmp (the cap is for all four)."""
+    _mount("tmpfs", stage, "tmpfs", _SAFE, f"size={tmp_bytes},mode=755")
+    for path in WRITABLE:
+        inside = stage + "/" + path.strip("/").replace("/", "-")
+        os.mkdir(inside)
+        os.chmod(inside, 0o1777)
+        os.makedirs(root + path, exist_ok=True)
+        _mount(inside, root + path, None, MS_BIND)
+    home = root + SANDBOX_HOME
+    os.mkdir(home, 0o700)
+    if uid is not None:
+        os.chown(home, uid, uid)
+
+
+def _make_dev(root):
+    for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
+                         ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
+        if not os.path.lexists(f"{root}/dev/{name}"):
+            os.symlink(target, f"{root}/dev/{name}")
 
 
 def _set_rlimits(limits, per_user_nproc):
@@ -166,7 +326,7 @@ def _set_rlimits(limits, per_user_nproc):
     resource.setrlimit(resource.RLIMIT_DATA, (data, data))
     resource.setrlimit(resource.RLIMIT_FSIZE, (limits["file_bytes"], limits["file_bytes"]))
     resource.setrlimit(resource.RLIMIT_NOFILE, (limits["open_files"], limits["open_files"]))
-    if per_user_nproc:  # counted per real user: only meaningful for the sandbox's own uid
+    if per_user_nproc:  # counted per real user (threads included): only meaningful for the sandbox's own uid
         resource.setrlimit(resource.RLIMIT_NPROC, (limits["processes"], limits["processes"]))
 
 
@@ -176,3 +336,111 @@ def _current_data_bytes():
             if line.startswith("VmData:"):
                 return int(line.split()[1]) * 1024
     return 0
+
+
+def _settle_environment():
+    os.makedirs(SANDBOX_HOME, exist_ok=True)
+    os.chdir(SANDBOX_HOME)
+    os.environ.clear()
+    os.environ.update({"HOME": SANDBOX_HOME, "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"})
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a too-big file fails the write, not the child
+
+
+# -- isolate_call ----------------------------------------------------------------------
+
+def isolate_call(keep_fds):
+    """Make a freshly forked check process (C) a clean copy of the program, before any
+    student code runs in it again.
+
+    Closes every descriptor but 0-2 and `keep_fds` (no pipe, socket or file the program
+    opened reaches the check); unmaps every shared mapping but the NVIDIA driver's (memory
+    shared with the program, or with an earlier check, cannot carry anything); resets
+    every signal handler (SIGPIPE and SIGXFSZ stay ignored), the signal mask and the
+    interval timers; re-enters the working directory by name (after `freeze_writable` the
+    name leads to the read-only view); then stacks the call filter (no process creation,
+    no socket, no signal or lock another process could see).
+    """
+    _close_fds_except(keep_fds)
+    _unmap_shared()
+    _reset_signals()
+    try:
+        os.chdir(os.getcwd())
+    except OSError:
+        os.chdir("/")
+    syscalls.install_call_filter()
+
+
+def _unmap_shared():
+    with open("/proc/self/maps") as maps:
+        lines = maps.read().splitlines()
+    for line in lines:
+        fields = line.split(maxsplit=5)
+        path = fields[5] if len(fields) > 5 else ""
+        if fields[1][3] != "s" or path.startswith("/dev/nvidia"):
+            continue
+        start, end = (int(x, 16) for x in fields[0].split("-"))
+        syscalls.munmap(start, end - start)
+
+
+def _reset_signals():
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())
+    for number in range(1, signal.NSIG):
+        if number in (signal.SIGKILL, signal.SIGSTOP):
+            continue
+        keep_ignored = number in (signal.SIGPIPE, signal.SIGXFSZ)
+        try:
+            signal.signal(number, signal.SIG_IGN if keep_ignored else signal.SIG_DFL)
+        except (OSError, ValueError):
+            pass  # numbers that are not signals here, or reserved by the C library
+    for timer in (signal.ITIMER_REAL, signal.ITIMER_VIRTUAL, signal.ITIMER_PROF):
+        signal.setitimer(timer, 0)
+    try:
+        signal.set_wakeup_fd(-1)
+    except ValueError:
+        pass
+
+
+# -- freeze_writable -------------------------------------------------------------------
+
+def freeze_writable(pid):
+    """Make the sandbox of `pid` unable to write anywhere; return what could not be done.
+
+    Run in a root process forked from the zygote (single-threaded: setns into a mount
+    namespace refuses threaded callers). It enters pid's mount namespace and puts a
+    read-only bind of each writable mount on top of itself (a bind, not a remount of the
+    original: a remount fails while the program holds a file open for writing). Files the
+    program wrote stay readable; paths now lead to the read-only view. Processes that exist
+    already keep descriptors into the writable mount below; the check processes forked
+    after this close theirs (`isolate_call`).
+    """
+    weakened = []
+    try:
+        _enter_mount_namespace_of(pid)
+    except OSError as exc:
+        return [f"freeze: cannot enter the sandbox's mount namespace ({exc.strerror})"]
+    for path in WRITABLE:
+        try:
+            _mount(path, path, None, MS_BIND)
+            _read_only(path, _SAFE | MS_NOEXEC)
+        except OSError as exc:
+            weakened.append(f"freeze: {path} stays writable ({exc.strerror})")
+    return weakened
+
+
+def _enter_mount_namespace_of(pid):
+    if os.geteuid() != 0:
+        _setns(pid, "user", CLONE_NEWUSER)
+    _setns(pid, "mnt", CLONE_NEWNS)
+    os.chdir("/")
+
+
+def _setns(pid, kind, flag):
+    fd = os.open(f"/proc/{pid}/ns/{kind}", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        _setns_fd(fd, flag, f"setns({kind})")
+    finally:
+        os.close(fd)
+
+
+def _setns_fd(fd, flag, what):
+    _check(_libc.setns(fd, flag), what)

@@ -1,0 +1,244 @@
+"""The seccomp filters that hold student code to the system calls it needs, and the one
+fork that only the grader can make.
+
+Two filters, both built with libseccomp (through pyseccomp) when this module is imported,
+in the zygote, long before any student code runs, and kept as compiled BPF bytes:
+
+* the **program filter** (`install_program_filter`), loaded in the process that runs the
+  student's program (E). Default allow; it refuses (EPERM unless noted):
+  - creating processes: execve/execveat, fork, vfork, clone without CLONE_THREAD (threads
+    stay: torch and CUDA start them) *except* the exact flags `SIGCHLD | CLONE_UNTRACED`,
+    which only `grader_fork` uses (os.fork passes CLONE_CHILD_SETTID|CLONE_CHILD_CLEARTID|
+    SIGCHLD, posix_spawn and subprocess CLONE_VM|CLONE_VFORK); clone3 answers ENOSYS so
+    glibc falls back to clone, where the flags can be read;
+  - reaching other processes: ptrace, process_vm_readv/writev, pidfd_open/pidfd_getfd,
+    kcmp, move_pages/migrate_pages;
+  - residue that outlives the process: SysV IPC (shm*, msg*, sem*), POSIX message queues,
+    mknod/mknodat (a FIFO passes data through a read-only mount), and, without CUDA, every
+    MAP_SHARED mapping (writable shared memory would live on in every later fork; refused
+    whatever the protection, since mprotect could add PROT_WRITE later);
+  - the network: socket() of every family but AF_UNIX (socketpair stays: it only ever makes
+    a private AF_UNIX pair, and a process that cannot fork has nobody to share it with);
+  - the kernel's own surface, as Docker's default profile and nsjail deployments refuse it:
+    namespaces and mounts (unshare, setns, mount, umount2, pivot_root, chroot, the new mount
+    API), io_uring (its requests bypass seccomp), bpf, keyring calls, userfaultfd,
+    perf_event_open, kexec, modules, reboot, swap, acct, quotas, file handles, iopl/ioperm,
+    personality other than 0, clock and syslog calls.
+  memfd_create stays allowed: a memfd is a private file whose descriptor every check's fork
+  closes (`jail.isolate_call`), and without CUDA it cannot be mapped shared.
+* the **call filter** (`install_call_filter`), stacked on top in each check's process (C):
+  no clone without CLONE_THREAD at all (not even grader_fork's pattern), no new socket, no
+  signal to another process, no file lock (flock, fcntl locks: a lock is one bit another
+  process can see), and no scheduling, priority or rlimit change aimed at another process
+  (each is a value a same-uid process can read back).
+
+Filters are loaded with the seccomp syscall and SECCOMP_FILTER_FLAG_TSYNC, so threads that
+already exist (torch's, CUDA's) are held by them too. A filter can never be removed: not
+by the process, not by its children, not with any in-process trick.
+"""
+
+import ctypes
+import errno
+import os
+import tempfile
+
+import pyseccomp
+
+SIGCHLD = 17
+CLONE_THREAD = 0x00010000
+CLONE_UNTRACED = 0x00800000
+GRADER_FORK_FLAGS = SIGCHLD | CLONE_UNTRACED
+AF_UNIX = 1
+MAP_SHARED = 0x01  # MAP_SHARED_VALIDATE (0x03) has it too
+F_GETLK, F_SETLK, F_SETLKW, F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW = 5, 6, 7, 36, 37, 38
+F_SETLEASE = 1024
+SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC = 1, 1
+PR_SET_NO_NEW_PRIVS = 38
+
+_SYS = {"clone": 56, "munmap": 11, "prctl": 157, "seccomp": 317}  # x86_64
+
+REFUSED_ALWAYS = (
+    "execve", "execveat", "fork", "vfork",
+    "ptrace", "process_vm_readv", "process_vm_writev", "pidfd_open", "pidfd_getfd", "kcmp",
+    "move_pages", "migrate_pages",
+    "shmget", "shmat", "shmdt", "shmctl", "msgget", "msgsnd", "msgrcv", "msgctl",
+    "semget", "semop", "semtimedop", "semctl",
+    "mq_open", "mq_unlink", "mq_timedsend", "mq_timedreceive", "mq_notify", "mq_getsetattr",
+    "mknod", "mknodat",
+    "unshare", "setns", "mount", "umount2", "pivot_root", "chroot", "move_mount", "open_tree",
+    "fsopen", "fsmount", "fsconfig", "fspick", "mount_setattr",
+    "io_uring_setup", "io_uring_enter", "io_uring_register",
+    "bpf", "keyctl", "add_key", "request_key", "userfaultfd", "perf_event_open",
+    "kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module",
+    "reboot", "swapon", "swapoff", "acct", "quotactl", "quotactl_fd",
+    "name_to_handle_at", "open_by_handle_at", "iopl", "ioperm", "lookup_dcookie",
+    "syslog", "settimeofday", "clock_settime", "clock_adjtime", "adjtimex", "vhangup",
+    "uselib", "ustat", "sysfs", "_sysctl", "fanotify_init",
+)
+# Aimed at another process (argument 0 is a pid, 0 meaning the caller): refused in C.
+REFUSED_FOR_OTHERS_IN_CALLS = ("prlimit64", "sched_setaffinity", "sched_setscheduler",
+                               "sched_setparam", "sched_setattr")
+SIGNALS_TO_OTHERS = ("kill", "tkill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo",
+                     "pidfd_send_signal")
+
+
+def _eperm():
+    return pyseccomp.ERRNO(errno.EPERM)
+
+
+def _refuse_process_creation_except(f, pattern):
+    """EPERM for every clone without CLONE_THREAD whose lower 32 flag bits are not `pattern`.
+
+    libseccomp allows one comparison per argument in a rule, so "not a thread and not the
+    pattern" becomes one rule per bit: a bit the pattern lacks is set, or a bit it has is
+    clear, while CLONE_THREAD is clear. (The kernel ignores the upper 32 bits of clone's
+    flags.) With pattern None, every non-thread clone is refused.
+    """
+    if pattern is None:
+        f.add_rule(_eperm(), "clone", pyseccomp.Arg(0, pyseccomp.MASKED_EQ, CLONE_THREAD, 0))
+        return
+    for bit in (1 << i for i in range(32)):
+        if bit == CLONE_THREAD:
+            continue
+        wanted = bit if not pattern & bit else 0
+        f.add_rule(_eperm(), "clone", pyseccomp.Arg(0, pyseccomp.MASKED_EQ, CLONE_THREAD | bit, wanted))
+
+
+def _program_filter(cuda):
+    f = pyseccomp.SyscallFilter(pyseccomp.ALLOW)
+    for name in REFUSED_ALWAYS:
+        f.add_rule(_eperm(), name)
+    f.add_rule(pyseccomp.ERRNO(errno.ENOSYS), "clone3")
+    _refuse_process_creation_except(f, GRADER_FORK_FLAGS)
+    f.add_rule(_eperm(), "socket", pyseccomp.Arg(0, pyseccomp.NE, AF_UNIX))
+    f.add_rule(_eperm(), "personality", pyseccomp.Arg(0, pyseccomp.NE, 0))
+    if not cuda:
+        f.add_rule(_eperm(), "mmap", pyseccomp.Arg(3, pyseccomp.MASKED_EQ, MAP_SHARED, MAP_SHARED))
+    return f
+
+
+def _call_filter():
+    f = pyseccomp.SyscallFilter(pyseccomp.ALLOW)
+    _refuse_process_creation_except(f, None)
+    f.add_rule(_eperm(), "socket")
+    f.add_rule(_eperm(), "flock")
+    for command in (F_GETLK, F_SETLK, F_SETLKW, F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW, F_SETLEASE):
+        f.add_rule(_eperm(), "fcntl", pyseccomp.Arg(1, pyseccomp.EQ, command))
+    for name in REFUSED_FOR_OTHERS_IN_CALLS:
+        f.add_rule(_eperm(), name, pyseccomp.Arg(0, pyseccomp.NE, 0))
+    f.add_rule(_eperm(), "setpriority", pyseccomp.Arg(1, pyseccomp.NE, 0))
+    f.add_rule(_eperm(), "ioprio_set", pyseccomp.Arg(1, pyseccomp.NE, 0))
+    for name in SIGNALS_TO_OTHERS:
+        f.add_rule(_eperm(), name)
+    return f
+
+
+def _compiled(syscall_filter):
+    with tempfile.TemporaryFile() as bpf:
+        syscall_filter.export_bpf(bpf)
+        bpf.seek(0)
+        return bpf.read()
+
+
+# Compiled once, here, while this process is still trusted (the zygote imports this module).
+PROGRAM_FILTERS = {cuda: _compiled(_program_filter(cuda)) for cuda in (False, True)}
+CALL_FILTER = _compiled(_call_filter())
+
+
+# -- raw calls, captured before any student code exists --------------------------------
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+# PyDLL, not CDLL: the GIL stays held across the call. A clone that released it could leave
+# the child waiting forever for a GIL another thread held at that instant.
+_syscall = ctypes.PyDLL(None).syscall
+_syscall.restype = ctypes.c_long
+# errno read through its address: ctypes.get_errno is an audited event, refused later.
+_errno_location = ctypes.PyDLL(None).__errno_location
+_errno_location.restype = ctypes.POINTER(ctypes.c_int)
+_glibc_fork = ctypes.PyDLL(None).fork
+_glibc_fork.restype = ctypes.c_int
+_before_fork = ctypes.pythonapi.PyOS_BeforeFork
+_after_fork_parent = ctypes.pythonapi.PyOS_AfterFork_Parent
+_after_fork_child = ctypes.pythonapi.PyOS_AfterFork_Child
+for _function in (_before_fork, _after_fork_parent, _after_fork_child):
+    _function.restype = None
+    _function.argtypes = ()
+_ulong = ctypes.c_ulong
+
+
+def _errno():
+    return _errno_location()[0]
+
+
+def _raw(name, *args):
+    result = _syscall(_ulong(_SYS[name]), *(_ulong(a) for a in args))
+    if result == -1:
+        code = _errno()
+        raise OSError(code, f"{name}: {os.strerror(code)}")
+    return result
+
+
+def _prepared(bpf):
+    """The sock_fprog the kernel reads, built now: ctypes buffers are audited events later."""
+    program = ctypes.create_string_buffer(bpf, len(bpf))
+    return program, _SockFprog(len(bpf) // 8, ctypes.cast(program, ctypes.c_void_p))
+
+
+_PREPARED = {"program": _prepared(PROGRAM_FILTERS[False]), "program-cuda": _prepared(PROGRAM_FILTERS[True]),
+             "call": _prepared(CALL_FILTER)}
+
+
+def _load(name):
+    """Load one prepared filter for every thread of this process (it stacks on any before)."""
+    _, fprog = _PREPARED[name]
+    _raw("prctl", PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)  # required without CAP_SYS_ADMIN; lock_down sets it too
+    result = _syscall(_ulong(_SYS["seccomp"]), _ulong(SECCOMP_SET_MODE_FILTER),
+                      _ulong(SECCOMP_FILTER_FLAG_TSYNC), ctypes.byref(fprog))
+    if result != 0:
+        code = _errno()
+        raise OSError(code, f"seccomp: {os.strerror(code) if result == -1 else f'thread {result} cannot sync'}")
+
+
+def install_program_filter(cuda):
+    """Hold this process (E, the student's program) to the program filter; see the module doc."""
+    _load("program-cuda" if cuda else "program")
+
+
+def install_call_filter():
+    """Stack the call filter on this process (C, one check): it can never create a process."""
+    _load("call")
+
+
+def grader_fork():
+    """Fork this process the one way the program filter allows: 0 in the child, its pid here.
+
+    Done as os.fork does it (PyOS_BeforeFork, then PyOS_AfterFork_Child or _Parent, all
+    with the GIL held), in two steps. First glibc's own fork(): its atfork "prepare" and
+    "parent" handlers run (OpenBLAS, for one, stops its thread pool there; a child that
+    skipped that would wait forever for threads it does not have). Without the program
+    filter that fork simply happens. Under it, its clone is refused, so the child is made
+    by the raw clone syscall with exactly SIGCHLD | CLONE_UNTRACED, the one pattern the
+    filter lets through. Libraries' "child" handlers do not run in such a child: the
+    engine keeps torch to one intra-op thread (the zygote does), so no pool is missing.
+    """
+    _before_fork()
+    pid = _glibc_fork()
+    code = _errno()
+    if pid == -1 and code == errno.EPERM:
+        pid = _syscall(_ulong(_SYS["clone"]), _ulong(GRADER_FORK_FLAGS), _ulong(0), _ulong(0), _ulong(0), _ulong(0))
+        code = _errno()
+    if pid == 0:
+        _after_fork_child()
+        return 0
+    _after_fork_parent()
+    if pid == -1:
+        raise OSError(code, f"grader_fork: {os.strerror(code)}")
+    return pid
+
+
+def munmap(address, length):
+    """Unmap a range of this process's memory (jail.isolate_call uses it, after student code)."""
+    _raw("munmap", address, length)
