@@ -20,6 +20,7 @@ import re
 import warnings
 
 from grader import runner, wire
+from grader.notebook import CELL_SEPARATOR
 from grader.sandbox import _place_on_device
 from grader.student import Student
 from grader.untrusted.child import Child, answer
@@ -35,7 +36,10 @@ class KernelSandbox:
     def ensure_started(self):
         pass
 
-    def request(self, op, payload, timeout=None):
+    def new_check(self):
+        """One kernel, one state: under nbgrader every check shares the notebook's globals."""
+
+    def request(self, op, payload, timeout=None, fresh=False):
         tensors = {}
         header = {"op": op, "payload": wire.encode(payload, tensors)}
         # Through bytes both ways, as across the sandbox boundary: otherwise a student's
@@ -46,7 +50,8 @@ class KernelSandbox:
 
 def score_exercise(assignment, exercise, namespace):
     """Run the checks of one exercise against the kernel's definitions; print feedback, return points."""
-    student = Student(KernelSandbox(namespace), answer_sources(namespace))
+    history = [cell for cell in namespace.get("In", []) or [] if isinstance(cell, str)]
+    student = Student(KernelSandbox(namespace), answer_sources(namespace), CELL_SEPARATOR.join(history))
     with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
         warnings.simplefilter("ignore")  # nbgrader gives 0 to a cell that writes to stderr
         outcomes = runner.run_suite(assignment, student, exercise=exercise)

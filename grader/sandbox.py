@@ -33,7 +33,7 @@ class Limits:
     file_bytes: int = 16 << 20
     tmp_bytes: int = 64 << 20
     open_files: int = 256
-    processes: int = 64
+    processes: int = 32
     output_bytes: int = 64 << 10
     reply_bytes: int = 64 << 20
 

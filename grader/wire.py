@@ -20,7 +20,6 @@ import time
 
 import torch
 from safetensors.torch import load as load_tensors
-from safetensors.torch import save as save_tensors
 
 MAX_MESSAGE_BYTES = 256 * 1024 * 1024
 MAX_HEADER_BYTES = 1 << 20
@@ -138,6 +137,32 @@ def checked_device(meta):
 def through_bytes(tensors):
     """The tensors as the other side of a real boundary would see them: fresh copies."""
     return load_tensors(save_tensors(tensors)) if tensors else {}
+
+
+_SAFETENSORS_DTYPES = {
+    torch.float64: "F64", torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16",
+    torch.int64: "I64", torch.int32: "I32", torch.int16: "I16", torch.int8: "I8",
+    torch.uint8: "U8", torch.bool: "BOOL", torch.complex64: "C64",
+}
+
+
+def save_tensors(tensors):
+    """Tensors in the safetensors format (8-byte little-endian header length, JSON header,
+    raw bytes), written here rather than with safetensors.torch.save: that one copies the
+    bytes through ctypes, which the sandbox's audit hook refuses (grader.untrusted.audit).
+    safetensors (its Rust parser) still reads every message on both sides."""
+    header, chunks, offset = {}, [], 0
+    for name, tensor in tensors.items():
+        if tensor.dtype not in _SAFETENSORS_DTYPES:
+            raise TypeError(f"a {tensor.dtype} tensor cannot cross the sandbox boundary")
+        data = tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes()
+        header[name] = {"dtype": _SAFETENSORS_DTYPES[tensor.dtype], "shape": list(tensor.shape),
+                        "data_offsets": [offset, offset + len(data)]}
+        chunks.append(data)
+        offset += len(data)
+    encoded = json.dumps(header, separators=(",", ":")).encode()
+    encoded += b" " * (-len(encoded) % 8)  # safetensors aligns the data to 8 bytes
+    return struct.pack("<Q", len(encoded)) + encoded + b"".join(chunks)
 
 
 def pack(header, tensors):

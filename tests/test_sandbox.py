@@ -36,12 +36,18 @@ def write(path):
         return type(exc).__name__
 
 def spawn_sleepers(n):
-    for _ in range(n):
-        if os.fork() == 0:
-            import time
-            time.sleep(600)
-            os._exit(0)
-    return os.getpgid(0)
+    try:
+        for _ in range(n):
+            if os.fork() == 0:
+                import time
+                time.sleep(600)
+                os._exit(0)
+    except OSError as exc:
+        return type(exc).__name__
+    return "forked"
+
+with open("/tmp/work/from_program.txt", "w") as f:
+    f.write("the program may write; the checks, which are forks of it, may not")
 
 def shout(n):
     print("y" * n)
@@ -99,21 +105,19 @@ def test_hidden_paths_are_empty_and_course_is_read_only(student):
     assert student.listing(str(assignments.SUITES)) in ([], None)
     assert student.listing(str(assignments.SOLUTIONS)) in ([], None)
     assert student.write(str(assignments.COURSE_DIR / "grader" / "pwned.py")) != "written"
-    assert student.write("/tmp/work/scratch.txt") == "written"
+    assert "from_program.txt" in student.listing("/tmp/work")
+    assert student.write("/tmp/work/scratch.txt") != "written"  # a check leaves nothing for the next
 
 
-def test_a_course_under_tmp_stays_visible_and_read_only(tmp_path):
-    """CI may clone the course under /tmp, which the child gets a private copy of."""
+def test_a_course_under_tmp_is_not_visible_at_all(tmp_path):
+    """The sandbox sees an allow-list, wherever the course or a classmate's notebook lives."""
     course = tmp_path / "course"
-    course.mkdir()
-    (course / "given.txt").write_text("visible")
+    (course / "submitted" / "bob").mkdir(parents=True)
+    (course / "submitted" / "bob" / "a1.ipynb").write_text("bob's answers")
     with Sandbox([{"id": "probes", "source": PROBES}], Limits(), [], [course]) as sandbox:
         probe = Student(sandbox, {})
-        assert probe.listing(str(course)) == ["given.txt"]
-        assert probe.write(str(course / "new.txt")) != "written"
-        assert probe.listing(str(tmp_path)) == ["course"]
-        assert probe.write("/tmp/scratch.txt") == "written"
-    assert not (course / "new.txt").exists() and not (tmp_path.parent / "scratch.txt").exists()
+        assert probe.listing(str(course)) is None and probe.listing(str(tmp_path)) is None
+        assert set(probe.listing(str(assignments.COURSE_DIR)) or []) <= {"grader", ".venv"}  # the code it runs
 
 
 def test_no_network(student):
@@ -127,17 +131,19 @@ def test_output_is_truncated(student):
     assert len(sandbox.stdout.kept) <= 1000
 
 
-def test_whole_process_group_is_killed_on_close():
+def test_student_code_creates_no_process_and_none_outlives_the_sandbox():
     with Sandbox([{"id": "probes", "source": PROBES}], Limits()) as sandbox:
-        group = Student(sandbox, {}).spawn_sleepers(5)
+        assert Student(sandbox, {}).spawn_sleepers(5) in ("PermissionError", "Refused")
+        uid = sandbox._executed.uid_lease.uid
     deadline = time.monotonic() + 5
-    while str(group) in _process_groups() and time.monotonic() < deadline:
+    while _processes_of(uid) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert str(group) not in _process_groups()
+    assert not _processes_of(uid)
 
 
-def _process_groups():
-    return subprocess.run(["ps", "-eo", "pgid="], capture_output=True, text=True).stdout.split()
+def _processes_of(uid):
+    uids = subprocess.run(["ps", "-eo", "uid="], capture_output=True, text=True).stdout.split()
+    return [u for u in uids if int(u) == uid]
 
 
 def test_missing_name_says_so():

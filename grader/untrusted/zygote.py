@@ -16,14 +16,18 @@ import signal
 import socket
 import sys
 import traceback
+import types
 
 import numpy  # noqa: F401  (warm imports: the child must not pay for them)
 import torch
 import torch.fx.experimental.symbolic_shapes  # noqa: F401  (the first backward imports sympy: ~1 s)
 import torch.nn.functional  # noqa: F401
+import torch._dynamo  # noqa: F401  (the first optimizer or FlopCounterMode imports it: ~1 s)
 
 from grader import wire
-from grader.untrusted import child, jail
+from grader.untrusted import audit, child, jail, syscalls
+
+GRADER_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 _MAX_REQUEST = 1 << 20
 
@@ -32,6 +36,7 @@ def main(control_fd):
     torch.set_num_threads(1)
     torch.backends.cudnn.allow_tf32 = False  # the suites' references are exact float32
     _warm_dispatch_mode()
+    _no_stack_capture_in_torch_seeding()
     # Orphans of a killed sandbox are re-parented here and, with SIGCHLD ignored, reaped
     # by the kernel: no zombies pile up under a container's PID 1.
     jail.set_child_subreaper()
@@ -58,6 +63,30 @@ def main(control_fd):
             control.sendall(json.dumps({"weakened": _freeze(request["pid"])}).encode())
 
 
+def _lock_in_process():
+    """The last steps before student code: the audit hook, then the seccomp program filter
+    (grader.untrusted.audit and .syscalls say what each refuses)."""
+    audit.install()
+    try:
+        syscalls.install_program_filter(cuda=os.path.exists("/dev/nvidiactl"))
+    except OSError as exc:
+        return [f"seccomp: the kernel refused the filter ({exc.strerror}); only the namespaces, "
+                "uid and rlimits hold the sandbox"]
+    return []
+
+
+def _no_stack_capture_in_torch_seeding():
+    """torch.manual_seed queues the seeding of devices not yet started together with the
+    Python stack it was called from (traceback.format_stack, i.e. sys._getframe), which the
+    sandbox's audit hook refuses: a notebook's plain torch.manual_seed(0) would fail. The
+    stack is only for torch's own error messages; record none."""
+    no_stack = types.SimpleNamespace(format_stack=lambda *args, **kwargs: [])
+    for name in ("torch.cuda", "torch.xpu", "torch.mtia"):
+        module = sys.modules.get(name)
+        if module is not None and hasattr(module, "traceback"):
+            module.traceback = no_stack
+
+
 def _warm_dispatch_mode():
     """The first TorchDispatchMode in a process imports some 800 modules (seconds); pay it here
     once, not in every check's fork (grader.shortcuts watches calls through one)."""
@@ -68,7 +97,7 @@ def _warm_dispatch_mode():
 
 def _spawn(request, fds, control_fd):
     call_fd, out_fd, err_fd = fds
-    pid = os.fork()
+    pid = jail.fork_sandbox()  # pid 1 of its own PID namespace
     if pid == 0:
         try:
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
@@ -76,11 +105,11 @@ def _spawn(request, fds, control_fd):
             os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
             os.dup2(out_fd, 1)
             os.dup2(err_fd, 2)
-            weakened = jail.lock_down(request["limits"], [call_fd], request["hidden_paths"],
-                                      request["read_only_paths"])
+            weakened = jail.lock_down(request["limits"], [call_fd], [GRADER_PACKAGE])
             sock = socket.socket(fileno=call_fd)
+            weakened += _lock_in_process()
             wire.send(sock, {"hello": True, "weakened": weakened})
-            child.serve_submission(sock)
+            child.serve_submission(sock, fork=syscalls.grader_fork, isolate=jail.isolate_call)
         except BaseException:
             traceback.print_exc()
         finally:
