@@ -35,6 +35,17 @@ def rows(files):
     return [dict(zip(("id", "status", "worker", "attempts"), line.split(","))) for line in out.splitlines() if line]
 
 
+def wait_for_heartbeats(files, count, seconds=600):
+    """Until `count` workers are warm: each beats in Redis once its sandbox template is up."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if len(compose(files, "exec", "-T", "redis", "redis-cli", "--scan", "--pattern", "convgrade:alive:*")
+               .split()) >= count:
+            return
+        time.sleep(1)
+    raise AssertionError(f"fewer than {count} workers became ready")
+
+
 def outcome(result):
     return result["score"], result["max_score"], [(t["number"], t["status"]) for t in result["tests"]]
 
@@ -44,6 +55,7 @@ def main(port, token, reference_json, files):
     embedded = json.load(open(reference_json))
     workers = {cid[:12]: cid for cid in compose(files, "ps", "-q", "worker").split()}
     assert len(workers) == 2, f"expected two worker containers, found {workers}"
+    wait_for_heartbeats(files, 2)
     notebook = make_submission("a1_cross_correlation")
     ids = []
     for _ in range(SUBMISSIONS):
@@ -51,7 +63,7 @@ def main(port, token, reference_json, files):
         assert reply.status_code in (200, 202), reply.text
         ids.append(reply.json()["id"])
 
-    victim, victim_row, deadline = None, None, time.monotonic() + 300
+    victim, victim_row, deadline = None, None, time.monotonic() + 600
     while victim is None and time.monotonic() < deadline:
         current = rows(files)
         host = {r["id"]: r["worker"].split(":")[0] for r in current if r["worker"]}
@@ -68,7 +80,7 @@ def main(port, token, reference_json, files):
     subprocess.run(["docker", "kill", workers[victim]], check=True, capture_output=True)
     print(f"killed worker {victim} while it graded {victim_row['id']}")
 
-    finished = client.wait_done(ids, timeout=300)
+    finished = client.wait_done(ids, timeout=600)
     final = {r["id"]: r for r in rows(files)}
     assert sorted(final) == sorted(ids), "a submission was lost or duplicated"
     assert all(body["status"] == "done" for body in finished.values()), finished

@@ -32,7 +32,7 @@ from service_harness import HOST, REPO, Client, convgrade, free_port, import_ros
 
 pytestmark = pytest.mark.skipif(redis_server_binary() is None,
                                 reason="redis-server is not installed (apt-get install redis-server)")
-HEARTBEAT_SECONDS = 1
+HEARTBEAT_SECONDS = 2
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ minutes: a SimpleWorker sends no heartbeat while it grades), far too late at a d
 So every worker keeps a key `convgrade:alive:<worker name>` in Redis, refreshed from a
 thread every CONVGRADE_HEARTBEAT_SECONDS (default 5) with a time-to-live of three beats;
 and a reaper (in every worker, and in `convgrade serve` with a Redis queue) looks as
-often for submissions running on a worker whose key has expired, puts them back in the
-queue and enqueues them again. The claim is atomic and `jobs.finish` stores a result only
+often for submissions running on a worker whose key has expired (at two checks in a
+row), puts them back in the queue and enqueues them again. The claim is atomic and `jobs.finish` stores a result only
 for the worker holding the claim, so a submission is graded to one result however many
 workers see it.
 """
@@ -36,9 +36,18 @@ def dead_workers(redis, database_url):
     return {name for name in jobs.running_workers(database_url) if name and not redis.exists(KEY.format(name))}
 
 
-def reap(redis, database_url, enqueue):
-    """Requeue what dead workers left running; return the submission ids."""
-    ids = jobs.requeue_running_on(database_url, dead_workers(redis, database_url))
+def reap(redis, database_url, enqueue, suspects=None):
+    """Requeue what dead workers left running; return the submission ids.
+
+    With `suspects` (a set kept between calls), a worker counts as dead only when its key
+    was missing at two checks in a row: a live worker starved of CPU for one time-to-live
+    (a loaded machine) is not robbed of its submission."""
+    dead = dead_workers(redis, database_url)
+    if suspects is not None:
+        dead, suspects_now = dead & suspects, dead - suspects
+        suspects.clear()
+        suspects.update(suspects_now)
+    ids = jobs.requeue_running_on(database_url, dead)
     for submission_id in ids:
         enqueue(submission_id)
     if ids:
@@ -51,13 +60,14 @@ def start(redis, database_url, enqueue, name=None):
     if name:
         beat(redis, name)
     stop = threading.Event()
+    suspects = set()
 
     def loop():
         while not stop.wait(heartbeat_seconds()):
             try:
                 if name:
                     beat(redis, name)
-                reap(redis, database_url, enqueue)
+                reap(redis, database_url, enqueue, suspects)
             except Exception as exc:  # Redis or the database away for a moment: try again next beat
                 print(f"convgrade: liveness check failed: {exc}", file=sys.stderr)
 
