@@ -9,7 +9,9 @@ submission is 'running'; worker B, started afterwards, finds A's heartbeat expir
 requeues the submission and grades it, to the embedded core's result; /metrics, scraped
 from gunicorn, counts one finished grade and an empty queue.
 
-Slow-ish: about 40 s on 2 vCPUs (two worker warm-ups, three grades, a PostgreSQL initdb).
+Slow: 134-220 s measured on 2 shared vCPUs at load average ~15-20 (two worker warm-ups,
+three grades, a PostgreSQL initdb); without the reaper it fails with "1 submission(s) never
+finished".
 """
 
 import os
