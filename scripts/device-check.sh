@@ -20,7 +20,8 @@
 #              PART_TIMEOUT seconds per part (default 300), OUT (a folder for the logs),
 #              PARTS (default "reference stubs corpus redteam warm-grade": a subset runs
 #              only those), JOBS (pytest-xdist processes for the corpus where xdist is
-#              installed; default half the cores, at most 6).
+#              installed; default half the cores, at most 6), WARM_ASSIGNMENT (default
+#              a5_lenet: the two networks, where a GPU matters most).
 # Exit status 0 only when every part passed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -106,12 +107,12 @@ part redteam "${redteam[@]}"
 wanted warm-grade || { line "$([ $failures = 0 ] && echo PASS || echo FAIL)" total "$failures part(s) failed"; [ $failures = 0 ]; exit; }
 # A warm grade: the first grade starts the sandbox template and imports the suites, the
 # next ones are what a student waits for.
-timing=$(timeout "$PART_TIMEOUT" "$PYTHON" - <<'PY' 2> "$LOGS/warm.log"
-import time
+timing=$(WARM_ASSIGNMENT=${WARM_ASSIGNMENT:-a5_lenet} timeout "$PART_TIMEOUT" "$PYTHON" - <<'PY' 2> "$LOGS/warm.log"
+import os, time
 from grader import grading
 from submissions import make_submission
 
-assignment = "a5_lenet"
+assignment = os.environ["WARM_ASSIGNMENT"]
 notebook = make_submission(assignment)
 start = time.monotonic(); grading.warm_up(); grading.grade(notebook, assignment)
 cold = time.monotonic() - start
