@@ -13,8 +13,8 @@
 #
 # The GPU machine has no network: scripts/fetch-device-wheels.sh, run beforehand where an
 # index is reachable, puts the core's missing wheels (nbformat and its closure) into
-# .device-wheels/, which travels as a carried path and is installed here into a
-# temporary folder with `pip install --no-index`.
+# .device-wheels/, which travels as a carried path; what is missing here is installed
+# from it with `pip install --no-index`.
 #
 # Environment: PYTHON (default python3), DEVICE_WHEELS (default .device-wheels),
 #              PART_TIMEOUT seconds per part (default 300), OUT (a folder for the logs),
@@ -30,8 +30,6 @@ WHEELS=${DEVICE_WHEELS:-.device-wheels}
 PART_TIMEOUT=${PART_TIMEOUT:-300}
 LOGS=${OUT:-$(mktemp -d /tmp/convgrade-device-logs.XXXXXX)}
 mkdir -p "$LOGS"
-site=$(mktemp -d /tmp/convgrade-device-site.XXXXXX)
-trap 'rm -rf "$site"' EXIT
 started=$(date +%s)
 failures=0
 PARTS=" ${PARTS:-reference stubs corpus redteam warm-grade} "
@@ -40,18 +38,29 @@ wanted() { [[ $PARTS == *" $1 "* ]]; }
 line() { printf '%-4s %-10s %s\n' "$1" "$2" "$3"; }
 
 # -- the core's packages: the machine's own, plus the carried wheels for what it lacks ----
-if ! "$PYTHON" -c 'import nbformat' 2>/dev/null; then
+# Installed into the interpreter's own environment (a throwaway machine): the sandbox's
+# template process gets only the package root on its PYTHONPATH, so pyseccomp must be
+# importable from the environment itself. pip installs only what is missing.
+missing=$("$PYTHON" - <<'PY'
+import importlib.util
+print(" ".join(dist for dist, module in (("nbformat", "nbformat"), ("pyseccomp", "pyseccomp"))
+               if importlib.util.find_spec(module) is None))
+PY
+)
+if [ -n "$missing" ]; then
     if ! ls "$WHEELS"/*.whl >/dev/null 2>&1; then
-        line FAIL setup "nbformat is missing and $WHEELS/ holds no wheels (scripts/fetch-device-wheels.sh)"
+        line FAIL setup "$missing missing and $WHEELS/ holds no wheels (scripts/fetch-device-wheels.sh)"
         exit 1
     fi
+    # shellcheck disable=SC2086
     "$PYTHON" -m pip install --quiet --disable-pip-version-check --no-index --no-compile \
-        --find-links "$WHEELS" --target "$site" nbformat > "$LOGS/setup.log" 2>&1 || {
-        line FAIL setup "pip install --no-index from $WHEELS failed: $(tail -n 3 "$LOGS/setup.log" | tr '\n' ' ')"
+        --find-links "$WHEELS" $missing > "$LOGS/setup.log" 2>&1 || {
+        line FAIL setup "pip install --no-index $missing from $WHEELS failed: $(tail -n 3 "$LOGS/setup.log" | tr '\n' ' ')"
         exit 1
     }
+    line INFO setup "installed $missing from $WHEELS"
 fi
-export PYTHONPATH="$PWD:$PWD/tests:$site${PYTHONPATH:+:$PYTHONPATH}"
+export PYTHONPATH="$PWD:$PWD/tests${PYTHONPATH:+:$PYTHONPATH}"
 export PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 
 about=$("$PYTHON" - <<'PY'
