@@ -1,34 +1,44 @@
 # convgrade: the grader service in one image.
 #
-# Built without network: the base image comes from docker/build-base-image.sh (Debian
-# bookworm + python3.11 by debootstrap) or from a registry, and every Python package
-# from the wheelhouse that docker/build-wheelhouse.sh fills. See docker/README.md.
+# `docker compose up` builds it as it stands: the official python:3.11-slim-bookworm base,
+# every Python package from the index, pinned with its sha256 by docker/requirements.lock
+# (pip install --require-hashes; torch's CPU build from PyTorch's CPU index).
 #
-#   docker/build-base-image.sh && docker/build-wheelhouse.sh && docker build -t convgrade .
-#   docker build --build-arg BASE_IMAGE=python:3.11-slim-bookworm -t convgrade .
+# Air-gapped (no registry, no index; what CI builds): one variable,
+#   CONVGRADE_BASE_IMAGE=convgrade-base:bookworm      (in .env, or the environment)
+# selects the Debian base that docker/build-base-image.sh makes by debootstrap; that image
+# carries ENV CONVGRADE_PACKAGES=wheelhouse, so the same lock is installed from the wheels
+# docker/build-wheelhouse.sh put in docker/wheelhouse/ (--no-index, the same hashes).
+# See docker/README.md.
 #
 # Any base works that has CPython 3.11 with the venv module as $PYTHON.
-ARG BASE_IMAGE=convgrade-base:bookworm
+ARG BASE_IMAGE=python:3.11-slim-bookworm
 
 FROM ${BASE_IMAGE} AS build
 ARG PYTHON=python3
 ARG WHEELHOUSE=docker/wheelhouse
 ARG LOCK=docker/requirements.lock
+ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
+# docker/wheelhouse/ always exists (it holds a README): empty unless build-wheelhouse.sh ran.
 COPY ${WHEELHOUSE}/ /wheels/
 COPY ${LOCK} /build/requirements.lock
-# --no-index: the wheelhouse is the only source; the lock pins every version. The
-# dependencies go in first, in their own layer, so changing grader/ reinstalls only it.
+# The dependencies go in first, in their own layer, so changing grader/ reinstalls only it.
+# --require-hashes: every file installed has the sha256 the lock names, from either source.
 RUN set -eux; \
     ${PYTHON} -m venv /opt/convgrade; \
     pip="/opt/convgrade/bin/pip --disable-pip-version-check --no-cache-dir"; \
-    $pip install --no-index --find-links /wheels -c /build/requirements.lock --upgrade pip; \
-    grep -v -e '^#' -e '^pip==' /build/requirements.lock > /build/deps.txt; \
-    $pip install --no-index --find-links /wheels -r /build/deps.txt
+    if [ "${CONVGRADE_PACKAGES:-index}" = wheelhouse ]; then \
+        source="--no-index --find-links /wheels"; \
+    else \
+        source="--extra-index-url ${TORCH_INDEX}"; \
+    fi; \
+    $pip install $source --require-hashes --no-deps -r /build/requirements.lock; \
+    rm -rf /wheels
 COPY pyproject.toml /build/src/
 COPY grader/ /build/src/grader/
 RUN set -eux; \
     /opt/convgrade/bin/pip --disable-pip-version-check --no-cache-dir install \
-        --no-index --find-links /wheels -c /build/requirements.lock /build/src; \
+        --no-index --no-deps --no-build-isolation /build/src; \
     /opt/convgrade/bin/pip check; \
     /opt/convgrade/bin/python -c 'import torch, flask, grader.service; print("torch", torch.__version__)'
 

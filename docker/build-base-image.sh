@@ -12,19 +12,23 @@
 #
 # What is in it: debootstrap --variant=minbase plus python3 (3.11), python3-venv (pip
 # and ensurepip), ca-certificates, tini (PID 1 that reaps the grader's children) and
-# redis-server (so docker-compose.scale.yml has a Redis image without a registry).
+# redis-server and postgresql (so docker-compose.scale.yml has Redis and PostgreSQL images
+# without a registry). The image carries ENV CONVGRADE_PACKAGES=wheelhouse: the Dockerfile
+# then installs Python packages from docker/wheelhouse/ with --no-index (docker/README.md).
 # Needs root, debootstrap and a running Docker engine.
 set -euo pipefail
 
 BASE_IMAGE=${BASE_IMAGE:-convgrade-base:bookworm}
 MIRROR=${MIRROR:-http://deb.debian.org/debian}
 SUITE=${SUITE:-bookworm}
-PACKAGES=python3,python3-venv,ca-certificates,tini,redis-server
+PACKAGES=python3,python3-venv,ca-certificates,tini,redis-server,postgresql
 
 force=0
 [ "${1:-}" = "--force" ] && force=1
 
-if [ "$force" = 0 ] && docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
+# An image from before PostgreSQL and the wheelhouse marker were added is rebuilt.
+if [ "$force" = 0 ] && docker image inspect -f '{{.Config.Env}}' "$BASE_IMAGE" 2>/dev/null \
+        | grep -q CONVGRADE_PACKAGES=wheelhouse; then
     echo "base image $BASE_IMAGE exists; not rebuilding (pass --force to rebuild)"
     exit 0
 fi
@@ -58,6 +62,8 @@ rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin \
        "$root"/usr/share/doc/* "$root"/usr/share/man/* "$root"/usr/share/info/* \
        "$root"/var/log/*.log "$root"/var/log/apt/*
 find "$root"/usr/share/locale -mindepth 1 -maxdepth 1 ! -name 'locale.alias' -exec rm -rf {} + 2>/dev/null || true
+# The package's own cluster (15/main) is not used: docker-compose.scale.yml makes one in a volume.
+rm -rf "$root"/var/lib/postgresql/*/main "$root"/etc/postgresql/*/main
 # The host's resolver and hostname must not leak into the image.
 : > "$root/etc/resolv.conf"
 : > "$root/etc/hostname"
@@ -68,7 +74,7 @@ python_version=$(chroot "$root" python3 -c 'import sys; print("%d.%d.%d" % sys.v
 echo "python $python_version in the root fs"
 
 tar --numeric-owner --xattrs -C "$root" -c . | docker import \
-    --change 'ENV LANG=C.UTF-8 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+    --change 'ENV LANG=C.UTF-8 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin CONVGRADE_PACKAGES=wheelhouse' \
     --change 'CMD ["/bin/bash"]' \
     --message "convgrade base: debootstrap $SUITE minbase + python3 $python_version" \
     - "$BASE_IMAGE"

@@ -15,12 +15,12 @@
 #   PYTHON      a CPython 3.11 with pip (default: .venv/bin/python, else python3.11, python3)
 #   WHEELHOUSE  where to put the wheels (default docker/wheelhouse)
 #   LOCK        the lock to keep and write (default docker/requirements.lock)
-#   PIP_ARGS    extra pip arguments, e.g. for the GPU image's CUDA build of torch (it
-#               brings its CUDA libraries as nvidia-* wheels; torch 2.13.0+cu128 sorts
-#               above a 2.13.0+cpu that a local pip configuration may also offer):
+#   TORCH_REQUIREMENT  replaces pyproject.toml's torch pin, for the GPU image:
+#               torch==2.14.1 (a CUDA build, on PyPI and on this disk; it brings its CUDA
+#               libraries as nvidia-* wheels, ~3 GB in all)
 #               WHEELHOUSE=docker/wheelhouse-cuda LOCK=docker/requirements-cuda.lock \
-#               PIP_ARGS="--extra-index-url https://download.pytorch.org/whl/cu128" \
-#               docker/build-wheelhouse.sh
+#               TORCH_REQUIREMENT=torch==2.14.1 docker/build-wheelhouse.sh
+#   PIP_ARGS    extra pip arguments (another index, e.g. PyTorch's own for another CUDA)
 #
 # Run it on any linux x86_64 machine with CPython 3.11 that reaches a package index (or a
 # mirror pip is configured for); copy the folder to an air-gapped machine to build there.
@@ -49,10 +49,12 @@ trap 'rm -rf "$work"' EXIT
 mkdir -p "$WHEELHOUSE"
 
 "$PYTHON" - "$work/requirements.txt" <<'PY'
-import sys, tomllib
+import os, sys, tomllib
 with open("pyproject.toml", "rb") as f:
     project = tomllib.load(f)
 lines = list(project["project"]["dependencies"]) + list(project["build-system"]["requires"])
+torch = os.environ.get("TORCH_REQUIREMENT")  # the GPU image's torch (a CUDA build)
+lines = [torch if torch and line.split("=")[0].strip() == "torch" else line for line in lines]
 open(sys.argv[1], "w").write("\n".join(lines + ["pip", "wheel"]) + "\n")
 PY
 
@@ -63,14 +65,16 @@ import pathlib, sys
 from pip._vendor.packaging.requirements import Requirement
 from pip._vendor.packaging.utils import canonicalize_name, parse_wheel_filename
 pins = {}
+hashed = True
 for line in open(sys.argv[2]):
     if line.strip() and not line.startswith("#"):
-        name, version = line.strip().split("==")
+        name, version = line.split()[0].split("==")
         pins[canonicalize_name(name)] = version
-wanted = [Requirement(l) for l in open(sys.argv[1]) if l.strip()]
+        hashed = hashed and "--hash=sha256:" in line
+wanted = [Requirement(l.strip()) for l in open(sys.argv[1]) if l.strip()]
 have = {(n, v.public) for n, v, _, _ in (parse_wheel_filename(w.name) for w in pathlib.Path(sys.argv[3]).glob("*.whl"))}
 ok = all(canonicalize_name(r.name) in pins and r.specifier.contains(pins[canonicalize_name(r.name)], prereleases=True)
-         for r in wanted) and all((n, v) in have for n, v in pins.items())
+         for r in wanted) and all((n, v) in have for n, v in pins.items()) and hashed
 sys.exit(0 if ok else 1)
 PY
 then
@@ -82,7 +86,11 @@ fi
 : > "$work/constraints.txt"
 if [ "$update_lock" = 0 ]; then
     for lock in "$LOCK" docker/requirements.lock; do  # a new CUDA lock starts from the CPU one
-        if [ -f "$lock" ]; then grep -v '^#' "$lock" > "$work/constraints.txt" || true; break; fi
+        if [ -f "$lock" ]; then
+            grep -v '^#' "$lock" | sed 's/ --hash.*//' | { [ -n "${TORCH_REQUIREMENT:-}" ] && grep -v '^torch==' || cat; } \
+                > "$work/constraints.txt" || true
+            break
+        fi
     done
 fi
 
@@ -124,12 +132,6 @@ PY
     echo "  also for other Python 3.11 releases: $(echo $missing)"
     echo "$missing" >> "$work/requirements.txt"
 done
-{
-    echo "# Exact versions of the image's Python packages: the resolution of pyproject.toml's"
-    echo "# dependencies and build requirements. Written by docker/build-wheelhouse.sh; the"
-    echo "# Dockerfile installs under it. Re-resolve with docker/build-wheelhouse.sh --update-lock."
-    cat "$work/pins.txt"
-} > "$work/lock"
 
 "$PYTHON" - "$WHEELHOUSE" "$work/pins.txt" > "$work/fetch.txt" <<'PY'
 import pathlib, sys
@@ -151,6 +153,26 @@ else
     echo "all $(wc -l < "$work/pins.txt") wheels already in $WHEELHOUSE"
 fi
 
+# The lock names each wheel's sha256: the Dockerfile installs with --require-hashes, from
+# this wheelhouse (air-gapped) or from the index (pip then takes the file with that hash).
+{
+    echo "# Exact versions of the image's Python packages, with the sha256 of each wheel: the"
+    echo "# resolution of pyproject.toml's dependencies and build requirements. Written by"
+    echo "# docker/build-wheelhouse.sh; the Dockerfile installs it with --require-hashes."
+    echo "# Re-resolve with docker/build-wheelhouse.sh --update-lock."
+    "$PYTHON" - "$WHEELHOUSE" "$work/pins.txt" <<'PY'
+import hashlib, pathlib, sys
+from pip._vendor.packaging.utils import canonicalize_name, parse_wheel_filename
+files = {}
+for wheel in sorted(pathlib.Path(sys.argv[1]).glob("*.whl")):
+    name, version, _, _ = parse_wheel_filename(wheel.name)
+    files.setdefault((name, str(version.public)), []).append(hashlib.sha256(wheel.read_bytes()).hexdigest())
+for line in open(sys.argv[2]):
+    name, version = line.strip().split("==")
+    digests = files[(canonicalize_name(name), version)]
+    print(f"{name}=={version} " + " ".join(f"--hash=sha256:{d}" for d in digests))
+PY
+} > "$work/lock"
 if ! cmp -s "$work/lock" "$LOCK" 2>/dev/null; then
     cp "$work/lock" "$LOCK"
     echo "wrote $LOCK"

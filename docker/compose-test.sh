@@ -3,18 +3,26 @@
 #   install docker.io, docker-compose, debootstrap when missing (root, apt); start dockerd
 #   when no engine answers; build the base image, the wheelhouse and the image;
 #   docker-compose up; submit the reference notebook and a stub one over HTTP; check the
-#   scores; docker-compose down -v.
-# Prints the seconds each step took. Exit status 0 only when both scores are right.
+#   scores; docker-compose down -v. Then the scale-out (docker-compose.scale.yml: PostgreSQL,
+#   Redis, two workers): submissions spread over both workers, one worker container killed
+#   mid-grade, every submission graded once to the embedded queue's result
+#   (tests/compose_scale.py); down -v.
+# Builds the air-gapped way (CONVGRADE_BASE_IMAGE=convgrade-base:bookworm): no registry here.
+# Prints the seconds each step took. Exit status 0 only when every check passed.
 #
 # Environment: CONVGRADE_TEST_PORT (default 18000), KEEP_UP=1 to leave it running,
-#              COMPOSE_FILES="-f docker-compose.yml -f docker-compose.scale.yml" for a variant.
+#              SCALE=0 to skip the scale-out half.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 export COMPOSE_PROJECT_NAME=${COMPOSE_PROJECT_NAME:-convgradetest}
 export CONVGRADE_PORT=${CONVGRADE_TEST_PORT:-18000}
 export CONVGRADE_ADMIN_TOKEN=${CONVGRADE_ADMIN_TOKEN:-compose-test-token}
-COMPOSE_FILES=${COMPOSE_FILES:--f docker-compose.yml}
+export CONVGRADE_BASE_IMAGE=${CONVGRADE_BASE_IMAGE:-convgrade-base:bookworm}
+export CONVGRADE_HEARTBEAT_SECONDS=2
+COMPOSE_FILES="-f docker-compose.yml"
+SCALE_FILES="-f docker-compose.yml -f docker-compose.scale.yml"
+work=$(mktemp -d)
 PYTHON=${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 )}
 t0=$(date +%s)
 step() { echo "[compose-test +$(( $(date +%s) - t0 ))s] $*"; }
@@ -38,28 +46,41 @@ if ! docker info >/dev/null 2>&1; then
 fi
 
 # -- images ----------------------------------------------------------------------------
+step "compose files"
+for files in "$COMPOSE_FILES" "$SCALE_FILES" "-f docker-compose.yml -f docker-compose.gpu.yml"; do
+    docker-compose $files config -q
+done
+# The default path (python:3.11-slim-bookworm, packages from the index) as far as it is checked offline.
+default_config=$(env -u CONVGRADE_BASE_IMAGE docker-compose config)
+grep -q 'BASE_IMAGE: python:3.11-slim-bookworm' <<< "$default_config"
 step "base image";  docker/build-base-image.sh
 step "wheelhouse";  docker/build-wheelhouse.sh
 step "image";       docker-compose $COMPOSE_FILES build --quiet 2>&1 | grep -v -e '^Processing ' -e 'legacy builder' || true
 docker image inspect "${CONVGRADE_IMAGE:-convgrade:latest}" >/dev/null
 
 # -- up, grade, down -------------------------------------------------------------------
-down() { [ "${KEEP_UP:-0}" = 1 ] || docker-compose $COMPOSE_FILES down -v --remove-orphans >/dev/null 2>&1 || true; }
-trap 'status=$?; [ $status -ne 0 ] && docker-compose $COMPOSE_FILES logs --tail=60 >&2; down; exit $status' EXIT
+up_files=$COMPOSE_FILES
+down() { [ "${KEEP_UP:-0}" = 1 ] || docker-compose $up_files down -v --remove-orphans >/dev/null 2>&1 || true; }
+trap 'status=$?; [ $status -ne 0 ] && docker-compose $up_files logs --tail=60 >&2; down; rm -rf "$work"; exit $status' EXIT
+wait_healthy() {
+    local cid health
+    cid=$(docker-compose $up_files ps -q grader)
+    for _ in $(seq 180); do
+        health=$(docker inspect -f '{{.State.Health.Status}}' "$cid")
+        [ "$health" = healthy ] && return 0
+        [ "$(docker inspect -f '{{.State.Running}}' "$cid")" = true ] || { echo "grader exited" >&2; return 1; }
+        sleep 1
+    done
+    echo "grader not healthy: $health" >&2
+    return 1
+}
 down
 step "up"
 docker-compose $COMPOSE_FILES up -d
-cid=$(docker-compose $COMPOSE_FILES ps -q grader)
-for _ in $(seq 120); do
-    health=$(docker inspect -f '{{.State.Health.Status}}' "$cid")
-    [ "$health" = healthy ] && break
-    [ "$(docker inspect -f '{{.State.Running}}' "$cid")" = true ] || { echo "grader exited" >&2; exit 1; }
-    sleep 1
-done
-[ "$health" = healthy ] || { echo "grader not healthy: $health" >&2; exit 1; }
+wait_healthy
 step "healthy; submitting over HTTP"
-"$PYTHON" - "$CONVGRADE_PORT" "$CONVGRADE_ADMIN_TOKEN" <<'PY'
-import sys, time
+"$PYTHON" - "$CONVGRADE_PORT" "$CONVGRADE_ADMIN_TOKEN" "$work/reference.json" <<'PY'
+import json, sys, time
 sys.path.insert(0, "tests")
 from service_harness import Client
 from submissions import make_submission
@@ -83,5 +104,19 @@ bad = submit(make_submission("a1_cross_correlation", reference=False))
 print(f"stubs:     {bad['score']} / {bad['max_score']}")
 assert good["max_score"] > 0 and good["score"] == good["max_score"], good
 assert bad["score"] == 0, bad
+json.dump(good, open(sys.argv[3], "w"))
 PY
 step "both scores right"
+[ "${SCALE:-1}" = 1 ] || exit 0
+
+# -- scale-out: PostgreSQL, Redis, two workers, one killed mid-grade ---------------------
+down
+up_files=$SCALE_FILES
+step "scale-out: services image"
+docker-compose $SCALE_FILES build --quiet redis postgres 2>&1 | grep -v -e 'legacy builder' || true
+step "scale-out: up (postgres, redis, grader, 2 workers)"
+docker-compose $SCALE_FILES up -d --scale worker=2
+wait_healthy
+step "scale-out: submitting; killing a worker mid-grade"
+"$PYTHON" tests/compose_scale.py "$CONVGRADE_PORT" "$CONVGRADE_ADMIN_TOKEN" "$work/reference.json" "$SCALE_FILES"
+step "scale-out right"

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# System packages the test suite uses for real (libseccomp2 for the sandbox's filter, a browser, Redis, a Docker engine with
-# compose and debootstrap for tests/test_compose.py). Needs root; a
+# System packages the test suite uses for real (libseccomp2 for the sandbox's filter, a browser, Redis,
+# PostgreSQL, a Docker engine with compose and debootstrap for tests/test_compose.py). Needs root; a
 # machine without them skips those tests with a reason.
 set -euo pipefail
-packages=(libseccomp2 redis-server chromium chromium-driver docker.io docker-compose debootstrap)
+packages=(libseccomp2 redis-server postgresql chromium chromium-driver docker.io docker-compose debootstrap)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -3,6 +3,7 @@
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from grader import metrics
 from grader.service import api, pages
 from grader.service.config import Settings
 from grader.service.db import sessions_for
@@ -30,6 +31,7 @@ def create_app(config=None):
                       MAX_FORM_MEMORY_SIZE=settings.max_upload_bytes)
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(metrics.bp)
     app.register_error_handler(HTTPException, _json_error)
     return app
 

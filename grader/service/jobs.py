@@ -73,13 +73,19 @@ def run_claimed(settings, submission):
         result = grade(settings.data_dir / submission.path, submission.assignment)
     except Exception as exc:  # a grader bug, not the student's: record it, keep the worker alive
         traceback.print_exc()
-        return finish(settings.database_url, submission.id, error=f"the grader failed: {exc}")
-    return finish(settings.database_url, submission.id, result=result)
+        return finish(settings.database_url, submission.id, error=f"the grader failed: {exc}",
+                      worker=submission.worker)
+    return finish(settings.database_url, submission.id, result=result, worker=submission.worker)
 
 
-def finish(database_url, submission_id, result=None, error=None):
+def finish(database_url, submission_id, result=None, error=None, worker=None):
+    """Store the outcome; with `worker`, only while that worker still holds the claim (a
+    submission requeued from a worker thought dead is finished by its new claimant alone)."""
+    condition = [Submission.id == submission_id]
+    if worker is not None:
+        condition += [Submission.status == "running", Submission.worker == worker]
     with sessions_for(database_url)() as session:
-        session.execute(update(Submission).where(Submission.id == submission_id).values(
+        session.execute(update(Submission).where(*condition).values(
             status="done" if error is None else "error", finished_at=utcnow(),
             result_json=json.dumps(result) if result is not None else None, error=error))
         session.commit()
@@ -95,6 +101,24 @@ def requeue(database_url, where_running_on=None):
             status="queued", worker=None)).rowcount
         session.commit()
     return count
+
+
+def running_workers(database_url):
+    """The workers that hold a claim on some running submission."""
+    with sessions_for(database_url)() as session:
+        return set(session.scalars(select(Submission.worker).where(Submission.status == "running").distinct()))
+
+
+def requeue_running_on(database_url, workers):
+    """Put the submissions running on `workers` back in the queue; return their ids."""
+    if not workers:
+        return []
+    with sessions_for(database_url)() as session:
+        ids = list(session.scalars(update(Submission).where(
+            Submission.status == "running", Submission.worker.in_(list(workers)))
+            .values(status="queued", worker=None).returning(Submission.id)))
+        session.commit()
+    return ids
 
 
 def queued_ids(database_url):

@@ -8,7 +8,8 @@ worker that dies mid-grade is replaced and its submission requeued.
 Distributed (CONVGRADE_QUEUE_URL=redis://...): each accepted submission is also an RQ
 job on the "convgrade" queue; `convgrade worker` runs RQ workers anywhere that can reach
 the database, Redis and the data dir. Rows still queued at start are enqueued again
-(a duplicate job is a no-op: the claim is atomic).
+(a duplicate job is a no-op: the claim is atomic). What a worker that died mid-grade left running is
+requeued by grader.service.liveness (worker heartbeats in Redis).
 """
 
 import ctypes
@@ -19,7 +20,7 @@ import sys
 import threading
 import time
 
-from grader.service import jobs
+from grader.service import jobs, liveness
 
 POLL_SECONDS = 0.2
 RQ_QUEUE_NAME = "convgrade"
@@ -122,10 +123,12 @@ class RQQueue:
     def start(self):
         for submission_id in jobs.queued_ids(self.settings.database_url):
             self.enqueue(submission_id)
+        self.reaper = liveness.start(self.redis, self.settings.database_url, self.enqueue)
         return self
 
     def stop(self):
-        pass
+        if getattr(self, "reaper", None):
+            self.reaper.set()
 
 
 def run_workers(settings):
@@ -135,6 +138,7 @@ def run_workers(settings):
         from rq.worker import SimpleWorker  # grades in-process: the sandbox zygote stays warm
 
         jobs.warm_up()
+        liveness.start(queue.redis, settings.database_url, queue.enqueue, name=jobs.worker_name())
         SimpleWorker([queue.queue], connection=queue.redis).work()
         return
     stop = threading.Event()
