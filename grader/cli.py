@@ -3,6 +3,7 @@
 import argparse
 import csv
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -26,7 +27,8 @@ def main(argv=None):
     grade.add_argument("--export", type=Path, metavar="CSV",
                        help="with --gradebook: write the gradebook as `nbgrader export` does")
     grade.add_argument("--no-daemon", action="store_true",
-                       help="grade one notebook in this process, not in the warm local grader (grader/daemon.py)")
+                       help="grade one notebook in this process, not in the warm local grader "
+                            "(grader/daemon.py); CONVGRADE_NO_DAEMON=1 does the same")
 
     serve = commands.add_parser("serve", help="run the grader service")
     serve.add_argument("--host", default="127.0.0.1")
@@ -76,7 +78,7 @@ def _grade(args):
 
 def _grade_notebook(args):
     seed = getattr(args, "seed", None)
-    if args.no_daemon:
+    if args.no_daemon or os.environ.get("CONVGRADE_NO_DAEMON"):
         from grader.grading import grade
 
         return grade(args.path, args.assignment, **({"seed": seed} if seed is not None else {}))

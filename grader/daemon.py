@@ -80,7 +80,8 @@ def fingerprint():
     roots = [PACKAGE_DIR, assignments.SUITES, assignments.SOLUTIONS]
     for root in roots:
         for path in sorted(root.rglob("*")) if root.is_dir() else []:
-            if "__pycache__" in path.parts or path.suffix == ".pyc":
+            # Files only: a directory's mtime moves when Python writes its __pycache__.
+            if "__pycache__" in path.parts or path.suffix == ".pyc" or not path.is_file():
                 continue
             info = path.stat()
             digest.update(f"{path}\0{info.st_size}\0{info.st_mtime_ns}\0".encode())
@@ -91,7 +92,10 @@ def fingerprint():
 
 
 def socket_path(key=None):
-    return runtime_dir() / f"grader-{course_id()}-{key or fingerprint()}.sock"
+    path = runtime_dir() / f"grader-{course_id()}-{key or fingerprint()}.sock"
+    if len(os.fsencode(path)) >= 108:  # sun_path's size on Linux
+        raise Unavailable(f"the socket path {path} is too long; set XDG_RUNTIME_DIR to a shorter directory")
+    return path
 
 
 # -- the client ----------------------------------------------------------------------
@@ -101,7 +105,7 @@ def grade(path, assignment=None, seed=None):
     serve this call (starting it when none runs), in this process otherwise."""
     try:
         return request({"op": "grade", "path": str(Path(path).resolve()), "assignment": assignment,
-                        "seed": seed})["result"]
+                        "seed": seed, "wait": wait_seconds()})["result"]
     except Unavailable as reason:
         print(f"convgrade: grading in this process ({reason})", file=sys.stderr)
         from grader.grading import grade as grade_here
@@ -110,25 +114,39 @@ def grade(path, assignment=None, seed=None):
 
 
 def request(message, start=True):
-    """Send one request to the current daemon (started if needed) and return its reply."""
+    """Send one request to the current daemon (started if needed) and return its reply.
+    A daemon that closes without answering (it was stopping just then, or was killed) is
+    replaced once."""
     path = socket_path()
-    try:
-        connection = _connect(path)
-    except OSError:
-        if not start:
-            raise Unavailable("no local grader is running") from None
-        connection = _start(path)
-    with connection:
-        connection.settimeout(wait_seconds() + _submission_seconds() + REPLY_MARGIN_SECONDS)
+    for _ in range(2):
         try:
-            connection.sendall(json.dumps(message).encode() + b"\n")
-            connection.shutdown(socket.SHUT_WR)
-            reply = json.loads(_read_all(connection) or b"null")
-        except (OSError, ValueError) as exc:
-            raise Unavailable(f"the local grader did not answer: {exc}") from None
-    if not isinstance(reply, dict) or "error" in reply:
-        raise Unavailable((reply or {}).get("error", "the local grader sent no reply") if isinstance(reply, dict)
-                          else "the local grader sent a malformed reply")
+            connection = _connect(path)
+        except OSError:
+            if not start:
+                raise Unavailable("no local grader is running") from None
+            connection = _start(path)
+        with connection:
+            connection.settimeout(wait_seconds() + _submission_seconds() + REPLY_MARGIN_SECONDS)
+            try:
+                connection.sendall(json.dumps(message).encode() + b"\n")
+                connection.shutdown(socket.SHUT_WR)
+                answer = _read_all(connection)
+            except (ConnectionResetError, BrokenPipeError):
+                answer = b""
+            except OSError as exc:  # a timeout: the daemon hangs, do not start a second one
+                raise Unavailable(f"the local grader did not answer: {exc}") from None
+        if answer or not start:
+            break
+    else:
+        raise Unavailable("the local grader closed the connection without an answer, twice")
+    try:
+        reply = json.loads(answer)
+    except ValueError:
+        reply = None
+    if not isinstance(reply, dict):
+        raise Unavailable("the local grader sent a malformed reply")
+    if "error" in reply:
+        raise Unavailable(reply["error"])
     if reply.get("busy"):
         raise Unavailable(f"the local grader is busy for over {wait_seconds():g} s")
     return reply
@@ -169,23 +187,23 @@ def _start(path):
         with contextlib.suppress(FileNotFoundError):
             path.unlink()  # left by a daemon that was killed
         log = os.open(path.with_suffix(".log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        subprocess.Popen([sys.executable, "-m", "grader.daemon", str(path)], start_new_session=True,
-                         stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=str(assignments.COURSE_DIR))
+        daemon = subprocess.Popen([sys.executable, "-m", "grader.daemon", str(path)], start_new_session=True,
+                                  stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=str(assignments.COURSE_DIR))
         os.close(log)
-        connection = _wait_for(path)
+        connection = _wait_for(path, daemon)
     path.with_suffix(".lock").unlink(missing_ok=True)
     _stop_outdated(path)
     return connection
 
 
-def _wait_for(path):
+def _wait_for(path, daemon):
     deadline = time.monotonic() + START_SECONDS
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and daemon.poll() is None:
         try:
             return _connect(path)
         except OSError:
             time.sleep(0.02)
-    raise Unavailable(f"the local grader did not start within {START_SECONDS:g} s (see {path.with_suffix('.log')})")
+    raise Unavailable(f"the local grader did not start (see {path.with_suffix('.log')})")
 
 
 def _stop_outdated(current):
@@ -247,6 +265,7 @@ class Daemon:
         # the other assignments' suites are loaded after the first reply (_warm_up).
         import grader.grading  # noqa: F401
 
+        self.last_request = time.monotonic()  # idle time counts from being ready, not from launch
         self.listener.settimeout(min(1.0, self.idle / 4))
         while not self.stopping.is_set() and not self._idle_too_long():
             try:
@@ -294,7 +313,7 @@ class Daemon:
             return {"stopped": os.getpid()}
         if op != "grade":
             return {"error": f"unknown request {op!r}"}
-        if not self.grading.acquire(timeout=wait_seconds()):
+        if not self.grading.acquire(timeout=float(message.get("wait", wait_seconds()))):
             return {"busy": True}
         try:
             return {"result": _grade_here(message), "pid": os.getpid()}
