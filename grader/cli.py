@@ -77,14 +77,13 @@ def _grade(args):
 
 
 def _grade_notebook(args):
-    seed = getattr(args, "seed", None)
     if args.no_daemon or os.environ.get("CONVGRADE_NO_DAEMON"):
         from grader.grading import grade
 
-        return grade(args.path, args.assignment, **({"seed": seed} if seed is not None else {}))
+        return grade(args.path, args.assignment, seed=args.seed)
     from grader import daemon
 
-    return daemon.grade(args.path, args.assignment, seed)
+    return daemon.grade(args.path, args.assignment, args.seed)
 
 
 def _grade_tree(args):

@@ -110,7 +110,7 @@ def grade(path, assignment=None, seed=None):
         print(f"convgrade: grading in this process ({reason})", file=sys.stderr)
         from grader.grading import grade as grade_here
 
-        return grade_here(path, assignment, **({"seed": seed} if seed is not None else {}))
+        return grade_here(path, assignment, seed=seed)
 
 
 def request(message, start=True):
@@ -337,8 +337,7 @@ class Daemon:
 def _grade_here(message):
     from grader.grading import grade
 
-    seed = message.get("seed")
-    return grade(message["path"], message.get("assignment"), **({"seed": seed} if seed is not None else {}))
+    return grade(message["path"], message.get("assignment"), seed=message.get("seed"))
 
 
 def _same_user(connection):
