@@ -3,6 +3,7 @@
 import argparse
 import csv
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -25,6 +26,9 @@ def main(argv=None):
                        help="for a tree: store the scores in nbgrader's gradebook, e.g. sqlite:///gradebook.db")
     grade.add_argument("--export", type=Path, metavar="CSV",
                        help="with --gradebook: write the gradebook as `nbgrader export` does")
+    grade.add_argument("--no-daemon", action="store_true",
+                       help="grade one notebook in this process, not in the warm local grader "
+                            "(grader/daemon.py); CONVGRADE_NO_DAEMON=1 does the same")
 
     serve = commands.add_parser("serve", help="run the grader service")
     serve.add_argument("--host", default="127.0.0.1")
@@ -41,14 +45,16 @@ def main(argv=None):
 
     commands.add_parser("release", help="regenerate exercises/ from solutions/ with nbgrader")
 
+    daemon = commands.add_parser("daemon", help="the warm local grader behind `convgrade grade NOTEBOOK`")
+    daemon.add_argument("action", choices=["status", "stop"])
+
     args = parser.parse_args(argv)
-    handlers = {"grade": _grade, "serve": _serve, "worker": _worker, "students": _students, "release": _release}
+    handlers = {"grade": _grade, "serve": _serve, "worker": _worker, "students": _students, "release": _release,
+                "daemon": _daemon}
     return handlers[args.command](args)
 
 
 def _grade(args):
-    from grader.grading import grade
-
     if not args.path.exists():
         return _refuse(f"{args.path} does not exist")
     if args.path.is_dir():
@@ -57,7 +63,7 @@ def _grade(args):
         return _refuse("--feedback, --gradebook and --export take a submitted/<student>/<assignment>/ tree")
     if args.path.suffix != ".ipynb":
         return _refuse(f"{args.path} is not a notebook (.ipynb)")
-    result = grade(args.path, args.assignment, seed=args.seed)
+    result = _grade_notebook(args)
     text = json.dumps(result, indent=2)
     if args.out:
         args.out.write_text(text)
@@ -68,6 +74,16 @@ def _grade(args):
     if not args.json:
         print(summary(result))
     return 0
+
+
+def _grade_notebook(args):
+    if args.no_daemon or os.environ.get("CONVGRADE_NO_DAEMON"):
+        from grader.grading import grade
+
+        return grade(args.path, args.assignment, seed=args.seed)
+    from grader import daemon
+
+    return daemon.grade(args.path, args.assignment, args.seed)
 
 
 def _grade_tree(args):
@@ -184,6 +200,17 @@ def _students(args):
         write_tokens(issued, sys.stdout)
     print(f"convgrade: issued {len(issued)} token(s); they are stored hashed and cannot be shown again",
           file=sys.stderr)
+    return 0
+
+
+def _daemon(args):
+    from grader import daemon
+
+    if args.action == "stop":
+        print(f"convgrade: stopped {daemon.stop_all()} local grader(s)")
+    else:
+        running = daemon.status()
+        print(json.dumps(running) if running else "convgrade: no local grader runs for this course and code")
     return 0
 
 

@@ -1,30 +1,46 @@
 """A warm pool of grading processes.
 
-Each worker imports torch, pytest and every hidden suite and starts its sandbox zygote
-before its first job, so a submission pays only for its own checks. Workers are started
-with 'spawn', never forked from a process that may have touched CUDA or started threads.
+Workers are forked from one warm parent: multiprocessing's fork server, itself started
+fresh (exec, no threads, CUDA untouched), imports torch, pytest, nbformat and the grader
+once, and every worker is a fork of it, so N workers cost one import instead of N. Each
+worker then starts its own sandbox zygote and loads the hidden suites (grading.warm_up)
+before its first job, so a submission pays only for its own checks.
+CONVGRADE_POOL_START=spawn restores N independently started interpreters. The parent
+(the CLI) never imports torch itself: it only hands out paths and collects results.
 """
 
 import concurrent.futures
 import multiprocessing
 import os
 
-from grader import grading
+# What the fork server imports before forking workers: nothing that starts a thread or
+# touches CUDA at import time.
+WARM_MODULES = ["grader.grading"]
 
 
 def default_size():
     return max(1, len(os.sched_getaffinity(0)))
 
 
+def start_method():
+    return os.environ.get("CONVGRADE_POOL_START", "forkserver")
+
+
+def _context():
+    context = multiprocessing.get_context(start_method())
+    if start_method() == "forkserver":
+        context.set_forkserver_preload(WARM_MODULES)
+    return context
+
+
 class GradingPool:
     def __init__(self, size=None):
         self._executor = concurrent.futures.ProcessPoolExecutor(
-            max_workers=size or default_size(), mp_context=multiprocessing.get_context("spawn"),
-            initializer=grading.warm_up)
+            max_workers=size or default_size(), mp_context=_context(), initializer=_warm_up)
 
     def submit(self, submission, assignment=None, seed=None):
         """A future of grade(submission, assignment, seed=seed); submission is bytes or a path."""
-        return self._executor.submit(grading.grade, submission, assignment, seed=seed)
+        return self._executor.submit(_grade, submission, assignment, seed)
 
     def map(self, submissions, assignment=None):
         return [f.result() for f in [self.submit(s, assignment) for s in submissions]]
@@ -37,3 +53,16 @@ class GradingPool:
 
     def __exit__(self, *exc):
         self.close()
+
+
+# Run in the workers; imported there, so that the parent stays light.
+def _warm_up():
+    from grader import grading
+
+    grading.warm_up()
+
+
+def _grade(submission, assignment, seed):
+    from grader import grading
+
+    return grading.grade(submission, assignment, seed=seed)

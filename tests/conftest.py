@@ -1,11 +1,17 @@
 """Shared fixtures: a real grader service on loopback (see service_harness.py)."""
 
+import os
+
 import pytest
 
 from service_harness import Client, Service, import_roster
 from submissions import make_submission
 
 SERVICE_ASSIGNMENT = "a1_cross_correlation"
+
+# `convgrade grade NOTEBOOK` grades in-process in the tests, leaving no warm grader behind;
+# tests/test_daemon.py starts its own in a temporary runtime directory.
+os.environ.setdefault("CONVGRADE_NO_DAEMON", "1")
 
 
 @pytest.fixture(scope="session")
