@@ -91,6 +91,7 @@ def _grade(args):
 
 
 def _grade_tree(args):
+    from grader import deadlines
     from grader.pool import GradingPool
 
     if args.export and not args.gradebook:
@@ -106,9 +107,12 @@ def _grade_tree(args):
     for path, result in graded:
         student = path.parent.parent.name
         results.append({"student": student, "notebook": str(path), **result})
+        credit = deadlines.collected(result["assignment"], student, deadlines.collected_at(path.parent)).credit \
+            if result["assignment"] else 1.0
         rows.append({"student": student, "assignment": result["assignment"],
                      "score": result["score"], "max_score": result["max_score"],
-                     "gradable": result["gradable"]})
+                     "gradable": result["gradable"], "credit": credit,
+                     "credited_score": round(result["score"] * credit, 6)})
         if not args.json:
             print(f"{student:20} {result['assignment'] or '?':28} {result['score']:6.1f} / {result['max_score']:.1f}")
     if args.out:

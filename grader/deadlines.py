@@ -231,3 +231,58 @@ def _credit_or_zero(deadlines, when):
         return deadlines.credit_at(when)
     except Refused:
         return 0.0
+
+
+# -- nbgrader's collected submissions (convgrade grade TREE --gradebook) --------------------
+
+@dataclasses.dataclass(frozen=True)
+class Collected:
+    credit: float = 1.0
+    due: datetime.datetime | None = None          # naive UTC, as nbgrader stores it
+    extension: datetime.timedelta | None = None
+
+
+def collected_at(folder):
+    """The collection time `nbgrader collect` writes beside the notebook, if any."""
+    stamp = Path(folder) / "timestamp.txt"
+    return stamp.read_text().strip() if stamp.is_file() else None
+
+
+def collected(assignment, student, timestamp):
+    """Credit, due date and extension for a submission `nbgrader collect` stamped `timestamp`.
+
+    Extensions come from the service's database when one exists (CONVGRADE_DATABASE_URL, or
+    convgrade.sqlite3 in CONVGRADE_DATA_DIR); without a timestamp the credit is full.
+    """
+    base = course().get(assignment)
+    if base is None:
+        return Collected()
+    with _service_session() as session:
+        mine = effective(assignment, student, session)
+    credit = 1.0
+    if timestamp:
+        from nbgrader.utils import parse_utc
+
+        credit = _credit_or_zero(mine, parse_utc(timestamp).replace(tzinfo=UTC))
+    extension = mine.due - base.due if mine.due != base.due else None
+    return Collected(credit, to_db(base.due), extension)
+
+
+class _service_session:
+    """A session on the service's database if there is one, else None (no extensions)."""
+
+    def __enter__(self):
+        from grader.service.config import Settings
+
+        settings = Settings.from_env()
+        configured = os.environ.get("CONVGRADE_DATABASE_URL") or (settings.data_dir / "convgrade.sqlite3").exists()
+        self.session = None
+        if configured:
+            from grader.service.db import sessions_for
+
+            self.session = sessions_for(settings.database_url)()
+        return self.session
+
+    def __exit__(self, *_):
+        if self.session is not None:
+            self.session.close()

@@ -3,7 +3,7 @@
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from grader.service import api, pages
+from grader.service import api, instructor, pages
 from grader.service.config import Settings
 from grader.service.db import sessions_for
 from grader.service.queue import make_queue
@@ -30,6 +30,7 @@ def create_app(config=None):
                       MAX_FORM_MEMORY_SIZE=settings.max_upload_bytes)
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(instructor.bp)
     app.register_error_handler(HTTPException, _json_error)
     return app
 
