@@ -89,6 +89,73 @@ def graded(course, notebooks):
     return seen
 
 
+@pytest.mark.parametrize("moment, credit", [
+    ("2026-09-01T00:00:00Z", 1.0), ("2026-09-15T23:59:00Z", 1.0), ("2026-09-15T23:59:01Z", 0.8),
+    ("2026-09-17T01:59:00+02:00", 0.8), ("2026-09-16T23:59:01Z", 0.5), ("2026-09-18T23:59:00Z", 0.5),
+    ("2026-08-31T23:59:59Z", "opens at 2026-09-01 00:00 UTC"), ("2026-09-18T23:59:01Z", "closed at 2026-09-18 23:59 UTC"),
+])
+def test_windows_at_their_boundaries(moment, credit):
+    """course.toml parsed and applied without a server: each bound belongs to the window it ends."""
+    from grader import deadlines
+
+    a1 = deadlines.parse(COURSE_TOML)[A1]
+    when = deadlines.parse_time(moment)
+    if isinstance(credit, float):
+        assert a1.credit_at(when) == credit
+    else:
+        with pytest.raises(deadlines.Refused, match=f"^{A1} {credit}$"):
+            a1.credit_at(when)
+
+
+def test_an_extension_moves_the_late_windows_with_the_due_date():
+    from grader import deadlines
+
+    moved = deadlines.parse(COURSE_TOML)[A1].with_due(deadlines.parse_time("2026-09-19T23:59:00Z"))
+    assert moved.opens == deadlines.parse_time("2026-09-01T00:00:00Z") and moved.extended
+    assert [(deadlines.iso(w.until), w.credit) for w in moved.late] == [
+        ("2026-09-20T23:59:00Z", 0.8), ("2026-09-22T23:59:00Z", 0.5)]
+
+
+@pytest.mark.parametrize("toml, complaint", [
+    (COURSE_TOML.replace("Z\n", "\n", 1), "with an offset"),
+    (COURSE_TOML.replace("credit = 0.8", "credit = 1.5"), "from 0 to 1"),
+    (COURSE_TOML.replace("2026-09-16T23:59", "2026-09-14T23:59"), "increasing order"),
+    (COURSE_TOML.replace("due =", "dew ="), "needs a `due`"),
+])
+def test_course_toml_mistakes_are_named(toml, complaint):
+    from grader import deadlines
+
+    with pytest.raises(deadlines.ConfigError, match=re.escape(complaint)):
+        deadlines.parse(toml)
+
+
+def test_the_example_course_toml_parses():
+    from grader import deadlines
+
+    assert A1 in deadlines.parse((REPO / "course.example.toml").read_text())
+
+
+def test_an_older_database_gains_the_new_columns(tmp_path):
+    """A data dir from before deadlines and regrades: its rows get credit 1 and stay readable."""
+    import sqlite3
+
+    from grader.service.db import Submission, sessions_for
+
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE submissions (id VARCHAR(32) PRIMARY KEY, student_id VARCHAR(200), "
+                   "assignment VARCHAR(200), filename VARCHAR(400), path VARCHAR(400), status VARCHAR(16), "
+                   "result_json TEXT, error TEXT, attempts INTEGER, worker VARCHAR(200), created_at DATETIME, "
+                   "started_at DATETIME, finished_at DATETIME)")
+        db.execute("INSERT INTO submissions VALUES ('old', 's1', 'a1', 'a.ipynb', 'submissions/old.ipynb', "
+                   "'done', '{\"score\": 3.0, \"max_score\": 4.0}', NULL, 1, NULL, "
+                   "'2026-01-01 00:00:00', NULL, NULL)")
+    with sessions_for(f"sqlite:///{path}")() as session:
+        old = session.get(Submission, "old")
+        assert old.credit == 1.0 and old.regrading is False and old.submitted_at is None
+        assert old.to_json(history=[])["credit"] == 1.0
+
+
 def test_refused_before_opening_and_after_closing_storing_nothing(course, notebooks, graded):
     rows, files = len(course.rows()), course.stored_files()
     at(course, "2026-08-31T23:59:00Z")

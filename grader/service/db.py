@@ -7,7 +7,7 @@ import hashlib
 import json
 import secrets
 
-from sqlalchemy import Boolean, DateTime, Float, Integer, String, Text, create_engine, event
+from sqlalchemy import Boolean, DateTime, Float, Integer, String, Text, create_engine, event, inspect, literal
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 STATUSES = ("queued", "running", "done", "error")
@@ -118,7 +118,25 @@ def engine_for(url):
     if sqlite:
         event.listen(engine, "connect", _sqlite_pragmas)
     Base.metadata.create_all(engine)
+    _add_missing_columns(engine)
     return engine
+
+
+def _add_missing_columns(engine):
+    """create_all makes new tables, never new columns: give an older database the columns it
+    lacks (deadlines, regrades), with their defaults, so an existing data dir keeps working."""
+    existing = inspect(engine)
+    with engine.begin() as connection:
+        for table in Base.metadata.sorted_tables:
+            have = {c["name"] for c in existing.get_columns(table.name)}
+            for column in table.columns:
+                if column.name in have:
+                    continue
+                ddl = f"ALTER TABLE {table.name} ADD COLUMN {column.name} {column.type.compile(engine.dialect)}"
+                if column.default is not None and column.default.is_scalar:
+                    value = literal(column.default.arg, column.type)
+                    ddl += " DEFAULT " + str(value.compile(engine, compile_kwargs={"literal_binds": True}))
+                connection.exec_driver_sql(ddl)
 
 
 def _sqlite_pragmas(connection, _record):
