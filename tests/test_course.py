@@ -258,8 +258,19 @@ def test_regrade_unchanged_suite_changes_nothing_and_keeps_history(course, grade
     for submission_id, old in before.items():
         new = after[submission_id]
         assert new["result"]["score"] == old["result"]["score"]
+        assert new["result"]["seed"] == old["result"]["seed"], "a regrade replays the recorded seed"
         assert [h["result"]["score"] for h in new["history"]] == [old["result"]["score"]]
         assert new["history"][0]["credited_score"] == old["credited_score"]
+
+
+def test_regrade_with_fresh_seed_draws_new_inputs(course, graded):
+    [(submission_id, old)] = [(i, b) for i, b in _bodies(course, "d2").items()
+                              if b["submitted_at"] == "2026-09-19T12:00:00Z"]
+    code, _, err = cli(course, "regrade", "--submission", submission_id, "--fresh-seed", "--wait", "240")
+    assert code == 0 and "queued 1 submission(s)" in err, err
+    new = _bodies(course, "d2")[submission_id]
+    assert new["result"]["seed"] != old["result"]["seed"]
+    assert new["history"][-1]["result"]["seed"] == old["result"]["seed"]
 
 
 def test_regrade_after_changing_a_checks_points(course, graded):
