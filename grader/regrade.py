@@ -12,7 +12,6 @@ A worker notices a changed hidden suite (a fixed check, new points) by the files
 and sizes, and imports it afresh before the next grading: no restart is needed.
 """
 
-import inspect
 import json
 import sys
 import time
@@ -29,12 +28,10 @@ FINISHED = ("done", "error")
 # -- in the worker -----------------------------------------------------------------------
 
 def grade_with_seed(path, assignment, seed=None):
-    """grade(), replaying `seed` when the engine supports it (it gains `seed=`; older ones do not)."""
+    """grade(), replaying `seed` (None: a fresh one, as for a new submission)."""
     from grader.grading import grade
 
-    if seed is not None and "seed" in inspect.signature(grade).parameters:
-        return grade(path, assignment, seed=seed)
-    return grade(path, assignment)
+    return grade(path, assignment, seed=seed)
 
 
 _suite_stamp = None
