@@ -1,4 +1,4 @@
-"""The `convgrade` command: grade, serve, worker, students, release."""
+"""The `convgrade` command: grade, serve, worker, students, release, extend, regrade, similarity."""
 
 import argparse
 import csv
@@ -45,12 +45,31 @@ def main(argv=None):
 
     commands.add_parser("release", help="regenerate exercises/ from solutions/ with nbgrader")
 
+    extend = commands.add_parser("extend", help="give one student their own due date (late windows move with it)")
+    extend.add_argument("student")
+    extend.add_argument("assignment")
+    extend.add_argument("--due", required=True, help="an ISO time with an offset, e.g. 2026-09-20T23:59:00Z")
+
+    regrade = commands.add_parser("regrade", help="regrade stored submissions through the queue, keeping old results")
+    regrade.add_argument("--assignment")
+    regrade.add_argument("--student")
+    regrade.add_argument("--submission", metavar="ID")
+    regrade.add_argument("--fresh-seed", action="store_true", help="draw new hidden inputs instead of replaying")
+    regrade.add_argument("--wait", type=float, default=600, help="seconds to wait for the results (0: just queue)")
+    regrade.add_argument("--json", action="store_true")
+
+    similarity = commands.add_parser("similarity", help="pairs of similar answers in a submitted/ tree")
+    similarity.add_argument("path", type=Path)
+    similarity.add_argument("--assignment", required=True)
+    similarity.add_argument("--json", action="store_true")
+    similarity.add_argument("--threshold", type=float, default=0.0, help="show pairs scoring at least this (0..1)")
+
     daemon = commands.add_parser("daemon", help="the warm local grader behind `convgrade grade NOTEBOOK`")
     daemon.add_argument("action", choices=["status", "stop"])
 
     args = parser.parse_args(argv)
     handlers = {"grade": _grade, "serve": _serve, "worker": _worker, "students": _students, "release": _release,
-                "daemon": _daemon}
+                "daemon": _daemon, "extend": _extend, "regrade": _regrade, "similarity": _similarity}
     return handlers[args.command](args)
 
 
@@ -87,6 +106,7 @@ def _grade_notebook(args):
 
 
 def _grade_tree(args):
+    from grader import deadlines
     from grader.pool import GradingPool
 
     if args.export and not args.gradebook:
@@ -102,9 +122,12 @@ def _grade_tree(args):
     for path, result in graded:
         student = path.parent.parent.name
         results.append({"student": student, "notebook": str(path), **result})
+        credit = deadlines.collected(result["assignment"], student, deadlines.collected_at(path.parent)).credit \
+            if result["assignment"] else 1.0
         rows.append({"student": student, "assignment": result["assignment"],
                      "score": result["score"], "max_score": result["max_score"],
-                     "gradable": result["gradable"]})
+                     "gradable": result["gradable"], "credit": credit,
+                     "credited_score": round(result["score"] * credit, 6)})
         if not args.json:
             print(f"{student:20} {result['assignment'] or '?':28} {result['score']:6.1f} / {result['max_score']:.1f}")
     if args.out:
@@ -219,6 +242,36 @@ def _release(args):
 
     release()
     return 0
+
+
+def _extend(args):
+    from grader import deadlines
+    from grader.service.config import Settings
+    from grader.service.db import sessions_for
+
+    try:
+        due = deadlines.parse_time(args.due, "--due")
+        with sessions_for(Settings.from_env().prepare().database_url)() as session:
+            moved = deadlines.extend(session, args.student, args.assignment, due)
+    except (ValueError, deadlines.ConfigError) as exc:
+        return _refuse(str(exc))
+    print(f"{args.student} {args.assignment}: due {deadlines.human(moved.due)}"
+          + "".join(f", {w.credit:g} credit until {deadlines.human(w.until)}" for w in moved.late))
+    return 0
+
+
+def _regrade(args):
+    from grader.regrade import main as regrade
+
+    return regrade(args)
+
+
+def _similarity(args):
+    from grader.similarity import main as similarity
+
+    if not args.path.is_dir():
+        return _refuse(f"{args.path} is not a folder (a submitted/<student>/<assignment>/ tree)")
+    return similarity(args)
 
 
 if __name__ == "__main__":

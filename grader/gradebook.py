@@ -10,6 +10,11 @@ The assignment, its notebook and grade cells must be in the database. `nbgrader
 generate_assignment` (with the course's db_url) puts them there; when they are missing,
 they are recorded here from the source notebook with nbgrader's own ComputeChecksums and
 SaveCells preprocessors, the ones generate_assignment runs.
+
+Late credit (grader.deadlines) becomes nbgrader's own `late_submission_penalty`
+(raw score x (1 - credit)), so `nbgrader export` and the formgrader show the credited score
+as `score` beside `raw_score`; the assignment's due date and a student's extension are
+recorded as nbgrader's `duedate` and `extension`.
 """
 
 import contextlib
@@ -20,7 +25,7 @@ from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
 
-from grader import assignments
+from grader import assignments, deadlines
 from grader.feedback import exercises
 
 HIDDEN = "hidden_"
@@ -31,25 +36,33 @@ class GradebookError(Exception):
 
 
 def write(db_url, graded):
-    """Store [(student, assignment, notebook_path, result)]; return the number of submissions stored."""
+    """Store [(student, assignment, notebook_path, result[, credit])]; return the number stored.
+
+    Without a credit, the one course.toml gives the collection time (timestamp.txt)."""
     stored = 0
     with _alembic_on_path(), warnings.catch_warnings(), Gradebook(db_url) as gradebook:
         # nbgrader's own add_submission trips SQLAlchemy's autoflush warnings; they are harmless
         warnings.filterwarnings("ignore", message=".* not in session, add operation along")
-        for student, assignment, path, result in graded:
+        for student, assignment, path, result, *credit in graded:
             if assignment not in assignments.names():
                 continue
             notebook = _ensure_notebook(gradebook, db_url, assignment)
             gradebook.update_or_create_student(student)
-            timestamp = _timestamp(Path(path).parent)
+            timestamp = deadlines.collected_at(Path(path).parent)
+            schedule = deadlines.collected(assignment, student, timestamp)
             kwargs = {"timestamp": timestamp} if timestamp else {}
+            if schedule.extension:
+                kwargs["extension"] = schedule.extension
+            if schedule.due:
+                gradebook.update_or_create_assignment(assignment, duedate=schedule.due)
             gradebook.update_or_create_submission(assignment, student, **kwargs)
-            _store_grades(gradebook, notebook.name, assignment, student, result)
+            _store_grades(gradebook, notebook.name, assignment, student, result,
+                          credit[0] if credit else schedule.credit)
             stored += 1
     return stored
 
 
-def _store_grades(gradebook, notebook, assignment, student, result):
+def _store_grades(gradebook, notebook, assignment, student, result, credit=1.0):
     points = {ex["name"]: ex["score"] for ex in exercises(result)}
     submitted = gradebook.find_submission_notebook(notebook, assignment, student)
     missing = set(points) - {g.name[len(HIDDEN):] for g in submitted.grades if g.name.startswith(HIDDEN)}
@@ -67,6 +80,7 @@ def _store_grades(gradebook, notebook, assignment, student, result):
             continue
         grade.needs_manual_grade = grade.manual_score is not None
     submitted.flagged = bool(result.get("notes") or not result["gradable"])
+    submitted.late_submission_penalty = round(float(result["score"]) * (1.0 - credit), 6)
     gradebook.db.commit()
 
 
@@ -97,12 +111,6 @@ def _alembic_on_path():
         yield
     finally:
         os.environ["PATH"] = saved
-
-
-def _timestamp(folder):
-    """The collection time `nbgrader collect` writes beside the notebook, if any."""
-    stamp = folder / "timestamp.txt"
-    return stamp.read_text().strip() if stamp.is_file() else None
 
 
 def export_csv(db_url, path):

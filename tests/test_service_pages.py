@@ -68,6 +68,6 @@ def test_instructor_page_shows_histograms_and_pass_rates(service, page, admin, n
     admin.submit(notebooks["reference"], SERVICE_ASSIGNMENT, wait=180)
     _log_in(page, service.url, service.admin_token)
     page.wait_for_selector(f"#report-{SERVICE_ASSIGNMENT}")
-    assert page.query_selector_all(f"#report-{SERVICE_ASSIGNMENT} .hist div")
+    assert page.query_selector_all(f"#report-{SERVICE_ASSIGNMENT} svg.hist rect")
     assert page.query_selector(f"#report-{SERVICE_ASSIGNMENT} .pass-rates")
     assert "(instructor)" in page.inner_text("#submissions")

@@ -69,3 +69,18 @@ def test_resubmission_rate_limit(rq_service, notebooks):
     response = Client(rq_service.url, rq_service.tokens["r1"]).submit(notebooks["stubs"])
     assert response.status_code == 429 and "3600" in error_of(response)
     assert len(rq_service.rows()) == rows
+
+
+def test_regrade_goes_through_rq_and_keeps_the_earlier_result(rq_service):
+    """`convgrade regrade` puts the submission on RQ's regrade queue; the RQ worker grades it again."""
+    admin = Client(rq_service.url, rq_service.admin_token)
+    [submission] = [s for s in admin.get("/api/v1/submissions").json()["submissions"] if s["student_id"] == "r2"]
+    before = admin.get(f"/api/v1/submissions/{submission['id']}").json()
+    regrade = convgrade(rq_service.env, "regrade", "--student", "r2", "--wait", "180",
+                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _, err = regrade.communicate(timeout=240)
+    assert regrade.returncode == 0 and "queued 1 submission(s)" in err and "1 unchanged" in err, err
+    after = admin.get(f"/api/v1/submissions/{submission['id']}").json()
+    assert after["status"] == "done" and after["result"]["score"] == before["result"]["score"]
+    assert [h["result"]["score"] for h in after["history"]] == [before["result"]["score"]]
+    assert after["finished_at"] > before["finished_at"]

@@ -4,7 +4,7 @@ from flask import Blueprint, Response, abort, current_app, jsonify, request
 
 from sqlalchemy import text
 
-from grader import assignments
+from grader import assignments, deadlines
 from grader.service import reports, submissions
 from grader.service.auth import bearer_identity, require_admin
 
@@ -33,7 +33,7 @@ def create_submission():
     if wait:
         submission = submissions.wait_for(identity, submission.id, wait)
     finished = submission.status in ("done", "error")
-    body = submission.to_json() if finished else {"id": submission.id, "status": submission.status}
+    body = _with_history(submission) if finished else {"id": submission.id, "status": submission.status}
     return jsonify(body), 200 if finished else 202
 
 
@@ -49,16 +49,47 @@ def get_submission(submission_id):
     identity = bearer_identity()
     wait = _wait_seconds()
     if wait:
-        return jsonify(submissions.wait_for(identity, submission_id, wait).to_json())
-    return jsonify(submissions.visible_submission(identity, submission_id).to_json())
+        return jsonify(_with_history(submissions.wait_for(identity, submission_id, wait)))
+    return jsonify(_with_history(submissions.visible_submission(identity, submission_id)))
+
+
+def _with_history(submission):
+    from grader.regrade import history
+
+    with current_app.config["SESSIONS"]() as session:
+        return submission.to_json(history=history(session, submission.id))
 
 
 @bp.get("/api/v1/assignments")
 def list_assignments():
+    """Each assignment with its deadlines: a student's own (extensions applied) with their token."""
     from grader.grading import max_score  # collects the hidden suites: imports torch
 
-    return jsonify({"assignments": [{"name": name, "max_score": max_score(name)}
-                                    for name in assignments.names()]})
+    student = _optional_student()
+    now = deadlines.now()
+    with current_app.config["SESSIONS"]() as session:
+        listed = [{"name": name, "max_score": max_score(name),
+                   **_deadlines_json(deadlines.effective(name, student, session), now)}
+                  for name in assignments.names()]
+    return jsonify({"assignments": listed})
+
+
+def _optional_student():
+    """The student whose token came with the request, if any (no token: course-wide deadlines)."""
+    if not request.headers.get("Authorization"):
+        return None
+    identity = bearer_identity()
+    return None if identity.is_admin else identity.student_id
+
+
+def _deadlines_json(found, now):
+    if found is None:
+        return {"opens": None, "due": None, "late": [], "extended": False, "credit_now": 1.0, "open_now": True}
+    try:
+        credit = found.credit_at(now)
+    except deadlines.Refused:
+        credit = None
+    return {**found.to_json(), "credit_now": credit, "open_now": credit is not None}
 
 
 @bp.get("/api/v1/gradebook.csv")

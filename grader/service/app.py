@@ -4,7 +4,7 @@ from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from grader import metrics
-from grader.service import api, pages
+from grader.service import api, instructor, pages
 from grader.service.config import Settings
 from grader.service.db import sessions_for
 from grader.service.queue import make_queue
@@ -32,6 +32,7 @@ def create_app(config=None):
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(metrics.bp)
+    app.register_blueprint(instructor.bp)
     app.register_error_handler(HTTPException, _json_error)
     return app
 

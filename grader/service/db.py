@@ -1,4 +1,5 @@
-"""The database: students (hashed tokens) and submissions (which are also the embedded queue)."""
+"""The database: students (hashed tokens), submissions (which are also the embedded queue),
+per-student deadline extensions, and every earlier result of a regraded submission."""
 
 import datetime
 import functools
@@ -6,7 +7,7 @@ import hashlib
 import json
 import secrets
 
-from sqlalchemy import DateTime, Integer, String, Text, create_engine, event
+from sqlalchemy import Boolean, DateTime, Float, Integer, String, Text, create_engine, event, inspect, literal
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 STATUSES = ("queued", "running", "done", "error")
@@ -43,12 +44,20 @@ class Submission(Base):
     created_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow, index=True)
     started_at: Mapped[datetime.datetime | None] = mapped_column(DateTime, nullable=True)
     finished_at: Mapped[datetime.datetime | None] = mapped_column(DateTime, nullable=True)
+    # deadlines (grader/deadlines.py): the server's clock at upload, and the credit it earned
+    submitted_at: Mapped[datetime.datetime | None] = mapped_column(DateTime, nullable=True)
+    credit: Mapped[float] = mapped_column(Float, default=1.0)
+    credited_score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # regrades (grader/regrade.py): queued again behind new work, replaying this seed
+    regrading: Mapped[bool] = mapped_column(Boolean, default=False)
+    replay_seed: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     @property
     def result(self):
         return json.loads(self.result_json) if self.result_json else None
 
-    def to_json(self, with_result=True):
+    def to_json(self, with_result=True, history=()):
+        """The API's view; `history` is the submission's PastResult rows, oldest first."""
         data = {"id": self.id, "status": self.status, "student_id": self.student_id,
                 "assignment": self.assignment, "filename": self.filename,
                 "attempts": self.attempts, "created_at": _iso(self.created_at),
@@ -58,7 +67,42 @@ class Submission(Base):
             data["score"], data["max_score"] = self.result["score"], self.result["max_score"]
         if self.status == "error":
             data["error"] = self.error
+        data.update(submitted_at=_iso(self.submitted_at or self.created_at), credit=self.credit,
+                    credited_score=self.credited_score if self.status == "done" else None)
+        if with_result:
+            data["history"] = [r.to_json() for r in history]
         return data
+
+
+class Extension(Base):
+    """One student's own due date for one assignment (`convgrade extend`)."""
+    __tablename__ = "extensions"
+    student_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    assignment: Mapped[str] = mapped_column(String(200), primary_key=True)
+    due: Mapped[datetime.datetime] = mapped_column(DateTime)     # naive UTC, like every time here
+    created_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class PastResult(Base):
+    """A result a regrade replaced: append-only, one row per earlier grading."""
+    __tablename__ = "results"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    submission_id: Mapped[str] = mapped_column(String(32), index=True)
+    result_json: Mapped[str | None] = mapped_column(Text, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    credit: Mapped[float] = mapped_column(Float, default=1.0)
+    credited_score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    graded_at: Mapped[datetime.datetime | None] = mapped_column(DateTime, nullable=True)
+    replaced_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
+
+    @property
+    def result(self):
+        return json.loads(self.result_json) if self.result_json else None
+
+    def to_json(self):
+        return {"result": self.result, "error": self.error, "credit": self.credit,
+                "credited_score": self.credited_score, "graded_at": _iso(self.graded_at),
+                "replaced_at": _iso(self.replaced_at)}
 
 
 def _iso(moment):
@@ -74,7 +118,25 @@ def engine_for(url):
     if sqlite:
         event.listen(engine, "connect", _sqlite_pragmas)
     Base.metadata.create_all(engine)
+    _add_missing_columns(engine)
     return engine
+
+
+def _add_missing_columns(engine):
+    """create_all makes new tables, never new columns: give an older database the columns it
+    lacks (deadlines, regrades), with their defaults, so an existing data dir keeps working."""
+    existing = inspect(engine)
+    with engine.begin() as connection:
+        for table in Base.metadata.sorted_tables:
+            have = {c["name"] for c in existing.get_columns(table.name)}
+            for column in table.columns:
+                if column.name in have:
+                    continue
+                ddl = f"ALTER TABLE {table.name} ADD COLUMN {column.name} {column.type.compile(engine.dialect)}"
+                if column.default is not None and column.default.is_scalar:
+                    value = literal(column.default.arg, column.type)
+                    ddl += " DEFAULT " + str(value.compile(engine, compile_kwargs={"literal_binds": True}))
+                connection.exec_driver_sql(ddl)
 
 
 def _sqlite_pragmas(connection, _record):

@@ -54,8 +54,9 @@ def claim_next(database_url, worker=None):
     """Claim the oldest queued submission, or return None when there is none."""
     while True:
         with sessions_for(database_url)() as session:
+            # new work before regrades: a regrade of the whole class never delays a student
             oldest = session.scalars(select(Submission.id).where(Submission.status == "queued")
-                                     .order_by(Submission.created_at).limit(1)).first()
+                                     .order_by(Submission.regrading, Submission.created_at).limit(1)).first()
         if oldest is None:
             return None
         submission = claim(database_url, oldest, worker)
@@ -64,13 +65,15 @@ def claim_next(database_url, worker=None):
 
 
 def run_claimed(settings, submission):
-    from grader.grading import grade
+    from grader import regrade
 
     if submission.attempts > MAX_ATTEMPTS:
         return finish(settings.database_url, submission.id, error=(
             f"grading was interrupted {MAX_ATTEMPTS} times; the submission was not graded"))
+    regrade.reload_changed_suites()
     try:
-        result = grade(settings.data_dir / submission.path, submission.assignment)
+        result = regrade.grade_with_seed(settings.data_dir / submission.path, submission.assignment,
+                                         submission.replay_seed)
     except Exception as exc:  # a grader bug, not the student's: record it, keep the worker alive
         traceback.print_exc()
         return finish(settings.database_url, submission.id, error=f"the grader failed: {exc}",
@@ -79,16 +82,27 @@ def run_claimed(settings, submission):
 
 
 def finish(database_url, submission_id, result=None, error=None, worker=None):
-    """Store the outcome; with `worker`, only while that worker still holds the claim (a
-    submission requeued from a worker thought dead is finished by its new claimant alone)."""
-    condition = [Submission.id == submission_id]
-    if worker is not None:
-        condition += [Submission.status == "running", Submission.worker == worker]
+    """Store the outcome and its credited score, then tell the graded hook (grader.service.hooks).
+    With `worker`, only while that worker still holds the claim: a submission requeued from a
+    worker thought dead is finished by its new claimant alone."""
+    from grader import deadlines
+    from grader.service import hooks
+
     with sessions_for(database_url)() as session:
-        session.execute(update(Submission).where(*condition).values(
-            status="done" if error is None else "error", finished_at=utcnow(),
-            result_json=json.dumps(result) if result is not None else None, error=error))
+        submission = session.get(Submission, submission_id)
+        if submission is None:
+            return
+        if worker is not None and (submission.status != "running" or submission.worker != worker):
+            return
+        submission.status = "done" if error is None else "error"
+        submission.finished_at = utcnow()
+        submission.result_json = json.dumps(result) if result is not None else None
+        submission.error = error
+        submission.regrading, submission.replay_seed = False, None
+        submission.credited_score = deadlines.credited(submission)
         session.commit()
+    if error is None:
+        hooks.graded(submission)
 
 
 def requeue(database_url, where_running_on=None):

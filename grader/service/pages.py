@@ -4,11 +4,11 @@ A token pasted into the form is kept in an HttpOnly, SameSite=Strict cookie; the
 takes only the Authorization header.
 """
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
-from grader import assignments
-from grader.service import reports, submissions
+from grader import assignments, deadlines
+from grader.service import instructor as course_home, reports, submissions
 from grader.service.auth import identify
 
 bp = Blueprint("pages", __name__)
@@ -29,7 +29,24 @@ def index():
 
 def _index_page(identity, error=None, status=200):
     return render_template("index.html", identity=identity, assignments=assignments.names(),
-                           submissions=submissions.listing(identity, limit=50), error=error), status
+                           submissions=submissions.listing(identity, limit=50), error=error,
+                           schedule=_schedule(identity), human=deadlines.human), status
+
+
+def _schedule(identity):
+    """Each assignment's deadlines as this student sees them (their extension applied), and
+    the credit a submission would earn now."""
+    now, rows = deadlines.now(), []
+    student = None if identity.is_admin else identity.student_id
+    with current_app.config["SESSIONS"]() as session:
+        for name in assignments.names():
+            found = deadlines.effective(name, student, session)
+            try:
+                credit, refusal = (found.credit_at(now) if found else 1.0), None
+            except deadlines.Refused as exc:
+                credit, refusal = None, str(exc)
+            rows.append({"assignment": name, "deadlines": found, "credit": credit, "refusal": refusal})
+    return rows
 
 
 @bp.post("/login")
@@ -67,8 +84,13 @@ def submission_page(submission_id):
     identity = _page_identity()
     if identity is None:
         return render_template("login.html", error="Paste your token to see this submission."), 401
+    from grader.regrade import history
+
     submission = submissions.visible_submission(identity, submission_id)
-    return render_template("submission.html", submission=submission, result=submission.result)
+    with current_app.config["SESSIONS"]() as session:
+        earlier = history(session, submission.id)
+    return render_template("submission.html", submission=submission, result=submission.result,
+                           history=earlier, identity=identity)
 
 
 @bp.get("/instructor")
@@ -77,5 +99,6 @@ def instructor():
     if identity is None or not identity.is_admin:
         return render_template("login.html", error="The instructor page needs the instructor's token.",
                                instructor=True), 403 if identity else 401
-    return render_template("instructor.html", reports=reports.assignment_reports(),
-                           submissions=submissions.listing(identity, limit=500))
+    return render_template("instructor.html", reports={r["assignment"]: r for r in reports.assignment_reports()},
+                           submissions=submissions.listing(identity, limit=500), identity=identity,
+                           **course_home.home_context())

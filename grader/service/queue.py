@@ -24,6 +24,7 @@ from grader.service import jobs, liveness
 
 POLL_SECONDS = 0.2
 RQ_QUEUE_NAME = "convgrade"
+RQ_REGRADE_QUEUE_NAME = "convgrade-regrades"   # workers take new submissions first
 RQ_JOB_TIMEOUT = 30 * 60
 
 
@@ -43,7 +44,7 @@ class EmbeddedQueue:
         self.processes = []
         self.supervisor = None
 
-    def enqueue(self, submission_id):
+    def enqueue(self, submission_id, regrade=False):
         """Nothing to do: the committed row is the job."""
 
     def start(self):
@@ -110,12 +111,14 @@ class RQQueue:
         self.settings = settings
         self.redis = Redis.from_url(settings.queue_url)
         self.queue = Queue(RQ_QUEUE_NAME, connection=self.redis)
+        self.regrades = Queue(RQ_REGRADE_QUEUE_NAME, connection=self.redis)
 
-    def enqueue(self, submission_id):
+    def enqueue(self, submission_id, regrade=False):
         """Best effort: the row is durable already, and start() re-enqueues what Redis lost."""
+        queue = self.regrades if regrade else self.queue
         try:
-            self.queue.enqueue("grader.service.jobs.grade_submission", submission_id,
-                               job_timeout=RQ_JOB_TIMEOUT, result_ttl=0, failure_ttl=24 * 3600)
+            queue.enqueue("grader.service.jobs.grade_submission", submission_id,
+                          job_timeout=RQ_JOB_TIMEOUT, result_ttl=0, failure_ttl=24 * 3600)
         except Exception as exc:
             print(f"convgrade: could not enqueue {submission_id} on Redis ({exc}); "
                   "it stays queued in the database", file=sys.stderr)
@@ -139,7 +142,7 @@ def run_workers(settings):
 
         jobs.warm_up()
         liveness.start(queue.redis, settings.database_url, queue.enqueue, name=jobs.worker_name())
-        SimpleWorker([queue.queue], connection=queue.redis).work()
+        SimpleWorker([queue.queue, queue.regrades], connection=queue.redis).work()
         return
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):

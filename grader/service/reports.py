@@ -1,11 +1,15 @@
 """What the instructor reads: the gradebook, score histograms and per-test pass rates.
 
-Each counts a student's best graded submission per assignment.
+Each counts a student's best graded submission per assignment, by credited score
+(score x late credit, grader.deadlines).
 """
 
 import csv
 import io
+import re
 from collections import defaultdict
+
+from grader import assignments, deadlines
 
 from flask import current_app
 from sqlalchemy import select
@@ -16,16 +20,22 @@ HISTOGRAM_BINS = 10
 
 
 def best_submissions():
-    """{(student_id, assignment): the graded submission with the highest score}."""
+    """{(student_id, assignment): the graded submission with the highest credited score}."""
     with current_app.config["SESSIONS"]() as session:
         done = session.scalars(select(Submission).where(Submission.status == "done")
                                .order_by(Submission.created_at))
         best = {}
         for submission in done:
             key = (submission.student_id, submission.assignment)
-            if key not in best or submission.result["score"] > best[key].result["score"]:
+            if key not in best or counted(submission) > counted(best[key]):
                 best[key] = submission
     return best
+
+
+def counted(submission):
+    """The score that counts: credited (late credit applied)."""
+    credited = deadlines.credited(submission)
+    return credited if credited is not None else 0.0
 
 
 def gradebook_csv():
@@ -36,12 +46,15 @@ def gradebook_csv():
             counts[submission.student_id, submission.assignment] += 1
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["student_id", "name", "assignment", "score", "max_score", "submissions",
-                     "best_submission_id", "submitted_at"])
+    # `score` is the credited score (what counts); `raw_score` and `credit` show how it came about
+    writer.writerow(["student_id", "name", "assignment", "score", "max_score", "raw_score", "credit",
+                     "submissions", "best_submission_id", "submitted_at"])
     for (student, assignment), submission in sorted(best_submissions().items()):
         result = submission.result
-        writer.writerow([student, names.get(student, ""), assignment, result["score"], result["max_score"],
-                         counts[student, assignment], submission.id, submission.created_at.isoformat() + "Z"])
+        submitted = submission.submitted_at or submission.created_at
+        writer.writerow([student, names.get(student, ""), assignment, counted(submission), result["max_score"],
+                         result["score"], submission.credit, counts[student, assignment], submission.id,
+                         submitted.isoformat() + "Z"])
     return out.getvalue()
 
 
@@ -58,7 +71,7 @@ def _report(assignment, results):
     return {"assignment": assignment, "students": len(results), "max_score": max_score,
             "mean": sum(r["score"] for r in results) / len(results),
             "histogram": _histogram([r["score"] for r in results], max_score),
-            "tests": _pass_rates(results)}
+            "tests": sorted(_pass_rates(results), key=_notebook_order(assignment))}
 
 
 def _histogram(scores, max_score):
@@ -76,8 +89,32 @@ def _pass_rates(results):
     for result in results:
         for test in result.get("tests", []):
             entry = tally.setdefault(test["number"], {"number": test["number"], "name": test["name"],
+                                                      "exercise": test.get("exercise", ""),
                                                       "passed": 0, "total": 0})
             entry["total"] += 1
             entry["passed"] += test["status"] == "passed"
-    rates = [{**e, "rate": e["passed"] / e["total"]} for e in tally.values()]
-    return sorted(rates, key=lambda e: (e["rate"], e["number"]))
+    return [{**e, "rate": e["passed"] / e["total"]} for e in tally.values()]
+
+
+def _notebook_order(assignment):
+    """Sort key: the exercise's place in the notebook, then the check number read naturally
+    (corr2d.2 before corr2d.10)."""
+    from grader import notebook
+
+    try:
+        import nbformat
+
+        source = nbformat.read(assignments.source_notebook(assignment), as_version=4)
+        order = [notebook.grade_id(c) for c in source.cells if notebook.grade_id(c)]
+    except OSError:
+        order = []
+
+    def key(test):
+        exercise = test["exercise"]
+        place = order.index(exercise) if exercise in order else len(order)
+        return place, natural_key(test["number"])
+    return key
+
+
+def natural_key(text):
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]

@@ -11,7 +11,7 @@ import time
 from flask import abort, current_app
 from sqlalchemy import func, select
 
-from grader import assignments, notebook
+from grader import assignments, deadlines, notebook
 from grader.notebook import NotebookError
 from grader.service.db import Submission, new_id, utcnow
 
@@ -26,7 +26,23 @@ def accept(identity, upload, assignment=None):
         abort(422, "the uploaded notebook is empty")
     assignment = _assignment_of(raw, upload.filename, (assignment or "").strip() or None)
     _check_rate_limit(identity, settings.resubmit_seconds)
-    return _store(settings, identity, raw, assignment, upload.filename or "notebook.ipynb")
+    submitted_at = deadlines.now()
+    credit = _credit(identity, assignment, submitted_at)
+    return _store(settings, identity, raw, assignment, upload.filename or "notebook.ipynb",
+                  submitted_at, credit)
+
+
+def _credit(identity, assignment, when):
+    """The late credit the server's clock gives this upload; a 403 outside every window.
+
+    The instructor's own uploads (trying the assignment out) are never refused."""
+    if identity.is_admin:
+        return 1.0
+    with current_app.config["SESSIONS"]() as session:
+        try:
+            return deadlines.credit_at(assignment, identity.student_id, when, session)
+        except deadlines.Refused as refusal:
+            abort(403, str(refusal))
 
 
 def _assignment_of(raw, filename, requested):
@@ -54,13 +70,14 @@ def _check_rate_limit(identity, seconds):
         abort(429, f"you may submit once every {seconds:g} seconds; try again in {wait} seconds")
 
 
-def _store(settings, identity, raw, assignment, filename):
+def _store(settings, identity, raw, assignment, filename, submitted_at, credit):
     submission_id = new_id()
     relative = f"submissions/{submission_id}.ipynb"
     _write_durably(settings.data_dir / relative, raw)
     submission = Submission(id=submission_id, student_id=identity.student_id, assignment=assignment,
                             filename=os.path.basename(filename)[:400], path=relative, status="queued",
-                            attempts=0, created_at=utcnow())
+                            attempts=0, created_at=utcnow(), submitted_at=deadlines.to_db(submitted_at),
+                            credit=credit)
     try:
         with current_app.config["SESSIONS"]() as session:
             session.add(submission)

@@ -1,0 +1,3 @@
+# the released stubs: nothing written
+# loses:
+# cell: unused

@@ -1,0 +1,444 @@
+"""Running a course on a real `convgrade serve` (loopback, embedded queue, SQLite):
+deadlines and late credit, extensions, regrades with history, gradebook exports, similarity,
+and the instructor's course home in a real Chromium.
+
+One service for the module, on a copy of the course (CONVGRADE_COURSE_DIR) whose
+course.toml gives a1_cross_correlation deadlines and whose hidden suite a test edits;
+the server's clock is a file (CONVGRADE_CLOCK=@FILE) the tests move.
+Slow-ish: ~25 gradings of a1 (about 1 minute on 2 cores), one service start.
+"""
+
+import csv
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from conftest import SERVICE_ASSIGNMENT as A1
+from service_harness import REPO, Client, Service, convgrade, error_of, import_roster
+from submissions import CorpusEntry, make_submission
+
+SIMILARITY = REPO / "tests" / "similarity" / A1
+COURSE_TOML = f"""
+[assignments.{A1}]
+opens = 2026-09-01T00:00:00Z
+due = 2026-09-15T23:59:00Z
+late = [{{ until = 2026-09-16T23:59:00Z, credit = 0.8 }},
+        {{ until = 2026-09-18T23:59:00Z, credit = 0.5 }}]
+"""
+WORKED_EXAMPLES = 'points=2, name="corr2d gives the course\'s worked examples"'
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    """A copy of the course with deadlines, a service on it, students d1, d2 and v1..v4."""
+    root = tmp_path_factory.mktemp("course")
+    for part in ("solutions", "exercises", "autograde_tests"):
+        shutil.copytree(REPO / part, root / part, ignore=shutil.ignore_patterns("__pycache__"))
+    (root / "course.toml").write_text(COURSE_TOML)
+    clock = root / "clock"
+    clock.write_text("2026-09-10T12:00:00Z")
+    service = Service(root / "data", course_dir=root, clock=f"@{clock}", workers=1)
+    service.root, service.clock = root, clock
+    service.tokens = import_roster(service.data_dir, ["d1", "d2", "v1", "v2", "v3", "v4"], service.env)
+    service.start()
+    yield service
+    service.stop()
+
+
+def at(course, moment):
+    course.clock.write_text(moment)
+
+
+def cli(course, *args, timeout=300):
+    process = convgrade(course.env, *args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, err = process.communicate(timeout=timeout)
+    return process.returncode, out, err
+
+
+def submit(course, student, notebook):
+    response = Client(course.url, course.tokens[student]).submit(notebook, A1, wait=180)
+    return response
+
+
+@pytest.fixture(scope="module")
+def graded(course, notebooks):
+    """d1 and d2 submit across the windows (d2 with an extension); what each answer was."""
+    seen = {}
+
+    def send(student, moment, kind):
+        at(course, moment)
+        response = submit(course, student, notebooks[kind])
+        seen[student, moment] = response
+        return response
+
+    for moment, kind in (("2026-09-10T12:00:00Z", "stubs"), ("2026-09-16T12:00:00Z", "reference"),
+                         ("2026-09-18T12:00:00Z", "reference")):
+        send("d1", moment, kind)
+    code, out, err = cli(course, "extend", "d2", A1, "--due", "2026-09-19T23:59:00Z")
+    assert code == 0, err
+    assert "due 2026-09-19 23:59 UTC" in out and "0.8 credit until 2026-09-20 23:59 UTC" in out
+    for moment in ("2026-09-19T12:00:00Z", "2026-09-20T12:00:00Z", "2026-09-22T12:00:00Z"):
+        send("d2", moment, "reference")
+    at(course, "2026-09-10T12:00:00Z")
+    return seen
+
+
+@pytest.mark.parametrize("moment, credit", [
+    ("2026-09-01T00:00:00Z", 1.0), ("2026-09-15T23:59:00Z", 1.0), ("2026-09-15T23:59:01Z", 0.8),
+    ("2026-09-17T01:59:00+02:00", 0.8), ("2026-09-16T23:59:01Z", 0.5), ("2026-09-18T23:59:00Z", 0.5),
+    ("2026-08-31T23:59:59Z", "opens at 2026-09-01 00:00 UTC"), ("2026-09-18T23:59:01Z", "closed at 2026-09-18 23:59 UTC"),
+])
+def test_windows_at_their_boundaries(moment, credit):
+    """course.toml parsed and applied without a server: each bound belongs to the window it ends."""
+    from grader import deadlines
+
+    a1 = deadlines.parse(COURSE_TOML)[A1]
+    when = deadlines.parse_time(moment)
+    if isinstance(credit, float):
+        assert a1.credit_at(when) == credit
+    else:
+        with pytest.raises(deadlines.Refused, match=f"^{A1} {credit}$"):
+            a1.credit_at(when)
+
+
+def test_an_extension_moves_the_late_windows_with_the_due_date():
+    from grader import deadlines
+
+    moved = deadlines.parse(COURSE_TOML)[A1].with_due(deadlines.parse_time("2026-09-19T23:59:00Z"))
+    assert moved.opens == deadlines.parse_time("2026-09-01T00:00:00Z") and moved.extended
+    assert [(deadlines.iso(w.until), w.credit) for w in moved.late] == [
+        ("2026-09-20T23:59:00Z", 0.8), ("2026-09-22T23:59:00Z", 0.5)]
+
+
+@pytest.mark.parametrize("toml, complaint", [
+    (COURSE_TOML.replace("Z\n", "\n", 1), "with an offset"),
+    (COURSE_TOML.replace("credit = 0.8", "credit = 1.5"), "from 0 to 1"),
+    (COURSE_TOML.replace("2026-09-16T23:59", "2026-09-14T23:59"), "increasing order"),
+    (COURSE_TOML.replace("due =", "dew ="), "needs a `due`"),
+])
+def test_course_toml_mistakes_are_named(toml, complaint):
+    from grader import deadlines
+
+    with pytest.raises(deadlines.ConfigError, match=re.escape(complaint)):
+        deadlines.parse(toml)
+
+
+def test_the_example_course_toml_parses():
+    from grader import deadlines
+
+    assert A1 in deadlines.parse((REPO / "course.example.toml").read_text())
+
+
+def test_an_older_database_gains_the_new_columns(tmp_path):
+    """A data dir from before deadlines and regrades: its rows get credit 1 and stay readable."""
+    import sqlite3
+
+    from grader.service.db import Submission, sessions_for
+
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE submissions (id VARCHAR(32) PRIMARY KEY, student_id VARCHAR(200), "
+                   "assignment VARCHAR(200), filename VARCHAR(400), path VARCHAR(400), status VARCHAR(16), "
+                   "result_json TEXT, error TEXT, attempts INTEGER, worker VARCHAR(200), created_at DATETIME, "
+                   "started_at DATETIME, finished_at DATETIME)")
+        db.execute("INSERT INTO submissions VALUES ('old', 's1', 'a1', 'a.ipynb', 'submissions/old.ipynb', "
+                   "'done', '{\"score\": 3.0, \"max_score\": 4.0}', NULL, 1, NULL, "
+                   "'2026-01-01 00:00:00', NULL, NULL)")
+    with sessions_for(f"sqlite:///{path}")() as session:
+        old = session.get(Submission, "old")
+        assert old.credit == 1.0 and old.regrading is False and old.submitted_at is None
+        assert old.to_json(history=[])["credit"] == 1.0
+
+
+def test_refused_before_opening_and_after_closing_storing_nothing(course, notebooks, graded):
+    rows, files = len(course.rows()), course.stored_files()
+    at(course, "2026-08-31T23:59:00Z")
+    early = submit(course, "d1", notebooks["reference"])
+    at(course, "2026-09-19T00:00:00Z")
+    late = submit(course, "d1", notebooks["reference"])
+    at(course, "2026-09-23T00:00:00Z")
+    late_even_extended = submit(course, "d2", notebooks["reference"])
+    at(course, "2026-09-10T12:00:00Z")
+    assert early.status_code == late.status_code == late_even_extended.status_code == 403
+    assert error_of(early) == f"{A1} opens at 2026-09-01 00:00 UTC"
+    assert error_of(late) == f"{A1} closed at 2026-09-18 23:59 UTC"
+    assert error_of(late_even_extended) == f"{A1} closed at 2026-09-22 23:59 UTC"
+    assert len(course.rows()) == rows and course.stored_files() == files
+
+
+@pytest.mark.parametrize("student, moment, credit", [
+    ("d1", "2026-09-10T12:00:00Z", 1.0),     # on time
+    ("d1", "2026-09-16T12:00:00Z", 0.8),     # first late window
+    ("d1", "2026-09-18T12:00:00Z", 0.5),     # second late window
+    ("d2", "2026-09-19T12:00:00Z", 1.0),     # on time only thanks to the extension
+    ("d2", "2026-09-20T12:00:00Z", 0.8),     # the late windows moved with the due date
+    ("d2", "2026-09-22T12:00:00Z", 0.5),
+])
+def test_each_window_gives_its_credit(graded, student, moment, credit):
+    response = graded[student, moment]
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["status"] == "done" and body["submitted_at"] == moment
+    assert body["credit"] == credit
+    assert body["credited_score"] == pytest.approx(body["result"]["score"] * credit)
+
+
+def test_assignments_api_shows_each_students_own_deadlines(course, graded):
+    def a1(token):
+        listed = Client(course.url, token).get("/api/v1/assignments").json()["assignments"]
+        return next(a for a in listed if a["name"] == A1)
+
+    everyone, d1, d2 = a1(None), a1(course.tokens["d1"]), a1(course.tokens["d2"])
+    assert everyone["opens"] == "2026-09-01T00:00:00Z" and everyone["due"] == "2026-09-15T23:59:00Z"
+    assert [w["until"] for w in everyone["late"]] == ["2026-09-16T23:59:00Z", "2026-09-18T23:59:00Z"]
+    assert d1["due"] == everyone["due"] and not d1["extended"]
+    assert d2["due"] == "2026-09-19T23:59:00Z" and d2["extended"]
+    assert [w["until"] for w in d2["late"]] == ["2026-09-20T23:59:00Z", "2026-09-22T23:59:00Z"]
+    assert [w["credit"] for w in d2["late"]] == [0.8, 0.5]
+    assert d1["credit_now"] == 1.0 and d1["open_now"]
+    others = [a for a in Client(course.url).get("/api/v1/assignments").json()["assignments"] if a["name"] != A1]
+    assert others and all(a["due"] is None and a["credit_now"] == 1.0 for a in others)
+
+
+def test_gradebook_csv_counts_the_best_credited_score(course, graded):
+    rows = {r["student_id"]: r for r in csv.DictReader(io.StringIO(
+        Client(course.url, course.admin_token).get("/api/v1/gradebook.csv").text)) if r["assignment"] == A1}
+    raw = float(rows["d1"]["raw_score"])
+    assert raw > 0 and float(rows["d1"]["credit"]) == 0.8        # 0.8 x full beats 1.0 x stubs and 0.5 x full
+    assert float(rows["d1"]["score"]) == pytest.approx(0.8 * raw)
+    assert float(rows["d2"]["credit"]) == 1.0 and float(rows["d2"]["score"]) == raw
+
+
+def test_nbgrader_gradebook_export_carries_the_credit(course, graded, tmp_path, monkeypatch):
+    """nbgrader's gradebook (what `convgrade grade TREE --gradebook --export` writes), fed the
+    service's own result: the late penalty is raw x (1 - credit) by the collection time.
+    d2's time is after the class's last window, but 0.8 credit with d2's extension (read from
+    the service's database)."""
+    from grader import gradebook
+
+    monkeypatch.setenv("CONVGRADE_COURSE_CONFIG", str(course.root / "course.toml"))
+    monkeypatch.setenv("CONVGRADE_DATA_DIR", str(course.data_dir))
+    result = graded["d1", "2026-09-16T12:00:00Z"].json()["result"]
+    collected = []
+    for student, stamp in (("d1", "2026-09-16 12:00:00.000000 UTC"), ("d2", "2026-09-20 12:00:00.000000 UTC")):
+        folder = tmp_path / "submitted" / student / A1
+        folder.mkdir(parents=True)
+        (folder / "timestamp.txt").write_text(stamp)
+        collected.append((student, A1, folder / f"{A1}.ipynb", result))
+    database, export = f"sqlite:///{tmp_path / 'gradebook.db'}", tmp_path / "grades.csv"
+    gradebook.write(database, collected)
+    gradebook.export_csv(database, export)
+    rows = {r["student_id"]: r for r in csv.DictReader(export.open())}
+    for student in ("d1", "d2"):
+        assert float(rows[student]["raw_score"]) == result["score"] > 0
+        assert float(rows[student]["late_submission_penalty"]) == pytest.approx(0.2 * result["score"])
+        assert float(rows[student]["score"]) == pytest.approx(0.8 * result["score"])
+    assert rows["d1"]["duedate"].startswith("2026-09-15 23:59")
+
+
+def _bodies(course, student):
+    admin = Client(course.url, course.admin_token)
+    listed = admin.get(f"/api/v1/submissions?assignment={A1}").json()["submissions"]
+    return {s["id"]: admin.get(f"/api/v1/submissions/{s['id']}").json()
+            for s in listed if s["student_id"] == student}
+
+
+def test_regrade_unchanged_suite_changes_nothing_and_keeps_history(course, graded):
+    before = _bodies(course, "d1")
+    code, out, err = cli(course, "regrade", "--assignment", A1, "--student", "d1", "--wait", "240")
+    assert code == 0, err
+    assert "queued 3 submission(s)" in err and "0 score(s) changed, 3 unchanged" in err and not out.strip()
+    after = _bodies(course, "d1")
+    for submission_id, old in before.items():
+        new = after[submission_id]
+        assert new["result"]["score"] == old["result"]["score"]
+        assert new["result"]["seed"] == old["result"]["seed"], "a regrade replays the recorded seed"
+        assert [h["result"]["score"] for h in new["history"]] == [old["result"]["score"]]
+        assert new["history"][0]["credited_score"] == old["credited_score"]
+
+
+def test_regrade_with_fresh_seed_draws_new_inputs(course, graded):
+    [(submission_id, old)] = [(i, b) for i, b in _bodies(course, "d2").items()
+                              if b["submitted_at"] == "2026-09-19T12:00:00Z"]
+    code, _, err = cli(course, "regrade", "--submission", submission_id, "--fresh-seed", "--wait", "240")
+    assert code == 0 and "queued 1 submission(s)" in err, err
+    new = _bodies(course, "d2")[submission_id]
+    assert new["result"]["seed"] != old["result"]["seed"]
+    assert new["history"][-1]["result"]["seed"] == old["result"]["seed"]
+
+
+def test_regrade_after_changing_a_checks_points(course, graded):
+    """The worked-examples check is worth 12 instead of 2: every submission passing it gains 10,
+    (credited: 10 x credit), stubs do not; the worker reloads the edited suite by itself."""
+    suite = course.root / "autograde_tests" / A1 / "test_corr2d.py"
+    text = suite.read_text()
+    assert WORKED_EXAMPLES in text
+    before = {**_bodies(course, "d1"), **_bodies(course, "d2")}
+    suite.write_text(text.replace(WORKED_EXAMPLES, WORKED_EXAMPLES.replace("points=2", "points=12")))
+    try:
+        code, out, err = cli(course, "regrade", "--assignment", A1, "--wait", "240")
+    finally:
+        suite.write_text(text)
+    assert code == 0, err
+    after = {**_bodies(course, "d1"), **_bodies(course, "d2")}
+    printed = dict(re.findall(r"^(\w+) .* -> (\S+)$", out, re.MULTILINE))
+    for submission_id, old in before.items():
+        new = after[submission_id]
+        passed = old["result"]["score"] > 0
+        assert new["result"]["score"] == old["result"]["score"] + (10 if passed else 0)
+        assert new["result"]["max_score"] == old["result"]["max_score"] + 10
+        assert new["credited_score"] == pytest.approx(new["result"]["score"] * new["credit"])
+        assert new["history"][-1]["result"]["score"] == old["result"]["score"]
+        assert len(new["history"]) == len(old["history"]) + 1
+        assert (submission_id in printed) == passed
+        if passed:
+            assert f"{old['result']['score']:g} -> {new['result']['score']:g}" in out
+
+
+# -- similarity -------------------------------------------------------------------------------
+
+def _similarity_tree(root):
+    """submitted/<student>/a1/a1.ipynb for every entry of tests/similarity/a1."""
+    for path in sorted(SIMILARITY.glob("*.py")):
+        notebook = make_submission(A1, reference=False) if path.stem.startswith("starter") \
+            else CorpusEntry(path).submission()
+        folder = root / path.stem / A1
+        folder.mkdir(parents=True)
+        (folder / f"{A1}.ipynb").write_bytes(notebook)
+    return root
+
+
+def _run_similarity(tree, *extra):
+    out = subprocess.run([sys.executable, "-m", "grader.cli", "similarity", str(tree), "--assignment", A1,
+                          "--json", *extra], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)["pairs"]
+
+
+def test_similarity_finds_planted_copies_above_every_independent_pair(tmp_path):
+    pairs = _run_similarity(_similarity_tree(tmp_path / "submitted"))
+    copies = {("copy_" + s, "ind_" + s) for s in ("im2col", "shift", "unfold")}
+    found = {(p["a"], p["b"]): p for p in pairs}
+    assert copies <= set(found)
+    lowest_copy = min(found[c]["score"] for c in copies)
+    others = [p for p in pairs if (p["a"], p["b"]) not in copies]
+    assert all(p["score"] < lowest_copy for p in others), (lowest_copy, others[:3])
+    assert [p["score"] for p in pairs] == sorted((p["score"] for p in pairs), reverse=True)
+    helper = found["copy_im2col", "ind_im2col"]["lines"]      # the reordered helper, side by side
+    assert any("def to_columns" in m["a_code"] and "def im2col" in m["b_code"] for m in helper)
+    assert not any("starter" in p["a"] + p["b"] for p in pairs), "starter code never flags a pair"
+
+
+def test_class_common_code_never_flags_a_pair(tmp_path):
+    """ind_loops and ind_strided share only the reference Conv2D and learn_edge_kernel (as
+    most of the class does): with the MOSS-like discount they score nothing, without it high."""
+    tree = _similarity_tree(tmp_path / "submitted")
+    from grader import similarity
+
+    answers = similarity.tree_answers(tree, A1)
+    template = similarity.released_code(A1)
+    pair = ("ind_loops", "ind_strided")
+    discounted = {(p["a"], p["b"]): p["score"] for p in similarity.compare(answers, template)}
+    undiscounted = {(p["a"], p["b"]): p["score"] for p in similarity.compare(answers, template, common_fraction=1.0)}
+    assert discounted.get(pair, 0.0) < 0.1 < undiscounted[pair]
+    above_half = similarity.compare(answers, template, threshold=0.5)
+    assert above_half and all("copy" in p["a"] + p["b"] for p in above_half)
+
+
+# -- the pages in a real Chromium -------------------------------------------------------------
+
+CHROMIUM = os.environ.get("CONVGRADE_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-dev-shm-usage"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} is absent (apt-get install chromium)")
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context()
+    context.route(re.compile(r"^(?!http://127\.0\.0\.1[:/]).*"), lambda route: route.abort())
+    yield context.new_page()
+    context.close()
+
+
+def _log_in(page, url, token):
+    page.goto(url + "/")
+    page.fill("#token", token)
+    page.click("#login")
+    page.wait_for_load_state()
+
+
+def test_student_page_shows_own_deadline_and_credit(course, graded, page):
+    _log_in(page, course.url, course.tokens["d2"])
+    row = page.inner_text(f"#deadline-{A1}")
+    assert "2026-09-19 23:59 UTC (your extension)" in row and "80% until 2026-09-20 23:59 UTC" in row
+    assert "open, 100% credit" in row                       # the clock says 2026-09-10
+    credits = [c.inner_text() for c in page.query_selector_all("#my-submissions td.credit")]
+    assert sorted(credits) == ["100%", "50%", "80%"]
+
+
+def _notebook_order(numbers):
+    exercises = ["corr2d", "Conv2D", "learn_edge_kernel"]
+    return sorted(numbers, key=lambda n: (exercises.index(n.split(".")[0]), int(n.split(".")[1])))
+
+
+def test_course_home_deadlines_extensions_histogram_checks(course, graded, page):
+    _log_in(page, course.url, course.admin_token)
+    assert "due 2026-09-15 23:59 UTC" in page.inner_text(f"#deadlines-{A1}")
+    assert "d2" in page.inner_text(f"#extensions-{A1}")
+    page.fill(f"#extend-student-{A1}", "d1")
+    page.fill(f"#extend-due-{A1}", "2026-09-17T12:00:00Z")
+    page.click(f"#extend-{A1}")
+    page.wait_for_selector("#message")
+    assert "d1 now has" in page.inner_text("#message")
+    assert "2026-09-17 12:00 UTC" in page.inner_text(f"#extensions-{A1}")
+    report = f"#report-{A1}"
+    assert len(page.query_selector_all(f"{report} svg.hist rect")) == 10
+    assert "score (points out of" in page.text_content(f"{report} svg .x-label")
+    assert page.text_content(f"{report} svg .y-label") == "students"
+    numbers = [r.get_attribute("data-number") for r in page.query_selector_all(f"{report} .pass-rates tr[data-number]")]
+    assert numbers == _notebook_order(numbers) and numbers.index("corr2d.2") < numbers.index("corr2d.10")
+    changes = page.inner_text("#regrade-changes")               # from the points change above
+    assert "d1" in changes and "d2" in changes
+
+
+def test_course_home_regrade_button_goes_through_the_queue(course, graded, page):
+    before = {i: len(b["history"]) for i, b in _bodies(course, "d2").items()}
+    _log_in(page, course.url, course.admin_token)
+    page.click(f"#regrade-{A1}")
+    page.wait_for_selector("#message")
+    assert re.search(r"queued \d+ submission", page.inner_text("#message"))
+    Client(course.url, course.admin_token).wait_done(list(before))
+    after = _bodies(course, "d2")
+    assert all(len(after[i]["history"]) == n + 1 for i, n in before.items())
+
+
+def test_similarity_report_of_stored_submissions(course, page):
+    at(course, "2026-09-10T12:00:00Z")
+    for student, name in (("v1", "ind_unfold"), ("v2", "copy_unfold"), ("v3", "ind_shift"), ("v4", "ind_im2col")):
+        response = submit(course, student, CorpusEntry(SIMILARITY / f"{name}.py").submission())
+        assert response.status_code == 200 and response.json()["result"]["score"] > 0, response.text
+    _log_in(page, course.url, course.admin_token)
+    page.click(f"#similarity-{A1}")
+    page.wait_for_selector("#pairs")
+    shown = [(r.get_attribute("data-a"), r.get_attribute("data-b")) for r in page.query_selector_all("#pairs tr.pair")]
+    among_v = [pair for pair in shown if pair[0].startswith("v") and pair[1].startswith("v")]
+    assert among_v[0] == ("v1", "v2"), shown
+    left, right = page.inner_text("#lines-v1-v2 pre.a"), page.inner_text("#lines-v1-v2 pre.b")
+    assert "unfold(0, h" in left and "unfold(0, height" in right
