@@ -1,4 +1,4 @@
-"""The `convgrade` command: grade, serve, worker, students, release."""
+"""The `convgrade` command: grade, serve, worker, students, release, submit."""
 
 import argparse
 import csv
@@ -41,8 +41,17 @@ def main(argv=None):
 
     commands.add_parser("release", help="regenerate exercises/ from solutions/ with nbgrader")
 
+    submit = commands.add_parser("submit", help="send a notebook to a grader service and print its feedback")
+    submit.add_argument("notebook", type=Path)
+    submit.add_argument("--assignment")
+    submit.add_argument("--server", help="the grader's address (default: $CONVGRADE_URL)")
+    submit.add_argument("--token", help="your token (default: $CONVGRADE_TOKEN)")
+    submit.add_argument("--wait", type=float, default=60.0, help="seconds to wait for the result (default 60)")
+    submit.add_argument("--json", action="store_true", help="print the result JSON on stdout")
+
     args = parser.parse_args(argv)
-    handlers = {"grade": _grade, "serve": _serve, "worker": _worker, "students": _students, "release": _release}
+    handlers = {"grade": _grade, "serve": _serve, "worker": _worker, "students": _students, "release": _release,
+                "submit": _submit}
     return handlers[args.command](args)
 
 
@@ -192,6 +201,15 @@ def _release(args):
 
     release()
     return 0
+
+
+def _submit(args):
+    from grader import submit
+
+    try:
+        return submit.run(args)
+    except submit.SubmitError as exc:
+        return _refuse(str(exc))
 
 
 if __name__ == "__main__":
