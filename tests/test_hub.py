@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from conftest import SERVICE_ASSIGNMENT
-from service_harness import HOST, REPO, Client, Service, error_of, free_port, import_roster
+from service_harness import HOST, REPO, Client, Service, error_of, free_port, import_roster, stop_group
 from submissions import make_submission
 
 pytest.importorskip("jupyterhub", reason="the jupyterhub package is not installed")
@@ -86,8 +86,7 @@ def hub(hub_ports, hub_grader, tmp_path_factory):
         except requests.ConnectionError:
             time.sleep(0.5)
     yield {"api": api, "home": home}
-    process.terminate()
-    process.wait(timeout=30)
+    stop_group(process)
 
 
 def hub_token(hub, user, scopes=None):

@@ -57,7 +57,7 @@ export class ResultPanel extends Widget {
       return;
     }
     this._status.className = 'convgrade-status convgrade-done';
-    this._status.textContent = `Graded: ${result.assignment}`;
+    this._status.textContent = `Graded at ${new Date().toLocaleTimeString()} (submission ${submission.id.slice(0, 8)})`;
     const score = el('div', 'convgrade-score', `${fmt(result.score)} / ${fmt(result.max_score)}`);
     this._result.appendChild(score);
     this._result.appendChild(exerciseTable(result.tests, goTo));
