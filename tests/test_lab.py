@@ -34,7 +34,8 @@ FLIPPED = CorpusEntry(REPO / "tests/corpus/a1_cross_correlation/corr2d_flipped_k
 NOTEBOOK = f"{SERVICE_ASSIGNMENT}.ipynb"
 LAB_TOKEN = "lab-token-for-tests"
 SETTINGS_URL = "/lab/api/settings/convgrade:plugin"
-GRADING_MS = 240_000
+GRADING_MS = 420_000
+PANEL_WAIT = {"waitSeconds": 400}  # the panel keeps polling that long (a loaded CI machine grades slowly)
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +58,8 @@ def lab(tmp_path_factory, grader):
     news = home / "settings/@jupyterlab/apputils-extension/notification.jupyterlab-settings"
     news.parent.mkdir(parents=True)
     news.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+    (home / "settings/convgrade").mkdir()
+    (home / "settings/convgrade/plugin.jupyterlab-settings").write_text(json.dumps(PANEL_WAIT))
     shutil.copy(REPO / "exercises" / SERVICE_ASSIGNMENT / NOTEBOOK, root / NOTEBOOK)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CONVGRADE_", "JUPYTER"))}
@@ -93,7 +96,7 @@ def _wait_until_up(url, process, log, timeout=120):
 def set_lab_settings(lab, **values):
     """Write the convgrade settings through JupyterLab's settings API, as the settings editor does."""
     response = requests.put(lab["url"] + SETTINGS_URL, params={"token": LAB_TOKEN},
-                            data=json.dumps({"raw": json.dumps(values)}), timeout=30)
+                            data=json.dumps({"raw": json.dumps(PANEL_WAIT | values)}), timeout=30)
     assert response.status_code == 204, response.text
 
 

@@ -16,6 +16,7 @@ from service_harness import REPO, Service, free_port, import_roster
 from submissions import CorpusEntry, failed_tests, make_submission
 
 STUDENTS = ["full", "wrong", "limited", "big", "broken", "queued"]
+GRADED = ("--wait", "300")  # a loaded 2-vCPU machine grades a1 in well over the default 60 s
 FLIPPED = CorpusEntry(REPO / "tests/corpus/a1_cross_correlation/corr2d_flipped_kernel.py")
 
 
@@ -48,7 +49,7 @@ def assert_refused(done, *words):
 
 def test_correct_notebook_prints_full_marks_per_exercise(strict_service, tmp_path):
     done = submit(make_submission(SERVICE_ASSIGNMENT), strict_service.url, strict_service.tokens["full"],
-                  tmp_path=tmp_path)
+                  *GRADED, tmp_path=tmp_path)
     assert done.returncode == 0, done
     header, *exercises = done.stdout.splitlines()
     got, out_of = header.removeprefix(f"{SERVICE_ASSIGNMENT}: ").split(" / ")
@@ -60,7 +61,7 @@ def test_correct_notebook_prints_full_marks_per_exercise(strict_service, tmp_pat
 
 def test_wrong_notebook_prints_each_failed_check_with_its_message(strict_service, tmp_path):
     done = submit(FLIPPED.submission(), strict_service.url, strict_service.tokens["wrong"], "--json",
-                  tmp_path=tmp_path)
+                  *GRADED, tmp_path=tmp_path)
     assert done.returncode == 0, done
     result = json.loads(done.stdout)
     assert failed_tests(result) == FLIPPED.loses
@@ -71,7 +72,8 @@ def test_wrong_notebook_as_text_names_the_failed_checks(strict_service, tmp_path
     # The same student again would be rate limited: read the stored result as text instead.
     from grader.submit import describe
 
-    done = submit(FLIPPED.submission(), strict_service.url, strict_service.admin_token, tmp_path=tmp_path)
+    done = submit(FLIPPED.submission(), strict_service.url, strict_service.admin_token, *GRADED,
+                  tmp_path=tmp_path)
     assert done.returncode == 0, done
     assert "failed checks:" in done.stdout
     assert "not flipped" in done.stdout
