@@ -1,4 +1,4 @@
-"""The `convgrade` command: grade, serve, worker, students, release, extend, regrade, similarity."""
+"""The `convgrade` command: grade, submit, serve, worker, students, release, extend, regrade, similarity, daemon."""
 
 import argparse
 import csv
@@ -67,9 +67,18 @@ def main(argv=None):
     daemon = commands.add_parser("daemon", help="the warm local grader behind `convgrade grade NOTEBOOK`")
     daemon.add_argument("action", choices=["status", "stop"])
 
+    submit = commands.add_parser("submit", help="send a notebook to a grader service and print its feedback")
+    submit.add_argument("notebook", type=Path)
+    submit.add_argument("--assignment")
+    submit.add_argument("--server", help="the grader's address (default: $CONVGRADE_URL)")
+    submit.add_argument("--token", help="your token (default: $CONVGRADE_TOKEN)")
+    submit.add_argument("--wait", type=float, default=60.0, help="seconds to wait for the result (default 60)")
+    submit.add_argument("--json", action="store_true", help="print the result JSON on stdout")
+
+
     args = parser.parse_args(argv)
     handlers = {"grade": _grade, "serve": _serve, "worker": _worker, "students": _students, "release": _release,
-                "daemon": _daemon, "extend": _extend, "regrade": _regrade, "similarity": _similarity}
+                "daemon": _daemon, "extend": _extend, "regrade": _regrade, "similarity": _similarity, "submit": _submit}
     return handlers[args.command](args)
 
 
@@ -272,6 +281,15 @@ def _similarity(args):
     if not args.path.is_dir():
         return _refuse(f"{args.path} is not a folder (a submitted/<student>/<assignment>/ tree)")
     return similarity(args)
+
+
+def _submit(args):
+    from grader import submit
+
+    try:
+        return submit.run(args)
+    except submit.SubmitError as exc:
+        return _refuse(str(exc))
 
 
 if __name__ == "__main__":

@@ -132,3 +132,13 @@ def error_of(response):
     body = json.loads(response.text)
     assert set(body) == {"error"} and isinstance(body["error"], str) and body["error"], body
     return body["error"]
+
+
+def stop_group(process, grace=60):
+    """SIGTERM the process group (JupyterLab and its kernels), SIGKILL what outlives `grace`."""
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)

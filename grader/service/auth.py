@@ -1,4 +1,5 @@
-"""Who is asking: a student (by roster token), the instructor (admin token), or nobody."""
+"""Who is asking: a student (by roster token, or by JupyterHub login: hub.py), the instructor
+(admin token), or nobody."""
 
 import dataclasses
 import hmac
@@ -6,6 +7,7 @@ import hmac
 from flask import abort, current_app, request
 from sqlalchemy import select
 
+from grader.service import hub
 from grader.service.db import Student, hash_token
 
 INSTRUCTOR = "(instructor)"
@@ -26,7 +28,10 @@ def identify(token):
         return Identity(INSTRUCTOR, is_admin=True)
     with current_app.config["SESSIONS"]() as session:
         student = session.scalars(select(Student).where(Student.token_hash == hash_token(token))).first()
-    return Identity(student.student_id) if student else None
+    if student:
+        return Identity(student.student_id)
+    login = hub.login_of(token) if hub.enabled() else None
+    return Identity(login) if login else None
 
 
 def bearer_identity():

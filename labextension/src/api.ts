@@ -1,0 +1,80 @@
+/**
+ * Requests to the convgrade jupyter_server extension (grader/lab/handlers.py) under
+ * <base_url>/convgrade/. The page never talks to the grader itself: the Jupyter server holds
+ * the grader's address and the student's token and forwards each request.
+ */
+import { URLExt } from '@jupyterlab/coreutils';
+import { ServerConnection } from '@jupyterlab/services';
+
+/** One check of the result (CONTRACT.md section 3). */
+export interface ICheck {
+  name: string;
+  number: string;
+  exercise: string;
+  score: number;
+  max_score: number;
+  status: string;
+  output: string;
+}
+
+export interface IResult {
+  assignment: string | null;
+  gradable: boolean;
+  score: number;
+  max_score: number;
+  tests: ICheck[];
+  format_errors?: string[];
+}
+
+/** A submission as the grader reports it: queued/running, or done/error with its result. */
+export interface ISubmission {
+  id: string;
+  status: string;
+  assignment?: string | null;
+  score?: number | null;
+  max_score?: number | null;
+  created_at?: string;
+  result?: IResult;
+  error?: string;
+}
+
+export interface IAssignment {
+  name: string;
+  max_score: number;
+  opens?: string | null;
+  due?: string | null;
+  late?: string | null;
+}
+
+/** What the panel shows beside a result: the assignment (deadline) and earlier submissions. */
+export interface IOverview {
+  assignment: IAssignment | null;
+  submissions: ISubmission[];
+}
+
+export async function requestAPI<T>(
+  endPoint: string,
+  init: RequestInit = {}
+): Promise<T> {
+  const settings = ServerConnection.makeSettings();
+  const url = URLExt.join(settings.baseUrl, 'convgrade', endPoint);
+  let response: Response;
+  try {
+    response = await ServerConnection.makeRequest(url, init, settings);
+  } catch (error) {
+    throw new Error(`the Jupyter server cannot be reached (${error})`);
+  }
+  const text = await response.text();
+  let body: any;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new Error(
+      `the Jupyter server answered ${response.status} without JSON: is the convgrade server extension enabled?`
+    );
+  }
+  if (!response.ok) {
+    throw new Error(body.error || body.message || `the Jupyter server answered ${response.status}`);
+  }
+  return body as T;
+}

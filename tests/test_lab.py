@@ -1,0 +1,246 @@
+"""The JupyterLab extension in a real JupyterLab, driven in Debian's chromium by playwright,
+against a real `convgrade serve` on loopback.
+
+JupyterLab (the jupyterlab package, with this package's prebuilt extension and server
+extension installed by `make setup`) runs as a subprocess on 127.0.0.1 with a token and its
+own settings folder; the browser may reach only 127.0.0.1. Slow: about 2 minutes on 2 vCPU
+(JupyterLab start, page loads, one grading). Skipped when chromium, playwright or the built
+extension is absent. CONVGRADE_UPDATE_SCREENSHOT=1 rewrites docs/lab-panel.png.
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+
+from conftest import SERVICE_ASSIGNMENT
+from service_harness import HOST, REPO, Service, free_port, import_roster, stop_group
+from submissions import CorpusEntry, reference_answers
+from test_service_pages import CHROMIUM, browser  # noqa: F401 (the module-scoped chromium fixture)
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+BUILT = REPO / "grader/lab/labextension/package.json"
+pytestmark = [
+    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is absent (apt-get install chromium)"),
+    pytest.mark.skipif(not BUILT.exists(), reason="the lab extension is not built (make labextension needs node)"),
+]
+FLIPPED = CorpusEntry(REPO / "tests/corpus/a1_cross_correlation/corr2d_flipped_kernel.py")
+NOTEBOOK = f"{SERVICE_ASSIGNMENT}.ipynb"
+LAB_TOKEN = "lab-token-for-tests"
+SETTINGS_URL = "/lab/api/settings/convgrade:plugin"
+GRADING_MS = 420_000
+PANEL_WAIT = {"waitSeconds": 400}  # the panel keeps polling that long (a loaded CI machine grades slowly)
+
+
+@pytest.fixture(scope="module")
+def grader(tmp_path_factory):
+    """A grader that takes one submission per student per hour."""
+    running = Service(tmp_path_factory.mktemp("lab-grader"), resubmit_seconds=3600)
+    running.tokens = import_roster(running.data_dir, ["alice"], running.env)
+    running.start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory, grader):
+    """A real JupyterLab whose server environment points at the grader with alice's token."""
+    home = tmp_path_factory.mktemp("lab")
+    root = home / "work"
+    root.mkdir()
+    # No "get notified about news?" toast over the panel.
+    news = home / "settings/@jupyterlab/apputils-extension/notification.jupyterlab-settings"
+    news.parent.mkdir(parents=True)
+    news.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+    (home / "settings/convgrade").mkdir()
+    (home / "settings/convgrade/plugin.jupyterlab-settings").write_text(json.dumps(PANEL_WAIT))
+    shutil.copy(REPO / "exercises" / SERVICE_ASSIGNMENT / NOTEBOOK, root / NOTEBOOK)
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CONVGRADE_", "JUPYTER"))}
+    env.update(CONVGRADE_URL=grader.url, CONVGRADE_TOKEN=grader.tokens["alice"],
+               JUPYTERLAB_SETTINGS_DIR=str(home / "settings"), JUPYTERLAB_WORKSPACES_DIR=str(home / "ws"),
+               JUPYTER_CONFIG_DIR=str(home / "config"), JUPYTER_RUNTIME_DIR=str(home / "runtime"),
+               JUPYTER_DATA_DIR=str(home / "data"))
+    log = open(home / "lab.log", "wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "jupyterlab", "--no-browser", f"--ServerApp.ip={HOST}", f"--ServerApp.port={port}",
+         f"--IdentityProvider.token={LAB_TOKEN}", f"--ServerApp.root_dir={root}",
+         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", "--LabApp.news_url=None",
+         "--allow-root"],
+        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://{HOST}:{port}"
+    _wait_until_up(url, process, home / "lab.log")
+    yield {"url": url, "root": root, "log": home / "lab.log"}
+    stop_group(process)
+
+
+def _wait_until_up(url, process, log, timeout=120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, log.read_text()[-3000:]
+        try:
+            if requests.get(f"{url}/api/status", params={"token": LAB_TOKEN}, timeout=2).ok:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.5)
+    raise AssertionError("JupyterLab did not start:\n" + log.read_text()[-3000:])
+
+
+def set_lab_settings(lab, **values):
+    """Write the convgrade settings through JupyterLab's settings API, as the settings editor does."""
+    response = requests.put(lab["url"] + SETTINGS_URL, params={"token": LAB_TOKEN},
+                            data=json.dumps({"raw": json.dumps(PANEL_WAIT | values)}), timeout=30)
+    assert response.status_code == 204, response.text
+
+
+@pytest.fixture(scope="module")
+def page(browser, lab):
+    """One page with the assignment notebook open (module-scoped: JupyterLab loads slowly)."""
+    context = browser.new_context(viewport={"width": 1500, "height": 1000})
+    context.route(re.compile(r"^(?!http://127\.0\.0\.1[:/]).*"), lambda route: route.abort())
+    page = context.new_page()
+    page.set_default_timeout(60_000)  # a loaded CI machine renders JupyterLab slowly
+    page.goto(f"{lab['url']}/lab/tree/{NOTEBOOK}?token={LAB_TOKEN}", wait_until="commit", timeout=120_000)
+    page.locator(".convgrade-submit").wait_for(state="visible", timeout=120_000)
+    yield page
+    context.close()
+
+
+def fill_answer(page, first_line, source):
+    """Replace the source of the answer cell whose editor shows `first_line`, as a student types."""
+    editor = page.locator(".jp-Notebook .jp-CodeCell .cm-content", has_text=first_line).first
+    editor.click()
+    page.keyboard.press("Control+a")
+    page.keyboard.press("Delete")
+    page.keyboard.insert_text(source)
+    sync_api.expect(editor).to_contain_text(source.strip().splitlines()[-1].strip())
+
+
+def click_submit(page):
+    page.locator(".convgrade-submit").click()
+
+
+def status_text(page, wanted, timeout=GRADING_MS):
+    status = page.locator("#convgrade-panel .convgrade-status")
+    sync_api.expect(status).to_contain_text(wanted, timeout=timeout)
+    return status.inner_text()
+
+
+def test_a_wrong_answer_shows_its_score_failed_check_and_a_link_to_the_cell(page, lab, grader):
+    reference = reference_answers(SERVICE_ASSIGNMENT)
+    fill_answer(page, "def corr2d", FLIPPED.answers["corr2d"])
+    fill_answer(page, "class Conv2D", reference["Conv2D"])
+    fill_answer(page, "def learn_edge_kernel", reference["learn_edge_kernel"])
+    click_submit(page)
+    status_text(page, "Graded")
+    panel = page.locator("#convgrade-panel")
+    got, out_of = (float(x) for x in re.fullmatch(r"\s*([\d.]+) / ([\d.]+)\s*",
+                                                   panel.locator(".convgrade-score").inner_text()).groups())
+    assert 0 < got < out_of
+    corr2d = panel.locator('.convgrade-exercise[data-exercise="corr2d"]')
+    assert "convgrade-lost" in corr2d.get_attribute("class")
+    earned, possible = (float(x) for x in corr2d.locator(".convgrade-exercise-score").inner_text().split(" / "))
+    assert 0 < earned < possible, "the flipped kernel loses some of corr2d's checks, not all"
+    for exercise in ("Conv2D", "learn_edge_kernel"):
+        row = panel.locator(f'.convgrade-exercise[data-exercise="{exercise}"]')
+        assert "convgrade-full" in row.get_attribute("class")
+    failed = panel.locator(".convgrade-check").all_inner_texts()
+    assert any("flip" in text.lower() for text in failed), failed
+    assert panel.locator(".convgrade-check-output").count() >= 1
+    # the stored submission is alice's and holds the edited answer, saved before it was sent
+    rows = grader.rows("student_id = 'alice'")
+    assert len(rows) == 1 and "torch.flip(K" in (grader.data_dir / rows[0]["path"]).read_text()
+    sync_api.expect(panel.locator(".convgrade-history-row")).to_have_count(1, timeout=30_000)
+    assert re.search(r"[\d.]+ / [\d.]+", panel.locator(".convgrade-history-row").inner_text())
+
+    page.locator(".jp-Notebook .jp-Cell").first.click()
+    active = page.locator(".jp-Notebook .jp-Cell.jp-mod-active")
+    assert "def corr2d" not in active.inner_text()
+    page.locator('.convgrade-exercise[data-exercise="Conv2D"] .convgrade-goto').click()
+    sync_api.expect(active).to_contain_text("class Conv2D", timeout=10_000)
+    corr2d.locator(".convgrade-goto").click()
+    sync_api.expect(active).to_contain_text("def corr2d", timeout=10_000)
+    assert active.is_visible()
+    if os.environ.get("CONVGRADE_UPDATE_SCREENSHOT"):
+        panel.screenshot(path=str(REPO / "docs/lab-panel.png"))
+
+
+def test_a_second_submission_within_the_limit_says_when_to_try_again(page, grader):
+    click_submit(page)
+    text = status_text(page, "once every 3600 seconds", timeout=60_000)
+    assert text.startswith("Not submitted") and "try again in" in text, text
+    assert len(grader.rows("student_id = 'alice'")) == 1
+
+
+def test_a_wrong_token_in_the_settings_is_named(page, lab):
+    set_lab_settings(lab, token="not-a-token")
+    try:
+        click_submit(page)
+        text = status_text(page, "did not accept your token", timeout=60_000)
+        assert text.startswith("Not submitted"), text
+    finally:
+        set_lab_settings(lab)
+
+
+def test_a_grader_that_is_down_is_named(page, lab):
+    down = f"http://{HOST}:{free_port()}"
+    set_lab_settings(lab, server=down)
+    try:
+        click_submit(page)
+        text = status_text(page, "cannot be reached", timeout=60_000)
+        assert text.startswith("Not submitted") and down in text, text
+    finally:
+        set_lab_settings(lab)
+
+
+def test_the_token_never_reaches_the_page(page, lab, grader):
+    config = page.evaluate("""async () => {
+        const xsrf = document.cookie.match(/_xsrf=([^;]+)/);
+        const r = await fetch('/convgrade/config', {headers: {'X-XSRFToken': xsrf ? xsrf[1] : ''}});
+        return await r.text();
+    }""")
+    assert grader.tokens["alice"] not in config and json.loads(config)["has_token"] is True
+    assert grader.tokens["alice"] not in page.content()
+
+
+def test_plain_notebooks_get_no_submit_button(page, lab):
+    (lab["root"] / "scratch.ipynb").write_text(json.dumps(
+        {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    page.goto(f"{lab['url']}/lab/tree/scratch.ipynb?token={LAB_TOKEN}", wait_until="commit", timeout=120_000)
+    tab = page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text="scratch.ipynb")
+    tab.wait_for(timeout=60_000)
+    scratch = page.locator(f"#{tab.get_attribute('data-id')}")
+    scratch.locator(".jp-Notebook").wait_for(timeout=60_000)
+    page.wait_for_timeout(1000)  # the button is hidden once the notebook's model is ready
+    assert scratch.locator(".convgrade-submit").count() == 1
+    sync_api.expect(scratch.locator(".convgrade-submit")).to_be_hidden()
+    sync_api.expect(scratch.locator(".jp-Toolbar-item", has=page.locator(".convgrade-submit"))).to_have_class(
+        re.compile(r"\blm-mod-hidden\b"))
+
+
+def test_the_wheel_maps_every_built_file_where_jupyterlab_looks():
+    """pyproject's data-files put the whole build under share/jupyter/labextensions/convgrade."""
+    import glob
+    import tomllib
+
+    data_files = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["data-files"]
+    shipped = {}
+    for target, patterns in data_files.items():
+        for pattern in patterns:
+            matches = glob.glob(str(REPO / pattern))
+            assert matches, f"{pattern} matches nothing"
+            shipped.update({os.path.relpath(m, REPO): target for m in matches})
+    built = REPO / "grader/lab/labextension"
+    for path in built.rglob("*"):
+        if path.is_file():
+            relative = path.relative_to(built)
+            wanted = str("share/jupyter/labextensions/convgrade" / relative.parent)
+            assert shipped.get(os.path.relpath(path, REPO)) == wanted, relative
+    assert shipped["grader/lab/jupyter-config/convgrade.json"] == "etc/jupyter/jupyter_server_config.d"
