@@ -209,11 +209,13 @@ def test_calls_counted_in_a_global_start_over_in_every_check():
 
 
 def test_calls_counted_in_a_file_start_over_in_every_check():
-    """Files under /tmp do not outlive a check either. (Within one check, a fresh() copy does
+    """Files under /tmp do not outlive a check either (or cannot be written at all, where the
+    jail freezes the file system during checks). (Within one check, a fresh() copy does
     see files the check's own calls wrote: test_conv2d_forward asks the student's corr2d
     before running the forward, which the /tmp plant above proves.)"""
     cell = counted_corr2d(
         "    calls = int(open('/tmp/calls').read()) if os.path.exists('/tmp/calls') else 0",
-        "    with open('/tmp/calls', 'w') as f:\n        f.write(str(calls))")
+        "    try:\n        with open('/tmp/calls', 'w') as f:\n            f.write(str(calls))\n"
+        "    except OSError:  # a read-only /tmp (the jail freezes it during checks)\n        pass")
     result = grade(make_submission(A1, {"corr2d": cell}), A1, seed=3)
     assert result["score"] == result["max_score"], dumps(result)
