@@ -14,6 +14,8 @@ summarised, so hidden inputs are never dumped.
 """
 
 import ast
+import hashlib
+import random
 
 import pytest
 import torch
@@ -200,3 +202,17 @@ def expect_not_used(student, exercise, names, reason, probe=None):
         reached = student.run(exercise, *probe, watch_ops=FORBIDDEN_OPS).ops
         if reached:
             fail(f"`{exercise}` reaches torch's {', '.join(reached)} when it runs: {reason}")
+
+
+def rng(seed, name):
+    """A torch.Generator for the hidden random inputs of one check: seeded from a stable hash
+    of the submission's seed and `name`, so the inputs differ from one submission to the
+    next, do not depend on the order the checks run in, and repeat under the same seed."""
+    digest = hashlib.sha256(f"{int(seed)}:{name}".encode()).digest()
+    return torch.Generator().manual_seed(int.from_bytes(digest[:8], "little") & (2**63 - 1))
+
+
+def py_rng(seed, name):
+    """The same, as a `random.Random`, for sweeps over settings (a3_output_shapes)."""
+    digest = hashlib.sha256(f"{int(seed)}:{name}".encode()).digest()
+    return random.Random(int.from_bytes(digest[:8], "little"))

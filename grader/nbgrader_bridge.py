@@ -16,30 +16,53 @@ graded work.
 
 import contextlib
 import io
+import random
 import re
 import warnings
+
+import numpy
+import torch
 
 from grader import runner, wire
 from grader.notebook import CELL_SEPARATOR
 from grader.sandbox import _place_on_device
 from grader.student import Student
-from grader.untrusted.child import Child, answer
+from grader.untrusted.child import Child, answer, seed_everything
 
 
 class KernelSandbox:
-    """The Sandbox interface over the notebook's own globals, in this process."""
+    """The Sandbox interface over the notebook's own globals, in this process.
 
-    def __init__(self, namespace):
+    A kernel cannot be forked, so a "fresh start" here is only the generators: every check,
+    and every call a check makes through `student.fresh()`, starts from `seed` again (the
+    state of the kernel's objects is shared, which is one reason this door is for practice)."""
+
+    def __init__(self, namespace, seed=0):
         self._child = Child(namespace)
+        self.seed = seed
         self.program = {"ok": True, "value": {"cells": [], "names": self._child._describe_names()}}
 
     def ensure_started(self):
         pass
 
     def new_check(self):
-        """One kernel, one state: under nbgrader every check shares the notebook's globals."""
+        """One kernel, one state: under nbgrader every check shares the notebook's globals; each
+        check starts from the same generators, as in convgrade."""
+        seed_everything(self.seed)
 
     def request(self, op, payload, timeout=None, fresh=False):
+        if not fresh:
+            return self._request(op, payload)
+        saved = random.getstate(), numpy.random.get_state()
+        with torch.random.fork_rng():
+            seed_everything(self.seed)
+            try:
+                return self._request(op, payload)
+            finally:
+                random.setstate(saved[0])
+                numpy.random.set_state(saved[1])
+
+    def _request(self, op, payload):
         tensors = {}
         header = {"op": op, "payload": wire.encode(payload, tensors)}
         # Through bytes both ways, as across the sandbox boundary: otherwise a student's

@@ -1,8 +1,14 @@
-"""Every hidden check is shown to catch the mistake it is aimed at, and nothing else.
+"""Every hidden check is shown to catch the mistake it is aimed at, and nothing else, under
+every seed.
 
 The corpus (tests/corpus/) holds realistic wrong submissions, one mistake each, and
 correct solutions written differently from the reference; see tests/submissions.py.
+Hidden random inputs are drawn from the submission's seed, so each entry is graded under
+several seeds: CONVGRADE_CORPUS_SEEDS=N for N of them (3 by default; run 10 or more before
+changing a check with random inputs or tolerances).
 """
+
+import os
 
 import pytest
 import torch
@@ -14,12 +20,19 @@ from submissions import corpus, dumps, failed_tests, make_submission
 ASSIGNMENTS = assignments.names()
 
 
+def corpus_seeds():
+    """Fixed, spread-out seeds, so a failure is reproducible with `convgrade grade --seed`."""
+    count = int(os.environ.get("CONVGRADE_CORPUS_SEEDS", "3"))
+    return [(7919 * i * i + 104729 * i + 13) % 2**31 for i in range(count)]
+
+
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_reference_solution_scores_full_marks(assignment):
-    result = grade(make_submission(assignment), assignment)
-    assert result["gradable"], dumps(result)
-    assert result["max_score"] > 0
-    assert result["score"] == result["max_score"], dumps(result)
+    for seed in corpus_seeds():
+        result = grade(make_submission(assignment), assignment, seed=seed)
+        assert result["gradable"], dumps(result)
+        assert result["max_score"] > 0
+        assert result["score"] == result["max_score"], f"seed {seed}: {dumps(result)}"
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
@@ -34,11 +47,16 @@ def test_released_stubs_score_zero(assignment):
 def test_corpus_entry_loses_exactly_its_checks(entry):
     if "cuda" in entry.needs and not torch.cuda.is_available():
         pytest.skip("this mistake only shows on a CUDA device, and this machine has none")
-    result = grade(entry.submission(), entry.assignment)
-    assert result["gradable"], dumps(result)
-    known = {t["id"] for t in result["tests"]}
-    assert entry.loses <= known, f"{entry} names checks that do not exist: {entry.loses - known}"
-    assert failed_tests(result) == entry.loses, dumps(result)
+    submission = entry.submission()
+    wrong = []
+    for seed in corpus_seeds():
+        result = grade(submission, entry.assignment, seed=seed)
+        assert result["gradable"], dumps(result)
+        known = {t["id"] for t in result["tests"]}
+        assert entry.loses <= known, f"{entry} names checks that do not exist: {entry.loses - known}"
+        if failed_tests(result) != entry.loses:
+            wrong.append(f"seed {seed}: lost {sorted(failed_tests(result))}\n{dumps(result)}")
+    assert not wrong, f"{entry} should lose exactly {sorted(entry.loses)}; " + "\n".join(wrong)
 
 
 def test_corpus_covers_every_assignment():

@@ -79,6 +79,9 @@ SUBMISSIONS = {
     "stubs": lambda: make_submission(A1, reference=False),
     "deleted_cell": lambda: _edit(_delete),
     "markdown_cell": lambda: _edit(_to_markdown),
+    # correct notebooks written differently (issue 10): cells the student added, a torch.rand start
+    "correct_added_cells": lambda: CorpusEntry(CORPUS / A1 / "correct_d2l_added_cells.py").submission(),
+    "correct_rand_start": lambda: CorpusEntry(CORPUS / A1 / "correct_learn_rand_start.py").submission(),
 }
 DUPLICATED = "duplicated_cell"   # added after the batch run: nbgrader would abort the batch on it
 

@@ -2,7 +2,7 @@
 
 import torch
 
-from grader.checks import check, expect_not_used, fail
+from grader.checks import check, expect_not_used, fail, rng
 
 from .._corr2d_support import (FORBIDDEN, FORBIDDEN_REASON, close, expect_gradients, expect_runs,
                        expect_values, inputs, ref_conv_flipped, ref_corr2d, shape_text)
@@ -40,8 +40,8 @@ def test_corr2d_worked_example(student, devices):
 
 
 @check("corr2d", points=2, name="corr2d returns an output of shape (H - h + 1, W - w + 1)")
-def test_corr2d_output_shape(student, devices):
-    gen = torch.Generator().manual_seed(11)
+def test_corr2d_output_shape(student, seed, devices):
+    gen = rng(seed, "test_corr2d_output_shape")
     for device in devices:
         for x_shape, k_shape in SHAPE_CASES:
             X = torch.randn(x_shape, generator=gen).to(device)
@@ -56,10 +56,10 @@ def test_corr2d_output_shape(student, devices):
 
 
 @check("corr2d", points=1, name="corr2d fills every output position, the last row and column included")
-def test_corr2d_fills_every_position(student, devices):
+def test_corr2d_fills_every_position(student, seed, devices):
     # Positive inputs and kernels that are symmetric under a half turn, so a flipped kernel
     # or an output of the wrong size does not matter here: only skipped positions do.
-    gen = torch.Generator().manual_seed(12)
+    gen = rng(seed, "test_corr2d_fills_every_position")
     kernels = [torch.ones(2, 2), torch.tensor([[1.0, 2.0, 1.0]]), torch.tensor([[1.0], [3.0], [1.0]]),
                torch.tensor([[2.0, 1.0], [1.0, 2.0]])]
     for device in devices:
@@ -85,8 +85,8 @@ def test_corr2d_fills_every_position(student, devices):
 
 
 @check("corr2d", points=2, name="corr2d matches torch on random inputs (non-square, 1x1 and full-size kernels, float32 and float64)")
-def test_corr2d_random_values(student, devices):
-    gen = torch.Generator().manual_seed(13)
+def test_corr2d_random_values(student, seed, devices):
+    gen = rng(seed, "test_corr2d_random_values")
     for device in devices:
         for x_shape, k_shape, dtype in RANDOM_CASES:
             X = torch.randn(x_shape, generator=gen, dtype=dtype).to(device)
@@ -109,8 +109,8 @@ def test_corr2d_not_flipped(student, devices):
 
 
 @check("corr2d", points=1, name="corr2d keeps the input's dtype (float64 in, float64 out)")
-def test_corr2d_keeps_dtype(student, devices):
-    gen = torch.Generator().manual_seed(14)
+def test_corr2d_keeps_dtype(student, seed, devices):
+    gen = rng(seed, "test_corr2d_keeps_dtype")
     for device in devices:
         for dtype in (torch.float64, torch.float32):
             X = torch.randn(4, 5, generator=gen, dtype=dtype).to(device)
@@ -124,8 +124,8 @@ def test_corr2d_keeps_dtype(student, devices):
 
 
 @check("corr2d", points=1, name="corr2d returns its output on the input's device")
-def test_corr2d_keeps_device(student, devices):
-    gen = torch.Generator().manual_seed(15)
+def test_corr2d_keeps_device(student, seed, devices):
+    gen = rng(seed, "test_corr2d_keeps_device")
     for device in devices:
         X = torch.randn(4, 5, generator=gen).to(device)
         K = torch.randn(2, 3, generator=gen).to(device)
@@ -137,8 +137,8 @@ def test_corr2d_keeps_device(student, devices):
 
 
 @check("corr2d", points=1, name="corr2d does not modify X or K")
-def test_corr2d_input_unchanged(student, devices):
-    gen = torch.Generator().manual_seed(16)
+def test_corr2d_input_unchanged(student, seed, devices):
+    gen = rng(seed, "test_corr2d_input_unchanged")
     for device in devices:
         X = torch.randn(5, 6, generator=gen).to(device)
         K = torch.randn(2, 2, generator=gen).to(device)
@@ -151,8 +151,8 @@ def test_corr2d_input_unchanged(student, devices):
 
 
 @check("corr2d", points=2, name="corr2d lets gradients flow back to X and K")
-def test_corr2d_gradients(student, devices):
-    gen = torch.Generator().manual_seed(17)
+def test_corr2d_gradients(student, seed, devices):
+    gen = rng(seed, "test_corr2d_gradients")
     for device in devices:
         # sizes where every output row and column exists twice over, so a wrong output size
         # (the shape checks' business) still leaves a graph to differentiate

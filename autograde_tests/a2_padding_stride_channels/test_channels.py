@@ -7,7 +7,7 @@ checks say how), the output channels may be what that function returns for each 
 import torch
 import torch.nn.functional as F
 
-from grader.checks import check, expect_not_used, fail, loops_in
+from grader.checks import check, expect_not_used, fail, loops_in, rng
 
 from .._corr2d_support import (FORBIDDEN, FORBIDDEN_REASON, close, expect_runs, expect_values,
                               shape_text)
@@ -71,8 +71,8 @@ def test_multi_in_output_shape(student, devices):
 
 
 @check("corr2d_multi_in", points=2, name="corr2d_multi_in matches torch on random inputs (1 to 4 channels, float32 and float64)")
-def test_multi_in_random(student, devices):
-    gen = torch.Generator().manual_seed(41)
+def test_multi_in_random(student, seed, devices):
+    gen = rng(seed, "test_multi_in_random")
     for device in devices:
         for x_shape, k_hw, dtype in MULTI_IN_CASES:
             X = torch.randn(x_shape, generator=gen, dtype=dtype).to(device)
@@ -81,8 +81,8 @@ def test_multi_in_random(student, devices):
 
 
 @check("corr2d_multi_in", points=1, name="corr2d_multi_in keeps the input's dtype and device")
-def test_multi_in_dtype_device(student, devices):
-    gen = torch.Generator().manual_seed(42)
+def test_multi_in_dtype_device(student, seed, devices):
+    gen = rng(seed, "test_multi_in_dtype_device")
     for device in devices:
         for dtype in (torch.float64, torch.float32):
             X = torch.randn(2, 4, 5, generator=gen, dtype=dtype).to(device)
@@ -151,8 +151,8 @@ def test_multi_in_out_output_shape(student, devices):
 
 
 @check("corr2d_multi_in_out", points=2, name="corr2d_multi_in_out matches torch on random inputs (float32 and float64)")
-def test_multi_in_out_random(student, devices):
-    gen = torch.Generator().manual_seed(43)
+def test_multi_in_out_random(student, seed, devices):
+    gen = rng(seed, "test_multi_in_out_random")
     cases = [((3, 5, 6), (2, 3, 2, 2), torch.float32), ((2, 6, 4), (4, 2, 3, 1), torch.float64),
              ((1, 4, 5), (3, 1, 4, 5), torch.float32), ((4, 5, 5), (1, 4, 1, 1), torch.float64)]
     for device in devices:
@@ -163,8 +163,8 @@ def test_multi_in_out_random(student, devices):
 
 
 @check("corr2d_multi_in_out", points=1, name="corr2d_multi_in_out keeps the input's dtype and device")
-def test_multi_in_out_dtype_device(student, devices):
-    gen = torch.Generator().manual_seed(44)
+def test_multi_in_out_dtype_device(student, seed, devices):
+    gen = rng(seed, "test_multi_in_out_dtype_device")
     for device in devices:
         for dtype in (torch.float64, torch.float32):
             X = torch.randn(2, 4, 5, generator=gen, dtype=dtype).to(device)
@@ -195,8 +195,8 @@ NAME_1x1 = "corr2d_multi_in_out_1x1"
 
 
 @check(NAME_1x1, points=2, name="corr2d_multi_in_out_1x1 matches torch's 1 x 1 convolution (float32 and float64)")
-def test_1x1_values(student, devices):
-    gen = torch.Generator().manual_seed(45)
+def test_1x1_values(student, seed, devices):
+    gen = rng(seed, "test_1x1_values")
     cases = [((3, 3, 3), 2, torch.float32), ((4, 5, 6), 7, torch.float32), ((2, 4, 3), 5, torch.float64),
              ((6, 2, 7), 3, torch.float64)]
     for device in devices:
@@ -207,8 +207,8 @@ def test_1x1_values(student, devices):
 
 
 @check(NAME_1x1, points=1, name="corr2d_multi_in_out_1x1 works with a single input or output channel")
-def test_1x1_single_channel(student, devices):
-    gen = torch.Generator().manual_seed(46)
+def test_1x1_single_channel(student, seed, devices):
+    gen = rng(seed, "test_1x1_single_channel")
     for device in devices:
         for x_shape, c_o in [((1, 4, 5), 3), ((3, 4, 5), 1), ((1, 3, 4), 1)]:
             X = torch.randn(x_shape, generator=gen).to(device)
@@ -219,8 +219,8 @@ def test_1x1_single_channel(student, devices):
 
 
 @check(NAME_1x1, points=1, name="corr2d_multi_in_out_1x1 keeps the input's dtype and device")
-def test_1x1_dtype_device(student, devices):
-    gen = torch.Generator().manual_seed(47)
+def test_1x1_dtype_device(student, seed, devices):
+    gen = rng(seed, "test_1x1_dtype_device")
     for device in devices:
         for dtype in (torch.float64, torch.float32):
             X = torch.randn(3, 4, 5, generator=gen, dtype=dtype).to(device)

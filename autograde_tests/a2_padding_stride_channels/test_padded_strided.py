@@ -8,7 +8,7 @@ padding and stride as (height, width) pairs.
 import torch
 import torch.nn.functional as F
 
-from grader.checks import check, expect_not_used, fail
+from grader.checks import check, expect_not_used, fail, rng
 
 from .._corr2d_support import (FORBIDDEN, FORBIDDEN_REASON, close, expect_gradients, expect_runs, expect_values,
                        inputs, shape_text)
@@ -54,8 +54,8 @@ PADDING_HINT = (". Pad with p_h rows of zeros on top AND bottom and p_w columns 
 
 
 @check(NAME, points=2, name="corr2d_padded_strided pads with zeros on all four sides (p_h rows top and bottom, p_w columns left and right)")
-def test_padded_strided_padding_both_sides(student, devices):
-    gen = torch.Generator().manual_seed(31)
+def test_padded_strided_padding_both_sides(student, seed, devices):
+    gen = rng(seed, "test_padded_strided_padding_both_sides")
     cases = [((4, 4), (3, 3), (1, 1)), ((5, 6), (2, 3), (2, 1)), ((4, 5), (3, 2), (0, 2)),
              ((6, 4), (2, 2), (1, 0)), ((3, 3), (3, 3), (1, 2))]
     for device in devices:
@@ -70,8 +70,8 @@ STRIDE_HINT = (". Window (i, j) starts at row i * s_h and column j * s_w, and th
 
 
 @check(NAME, points=2, name="corr2d_padded_strided applies the stride on both axes, also when it does not divide evenly")
-def test_padded_strided_stride_both_axes(student, devices):
-    gen = torch.Generator().manual_seed(32)
+def test_padded_strided_stride_both_axes(student, seed, devices):
+    gen = rng(seed, "test_padded_strided_stride_both_axes")
     cases = [((8, 8), (3, 3), (2, 2)), ((7, 9), (2, 3), (1, 3)), ((9, 7), (3, 2), (3, 1)),
              ((8, 8), (3, 5), (3, 4)), ((6, 7), (2, 2), (4, 2))]
     for device in devices:
@@ -82,10 +82,10 @@ def test_padded_strided_stride_both_axes(student, devices):
 
 
 @check(NAME, points=1, name="corr2d_padded_strided accepts an int for padding or stride (the same on both axes)")
-def test_padded_strided_int_arguments(student, devices):
+def test_padded_strided_int_arguments(student, seed, devices):
     # Compared with the student's own answer for the same pair, so that only the handling of
     # ints is judged here (the values are the other checks' business).
-    gen = torch.Generator().manual_seed(33)
+    gen = rng(seed, "test_padded_strided_int_arguments")
     for device in devices:
         for padding, stride in [(1, 2), (1, (1, 2)), ((2, 1), 3), (0, 1)]:
             X = torch.randn(7, 6, generator=gen).to(device)
@@ -113,8 +113,8 @@ RANDOM_CASES = [
 
 
 @check(NAME, points=2, name="corr2d_padded_strided matches torch on random inputs, paddings and strides (float32 and float64)")
-def test_padded_strided_random(student, devices):
-    gen = torch.Generator().manual_seed(34)
+def test_padded_strided_random(student, seed, devices):
+    gen = rng(seed, "test_padded_strided_random")
     for device in devices:
         for x_shape, k_shape, padding, stride, dtype in RANDOM_CASES:
             X = torch.randn(x_shape, generator=gen, dtype=dtype).to(device)
@@ -123,8 +123,8 @@ def test_padded_strided_random(student, devices):
 
 
 @check(NAME, points=1, name="corr2d_padded_strided lets gradients flow back to X and K")
-def test_padded_strided_gradients(student, devices):
-    gen = torch.Generator().manual_seed(35)
+def test_padded_strided_gradients(student, seed, devices):
+    gen = rng(seed, "test_padded_strided_gradients")
     for device in devices:
         for x_shape, k_shape, padding, stride in [((5, 6), (3, 2), (1, 1), (2, 2)),
                                                   ((6, 5), (2, 3), (2, 0), (1, 2))]:
@@ -136,8 +136,8 @@ def test_padded_strided_gradients(student, devices):
 
 
 @check(NAME, points=1, name="corr2d_padded_strided keeps the input's dtype and device")
-def test_padded_strided_dtype_device(student, devices):
-    gen = torch.Generator().manual_seed(36)
+def test_padded_strided_dtype_device(student, seed, devices):
+    gen = rng(seed, "test_padded_strided_dtype_device")
     for device in devices:
         for dtype in (torch.float64, torch.float32):
             X = torch.randn(5, 4, generator=gen, dtype=dtype).to(device)

@@ -18,15 +18,11 @@ checks aimed at it and no others:
 
 import torch
 
-from grader.checks import CheckFailed, describe, expect_close, expect_tensor, fail, inputs
+from grader.checks import CheckFailed, describe, expect_close, expect_tensor, fail, inputs, rng
 from grader.student import RemoteObject, StudentError
 
 from . import _reference as ref
 
-PARAM_SEED = 4
-INPUT_SEED = 7
-BATCH_SEED = 12
-GRAD_SEED = 13
 
 
 def _shape(value):
@@ -70,13 +66,13 @@ def student_model_plain(student, net):
     return model
 
 
-def _hint(net, actual, expected_shape, seed, input_seed, n):
+def _hint(net, actual, expected_shape, seed, n):
     if isinstance(actual, torch.Tensor) and tuple(actual.shape) != expected_shape \
             and actual.numel() == _numel(expected_shape):
         return (f" Keep the batch dimension: flatten with x.flatten(1) (or x.view(x.size(0), -1)) "
                 f"so that the output has shape {expected_shape}.")
     if isinstance(actual, torch.Tensor):
-        found = ref.diagnose(net, seed, input_seed, n, actual)
+        found = ref.diagnose(net, seed, n, actual)
         if isinstance(found, tuple):
             return f" Your output is what {net.name} gives with {found[1]}."
     return ""
@@ -89,26 +85,26 @@ def _numel(shape):
     return n
 
 
-def check_forward(student, devices, net):
+def check_forward(student, devices, net, seed):
     for device in devices:
         for dtype in (torch.float32, torch.float64):
-            state = ref.params(net, PARAM_SEED, dtype)
+            state = ref.params(net, seed, dtype)
             model = ref.student_model(student, net, device, dtype, state)
-            x = ref.image_batch(net, 1, INPUT_SEED, dtype).to(device)
+            x = ref.image_batch(net, 1, seed, dtype).to(device)
             expected = ref.reference(net, state, x)
             out = model(x)
             try:
                 expect_close(out, expected, f"{net.name}.forward", inputs(x=x))
             except CheckFailed as failure:
-                hint = _hint(net, out, tuple(expected.shape), PARAM_SEED, INPUT_SEED, 1)
+                hint = _hint(net, out, tuple(expected.shape), seed, 1)
                 fail(f"{failure}.{hint}" if hint else str(failure))
 
 
-def check_batch(student, devices, net):
+def check_batch(student, devices, net, seed):
     for device in devices:
-        model = ref.student_model(student, net, device, torch.float32, ref.params(net, PARAM_SEED))
+        model = ref.student_model(student, net, device, torch.float32, ref.params(net, seed))
         for n in (3, 5):
-            x = ref.image_batch(net, n, BATCH_SEED + n).to(device)
+            x = ref.image_batch(net, n, seed, purpose="batch").to(device)
             singles = []
             for i in range(n):
                 one = model(x[i:i + 1])
@@ -137,15 +133,15 @@ def check_batch(student, devices, net):
                      "Flatten each image on its own with x.flatten(1) (or x.view(x.size(0), -1)).")
 
 
-def check_gradients(student, devices, net):
+def check_gradients(student, devices, net, seed):
     """Autograd through the student's forward against central differences of that same forward."""
     eps = 1e-6
-    gen = torch.Generator().manual_seed(GRAD_SEED)
+    gen = rng(seed, f"{net.name} gradient directions")
     for device in devices:
         dtype = torch.float64  # finite differences need double precision
-        state = ref.params(net, PARAM_SEED, dtype)
+        state = ref.params(net, seed, dtype)
         model = ref.student_model(student, net, device, dtype, state)
-        x = ref.image_batch(net, 1, INPUT_SEED, dtype).to(device)
+        x = ref.image_batch(net, 1, seed, dtype).to(device)
         dx = torch.randn(x.shape, generator=gen, dtype=dtype).to(device)
         dp = {k: torch.randn(v.shape, generator=gen, dtype=dtype) for k, v in state.items()}
         outs = []
@@ -181,13 +177,13 @@ def check_gradients(student, devices, net):
                  "changes of a tensor autograd still needs, or a rebuilt tensor).")
 
 
-def check_aspect(student, devices, net, aspect, advice):
+def check_aspect(student, devices, net, seed, aspect, advice):
     """Fails when the student's output is that of a known mistake in `aspect` (see module doc)."""
     for device in devices:
-        model = ref.student_model(student, net, device, torch.float32, ref.params(net, PARAM_SEED))
-        x = ref.image_batch(net, 1, INPUT_SEED).to(device)
+        model = ref.student_model(student, net, device, torch.float32, ref.params(net, seed))
+        x = ref.image_batch(net, 1, seed).to(device)
         out = model(x)
-        found = ref.diagnose(net, PARAM_SEED, INPUT_SEED, 1, out)
+        found = ref.diagnose(net, seed, 1, out)
         if found == "reference" or (isinstance(found, tuple) and found[0] != aspect):
             continue
         if found is None:

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from grader.checks import describe, fail
+from grader.checks import describe, fail, rng
 from grader.student import RemoteObject
 
 
@@ -82,10 +82,11 @@ CIFARNET = Net("CifarNet", RefCifarNet, (3, 32, 32), 2, 18090)
 
 @functools.cache
 def _params(net_name, seed):
-    """Parameters drawn so that every activation works in its sensitive range (the default
-    init leaves a sigmoid network nearly constant, which would hide mistakes)."""
+    """Parameters drawn from the submission's seed so that every activation works in its
+    sensitive range (the default init leaves a sigmoid network nearly constant, which would
+    hide mistakes)."""
     net = LENET if net_name == "LeNet" else CIFARNET
-    gen = torch.Generator().manual_seed(seed)
+    gen = rng(seed, f"{net_name} parameters")
     out = {}
     for name, shape in net.params:
         if name.endswith("weight"):
@@ -102,8 +103,9 @@ def params(net, seed, dtype=torch.float32):
     return {k: v.to(dtype) for k, v in _params(net.name, seed).items()}
 
 
-def image_batch(net, n, seed, dtype=torch.float32):
-    gen = torch.Generator().manual_seed(seed)
+def image_batch(net, n, seed, dtype=torch.float32, purpose="images"):
+    """n images drawn from the submission's seed; `purpose` tells draws of one size apart."""
+    gen = rng(seed, f"{net.name} {purpose} {n}")
     return torch.randn(net.input_shape(n), generator=gen, dtype=torch.float64).to(dtype)
 
 
@@ -226,17 +228,17 @@ def _cifarnet_variants():
     return out
 
 
-def _setup(net_name, seed, input_seed, n):
+def _setup(net_name, seed, n):
     net = LENET if net_name == "LeNet" else CIFARNET
     fn, variants = ((lenet_functional, _lenet_variants()) if net_name == "LeNet"
                     else (cifarnet_functional, _cifarnet_variants()))
-    return fn, variants, _params(net_name, seed), image_batch(net, n, input_seed, torch.float64)
+    return fn, variants, _params(net_name, seed), image_batch(net, n, seed, torch.float64)
 
 
 @functools.cache
-def _variant_output(net_name, seed, input_seed, n, index):
+def _variant_output(net_name, seed, n, index):
     """torch's output (index None) or that of variant `index`, in float64 on the CPU."""
-    fn, variants, p, x = _setup(net_name, seed, input_seed, n)
+    fn, variants, p, x = _setup(net_name, seed, n)
     with torch.no_grad():
         return fn(p, x) if index is None else fn(p, x, **variants[index][2])
 
@@ -249,12 +251,13 @@ def _matches(actual, expected):
     return bool(torch.isclose(a, expected, rtol=1e-4, atol=1e-4).all())
 
 
-def diagnose(net, seed, input_seed, n, actual):
-    """'reference', or (aspect, description) of the known mistake `actual` matches, or None."""
-    if _matches(actual, _variant_output(net.name, seed, input_seed, n, None)):
+def diagnose(net, seed, n, actual):
+    """'reference', or (aspect, description) of the known mistake `actual` matches, or None,
+    for the output on image_batch(net, n, seed) with params(net, seed)."""
+    if _matches(actual, _variant_output(net.name, seed, n, None)):
         return "reference"
     variants = _lenet_variants() if net is LENET else _cifarnet_variants()
     for index, (aspect, what, _) in enumerate(variants):
-        if _matches(actual, _variant_output(net.name, seed, input_seed, n, index)):
+        if _matches(actual, _variant_output(net.name, seed, n, index)):
             return aspect, what
     return None

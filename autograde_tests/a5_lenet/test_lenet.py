@@ -12,39 +12,39 @@ def test_lenet_layers(student):
 
 
 @check("LeNet", points=3, name="LeNet.forward matches torch's LeNet on one image (float32 and float64, every device)")
-def test_lenet_forward(student, devices):
-    nc.check_forward(student, devices, LENET)
+def test_lenet_forward(student, seed, devices):
+    nc.check_forward(student, devices, LENET, seed)
 
 
 @check("LeNet", points=2, name="LeNet.forward works on batches of 3 and 5 images, scoring each image on its own")
-def test_lenet_batch(student, devices):
-    nc.check_batch(student, devices, LENET)
+def test_lenet_batch(student, seed, devices):
+    nc.check_batch(student, devices, LENET, seed)
 
 
 @check("LeNet", points=2, name="gradients flow through LeNet.forward to every parameter and to the input")
-def test_lenet_gradients(student, devices):
-    nc.check_gradients(student, devices, LENET)
+def test_lenet_gradients(student, seed, devices):
+    nc.check_gradients(student, devices, LENET, seed)
 
 
 @check("LeNet", points=1, name="LeNet pools with the given average-pooling layers (not max pooling)")
-def test_lenet_average_pooling(student, devices):
-    nc.check_aspect(student, devices, LENET, "pooling",
+def test_lenet_average_pooling(student, seed, devices):
+    nc.check_aspect(student, devices, LENET, seed, "pooling",
                     "LeNet averages: apply the given self.pool1 and self.pool2 (nn.AvgPool2d), not max pooling.")
 
 
 @check("LeNet", points=1, name="LeNet uses sigmoid activations (not ReLU or tanh)")
-def test_lenet_sigmoid(student, devices):
-    nc.check_aspect(student, devices, LENET, "sigmoid",
+def test_lenet_sigmoid(student, seed, devices):
+    nc.check_aspect(student, devices, LENET, seed, "sigmoid",
                     "LeNet uses torch.sigmoid after conv1, conv2, fc1 and fc2.")
 
 
 @check("LeNet", points=1, name="LeNet applies a sigmoid after each of conv1, conv2, fc1 and fc2")
-def test_lenet_all_activations(student, devices):
-    nc.check_aspect(student, devices, LENET, "missing",
+def test_lenet_all_activations(student, seed, devices):
+    nc.check_aspect(student, devices, LENET, seed, "missing",
                     "Apply torch.sigmoid after each of conv1, conv2, fc1 and fc2.")
 
 
 @check("LeNet", points=1, name="LeNet returns the raw scores of fc3 (no activation after the last layer)")
-def test_lenet_raw_scores(student, devices):
-    nc.check_aspect(student, devices, LENET, "final",
+def test_lenet_raw_scores(student, seed, devices):
+    nc.check_aspect(student, devices, LENET, seed, "final",
                     "Return self.fc3(x) as it is: the scores stay raw (nn.CrossEntropyLoss applies the softmax).")

@@ -1,5 +1,5 @@
 # Requires output_padding < stride, forgetting that output_padding < dilation is also accepted.
-# loses: test_transpose_output_padding_rule test_transpose_sweep
+# loses: test_transpose_output_padding_rule
 # cell: conv_transpose_output_size
 def conv_transpose_output_size(n, kernel_size, stride=1, padding=0, output_padding=0, dilation=1):
     if output_padding >= stride:
