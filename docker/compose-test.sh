@@ -107,6 +107,37 @@ assert bad["score"] == 0, bad
 json.dump(good, open(sys.argv[3], "w"))
 PY
 step "both scores right"
+
+# -- the red team, inside the container: the same attacks as tests/test_redteam.py, over HTTP
+step "red team in the container"
+"$PYTHON" - "$CONVGRADE_PORT" "$CONVGRADE_ADMIN_TOKEN" <<'PY'
+import sys
+sys.path.insert(0, "tests")
+from service_harness import Client
+from submissions import make_submission
+from test_redteam import A1, ATTACKS
+
+client = Client(f"http://127.0.0.1:{sys.argv[1]}", sys.argv[2])
+chosen = ["rigged_torch_comparisons", "read_hidden_tests_and_solutions", "write_where_tests_and_results_live",
+          "network_connection", "fork_bomb", "memory_bomb", "kill_parent_and_everything",
+          "reply_of_millions_of_nested_lists", "terminal_escapes_in_messages", "segfault_through_ctypes"]
+for name in chosen:
+    reply = client.submit(make_submission(A1, {"corr2d": ATTACKS[name]}, reference=False),
+                          filename=f"{A1}.ipynb", wait=240, timeout=300)
+    reply.raise_for_status()
+    body = reply.json()
+    if body.get("result") is None:
+        body = client.wait_done([body["id"]])[body["id"]]
+    result = body["result"]
+    print(f"  {name}: {result['score']} / {result['max_score']}"
+          + (f" sandbox_weakened={result['sandbox_weakened']}" if result.get("sandbox_weakened") else ""))
+    assert result["score"] == 0 and "pwned" not in result.get("stdout", ""), result
+good = client.submit(make_submission(A1), filename=f"{A1}.ipynb", wait=240, timeout=300).json()
+good = good if good.get("result") else client.wait_done([good["id"]])[good["id"]]
+assert good["result"]["score"] == good["result"]["max_score"], good
+print("  an honest submission after the attacks: full marks")
+PY
+step "red team: every attack earned nothing; the grader still grades"
 [ "${SCALE:-1}" = 1 ] || exit 0
 
 # -- scale-out: PostgreSQL, Redis, two workers, one killed mid-grade ---------------------
