@@ -20,6 +20,7 @@ import random
 import pytest
 import torch
 
+from grader.shortcuts import mentions
 from grader.student import plain_tensor
 
 SHOW_VALUES_UP_TO = 16
@@ -159,17 +160,7 @@ def uses_any(source, names):
         tree = ast.parse(source or "")
     except SyntaxError:
         return []
-    found = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and node.id in names:
-            found.add(node.id)
-        elif isinstance(node, ast.Attribute) and node.attr in names:
-            found.add(node.attr)
-        elif isinstance(node, ast.alias) and node.name.split(".")[-1] in names:
-            found.add(node.name.split(".")[-1])
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in names:
-            found.add(node.value)
-    return sorted(found)
+    return sorted(mentions(tree, set(names)))
 
 
 def loops_in(source):

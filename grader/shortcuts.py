@@ -44,7 +44,7 @@ def reachable_uses(code, root, names, other_exercises=()):
             continue
         seen.add(name)
         for node in definitions.get(name, []):
-            found |= _mentions(node, names)
+            found |= mentions(node, names)
             todo.extend(_referenced_names(node) - seen)
     return sorted(found)
 
@@ -78,7 +78,8 @@ def _referenced_names(node):
     return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
 
 
-def _mentions(node, names):
+def mentions(node, names):
+    """The `names` a syntax tree mentions as a name, an attribute, an import or a string."""
     found = set()
     for sub in ast.walk(node):
         if isinstance(sub, ast.Name) and sub.id in names:
