@@ -41,8 +41,17 @@ def main(argv=None):
 
     commands.add_parser("release", help="regenerate exercises/ from solutions/ with nbgrader")
 
+    lti = commands.add_parser("lti", help="LTI 1.3: read the course roster from the LMS")
+    lti.add_subparsers(dest="lti_command", required=True).add_parser(
+        "roster", help="import the learners of every launched course (NRPS) as students")
+
+    gradescope = commands.add_parser("gradescope", help="build a Gradescope autograder zip")
+    gradescope.add_argument("out", type=Path, help="the zip to write, e.g. autograder.zip")
+    gradescope.add_argument("--assignment", help="only this assignment (default: all of them)")
+
     args = parser.parse_args(argv)
-    handlers = {"grade": _grade, "serve": _serve, "worker": _worker, "students": _students, "release": _release}
+    handlers = {"grade": _grade, "serve": _serve, "worker": _worker, "students": _students, "release": _release,
+                "lti": _lti, "gradescope": _gradescope}
     return handlers[args.command](args)
 
 
@@ -191,6 +200,24 @@ def _release(args):
     from grader.release import release
 
     release()
+    return 0
+
+
+def _lti(args):
+    from grader.lti.roster import main
+    from grader.service.config import Settings
+
+    return main(Settings.from_env().prepare())
+
+
+def _gradescope(args):
+    from grader.gradescope.build import BuildError, build
+
+    try:
+        written = build(args.out, args.assignment)
+    except BuildError as exc:
+        return _refuse(str(exc))
+    print(f"convgrade: wrote {written}")
     return 0
 
 

@@ -3,6 +3,7 @@
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from grader.lti import views as lti
 from grader.service import api, pages
 from grader.service.config import Settings
 from grader.service.db import sessions_for
@@ -30,6 +31,7 @@ def create_app(config=None):
                       MAX_FORM_MEMORY_SIZE=settings.max_upload_bytes)
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
+    lti.init_app(app)
     app.register_error_handler(HTTPException, _json_error)
     return app
 

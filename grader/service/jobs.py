@@ -74,7 +74,15 @@ def run_claimed(settings, submission):
     except Exception as exc:  # a grader bug, not the student's: record it, keep the worker alive
         traceback.print_exc()
         return finish(settings.database_url, submission.id, error=f"the grader failed: {exc}")
-    return finish(settings.database_url, submission.id, result=result)
+    finish(settings.database_url, submission.id, result=result)
+    _after_grading(settings, submission.id)
+
+
+def _after_grading(settings, submission_id):
+    """Post-grading hook: the LMS gets the score of a student who came through LTI."""
+    from grader.lti.passback import after_grading
+
+    after_grading(settings, submission_id)
 
 
 def finish(database_url, submission_id, result=None, error=None):

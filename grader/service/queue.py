@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 
+from grader.lti import passback
 from grader.service import jobs
 
 POLL_SECONDS = 0.2
@@ -52,6 +53,7 @@ class EmbeddedQueue:
         self.processes = [self._spawn() for _ in range(self.settings.workers)]
         self.supervisor = threading.Thread(target=self._supervise, name="convgrade-supervisor", daemon=True)
         self.supervisor.start()
+        passback.start_retry_loop(self.settings)
         return self
 
     def stop(self):
@@ -122,6 +124,7 @@ class RQQueue:
     def start(self):
         for submission_id in jobs.queued_ids(self.settings.database_url):
             self.enqueue(submission_id)
+        passback.start_retry_loop(self.settings)
         return self
 
     def stop(self):
