@@ -23,14 +23,20 @@ bp = Blueprint("lti", __name__, url_prefix="/lti")
 SESSION_COOKIE = "convgrade_session"
 
 
+def is_https():
+    """HTTPS here or at the TLS proxy in front. Only cookie flags depend on it, so a forged
+    header gains nothing: a Secure cookie is simply not sent back over plain HTTP."""
+    return request.is_secure or request.headers.get("X-Forwarded-Proto", "").lower() == "https"
+
+
 class FramedSessionInterface(SecureCookieSessionInterface):
     """The LMS shows the tool in an iframe: over HTTPS the session cookie must be SameSite=None."""
 
     def get_cookie_samesite(self, app):
-        return "None" if request.is_secure else "Lax"
+        return "None" if is_https() else "Lax"
 
     def get_cookie_secure(self, app):
-        return request.is_secure
+        return is_https()
 
 
 def init_app(app):
@@ -66,7 +72,7 @@ def jwks():
 def login():
     """OIDC third-party initiated login: send the browser to the platform's auth endpoint."""
     config = _tool_config()
-    flask_request = FlaskRequest()
+    flask_request = FlaskRequest(request_is_secure=is_https())
     target = flask_request.get_param("target_link_uri") or url_for("lti.launch", _external=True)
     try:
         return FlaskOIDCLogin(flask_request, config, launch_data_storage=_storage()).redirect(target)
@@ -78,7 +84,7 @@ def login():
 def launch():
     config = _tool_config()
     database_url = current_app.config["SETTINGS"].database_url
-    message = FlaskMessageLaunch(FlaskRequest(), config, launch_data_storage=_storage())
+    message = FlaskMessageLaunch(FlaskRequest(request_is_secure=is_https()), config, launch_data_storage=_storage())
     try:
         data = message.get_launch_data()
     except LtiException as exc:
