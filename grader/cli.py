@@ -1,4 +1,4 @@
-"""The `convgrade` command: grade, serve, worker, students, release."""
+"""The `convgrade` command: grade, serve, worker, students, release, lti, gradescope."""
 
 import argparse
 import csv

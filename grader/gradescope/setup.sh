@@ -9,6 +9,7 @@
 #   CONVGRADE_PYTHON           a Python 3.11 to build the venv from (default: python3.11)
 #   CONVGRADE_WHEELHOUSE       install offline from this folder of wheels (pip --no-index --find-links)
 #   CONVGRADE_TORCH_INDEX      where torch's CPU wheels are (default: PyTorch's CPU index)
+#   CONVGRADE_PIP_ARGS         more pip install arguments (the tests pass --no-compile)
 set -euo pipefail
 ROOT="${CONVGRADE_AUTOGRADER_ROOT:-/autograder}"
 SOURCE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -33,5 +34,5 @@ else
     source_args=(--extra-index-url "${CONVGRADE_TORCH_INDEX:-https://download.pytorch.org/whl/cpu}")
 fi
 "$ROOT/venv/bin/python" -m pip install --quiet --disable-pip-version-check --only-binary=:all: \
-    "${source_args[@]}" -r "$SOURCE/requirements.txt"
+    "${source_args[@]}" ${CONVGRADE_PIP_ARGS:-} -r "$SOURCE/requirements.txt"
 "$ROOT/venv/bin/python" -c "import torch; print('convgrade autograder: torch', torch.__version__, 'installed')"
