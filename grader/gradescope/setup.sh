@@ -9,7 +9,8 @@
 #   CONVGRADE_PYTHON           a Python 3.11 to build the venv from (default: python3.11)
 #   CONVGRADE_WHEELHOUSE       install offline from this folder of wheels (pip --no-index --find-links)
 #   CONVGRADE_TORCH_INDEX      where torch's CPU wheels are (default: PyTorch's CPU index)
-#   CONVGRADE_PIP_ARGS         more pip install arguments (the tests pass --no-compile)
+#   CONVGRADE_PIP_ARGS         more pip install arguments
+# Keep pip's byte-compiling: without .pyc files every sandboxed run compiles torch again.
 set -euo pipefail
 ROOT="${CONVGRADE_AUTOGRADER_ROOT:-/autograder}"
 SOURCE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
