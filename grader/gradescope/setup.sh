@@ -28,6 +28,11 @@ if ! command -v "$PYTHON" >/dev/null 2>&1; then
     fi
 fi
 
+# The sandbox's system-call filter (pyseccomp) loads libseccomp.
+if ! ldconfig -p 2>/dev/null | grep -q 'libseccomp\.so\.2'; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q libseccomp2 || { apt-get update -q && apt-get install -y -q libseccomp2; }
+fi
+
 "$PYTHON" -m venv "$ROOT/venv"
 if [ -n "${CONVGRADE_WHEELHOUSE:-}" ]; then
     source_args=(--no-index --find-links "$CONVGRADE_WHEELHOUSE")
