@@ -1,4 +1,5 @@
-"""The `convgrade` command: grade, submit, serve, worker, students, release, extend, regrade, similarity, daemon."""
+"""The `convgrade` command: grade, submit, serve, worker, students, release, extend, regrade,
+similarity, daemon, lti, gradescope."""
 
 import argparse
 import csv
@@ -75,10 +76,18 @@ def main(argv=None):
     submit.add_argument("--wait", type=float, default=60.0, help="seconds to wait for the result (default 60)")
     submit.add_argument("--json", action="store_true", help="print the result JSON on stdout")
 
+    lti = commands.add_parser("lti", help="LTI 1.3: read the course roster from the LMS")
+    lti.add_subparsers(dest="lti_command", required=True).add_parser(
+        "roster", help="import the learners of every launched course (NRPS) as students")
+
+    gradescope = commands.add_parser("gradescope", help="build a Gradescope autograder zip")
+    gradescope.add_argument("out", type=Path, help="the zip to write, e.g. autograder.zip")
+    gradescope.add_argument("--assignment", help="only this assignment (default: all of them)")
 
     args = parser.parse_args(argv)
     handlers = {"grade": _grade, "serve": _serve, "worker": _worker, "students": _students, "release": _release,
-                "daemon": _daemon, "extend": _extend, "regrade": _regrade, "similarity": _similarity, "submit": _submit}
+                "daemon": _daemon, "extend": _extend, "regrade": _regrade, "similarity": _similarity, "submit": _submit,
+                "lti": _lti, "gradescope": _gradescope}
     return handlers[args.command](args)
 
 
@@ -290,6 +299,24 @@ def _submit(args):
         return submit.run(args)
     except submit.SubmitError as exc:
         return _refuse(str(exc))
+
+
+def _lti(args):
+    from grader.lti.roster import main
+    from grader.service.config import Settings
+
+    return main(Settings.from_env().prepare())
+
+
+def _gradescope(args):
+    from grader.gradescope.build import BuildError, build
+
+    try:
+        written = build(args.out, args.assignment)
+    except BuildError as exc:
+        return _refuse(str(exc))
+    print(f"convgrade: wrote {written}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from grader import metrics
+from grader.lti import views as lti
 from grader.service import api, instructor, pages
 from grader.service.config import Settings
 from grader.service.db import sessions_for
@@ -33,6 +34,7 @@ def create_app(config=None):
     app.register_blueprint(pages.bp)
     app.register_blueprint(metrics.bp)
     app.register_blueprint(instructor.bp)
+    lti.init_app(app)
     app.register_error_handler(HTTPException, _json_error)
     return app
 

@@ -78,22 +78,30 @@ def run_claimed(settings, submission):
         traceback.print_exc()
         return finish(settings.database_url, submission.id, error=f"the grader failed: {exc}",
                       worker=submission.worker)
-    return finish(settings.database_url, submission.id, result=result, worker=submission.worker)
+    if finish(settings.database_url, submission.id, result=result, worker=submission.worker):
+        _after_grading(settings, submission.id)
+
+
+def _after_grading(settings, submission_id):
+    """Post-grading hook: the LMS gets the score of a student who came through LTI."""
+    from grader.lti.passback import after_grading
+
+    after_grading(settings, submission_id)
 
 
 def finish(database_url, submission_id, result=None, error=None, worker=None):
-    """Store the outcome and its credited score, then tell the graded hook (grader.service.hooks).
-    With `worker`, only while that worker still holds the claim: a submission requeued from a
-    worker thought dead is finished by its new claimant alone."""
+    """Store the outcome and its credited score, then tell the graded hook (grader.service.hooks);
+    True when stored. With `worker`, only while that worker still holds the claim: a submission
+    requeued from a worker thought dead is finished by its new claimant alone."""
     from grader import deadlines
     from grader.service import hooks
 
     with sessions_for(database_url)() as session:
         submission = session.get(Submission, submission_id)
         if submission is None:
-            return
+            return False
         if worker is not None and (submission.status != "running" or submission.worker != worker):
-            return
+            return False
         submission.status = "done" if error is None else "error"
         submission.finished_at = utcnow()
         submission.result_json = json.dumps(result) if result is not None else None
@@ -103,6 +111,7 @@ def finish(database_url, submission_id, result=None, error=None, worker=None):
         session.commit()
     if error is None:
         hooks.graded(submission)
+    return True
 
 
 def requeue(database_url, where_running_on=None):

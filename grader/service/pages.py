@@ -4,19 +4,21 @@ A token pasted into the form is kept in an HttpOnly, SameSite=Strict cookie; the
 takes only the Authorization header.
 """
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from werkzeug.exceptions import HTTPException
 
 from grader import assignments, deadlines
 from grader.service import instructor as course_home, reports, submissions
-from grader.service.auth import identify
+from grader.service.auth import identify, session_identity
 
 bp = Blueprint("pages", __name__)
 COOKIE = "convgrade_token"
 
 
 def _page_identity():
-    return identify(request.cookies.get(COOKIE, ""))
+    """The pasted token's identity, else the student an LTI launch signed in."""
+    return (identify(request.cookies.get(COOKIE, ""))
+            or session_identity(require_csrf=request.method == "POST"))
 
 
 @bp.get("/")
@@ -64,6 +66,7 @@ def login():
 def logout():
     response = redirect(url_for("pages.index"), code=303)
     response.delete_cookie(COOKIE)
+    session.clear()
     return response
 
 

@@ -20,6 +20,7 @@ import sys
 import threading
 import time
 
+from grader.lti import passback
 from grader.service import jobs, liveness
 
 POLL_SECONDS = 0.2
@@ -54,6 +55,7 @@ class EmbeddedQueue:
         self.processes = [self._spawn() for _ in range(self.settings.workers)]
         self.supervisor = threading.Thread(target=self._supervise, name="convgrade-supervisor", daemon=True)
         self.supervisor.start()
+        passback.start_retry_loop(self.settings)
         return self
 
     def stop(self):
@@ -127,6 +129,7 @@ class RQQueue:
         for submission_id in jobs.queued_ids(self.settings.database_url):
             self.enqueue(submission_id)
         self.reaper = liveness.start(self.redis, self.settings.database_url, self.enqueue)
+        passback.start_retry_loop(self.settings)
         return self
 
     def stop(self):
