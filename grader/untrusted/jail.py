@@ -134,7 +134,7 @@ def lock_down(limits, keep_fds, visible_paths, *legacy):
     if _enter_namespaces(as_root=uid is not None, new_pid=os.getpid() != 1):
         if os.getpid() != 1:
             _become_pid_one()
-        _build_root(sources, limits["tmp_bytes"], uid)
+        weakened += _build_root(sources, limits["tmp_bytes"], uid)
     else:
         weakened.append("namespaces: no private root, network, IPC or PID namespace; the "
                         "course is protected only by file permissions")
@@ -220,7 +220,8 @@ def _is_installation(path):
 
 
 def _build_root(sources, tmp_bytes, uid):
-    """A tmpfs root with the allow-list bound into it, then pivot_root into it."""
+    """A tmpfs root with the allow-list bound into it, then pivot_root (or chroot) into it;
+    returns the protections the kernel refused."""
     handles = {path: os.open(path, os.O_PATH | os.O_CLOEXEC) for path in sources}
     handles.update(_extra_files())
     try:
@@ -240,10 +241,20 @@ def _build_root(sources, tmp_bytes, uid):
     finally:
         for fd in handles.values():
             os.close(fd)
-    _check(_libc.syscall(SYS_PIVOT_ROOT, b".", b"."), "pivot_root")  # new root over old, then drop the old
-    _check(_libc.umount2(b".", MNT_DETACH), "umount old root")  # the scratch stage goes with it
+    if _libc.syscall(SYS_PIVOT_ROOT, b".", b".") == 0:  # new root over old, then drop the old
+        _check(_libc.umount2(b".", MNT_DETACH), "umount old root")  # the scratch stage goes with it
+        os.chdir("/")
+        _mount(None, "/", None, MS_REMOUNT | MS_RDONLY | _SAFE)
+        return []
+    # Docker's default seccomp profile refuses pivot_root even with CAP_SYS_ADMIN. chroot into
+    # the same allow-listed root: the host's tree stays mounted in this namespace but out of
+    # reach, since the sandbox drops every capability (and seccomp refuses chroot) before
+    # student code runs, and no descriptor into it survives.
+    _mount(None, root, None, MS_REMOUNT | MS_RDONLY | _SAFE)
+    os.chroot(".")
     os.chdir("/")
-    _mount(None, "/", None, MS_REMOUNT | MS_RDONLY | _SAFE)
+    return ["pivot_root refused (a container's seccomp profile): the allow-listed root is entered "
+            "with chroot, the host's tree stays mounted outside it"]
 
 
 def _extra_files():
