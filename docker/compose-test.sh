@@ -55,7 +55,8 @@ default_config=$(env -u CONVGRADE_BASE_IMAGE docker-compose config)
 grep -q 'BASE_IMAGE: python:3.11-slim-bookworm' <<< "$default_config"
 step "base image";  docker/build-base-image.sh
 step "wheelhouse";  docker/build-wheelhouse.sh
-step "image";       docker-compose $COMPOSE_FILES build --quiet 2>&1 | grep -v -e '^Processing ' -e 'legacy builder' || true
+step "image";       docker-compose $COMPOSE_FILES build --quiet > "$work/build.log" 2>&1 \
+                      || { tail -40 "$work/build.log"; echo "the image did not build" >&2; exit 1; }
 docker image inspect "${CONVGRADE_IMAGE:-convgrade:latest}" >/dev/null
 
 # -- up, grade, down -------------------------------------------------------------------
