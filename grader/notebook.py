@@ -17,6 +17,7 @@ that
 Outputs and attachments are never graded, so they are dropped before any size limit applies.
 """
 
+import collections
 import dataclasses
 import json
 import re
@@ -175,6 +176,7 @@ class _ProgramBuilder:
         self.given = _given_sources(assignment)
 
     def build(self, notebook):
+        self.copies = collections.Counter(grade_id(cell) for cell in notebook.cells)
         for position, cell in enumerate(notebook.cells, start=1):
             cid = grade_id(cell)
             if cid in self.source_cells:
@@ -187,9 +189,7 @@ class _ProgramBuilder:
                        CELL_SEPARATOR.join(self.student_parts), self.notes)
 
     def _instructor_cell(self, cid, submitted, position):
-        if cid in self.seen:
-            if cid in self.answers:
-                self.notes.append(f"the answer cell `{cid}` appears more than once; the first one was graded")
+        if cid in self.seen:  # a duplicated cell runs once, as nbgrader grades the first copy
             return
         self._locked_before(cid)
         self.seen.add(cid)
@@ -216,6 +216,8 @@ class _ProgramBuilder:
         if submitted.cell_type != "code":
             self.notes.append(f"the answer cell `{cid}` was turned into {submitted.cell_type}; "
                               "its text was graded as code, as nbgrader does")
+        if self.copies[cid] > 1:
+            self.notes.append(f"the answer cell `{cid}` appears {self.copies[cid]} times; the first one was graded")
         source = self._strip(cid, submitted.source)
         self.answers[cid] = source
         self.student_parts.append(source)
