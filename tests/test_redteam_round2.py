@@ -10,8 +10,7 @@ sandbox uid, no file and no IPC object; the next honest submission still grades 
 in the same warm process.
 
 Attacks print a marker when they succeed at their step; a marker in the result's stdout
-is a breach. Those refused only once the engine calls audit.install() and the program
-filter are marked xfail(strict=False) until then. About 60 s (four gradings).
+is a breach. About 60 s (four gradings).
 """
 
 import os
@@ -33,8 +32,6 @@ WALL_CLOCK_ALLOWANCE = LIMITS.submission_seconds + 15
 TOKEN = uuid.uuid4().hex[:10]
 IPC_KEY = 0x5EC0DE
 STUB = "\ndef corr2d(X, K):\n    raise NotImplementedError()\n"
-NEEDS_ENGINE = pytest.mark.xfail(strict=False, reason="needs engine integration: audit.install() and "
-                                 "syscalls.install_program_filter() called by the child before student code")
 
 LEAVE_IPC = f"""
 import ctypes, sysconfig
@@ -265,7 +262,6 @@ def test_attack_keeps_nothing_and_reaches_no_classmate(name, classmate):
         assert_nothing_gained_or_left(later, seconds)
 
 
-@NEEDS_ENGINE
 @pytest.mark.skipif(os.geteuid() != 0, reason="sandbox uids and namespaces need root")
 def test_in_process_attacks_are_refused():
     """The four in-process classes in one notebook (one grading, for CI time): each prints
