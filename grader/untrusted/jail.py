@@ -227,13 +227,19 @@ def _build_root(sources, tmp_bytes, uid):
     try:
         root = "/tmp"  # only in this mount namespace; the host's /tmp is not touched
         _mount("tmpfs", root, "tmpfs", _SAFE, "size=4m,mode=755")
+        # A checkout (and its virtualenv) under /tmp is bound in after the writable tmpfs is
+        # mounted there, or the tmpfs would hide it (CI clones under /tmp).
+        under_writable = {p for p in handles if p.startswith(tuple(w + "/" for w in WRITABLE))}
         for path, fd in handles.items():
-            _bind(fd, root + path, device=path.startswith("/dev/"))
+            if path not in under_writable:
+                _bind(fd, root + path, device=path.startswith("/dev/"))
         for link in SHARED_LIBRARIES:
             if os.path.islink(link) and not os.path.lexists(root + link):
                 os.symlink(os.readlink(link), root + link)
         _make_etc(root, uid)
         _make_writable(root, tmp_bytes, uid, stage=_stage_directory())
+        for path in sorted(under_writable):
+            _bind(handles[path], root + path)
         _make_dev(root)
         os.makedirs(root + "/proc", exist_ok=True)
         _mount("proc", root + "/proc", "proc", _SAFE | MS_NOEXEC)
