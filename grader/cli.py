@@ -115,6 +115,9 @@ def _grade(args):
 
 def _grade_notebook(args):
     if args.no_daemon or os.environ.get("CONVGRADE_NO_DAEMON"):
+        from grader import zygote
+
+        zygote.start_early()  # its torch import runs beside ours
         from grader.grading import grade
 
         return grade(args.path, args.assignment, seed=args.seed)

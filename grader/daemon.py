@@ -29,7 +29,7 @@ import time
 import traceback
 from pathlib import Path
 
-from grader import assignments
+from grader import assignments, zygote
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 # What changes the result besides the notebook: these reach the daemon from its starter's environment.
@@ -261,8 +261,10 @@ class Daemon:
         self.listener.listen(64)
 
     def serve(self):
-        # Callers already wait in the backlog while this imports torch, pytest and nbformat;
-        # the other assignments' suites are loaded after the first reply (_warm_up).
+        # Callers already wait in the backlog while this imports torch, pytest and nbformat,
+        # and the sandbox's zygote imports torch beside it; the other assignments' suites are
+        # loaded after the first reply (_warm_up).
+        zygote.start_early()
         import grader.grading  # noqa: F401
 
         self.last_request = time.monotonic()  # idle time counts from being ready, not from launch

@@ -2,14 +2,15 @@
 
 `run_suite` hands the suite a `student` (grader.student.Student) and a `devices` list
 through a plugin object, and collects one outcome per test from pytest's report hooks;
-terminal output is never parsed. A failure's feedback is the check's own message, never
+terminal output is never parsed. Each suite is collected once per process (`_Suite`). A failure's feedback is the check's own message, never
 a traceback of the hidden test.
 """
 
-import contextlib
-import io
+import functools
 import sys
+import threading
 
+import _pytest.config
 import pytest
 import torch
 
@@ -58,12 +59,16 @@ class SuitePlugin:
     """The bridge between pytest and the grader: fixtures in, outcomes out."""
 
     def __init__(self, student, devices, exercise=None, seed=0):
+        self.checks = {}
+        self.begin(student, devices, exercise, seed)
+
+    def begin(self, student, devices, exercise, seed):
+        """The next run's submission, devices and seed; its outcomes start empty."""
         self._student = student
         self._seed = seed
         self._exercise = exercise
         self._devices = devices
         self.outcomes = []
-        self.checks = {}
         self._recorded = set()
 
     def pytest_configure(self, config):
@@ -71,10 +76,6 @@ class SuitePlugin:
         config.stash[_THIS_RUN] = self
 
     def pytest_collection_modifyitems(self, config, items):
-        if self._exercise is not None:
-            keep = [i for i in items if _exercise_of(i) == self._exercise]
-            config.hook.pytest_deselected(items=[i for i in items if i not in keep])
-            items[:] = keep
         per_exercise = {}
         for item in items:
             marker = item.get_closest_marker("check")
@@ -129,30 +130,77 @@ def _feedback(excinfo):
 
 # Plugins a hidden suite does not need. unraisableexception and threadexception call
 # gc.collect() several times per session, which costs most of a second with torch loaded.
+# No terminal (nothing reads it) and no capture: a session lives as long as the process, and
+# pytest's fd capture would hold this process's stdout for as long.
 _QUIET = ["-p", "no:cacheprovider", "-p", "no:unraisableexception", "-p", "no:threadexception",
           "-p", "no:faulthandler", "-p", "no:warnings", "-p", "no:logging", "-p", "no:legacypath",
           "-p", "no:junitxml", "-p", "no:doctest", "-p", "no:pastebin", "-p", "no:stepwise",
           "-p", "no:setuponly", "-p", "no:setupplan", "-p", "no:nose", "-p", "no:tmpdir",
+          "-p", "no:terminal", "--capture=no",
           "--rootdir", str(assignments.COURSE_DIR), "-o", "addopts=", "-o", "python_files=test_*.py"]
+
+
+class _Suite:
+    """One assignment's hidden suite, collected once per process and run once per submission.
+
+    pytest.main per submission spent about half of a warm grade configuring pytest,
+    registering its plugins and collecting the same files again. Instead the session is
+    built and collected once, and each run hands every item to pytest's own
+    `pytest_runtest_protocol` hook, the way pytest-xdist's workers run the items they are
+    sent: setup, call and teardown are pytest's, and the last item (nextitem=None) tears
+    the session-scoped fixtures down, so the next submission's `student` is built anew.
+    """
+
+    def __init__(self, assignment):
+        self.plugin = SuitePlugin(student=None, devices=["cpu"])
+        args = [str(assignments.suite_dir(assignment)), "--assert=plain", *_QUIET]
+        # _prepareconfig is what pytest.main itself calls; pytest has no public way to keep a
+        # session between runs.
+        self.config = _pytest.config._prepareconfig(args, plugins=[self.plugin, sys.modules[__name__]])
+        self.config._do_configure()
+        # No traceback text for failed checks: the feedback is the check's own message, and
+        # pytest's long form parses the suite's source with ast for every failure (65 ms each).
+        # ("--tb" belongs to the terminal plugin, which is off.)
+        self.config.option.tbstyle = "no"
+        self.session = pytest.Session.from_config(self.config)
+        self.config.hook.pytest_sessionstart(session=self.session)
+        self.session.perform_collect()
+        if self.session.testsfailed:
+            raise RuntimeError(f"the hidden suite of {assignment} could not be collected")
+        self.items = list(self.session.items)
+        self.lock = threading.Lock()  # one run at a time: fixtures and outcomes are per session
+
+    def run(self, student, devices, exercise, seed):
+        items = [i for i in self.items if exercise is None or _exercise_of(i) == exercise]
+        with self.lock:
+            self.plugin.begin(student, devices, exercise, seed)
+            try:
+                for item, nextitem in zip(items, items[1:] + [None]):
+                    self.config.hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
+            finally:
+                self.session._setupstate.teardown_exact(None)  # nothing of this run outlives it
+                outcomes, self.plugin.outcomes = self.plugin.outcomes, []
+                self.plugin.begin(None, ["cpu"], None, 0)
+        return outcomes
+
+    def checks(self):
+        return [self.plugin.checks[i.nodeid] for i in self.items if i.nodeid in self.plugin.checks]
+
+
+@functools.cache
+def _suite(assignment):
+    return _Suite(assignment)
 
 
 def run_suite(assignment, student, devices=None, exercise=None, seed=0):
     """Run the hidden suite of `assignment` (or one exercise of it) against `student`."""
     configure_torch()
-    plugin = SuitePlugin(student, devices or available_devices(), exercise, seed)
-    args = [str(assignments.suite_dir(assignment)), "-q", "--assert=plain", *_QUIET]
-    with contextlib.redirect_stdout(io.StringIO()):
-        pytest.main(args, plugins=[plugin, sys.modules[__name__]])
-    return plugin.outcomes
+    return _suite(assignment).run(student, devices or available_devices(), exercise, seed)
 
 
 def collect_checks(assignment):
     """The checks of an assignment (name, number, exercise, max_score), without running them."""
-    plugin = SuitePlugin(student=None, devices=["cpu"])
-    args = [str(assignments.suite_dir(assignment)), "--collect-only", "-q", *_QUIET]
-    with contextlib.redirect_stdout(io.StringIO()):
-        pytest.main(args, plugins=[plugin, sys.modules[__name__]])
-    return list(plugin.checks.values())
+    return [dict(c) for c in _suite(assignment).checks()]
 
 
 def max_score(assignment):

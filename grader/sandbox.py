@@ -14,13 +14,11 @@ import json
 import os
 import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
-from grader import wire
+from grader import wire, zygote
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,6 +66,7 @@ class Sandbox:
         self.weakened = []
         self._executed = None
         self._check = None
+        self._spare = None  # our end of the next check process's socket, asked for in advance
         self._failure = None
 
     # -- lifecycle -----------------------------------------------------------------
@@ -102,6 +101,9 @@ class Sandbox:
 
     def kill(self):
         self.new_check()
+        if self._spare is not None:  # it dies with E's PID namespace; this only closes our end
+            self._spare.close()
+            self._spare = None
         if self._executed is not None:
             self._executed.kill()
             self._executed = None
@@ -140,16 +142,13 @@ class Sandbox:
 
     def _fork(self):
         """A fresh copy of the executed notebook: E forks it, and it must prove, through the
-        kernel's credentials on its first message, that it is a new child of E."""
-        ours, theirs = socket.socketpair()
-        ours.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
-        try:
-            socket.send_fds(self._executed.sock, [b"F"], [theirs.fileno()])
-        except OSError:
-            ours.close()
-            self._executed_died()
-        finally:
-            theirs.close()
+        kernel's credentials on its first message, that it is a new child of E.
+
+        The next one is asked for at once, so that E forks it (and it locks itself down)
+        while this one answers the check: the fork then costs a check no waiting. It is the
+        same copy of E either way, since E runs nothing between forks."""
+        ours = self._spare or self._ask_for_fork()
+        self._spare = self._ask_for_fork()
         process = _CheckProcess(ours, wire.Peer())
         try:
             self._receive(process, self.limits.call_seconds)
@@ -161,6 +160,19 @@ class Sandbox:
             self.kill()
             raise SandboxFailure("protocol", "the sandbox answered from a process it was not asked to start")
         return process
+
+    def _ask_for_fork(self):
+        """Ask E for a check process; returns our end of its call socket."""
+        ours, theirs = socket.socketpair()
+        ours.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+        try:
+            socket.send_fds(self._executed.sock, [b"F"], [theirs.fileno()])
+        except OSError:
+            ours.close()
+            self._executed_died()
+        finally:
+            theirs.close()
+        return ours
 
     def _request(self, process, op, payload, timeout):
         tensors = {}
@@ -289,14 +301,7 @@ class Zygote:
 
     def __init__(self):
         self._lock = threading.Lock()
-        self._control, theirs = socket.socketpair()
-        package_root = str(Path(__file__).resolve().parent.parent)
-        env = {k: v for k, v in os.environ.items() if k in ("PATH", "CUDA_VISIBLE_DEVICES", "LANG")}
-        env.update({"PYTHONPATH": package_root, "OMP_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1"})
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "grader.untrusted.zygote", str(theirs.fileno())],
-            pass_fds=[theirs.fileno()], env=env, cwd="/", stdin=subprocess.DEVNULL)
-        theirs.close()
+        self.process, self._control = zygote.adopt_or_launch()
 
     @classmethod
     def shared(cls):

@@ -32,6 +32,9 @@ def grade_submission(submission_id, settings=None):
 
 def warm_up():
     """Start this process's sandbox zygote and import every suite before the first job."""
+    from grader import zygote
+
+    zygote.start_early()  # its torch import runs beside ours
     from grader import grading
 
     grading.warm_up()
