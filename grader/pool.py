@@ -2,9 +2,11 @@
 
 Workers are forked from one warm parent: multiprocessing's fork server, itself started
 fresh (exec, no threads, CUDA untouched), imports torch, pytest, nbformat and the grader
-once, and every worker is a fork of it, so N workers cost one import instead of N. Each
-worker then starts its own sandbox zygote and loads the hidden suites (grading.warm_up)
-before its first job, so a submission pays only for its own checks.
+once, and every worker is a fork of it, so N workers cost one import instead of N. The
+sandbox's zygote is shared the same way: the parent starts one (grader.zygote, before
+anything imports torch, so the two imports run side by side) and hands its control socket
+to every worker. Each worker loads the hidden suites (grading.warm_up) before its first
+job, so a submission pays only for its own checks.
 CONVGRADE_POOL_START=spawn restores N independently started interpreters. The parent
 (the CLI) never imports torch itself: it only hands out paths and collects results.
 """
@@ -12,6 +14,8 @@ CONVGRADE_POOL_START=spawn restores N independently started interpreters. The pa
 import concurrent.futures
 import multiprocessing
 import os
+
+from grader import zygote
 
 # What the fork server imports before forking workers: nothing that starts a thread or
 # touches CUDA at import time.
@@ -35,8 +39,10 @@ def _context():
 
 class GradingPool:
     def __init__(self, size=None):
+        self._zygote = zygote.launch()
         self._executor = concurrent.futures.ProcessPoolExecutor(
-            max_workers=size or default_size(), mp_context=_context(), initializer=_warm_up)
+            max_workers=size or default_size(), mp_context=_context(), initializer=_warm_up,
+            initargs=(self._zygote.pid, self._zygote.control))
 
     def submit(self, submission, assignment=None, seed=None):
         """A future of grade(submission, assignment, seed=seed); submission is bytes or a path."""
@@ -47,6 +53,7 @@ class GradingPool:
 
     def close(self):
         self._executor.shutdown(cancel_futures=True)
+        self._zygote.stop()
 
     def __enter__(self):
         return self
@@ -56,7 +63,8 @@ class GradingPool:
 
 
 # Run in the workers; imported there, so that the parent stays light.
-def _warm_up():
+def _warm_up(zygote_pid, zygote_control):
+    zygote.attach(zygote_pid, zygote_control)
     from grader import grading
 
     grading.warm_up()

@@ -293,20 +293,21 @@ class _Child:
 
 
 class Zygote:
-    """Client for the warm fork server; one per grading process, started on first use."""
+    """Client for the warm fork server (grader.zygote starts it); one per grading process."""
 
     _shared = None
     _shared_pid = None
     _shared_lock = threading.Lock()
 
     def __init__(self):
-        self._lock = threading.Lock()
-        self.process, self._control = zygote.adopt_or_launch()
+        launched = zygote.adopt_or_launch()
+        self.pid, self._control, self._launched = launched.pid, launched.control, launched
+        self.process = launched.popen  # None where a parent started it (a pool's worker)
 
     @classmethod
     def shared(cls):
         with cls._shared_lock:
-            alive = cls._shared is not None and cls._shared.process.poll() is None
+            alive = cls._shared is not None and cls._shared._launched.alive()
             if not alive or cls._shared_pid != os.getpid():
                 cls._shared, cls._shared_pid = cls(), os.getpid()
             return cls._shared
@@ -323,9 +324,17 @@ class Zygote:
         return self._ask({"op": "freeze", "pid": pid}, []).get("weakened", [])
 
     def _ask(self, request, fds):
-        with self._lock:
-            socket.send_fds(self._control, [json.dumps(request).encode()], fds)
-            reply = self._control.recv(4096)
+        """One request; its answer comes back on a socket of its own (grader.zygote)."""
+        ours, theirs = socket.socketpair()
+        try:
+            with ours:
+                try:
+                    socket.send_fds(self._control, [json.dumps(request).encode()], [theirs.fileno(), *fds])
+                finally:
+                    theirs.close()
+                reply = ours.recv(4096)
+        except OSError:
+            reply = b""
         if not reply:
             raise SandboxFailure("crash", "the sandbox template process is gone")
         return json.loads(reply)

@@ -20,6 +20,7 @@ import sys
 import threading
 import time
 
+from grader import zygote
 from grader.lti import passback
 from grader.service import jobs, liveness
 
@@ -44,6 +45,7 @@ class EmbeddedQueue:
         self.stopping = threading.Event()  # not a multiprocessing.Event: a killed waiter deadlocks set()
         self.processes = []
         self.supervisor = None
+        self.zygote = None
 
     def enqueue(self, submission_id, regrade=False):
         """Nothing to do: the committed row is the job."""
@@ -52,6 +54,7 @@ class EmbeddedQueue:
         requeued = jobs.requeue(self.settings.database_url)
         if requeued:
             print(f"convgrade: requeued {requeued} submission(s) left running by a previous run", file=sys.stderr)
+        self.zygote = zygote.launch()  # one sandbox zygote, shared by every worker
         self.processes = [self._spawn() for _ in range(self.settings.workers)]
         self.supervisor = threading.Thread(target=self._supervise, name="convgrade-supervisor", daemon=True)
         self.supervisor.start()
@@ -67,9 +70,12 @@ class EmbeddedQueue:
             process.join(timeout=5)
             if process.is_alive():
                 process.kill()
+        if self.zygote is not None:
+            self.zygote.stop()
 
     def _spawn(self):
-        process = self.context.Process(target=worker_loop, args=(self.settings, os.getpid()),
+        process = self.context.Process(target=worker_loop,
+                                       args=(self.settings, os.getpid(), self.zygote.pid, self.zygote.control),
                                        name="convgrade-worker", daemon=True)
         process.start()
         return process
@@ -82,10 +88,12 @@ class EmbeddedQueue:
                     self.processes[index] = self._spawn()
 
 
-def worker_loop(settings, parent_pid):
+def worker_loop(settings, parent_pid, zygote_pid=None, zygote_control=None):
     """One grading worker process: claim, grade, store, until terminated or orphaned."""
     _die_with_parent(parent_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if zygote_control is not None:
+        zygote.attach(zygote_pid, zygote_control)
     jobs.warm_up()
     while os.getppid() == parent_pid:
         submission = jobs.claim_next(settings.database_url)

@@ -1,10 +1,11 @@
 """The warm template that sandboxed children are forked from.
 
-Started once per grading worker (`python -m grader.untrusted.zygote FD`), it imports
+Started once per grading process or pool (`python -m grader.untrusted.zygote FD`), it imports
 torch and the child's code, never touches CUDA (a process that has initialised CUDA
 cannot fork children that use it), never sees hidden tests or solutions, and never runs
 student code itself. Each request on the control socket carries the limits and three
-file descriptors (the submission's control socket, stdout and stderr); the zygote forks,
+file descriptors (the submission's control socket, stdout and stderr) after the socket its
+answer goes to (grader.zygote: one zygote can serve a whole pool); the zygote forks,
 the child locks itself down and serves the submission (grader.untrusted.child: the program
 once, then a fresh fork per check), and the zygote answers with the child's pid.
 """
@@ -47,20 +48,32 @@ def main(control_fd):
     control = socket.socket(fileno=control_fd)
     while True:
         try:
-            message, fds, _, _ = socket.recv_fds(control, _MAX_REQUEST, 3)
+            message, fds, _, _ = socket.recv_fds(control, _MAX_REQUEST, 4)
         except OSError:
             return
         if not message:
-            return
-        request = json.loads(message)
-        if request["op"] == "spawn":
-            pid = _spawn(request, fds, control_fd)
-            control.sendall(json.dumps({"pid": pid}).encode())
-        elif request["op"] == "kill_uid":
-            _kill_uid(request["uid"])
-            control.sendall(b'{"killed": true}')
-        elif request["op"] == "freeze":
-            control.sendall(json.dumps({"weakened": _freeze(request["pid"])}).encode())
+            return  # every grading process that held the control socket is gone
+        if not fds:
+            continue
+        reply_fd, fds = fds[0], fds[1:]
+        with socket.socket(fileno=reply_fd) as reply:
+            try:
+                reply.sendall(json.dumps(_answer(json.loads(message), fds, control_fd)).encode())
+            except OSError:
+                pass  # the asker is gone
+
+
+def _answer(request, fds, control_fd):
+    if request["op"] == "spawn":
+        return {"pid": _spawn(request, fds, control_fd)}
+    for fd in fds:
+        os.close(fd)
+    if request["op"] == "kill_uid":
+        _kill_uid(request["uid"])
+        return {"killed": True}
+    if request["op"] == "freeze":
+        return {"weakened": _freeze(request["pid"])}
+    return {"error": f"unknown request {request['op']!r}"}
 
 
 def _lock_in_process():
