@@ -27,13 +27,6 @@ FINISHED = ("done", "error")
 
 # -- in the worker -----------------------------------------------------------------------
 
-def grade_with_seed(path, assignment, seed=None):
-    """grade(), replaying `seed` (None: a fresh one, as for a new submission)."""
-    from grader.grading import grade
-
-    return grade(path, assignment, seed=seed)
-
-
 _suite_stamp = None
 
 
@@ -51,7 +44,7 @@ def _stamp(root):
 
 
 def _forget_suites(root):
-    from grader import grading
+    from grader import grading, runner
 
     root = str(Path(root).resolve())
     for name, module in list(sys.modules.items()):
@@ -60,6 +53,7 @@ def _forget_suites(root):
     for cached in Path(root).rglob("__pycache__/*.pyc"):   # a same-second, same-size edit
         cached.unlink(missing_ok=True)
     grading.max_score.cache_clear()
+    runner.forget_suites()
 
 
 # -- asking for a regrade (CLI and instructor page) --------------------------------------

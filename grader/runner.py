@@ -6,7 +6,6 @@ terminal output is never parsed. Each suite is collected once per process (`_Sui
 a traceback of the hidden test.
 """
 
-import functools
 import sys
 import threading
 
@@ -186,10 +185,30 @@ class _Suite:
     def checks(self):
         return [self.plugin.checks[i.nodeid] for i in self.items if i.nodeid in self.plugin.checks]
 
+    def close(self):
+        with self.lock:
+            self.config.hook.pytest_sessionfinish(session=self.session, exitstatus=0)
+            self.config._ensure_unconfigure()
 
-@functools.cache
+
+_suites = {}
+_suites_lock = threading.Lock()
+
+
 def _suite(assignment):
-    return _Suite(assignment)
+    with _suites_lock:
+        if assignment not in _suites:
+            _suites[assignment] = _Suite(assignment)
+        return _suites[assignment]
+
+
+def forget_suites():
+    """Collect every suite again when next used: their files changed (grader.regrade)."""
+    with _suites_lock:
+        suites = list(_suites.values())
+        _suites.clear()
+    for suite in suites:
+        suite.close()
 
 
 def run_suite(assignment, student, devices=None, exercise=None, seed=0):

@@ -8,7 +8,8 @@ Where torch raises, the student's function must raise ValueError (the notebook's
 
 The student's functions are cheap but every call is a round trip into the sandbox, so
 the sweeps take a sample of a grid drawn from the submission's seed; torch's answers are
-computed once per grading process (functools.cache), on one thread.
+computed once per grading process (functools.lru_cache, bounded: a process grades
+thousands of submissions, each with its own seed), on one thread.
 """
 
 import functools
@@ -67,20 +68,20 @@ class Accepted:
 
 # -- one axis: nn.Conv1d / nn.ConvTranspose1d / nn.MaxPool1d -----------------------------
 
-@functools.cache
+@functools.lru_cache(maxsize=4096)
 def conv1d_length(n, k, s=1, p=0, d=1):
     return _attempt(lambda: F.conv1d(torch.zeros(1, 1, n), torch.zeros(1, 1, k), stride=s,
                                      padding=p, dilation=d).shape[-1])
 
 
-@functools.cache
+@functools.lru_cache(maxsize=4096)
 def conv_transpose1d_length(n, k, s=1, p=0, op=0, d=1):
     return _attempt(lambda: F.conv_transpose1d(torch.zeros(1, 1, n), torch.zeros(1, 1, k), stride=s,
                                                padding=p, output_padding=op,
                                                dilation=d).shape[-1])
 
 
-@functools.cache
+@functools.lru_cache(maxsize=4096)
 def max_pool1d_length(n, k, s=None, p=0, d=1, ceil=False):
     return _attempt(lambda: F.max_pool1d(torch.zeros(1, 1, n), k, stride=s, padding=p, dilation=d,
                                          ceil_mode=ceil).shape[-1])
@@ -92,7 +93,7 @@ def _pair(v):
     return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
 
 
-@functools.cache
+@functools.lru_cache(maxsize=4096)
 def conv2d_shape(input_shape, out_channels, kernel_size, stride=1, padding=0, dilation=1):
     """The output shape of nn.Conv2d(C, out_channels, ...) on input_shape: the spatial sizes
     from running F.conv2d (what nn.Conv2d runs) on a zeros (1, 1, H, W) input with one filter;
@@ -107,7 +108,7 @@ def conv2d_shape(input_shape, out_channels, kernel_size, stride=1, padding=0, di
     return _attempt(run)
 
 
-@functools.cache
+@functools.lru_cache(maxsize=4096)
 def conv2d_params(in_channels, out_channels, kernel_size, bias=True, groups=1):
     def run():
         conv = nn.Conv2d(in_channels, out_channels, kernel_size, bias=bias, groups=groups)
@@ -115,7 +116,7 @@ def conv2d_params(in_channels, out_channels, kernel_size, bias=True, groups=1):
     return _attempt(run)
 
 
-@functools.cache
+@functools.lru_cache(maxsize=4096)
 def conv2d_macs(input_shape, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1):
     """FlopCounterMode on a real nn.Conv2d run (zeros input); it counts a multiply-add as 2 FLOPs."""
     from torch.utils.flop_counter import FlopCounterMode  # imports torch._dynamo: once per process
@@ -129,7 +130,7 @@ def conv2d_macs(input_shape, out_channels, kernel_size, stride=1, padding=0, dil
     return _attempt(run)
 
 
-@functools.cache
+@functools.lru_cache(maxsize=4096)
 def measured_receptive_field(layers):
     """Measure with autograd: all-ones Conv1d stack, gradient of the central output unit."""
     jump, bound = 1, 1

@@ -80,7 +80,7 @@ CIFARNET = Net("CifarNet", RefCifarNet, (3, 32, 32), 2, 18090)
 
 # -- seeded parameters and inputs ----------------------------------------------------
 
-@functools.cache
+@functools.lru_cache(maxsize=8)  # keyed by the submission's seed: keep the last few only
 def _params(net_name, seed):
     """Parameters drawn from the submission's seed so that every activation works in its
     sensitive range (the default init leaves a sigmoid network nearly constant, which would
@@ -235,7 +235,7 @@ def _setup(net_name, seed, n):
     return fn, variants, _params(net_name, seed), image_batch(net, n, seed, torch.float64)
 
 
-@functools.cache
+@functools.lru_cache(maxsize=128)  # keyed by the submission's seed: keep the last few only
 def _variant_output(net_name, seed, n, index):
     """torch's output (index None) or that of variant `index`, in float64 on the CPU."""
     fn, variants, p, x = _setup(net_name, seed, n)

@@ -68,15 +68,16 @@ def claim_next(database_url, worker=None):
 
 
 def run_claimed(settings, submission):
-    from grader import regrade
+    from grader import grading, regrade
 
     if submission.attempts > MAX_ATTEMPTS:
         return finish(settings.database_url, submission.id, error=(
             f"grading was interrupted {MAX_ATTEMPTS} times; the submission was not graded"))
     regrade.reload_changed_suites()
     try:
-        result = regrade.grade_with_seed(settings.data_dir / submission.path, submission.assignment,
-                                         submission.replay_seed)
+        # replay_seed: a regrade replays the recorded seed (None: a fresh one)
+        result = grading.grade(settings.data_dir / submission.path, submission.assignment,
+                               seed=submission.replay_seed)
     except Exception as exc:  # a grader bug, not the student's: record it, keep the worker alive
         traceback.print_exc()
         return finish(settings.database_url, submission.id, error=f"the grader failed: {exc}",

@@ -1,9 +1,10 @@
 """The two queues behind the service, one job function (grader.service.jobs) behind both.
 
 Embedded (CONVGRADE_QUEUE_URL empty): the database is the queue. A pool of worker
-processes (one grade at a time each: pytest.main is not thread-safe) claims queued rows
-atomically; on start, any row left 'running' by a dead service is requeued, and a
-worker that dies mid-grade is replaced and its submission requeued.
+processes (one grade at a time each: a hidden suite runs one submission at a time), sharing
+one sandbox zygote, claims queued rows atomically; on start, any row left 'running' by a
+dead service is requeued, and a worker that dies mid-grade is replaced and its submission
+requeued.
 
 Distributed (CONVGRADE_QUEUE_URL=redis://...): each accepted submission is also an RQ
 job on the "convgrade" queue; `convgrade worker` runs RQ workers anywhere that can reach
