@@ -11,7 +11,6 @@ Slow-ish: ~25 gradings of a1 (about 1 minute on 2 cores), one service start.
 import csv
 import io
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -19,6 +18,7 @@ import sys
 
 import pytest
 
+from browser import browser, page  # noqa: F401  (the fixtures)
 from conftest import SERVICE_ASSIGNMENT as A1
 from service_harness import REPO, Client, Service, convgrade, error_of, import_roster
 from submissions import CorpusEntry, make_submission
@@ -352,30 +352,6 @@ def test_class_common_code_never_flags_a_pair(tmp_path):
 
 
 # -- the pages in a real Chromium -------------------------------------------------------------
-
-CHROMIUM = os.environ.get("CONVGRADE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-dev-shm-usage"]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} is absent (apt-get install chromium)")
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context()
-    context.route(re.compile(r"^(?!http://127\.0\.0\.1[:/]).*"), lambda route: route.abort())
-    yield context.new_page()
-    context.close()
-
 
 def _log_in(page, url, token):
     page.goto(url + "/")

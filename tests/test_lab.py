@@ -22,7 +22,7 @@ import requests
 from conftest import SERVICE_ASSIGNMENT
 from service_harness import HOST, REPO, Service, free_port, import_roster, stop_group
 from submissions import CorpusEntry, reference_answers
-from test_service_pages import CHROMIUM, browser  # noqa: F401 (the module-scoped chromium fixture)
+from browser import CHROMIUM, browser  # noqa: F401 (the module-scoped chromium fixture)
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
 BUILT = REPO / "grader/lab/labextension/package.json"

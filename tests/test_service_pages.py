@@ -1,38 +1,15 @@
-"""The web pages in a real headless Chromium (Debian's chromium driven by playwright).
-
-Skipped only when /usr/bin/chromium or the playwright package is absent
-(apt-get install chromium; pip install playwright; never `playwright install`).
-"""
+"""The web pages in a real headless Chromium (tests/browser.py)."""
 
 import os
 import re
 
 import pytest
 
+from browser import CHROMIUM, browser, page  # noqa: F401  (the fixtures)
 from conftest import SERVICE_ASSIGNMENT
 
-CHROMIUM = os.environ.get("CONVGRADE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-dev-shm-usage"]
-sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
                                 reason=f"{CHROMIUM} is absent (apt-get install chromium)")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context()
-    context.route(re.compile(r"^(?!http://127\.0\.0\.1[:/]).*"), lambda route: route.abort())
-    yield context.new_page()
-    context.close()
 
 
 def _log_in(page, url, token):

@@ -169,6 +169,9 @@ def test_conv2d_gradients(student, seed, devices):
     for device in devices:
         for kernel_size, x, W, b, dtype in forward_cases(seed, "test_conv2d_gradients")[1:]:
             x, W, b = x.to(device), W.to(device), b.to(device)
+            # the precision of the student's own corr2d: its dtype is corr2d's checks' business
+            own = own_corr2d(student, x, W.to(dtype))
+            own_dtypes = (own.dtype,) if own is not None else ()
             conv = student.Conv2D(kernel_size).to(device=device, dtype=dtype)
             registered = {p["name"] for p in conv.parameters()["parameters"]}
             for name in ("weight", "bias"):
@@ -197,7 +200,8 @@ def test_conv2d_gradients(student, seed, devices):
             reference = ref_corr2d(x, Wr) + b
             if close(out, reference):
                 reference.backward(G.to(dtype=reference.dtype, device=reference.device))
-                expect_values(gw, Wr.grad, "the gradient of Conv2D's weight", on, extra_dtypes=(out.dtype,))
+                expect_values(gw, Wr.grad, "the gradient of Conv2D's weight", on,
+                              extra_dtypes=(out.dtype, *own_dtypes))
             else:
                 # the forward is wrong (test_conv2d_forward / the corr2d checks say how): the weight's
                 # gradient must still be that of what was computed (Euler's identity, linear in W)
