@@ -303,11 +303,12 @@ class Zygote:
         launched = zygote.adopt_or_launch()
         self.pid, self._control, self._launched = launched.pid, launched.control, launched
         self.process = launched.popen  # None where a parent started it (a pool's worker)
+        self._gone = False
 
     @classmethod
     def shared(cls):
         with cls._shared_lock:
-            alive = cls._shared is not None and cls._shared._launched.alive()
+            alive = cls._shared is not None and not cls._shared._gone and cls._shared._launched.alive()
             if not alive or cls._shared_pid != os.getpid():
                 cls._shared, cls._shared_pid = cls(), os.getpid()
             return cls._shared
@@ -336,6 +337,7 @@ class Zygote:
         except OSError:
             reply = b""
         if not reply:
+            self._gone = True  # the next submission starts a zygote of its own
             raise SandboxFailure("crash", "the sandbox template process is gone")
         return json.loads(reply)
 

@@ -32,11 +32,11 @@ class Launched:
     def alive(self):
         if self.popen is not None:
             return self.popen.poll() is None
-        try:
-            os.kill(self.pid, 0)
-        except (ProcessLookupError, PermissionError):
+        try:  # started by another process: a zombie (its parent has not reaped it) is dead too
+            with open(f"/proc/{self.pid}/stat") as stat:
+                return stat.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+        except (OSError, IndexError):
             return False
-        return True
 
     def stop(self):
         self.control.close()

@@ -81,3 +81,19 @@ def test_a_dead_shared_zygote_is_replaced():
     Zygote._shared = None
     client = Zygote.shared()
     assert client.pid != launched.pid and client._launched.alive()
+
+
+def test_a_zygote_that_died_unreaped_is_replaced():
+    """A pool's zygote killed while its parent has not reaped it yet (a zombie) counts as gone."""
+    import signal
+
+    launched = zygote.launch()
+    os.kill(launched.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while zygote.Launched(launched.pid, None).alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    zygote.attach(launched.pid, launched.control)
+    Zygote._shared = None
+    client = Zygote.shared()
+    assert client.pid != launched.pid and client._launched.alive()
+    launched.stop()
