@@ -2,8 +2,8 @@
 
 `run_suite` hands the suite a `student` (grader.student.Student) and a `devices` list
 through a plugin object, and collects one outcome per test from pytest's report hooks;
-terminal output is never parsed. Each suite is collected once per process (`_Suite`). A failure's feedback is the check's own message, never
-a traceback of the hidden test.
+terminal output is never parsed. Each suite is collected once per process (`_Suite`). A
+failure's feedback is the check's own message, never a traceback of the hidden test.
 """
 
 import sys
@@ -57,15 +57,14 @@ def devices(request):
 class SuitePlugin:
     """The bridge between pytest and the grader: fixtures in, outcomes out."""
 
-    def __init__(self, student, devices, exercise=None, seed=0):
+    def __init__(self):
         self.checks = {}
-        self.begin(student, devices, exercise, seed)
+        self.begin(None, ["cpu"], 0)
 
-    def begin(self, student, devices, exercise, seed):
+    def begin(self, student, devices, seed):
         """The next run's submission, devices and seed; its outcomes start empty."""
         self._student = student
         self._seed = seed
-        self._exercise = exercise
         self._devices = devices
         self.outcomes = []
         self._recorded = set()
@@ -151,7 +150,7 @@ class _Suite:
     """
 
     def __init__(self, assignment):
-        self.plugin = SuitePlugin(student=None, devices=["cpu"])
+        self.plugin = SuitePlugin()
         args = [str(assignments.suite_dir(assignment)), "--assert=plain", *_QUIET]
         # _prepareconfig is what pytest.main itself calls; pytest has no public way to keep a
         # session between runs.
@@ -172,14 +171,14 @@ class _Suite:
     def run(self, student, devices, exercise, seed):
         items = [i for i in self.items if exercise is None or _exercise_of(i) == exercise]
         with self.lock:
-            self.plugin.begin(student, devices, exercise, seed)
+            self.plugin.begin(student, devices, seed)
             try:
                 for item, nextitem in zip(items, items[1:] + [None]):
                     self.config.hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
             finally:
                 self.session._setupstate.teardown_exact(None)  # nothing of this run outlives it
                 outcomes, self.plugin.outcomes = self.plugin.outcomes, []
-                self.plugin.begin(None, ["cpu"], None, 0)
+                self.plugin.begin(None, ["cpu"], 0)
         return outcomes
 
     def checks(self):
