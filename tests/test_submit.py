@@ -135,3 +135,13 @@ def test_missing_token_and_missing_file(tmp_path):
                            "--server", "http://127.0.0.1:1"], cwd=REPO, env={"PATH": "/usr/bin:/bin"},
                           capture_output=True, text=True)
     assert_refused(done, "CONVGRADE_TOKEN")
+
+
+def test_no_token_reads_as_an_option():
+    """`convgrade submit --token TOKEN`: a token starting with "-" would be taken for an
+    option (argparse), as about one random URL-safe token in 64 does."""
+    from grader.service.config import new_token
+
+    tokens = [new_token() for _ in range(5000)]
+    assert not [t for t in tokens if t.startswith("-")]
+    assert len(set(tokens)) == len(tokens) and min(map(len, tokens)) >= 32

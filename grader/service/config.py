@@ -55,5 +55,13 @@ def _stored_admin_token(path):
     if not path.exists():
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_urlsafe(32))
+            f.write(new_token(32))
     return path.read_text().strip()
+
+
+def new_token(nbytes=24):
+    """A URL-safe random token that never starts with "-": pasted after `--token`, one that
+    did would be read as an option (about one token in 64)."""
+    while (token := secrets.token_urlsafe(nbytes)).startswith("-"):
+        pass
+    return token

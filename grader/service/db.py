@@ -10,6 +10,8 @@ import secrets
 from sqlalchemy import Boolean, DateTime, Float, Integer, String, Text, create_engine, event, inspect, literal
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
+from grader.service.config import new_token  # noqa: F401  (a student's token: roster, LTI)
+
 STATUSES = ("queued", "running", "done", "error")
 
 
@@ -153,10 +155,6 @@ def sessions_for(url):
 
 def new_id():
     return secrets.token_hex(16)
-
-
-def new_token():
-    return secrets.token_urlsafe(24)
 
 
 def hash_token(token):
