@@ -6,8 +6,9 @@ import functools
 import hashlib
 import json
 import secrets
+import time
 
-from sqlalchemy import Boolean, DateTime, Float, Integer, String, Text, create_engine, event, inspect, literal
+from sqlalchemy import Boolean, DateTime, Float, Integer, String, Text, create_engine, event, exc, inspect, literal
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 from grader.service.config import new_token  # noqa: F401  (a student's token: roster, LTI)
@@ -119,9 +120,23 @@ def engine_for(url):
                            pool_pre_ping=not sqlite)
     if sqlite:
         event.listen(engine, "connect", _sqlite_pragmas)
-    Base.metadata.create_all(engine)
-    _add_missing_columns(engine)
+    _create_schema(engine)
     return engine
+
+
+def _create_schema(engine, attempts=10):
+    """New tables, then the columns an older database lacks. Processes that start on a new
+    database at once (gunicorn's workers, the queue's) race for each CREATE and ALTER: one
+    wins, the others fail on it and try again, and then find it done."""
+    for attempt in range(attempts):
+        try:
+            Base.metadata.create_all(engine)
+            _add_missing_columns(engine)
+            return
+        except (exc.OperationalError, exc.ProgrammingError, exc.IntegrityError):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))
 
 
 def _add_missing_columns(engine):
