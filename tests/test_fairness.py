@@ -33,11 +33,7 @@ class Conv2D(nn.Module):
         return out
 '''
 
-HONEST_CORR2D = '''
-def remember(out, bias):
-    pass
-
-
+LOOP_CORR2D = '''
 def corr2d(X, K):
     h, w = K.shape
     Y = torch.zeros((X.shape[0] - h + 1, X.shape[1] - w + 1), dtype=X.dtype, device=X.device)
@@ -46,6 +42,12 @@ def corr2d(X, K):
             Y[i, j] = (X[i:i + h, j:j + w] * K).sum()
     return Y
 '''
+
+HONEST_CORR2D = '''
+def remember(out, bias):
+    pass
+
+''' + LOOP_CORR2D
 
 
 def planted(store, load):
@@ -60,15 +62,7 @@ import pickle
 def remember(out, bias):
 {store}
 
-
-def honest_corr2d(X, K):
-    h, w = K.shape
-    Y = torch.zeros((X.shape[0] - h + 1, X.shape[1] - w + 1), dtype=X.dtype, device=X.device)
-    for i in range(Y.shape[0]):
-        for j in range(Y.shape[1]):
-            Y[i, j] = (X[i:i + h, j:j + w] * K).sum()
-    return Y
-
+{LOOP_CORR2D.replace("def corr2d(", "def honest_corr2d(")}
 
 def corr2d(X, K):
     Y = honest_corr2d(X, K)
