@@ -39,12 +39,21 @@ def release(names=None):
 
 
 def sync_with_suite(assignment):
-    if assignment not in assignments.names():
-        return
-    checks = runner.collect_checks(assignment)
+    """Write the source notebook back when its points or checklist disagree with the suite."""
+    source, changed = synced_source(assignment)
+    if changed:
+        nbformat.write(source, assignments.source_notebook(assignment))
+
+
+def synced_source(assignment):
+    """(the source notebook as the suite says it should read, whether that differs from disk)."""
     path = assignments.source_notebook(assignment)
     source = nbformat.read(path, as_version=4)
+    if assignment not in assignments.names():
+        return source, False
+    checks = runner.collect_checks(assignment)
     before = nbformat.writes(source)
+    order = [notebook.grade_id(c) for c in source.cells if notebook.grade_id(c)]
     for cell in source.cells:
         cid = notebook.grade_id(cell) or ""
         if cid.startswith("hidden_"):
@@ -52,9 +61,7 @@ def sync_with_suite(assignment):
             cell.metadata["nbgrader"]["points"] = sum(c["max_score"] for c in checks
                                                       if c["exercise"] == exercise)
         if cell.metadata.get("convgrade") == "checklist":
-            order = [notebook.grade_id(c) for c in source.cells if notebook.grade_id(c)]
             in_notebook_order = sorted(checks, key=lambda c: order.index(c["exercise"]))
             cell.source = CHECKLIST_INTRO + "\n".join(
                 f"| `{c['exercise']}` | {c['name']} | {c['max_score']:g} |" for c in in_notebook_order)
-    if nbformat.writes(source) != before:
-        nbformat.write(source, path)
+    return source, nbformat.writes(source) != before
