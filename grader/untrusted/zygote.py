@@ -21,8 +21,11 @@ import traceback
 
 os.environ["MPLBACKEND"] = "agg"  # read when matplotlib is imported: no display in the sandbox
 
-import matplotlib.pyplot  # noqa: F401,E402  (warm imports: the child must not pay for them; ~1 s)
-import numpy  # noqa: F401,E402
+try:  # students plot: warm, a notebook's `import matplotlib.pyplot` costs nothing (~1 s otherwise)
+    import matplotlib.pyplot  # noqa: F401
+except ImportError:  # a grading core run from the source tree without it grades all the same
+    pass
+import numpy  # noqa: F401,E402  (warm imports: the child must not pay for them)
 import torch  # noqa: E402
 import torch.fx.experimental.symbolic_shapes  # noqa: F401,E402  (the first backward imports sympy: ~1 s)
 import torch.nn.functional  # noqa: F401,E402
