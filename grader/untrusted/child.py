@@ -19,11 +19,10 @@ the notebook's namespace is a real `__main__` module, and each cell's source is 
 
 Everything here is untrusted from the moment the first student cell runs: the student may
 have replaced any function, torch's included, and may read any frame or object of this
-process. So this code decides nothing; the kernel (grader.untrusted.jail, .syscalls) holds
-the sandbox. It returns
-values, errors and gradients as plain data (grader.wire), and the trusted side rebuilds and
-judges them. The trusted side also checks, with the kernel's SCM_CREDENTIALS, that every
-reply comes from the fresh process it asked for.
+process. So this code decides nothing, and the kernel (grader.untrusted.jail, .syscalls)
+holds the sandbox. It returns values, errors and gradients as plain data (grader.wire), and
+the trusted side rebuilds and judges them. The trusted side also checks, with the kernel's
+SCM_CREDENTIALS, that every reply comes from the fresh process it asked for.
 """
 
 import contextlib
@@ -31,9 +30,11 @@ import functools
 import gc
 import os
 import random
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import traceback
 import types
 
@@ -394,10 +395,23 @@ def sandbox_shell():
         config.HistoryManager.enabled = False  # no sqlite file, and no thread to save it
         config.InteractiveShell.colors = "nocolor"  # what the program prints is shown as text
         main = types.ModuleType("__main__")
-        _shell = SandboxShell.instance(config=config, user_module=main)
+        with _scratch_ipython_dir() as ipython_dir:
+            _shell = SandboxShell.instance(config=config, user_module=main, ipython_dir=ipython_dir)
         _shell.compile = _CellCompiler()
         sys.modules["__main__"] = main
     return _shell
+
+
+@contextlib.contextmanager
+def _scratch_ipython_dir():
+    """The shell makes a profile folder when it starts: in a scratch folder, removed again
+    (a zygote must not write into the grader's home; a sandbox makes it anew in its /tmp if
+    a magic ever needs it)."""
+    folder = tempfile.mkdtemp(prefix="convgrade-ipython-")
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def seed_everything(seed):
