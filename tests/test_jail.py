@@ -272,7 +272,7 @@ def test_introspection_runs_and_processes_stay_refused_by_the_kernel():
     finally:
         lease.release()
     program = report["program"]
-    assert program["getframe"] == "<cell getframe>" and program["tb_frame"] == 2
+    assert program["getframe"] == "<cell getframe>" and program["tb_frame"] == 4
     assert program["gc_objects"] is True and program["set_code"] == 1 and program["import_ctypes"] is True
     assert program["settrace"] == program["namedtuple_typevar_logging"] == "ok"
     assert program["fork"].startswith("PermissionError"), program["fork"]

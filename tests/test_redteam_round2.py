@@ -243,8 +243,8 @@ def graded(source):
     return result, time.monotonic() - started, memory.peak
 
 
-def assert_nothing_gained_or_left(result, seconds):
-    assert result["score"] == 0, dumps(result)
+def assert_nothing_gained_or_left(result, seconds, earned=0.0):
+    assert result["score"] <= earned, dumps(result)
     assert seconds < WALL_CLOCK_ALLOWANCE
     stdout = result.get("stdout", "")
     assert not any(marker in stdout for marker in BREACHES), stdout[-2000:]
@@ -272,11 +272,15 @@ def test_attack_keeps_nothing_and_reaches_no_classmate(name, classmate):
 def test_in_process_attacks_gain_nothing():
     """The four in-process classes in one notebook (one grading, for CI time). Introspection,
     ctypes and the grader's modules are within reach and used (the engine is found and
-    rewired); the score stays the stub's, nothing is left behind, no fork holds memory."""
+    rewired to answer True to every call); that earns no more than answers that plainly
+    return True, nothing is left behind, and no fork holds memory."""
     source = "\n".join(f"try:\n    exec({attack!r})\nexcept BaseException:\n    pass"
                        for attack in ENGINE_ATTACKS.values())
     result, seconds, peak = graded(source)
-    assert_nothing_gained_or_left(result, seconds)
+    plainly_true = grade(make_submission(A1, {name: f"{name} = lambda *args, **kwargs: True\n"
+                                              for name in ("corr2d", "Conv2D", "learn_edge_kernel")},
+                                          reference=False), A1, limits=LIMITS)
+    assert_nothing_gained_or_left(result, seconds, earned=plainly_true["score"])
     assert "ENGINE_REWIRED" in result["stdout"]  # the attack did reach the engine
     # One process under RLIMIT_DATA: the program's 1 GiB limit bounds the whole submission.
     assert peak < LIMITS.memory_bytes + (768 << 20), peak

@@ -346,6 +346,11 @@ class SandboxShell(InteractiveShell):
         super().init_instance_attrs()
         self.skipped = []
 
+    def _showtraceback(self, etype, evalue, stb):
+        """Tracebacks go to stderr, as a kernel sends them beside the output: what comes back
+        as the program's output is what it printed (each error is in the notes already)."""
+        print(self.InteractiveTB.stb2text(stb), file=sys.stderr)
+
     def enable_gui(self, gui=None):
         """No event loop to start: `%matplotlib inline` (and agg) draw without one."""
 
@@ -394,6 +399,7 @@ def sandbox_shell():
         config = Config()
         config.HistoryManager.enabled = False  # no sqlite file, and no thread to save it
         config.InteractiveShell.colors = "nocolor"  # what the program prints is shown as text
+        config.InteractiveShell.xmode = "Plain"  # tracebacks without source context: cheap
         main = types.ModuleType("__main__")
         with _scratch_ipython_dir() as ipython_dir:
             _shell = SandboxShell.instance(config=config, user_module=main, ipython_dir=ipython_dir)
