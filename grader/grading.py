@@ -51,7 +51,7 @@ def grade(submission, assignment=None, limits=None, seed=None):
                  [assignments.COURSE_DIR], seed=seed) as sandbox:
         student = Student(sandbox, program.answers, program.student_code)
         tests = runner.run_suite(assignment, student, devices, seed=seed)
-        notes = program.notes + _cell_error_notes(student)
+        notes = program.notes + _skipped_notes(sandbox.program, program) + _cell_error_notes(student)
         weakened = sandbox.weakened
     stdout = sandbox.stdout.text()  # after close: the capture has drained the pipe
     for test in tests:
@@ -68,6 +68,28 @@ def grade(submission, assignment=None, limits=None, seed=None):
     if weakened:
         result["sandbox_weakened"] = weakened
     return result
+
+
+def _skipped_notes(reply, program):
+    """One note per statement the sandbox did not run (a shell escape, a script cell magic),
+    quoting the student's own line where the sandbox's report names one."""
+    value = reply.get("value") if isinstance(reply, dict) and reply.get("ok") else None
+    skipped = value.get("skipped") if isinstance(value, dict) else None
+    sources = {cell["id"]: cell["source"].split("\n") for cell in program.cells}
+    notes = []
+    for item in (skipped if isinstance(skipped, list) else [])[:10]:
+        if not isinstance(item, dict):
+            continue
+        cell, line = item.get("cell"), item.get("line")
+        lines = sources.get(cell, [])
+        if isinstance(line, int) and 0 < line <= len(lines) and lines[line - 1].strip():
+            what = lines[line - 1].strip()
+        else:
+            what = f"!{item.get('command')}"
+        named = cell if str(cell).startswith("cell ") else f"the cell `{cell}`"
+        where = f" in {clip(named, 90)}, line {line}" if cell in sources and isinstance(line, int) else ""
+        notes.append(f"`{clip(what, 120)}`{where} did not run: the grading sandbox cannot start programs")
+    return notes
 
 
 def _cell_error_notes(student):

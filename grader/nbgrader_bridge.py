@@ -86,10 +86,16 @@ def score_exercise(assignment, exercise, namespace):
     return float(sum(o["score"] for o in outcomes))
 
 
+_DEFINES = re.compile(r"^(?:(?:async\s+)?def\s+(\w+)|class\s+(\w+)|(\w+)\s*(?::[^=\n]*)?=(?!=))", re.MULTILINE)
+
+
 def answer_sources(namespace):
-    """The source of the last executed cell that defines each name, from IPython's history."""
+    """The source of the last executed cell that defines each name at its top level (`def`,
+    `class`, or an assignment such as `corr2d = lambda X, K: ...`), from IPython's history."""
     sources = {}
     for cell in namespace.get("In", []) or []:
-        for name in re.findall(r"^(?:def|class)\s+(\w+)", cell, re.MULTILINE):
-            sources[name] = cell
+        if not isinstance(cell, str):
+            continue
+        for match in _DEFINES.finditer(cell):
+            sources[next(name for name in match.groups() if name)] = cell
     return sources

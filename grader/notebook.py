@@ -8,11 +8,13 @@ that
   instructor wrote it, taken from the source notebook by `grade_id`, and a locked cell the
   student deleted still runs, where it stood among the other instructor cells;
 - hidden test cells (`hidden_<exercise>`) never run: the hidden suite is the grader's;
-- an answer cell that appears twice runs once (the first copy, as nbgrader grades it), and an
-  answer cell turned into markdown still runs as code;
+- an answer cell that appears more than once (Jupyter's copy and paste keeps its metadata)
+  runs every copy in order, as Run All does, and the last copy is the answer; an answer
+  cell turned into markdown still runs as code;
 - cells the student added and the unlocked given cells (demonstrations) run as submitted,
   labelled by their position ("cell 12") in notes and error messages;
-- IPython magics and shell escapes are dropped, keeping line numbers.
+- the sandbox runs each cell with IPython's own machinery (magics, shell escapes, display),
+  as a kernel does; static checks read each cell as the Python IPython turns it into.
 
 Outputs and attachments are never graded, so they are dropped before any size limit applies.
 """
@@ -24,6 +26,7 @@ import re
 from pathlib import Path
 
 import nbformat
+from IPython.core.inputtransformer2 import TransformerManager
 
 from grader import assignments
 
@@ -33,8 +36,6 @@ MAX_CELLS = 2000
 MAX_CELL_CHARS = 200_000
 MAX_JSON_DEPTH = 64
 CELL_SEPARATOR = "\n\n# --- cell ---\n"
-_LINE_MAGIC = re.compile(r"^(\s*)[%!].*$")
-_SAFE_CELL_MAGICS = ("%%time", "%%timeit", "%%capture")
 
 
 class NotebookError(Exception):
@@ -48,10 +49,11 @@ class NotebookError(Exception):
 @dataclasses.dataclass
 class Program:
     assignment: str
-    cells: list          # [{"id": label, "source": code}] in the order the sandbox runs them
-    answers: dict        # grade_id -> the student's source for that answer cell
-    student_code: str    # every cell the student wrote or changed, joined by CELL_SEPARATOR: for static checks
+    cells: list          # [{"id": label, "source": code}] in the order the sandbox runs them, as written
+    answers: dict        # grade_id -> the Python of that answer cell (its last copy), magics transformed
+    student_code: str    # the Python of every cell the student wrote or changed, joined by CELL_SEPARATOR
     notes: list          # what was dropped, moved or missing, for the feedback
+    python: dict = dataclasses.field(default_factory=dict)  # label -> that cell's Python, for every cell run
 
 
 def read(raw):
@@ -70,7 +72,8 @@ def read(raw):
         raise NotebookError(f"the notebook's JSON is nested more than {MAX_JSON_DEPTH} levels deep")
     _drop_outputs(data)
     try:
-        notebook = nbformat.reads(json.dumps(data), as_version=4)
+        notebook = nbformat.converter.convert(nbformat.reader.reads(json.dumps(data)), 4)
+        notebook = _repaired(notebook)
         nbformat.validate(notebook)
     except (nbformat.ValidationError, nbformat.reader.NotJSONError) as exc:
         raise NotebookError(f"the notebook is not valid nbformat 4: {_short(exc)}") from None
@@ -83,6 +86,46 @@ def read(raw):
         raise NotebookError(f"the notebook's cells hold {code_bytes / 2**20:.1f} MiB of text without "
                             f"their outputs; at most {MAX_SOURCE_BYTES >> 20} MiB are graded")
     return notebook
+
+
+_CELL_KEYS = {"code": {"id", "cell_type", "metadata", "source", "outputs", "execution_count"},
+              "markdown": {"id", "cell_type", "metadata", "source", "attachments"},
+              "raw": {"id", "cell_type", "metadata", "source", "attachments"}}
+_NOTEBOOK_KEYS = {"metadata", "nbformat", "nbformat_minor", "cells"}
+_CELL_ID = re.compile(r"^[a-zA-Z0-9-_]{1,64}$")
+
+
+def _repaired(notebook):
+    """What Jupyter repairs when it opens a notebook, repaired here too: the minor version
+    (VS Code saves 4.2 with cell ids), missing, malformed or duplicate cell ids, keys the
+    format does not know, metadata of the wrong shape. What is left invalid is refused."""
+    for key in set(notebook) - _NOTEBOOK_KEYS:
+        del notebook[key]
+    notebook.nbformat_minor = max(_as_int(notebook.get("nbformat_minor")), nbformat.v4.nbformat_minor)
+    cells = notebook.get("cells")
+    if isinstance(cells, list):
+        _repair_cells(cells)
+    return nbformat.validator.normalize(notebook, 4, notebook.nbformat_minor,
+                                        strip_invalid_metadata=True)[1]
+
+
+def _repair_cells(cells):
+    taken = set()
+    for position, cell in enumerate(cells, start=1):
+        if not isinstance(cell, dict):
+            continue
+        for key in set(cell) - _CELL_KEYS.get(cell.get("cell_type"), set(cell)):
+            del cell[key]
+        cid = cell.get("id")
+        if not (isinstance(cid, str) and _CELL_ID.match(cid)) or cid in taken:
+            cid = next(f"cell-{position}-{n}" for n in range(len(cells) + 1)
+                       if f"cell-{position}-{n}" not in taken)
+            cell["id"] = cid
+        taken.add(cid)
+
+
+def _as_int(value):
+    return value if isinstance(value, int) else 0
 
 
 def _short(exc):
@@ -172,11 +215,14 @@ class _ProgramBuilder:
         self.order = [grade_id(c) for c in source.cells if grade_id(c)]
         self.locked = [cid for cid in self.order if _is_locked_code(self.source_cells[cid])]
         self.cells, self.answers, self.student_parts, self.notes = [], {}, [], []
+        self.python = {}
         self.seen = set()
         self.given = _given_sources(assignment)
 
     def build(self, notebook):
-        self.copies = collections.Counter(grade_id(cell) for cell in notebook.cells)
+        self.positions = collections.defaultdict(list)
+        for position, cell in enumerate(notebook.cells, start=1):
+            self.positions[grade_id(cell)].append(position)
         for position, cell in enumerate(notebook.cells, start=1):
             cid = grade_id(cell)
             if cid in self.source_cells:
@@ -186,20 +232,20 @@ class _ProgramBuilder:
         self._locked_before(None)
         self._missing_answers()
         return Program(self.assignment, self.cells, self.answers,
-                       CELL_SEPARATOR.join(self.student_parts), self.notes)
+                       CELL_SEPARATOR.join(self.student_parts), self.notes, self.python)
 
     def _instructor_cell(self, cid, submitted, position):
-        if cid in self.seen:  # a duplicated cell runs once, as nbgrader grades the first copy
-            return
+        original = self.source_cells[cid]
+        if cid in self.seen and not (_is_answer(original) or _is_editable_given(original)):
+            return  # a copy of a locked cell: the instructor's runs once
         self._locked_before(cid)
         self.seen.add(cid)
-        original = self.source_cells[cid]
         if _is_hidden_test(original) or original.cell_type != "code":
             return
         if _is_locked_code(original):
             self._run(cid, original.source)
         elif _is_answer(original):
-            self._answer(cid, submitted)
+            self._answer(cid, submitted, position)
         elif submitted.cell_type == "code":  # an unlocked given cell with an id: runs as submitted
             self._student_cell(submitted, f"cell {position} ({cid})")
 
@@ -212,60 +258,60 @@ class _ProgramBuilder:
                 if not _is_hidden_test(self.source_cells[earlier]):
                     self._run(earlier, self.source_cells[earlier].source)
 
-    def _answer(self, cid, submitted):
-        if submitted.cell_type != "code":
+    def _answer(self, cid, submitted, position):
+        """Every copy of an answer cell runs where it stands; the last one is the answer
+        (its label is the grade_id, which checks ask about)."""
+        copies = self.positions[cid]
+        last = position == copies[-1]
+        if submitted.cell_type != "code" and last:
             self.notes.append(f"the answer cell `{cid}` was turned into {submitted.cell_type}; "
                               "its text was graded as code, as nbgrader does")
-        if self.copies[cid] > 1:
-            self.notes.append(f"the answer cell `{cid}` appears {self.copies[cid]} times; the first one was graded")
-        source = self._strip(cid, submitted.source)
-        self.answers[cid] = source
-        self.student_parts.append(source)
-        self._run(cid, source)
+        if len(copies) > 1 and last:
+            self.notes.append(f"the answer cell `{cid}` appears {len(copies)} times (cells "
+                              f"{_listed(copies)}); all ran in order, as Run All does, and the last "
+                              f"one (cell {position}) counts")
+        label = cid if last else f"cell {position} (an earlier copy of `{cid}`)"
+        python = self._run(label, submitted.source)
+        if last:
+            self.answers[cid] = python
+            self.student_parts.append(python)
 
     def _student_cell(self, cell, label):
-        source = self._strip(label, cell.source)
+        python = self._run(label, cell.source)
         if cell.source.strip() not in self.given:  # an unchanged demonstration is not the student's code
-            self.student_parts.append(source)
-        self._run(label, source)
+            self.student_parts.append(python)
 
     def _missing_answers(self):
         for cid in self.order:
             if _is_answer(self.source_cells[cid]) and cid not in self.answers:
                 self.notes.append(f"the answer cell `{cid}` is missing from the notebook (deleted?)")
 
-    def _strip(self, label, source):
-        source, dropped = strip_magics(source)
-        if dropped:
-            self.notes.append(f"IPython magics and shell commands in `{label}` were ignored: {', '.join(dropped)}")
+    def _run(self, label, source):
+        """Add a cell to the program; returns its Python (for static checks)."""
+        if len(source) > MAX_CELL_CHARS:
+            self.notes.append(f"`{label}` is over {MAX_CELL_CHARS:,} characters and was not run")
+            source = "raise MemoryError('this cell is too long to grade')"
+        self.cells.append({"id": label, "source": source})
+        self.python[label] = python_source(source)
+        return self.python[label]
+
+
+def python_source(source):
+    """A cell as the Python IPython runs (magics and `!` lines become calls), for static checks
+    that parse it; the source as it is where IPython cannot transform it."""
+    try:
+        return TransformerManager().transform_cell(source)
+    except Exception:  # noqa: BLE001  (IPython's transformers on arbitrary text)
         return source
 
-    def _run(self, label, source):
-        self.cells.append({"id": label, "source": source})
+
+def _listed(positions):
+    return ", ".join(map(str, positions[:-1])) + f" and {positions[-1]}"
 
 
-def strip_magics(source):
-    """Replace IPython magics and shell escapes with `pass`, keeping line numbers."""
-    if len(source) > MAX_CELL_CHARS:
-        return "raise MemoryError('this cell is too long to grade')", ["a cell over 200,000 characters"]
-    lines, dropped = source.split("\n"), []
-    if lines and lines[0].startswith("%%"):
-        dropped.append(lines[0].strip()[:80])
-        if not lines[0].startswith(_SAFE_CELL_MAGICS):
-            return "", dropped
-        lines[0] = ""
-    for i, line in enumerate(lines):
-        match = _LINE_MAGIC.match(line)
-        if match and not _inside_expression(lines, i):
-            dropped.append(line.strip()[:80])
-            lines[i] = f"{match.group(1)}pass"
-    return "\n".join(lines), dropped[:20]
-
-
-def _inside_expression(lines, i):
-    """A line starting with % may continue an expression (a modulo); leave those alone."""
-    previous = lines[i - 1].rstrip() if i else ""
-    return previous.endswith(("\\", "(", "[", "{", ","))
+def _is_editable_given(cell):
+    meta = _nbgrader(cell)
+    return cell.cell_type == "code" and not meta.get("locked", False) and not meta.get("solution", False)
 
 
 def _nbgrader(cell):

@@ -68,6 +68,7 @@ class Sandbox:
         self._check = None
         self._spare = None  # our end of the next check process's socket, asked for in advance
         self._failure = None
+        self.running_cell = None  # the program's cell that started last (E reports each)
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -83,10 +84,11 @@ class Sandbox:
             hello = self._receive(self._executed, self.limits.call_seconds)[0]
             self.weakened = list(hello.get("weakened", []))
             self.program = self._request(self._executed, "program", {"cells": self.cells, "seed": self.seed},
-                                         self.limits.program_seconds)
+                                         self.limits.program_seconds, progress=self._cell_started)
             self.weakened += Zygote.shared().freeze(self._executed.peer.pid)
         except SandboxFailure as failure:
-            self._failure = SandboxFailure(failure.kind, f"while running your notebook's cells: {failure}")
+            running = f" (`{self.running_cell}` was running)" if self.running_cell and failure.kind != "protocol" else ""
+            self._failure = SandboxFailure(failure.kind, f"while running your notebook's cells: {failure}{running}")
             self.kill()
             raise self._failure from None
         except BaseException:
@@ -174,14 +176,30 @@ class Sandbox:
             theirs.close()
         return ours
 
-    def _request(self, process, op, payload, timeout):
+    def _cell_started(self, header):
+        label = header.get("running")
+        self.running_cell = label[:80] if isinstance(label, str) else None
+
+    def _request(self, process, op, payload, timeout, progress=None):
+        """`progress(header)` takes the frames that carry "running" before the reply (the
+        program's cells as they start); the whole exchange has `timeout`."""
         tensors = {}
         header = {"op": op, "payload": wire.encode(payload, tensors)}
         try:
             wire.send(process.sock, header, tensors)
         except OSError:
             self._died(process)
+        deadline = time.monotonic() + timeout
         header, tensors = self._receive(process, timeout)
+        while progress is not None and "running" in header and not tensors:
+            progress(header)
+            try:
+                header, tensors = self._receive(process, max(0.0, deadline - time.monotonic()))
+            except SandboxFailure as failure:
+                if failure.kind != "timeout":
+                    raise
+                raise SandboxFailure("timeout", f"no answer within {timeout:.0f} s "
+                                     "(an infinite loop, or far too slow)") from None
         try:
             reply = wire.decode(header.get("payload"), tensors, _place_on_device)
         except (wire.WireError, TypeError, ValueError, RuntimeError) as exc:

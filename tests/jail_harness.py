@@ -1,12 +1,12 @@
-"""A stand-in for the engine, to test grader/untrusted/{jail,syscalls,audit} on their own.
+"""A stand-in for the engine, to test grader/untrusted/{jail,syscalls} on their own.
 
 Run as `python tests/jail_harness.py` with a JSON request on stdin; prints a JSON report.
-It plays the zygote (imports torch, forks), E (lock_down, audit hook, program filter, runs
+It plays the zygote (imports torch, forks), E (lock_down, program filter, runs
 the "program" snippets) and C (grader_fork, isolate_call, runs the "check" snippets), and
 between the two asks a root process forked from itself to freeze_writable, the order the
 engine follows. A snippet is Python source that may set `result`; an exception becomes
-"ExceptionType: message". With "audit": false the snippets also get `libc` (ctypes, bound
-before the lock-down), to reach the kernel's refusals directly.
+"ExceptionType: message". The snippets also get `libc` (ctypes, bound before the lock-down),
+to reach the kernel's refusals directly.
 """
 
 import ctypes
@@ -17,7 +17,7 @@ import traceback
 
 import torch
 
-from grader.untrusted import audit, jail, syscalls
+from grader.untrusted import jail, syscalls
 
 GRADER_DIR = os.path.dirname(os.path.abspath(jail.__file__)).rsplit(os.sep, 1)[0]
 LIBC = ctypes.CDLL(None, use_errno=True)
@@ -44,12 +44,7 @@ def program_process(request, report_w, go_r):
     """E: lock down, then the program, then (after the freeze) one check per fork."""
     limits = request["limits"]
     weakened = jail.lock_down(limits, [report_w, go_r], [GRADER_DIR])
-    namespace = {"torch": torch, "os": os}
-    if request.get("audit", True):
-        namespace["keep_locations"] = audit.traceback_locations  # as the engine reads errors
-        audit.install()
-    else:
-        namespace.update(libc=LIBC, ctypes=ctypes)
+    namespace = {"torch": torch, "os": os, "libc": LIBC, "ctypes": ctypes}
     if request.get("filter", True):
         syscalls.install_program_filter(cuda=request.get("cuda", False))
     program = run_snippets(request.get("program", {}), namespace)

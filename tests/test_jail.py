@@ -1,6 +1,6 @@
-"""The kernel and in-process confinement on its own: jail, syscalls and audit, driven by
-tests/jail_harness.py the way the engine drives them (lock_down, audit hook, program
-filter, program; freeze; then grader_fork, isolate_call, one check per fork).
+"""The kernel's confinement on its own: jail and syscalls, driven by tests/jail_harness.py
+the way the engine drives them (lock_down, program filter, program; freeze; then
+grader_fork, isolate_call, one check per fork).
 
 Needs root (a uid of its own, namespaces, mounts); CI runs as root. About 40 s: four
 harness runs, each a fresh Python that imports torch.
@@ -28,7 +28,7 @@ LIMITS = {"tmp_bytes": 8 * MiB, "cpu_seconds": 60, "memory_bytes": 384 * MiB, "f
           "open_files": 64, "processes": 32}
 EPERM, ENOSPC, EROFS, ENOSYS = 1, 28, 30, 38
 
-# Raw system calls (x86_64 numbers), for snippets that run without the audit hook and so may
+# Raw system calls (x86_64 numbers), for snippets that
 # use the harness's `libc`: they reach the kernel directly, whatever Python offers.
 RAW = """
 import ctypes, errno
@@ -98,34 +98,19 @@ CHECK = {
     "memory": PROGRAM["memory_bomb"],
 }
 
-AUDITED = {
-    "getframe": "import sys\nsys._getframe()",
-    "current_frames": "import sys\nsys._current_frames()",
-    "tb_frame": "try:\n    1 / 0\nexcept ZeroDivisionError as e:\n    e.__traceback__.tb_frame",
-    "gi_frame": "def g():\n    yield 1\ng().gi_frame",
-    "gc_objects": "import gc\ngc.get_objects()",
-    "gc_referrers": "import gc\ngc.get_referrers(os)",
-    "gc_referents": "import gc\ngc.get_referents(os)",
-    "settrace": "import sys\nsys.settrace(lambda *a: None)",
-    "setprofile": "import sys\nsys.setprofile(lambda *a: None)",
-    "set_code": "def f():\n    pass\nf.__code__ = (lambda: 1).__code__",
-    "import_ctypes": "import ctypes",
-    "import_grader": "import grader.untrusted.child",
-    "ctypes_held_by_numpy": "import numpy.ctypeslib\nnumpy.ctypeslib.ctypes.CDLL(None)",
-    "fork": "os.fork()",
-    "system": "os.system('true')",
-}
-AUDIT_STILL_WORKS = {
-    "student_hook_silently_refused": "import sys\nseen = []\nsys.addaudithook(lambda e, a: seen.append(e))\n"
-                                     "open('/dev/null').close()\nresult = seen",
-    "grader_modules": "import sys\nresult = sorted(m for m in sys.modules if m.split('.')[0] in ('grader', 'ctypes', '_ctypes'))",
+# Python introspection is the student's own business in their own process (honest libraries
+# read frames, tracebacks and the heap); what would matter is refused by the kernel.
+INTROSPECTION_RUNS = {
+    "getframe": "import sys\nresult = sys._getframe().f_code.co_filename",
+    "tb_frame": "try:\n    1 / 0\nexcept ZeroDivisionError as e:\n    result = e.__traceback__.tb_frame.f_lineno",
+    "gc_objects": "import gc\nresult = len(gc.get_objects()) > 0",
+    "settrace": "import sys\nsys.settrace(lambda *a: None)\nsys.settrace(None)\nresult = 'ok'",
+    "set_code": "def f():\n    pass\nf.__code__ = (lambda: 1).__code__\nresult = f()",
+    "import_ctypes": "import ctypes\nresult = ctypes.CDLL(None).getpid() > 0",
     "namedtuple_typevar_logging": "import collections, typing, logging\ncollections.namedtuple('P', 'x y')\n"
                                   "typing.TypeVar('T')\nlogging.getLogger('x').warning('logged')\nresult = 'ok'",
-    "torch": PROGRAM["torch"],
-    "engine_reads_tracebacks_without_frames":
-        "def inner():\n    raise KeyError('x')\ntry:\n    inner()\nexcept KeyError as e:\n"
-        "    result = keep_locations(e)",
 }
+KERNEL_STILL_REFUSES = {"fork": "os.fork()", "system": "result = os.system('true')"}
 
 
 def harness(request, uid):
@@ -167,13 +152,13 @@ def _sandbox_processes(uid):
 
 @pytest.fixture(scope="module")
 def kernel(courses, sysv_segment):
-    """One program and one check under the filters, without the audit hook (raw syscalls)."""
+    """One program and one check under the filters, reaching the kernel through raw syscalls."""
     lease = UidLease.take()
     try:
         hidden = [str(COURSE_DIR / d) for d in ("autograde_tests", "solutions", "tests", ".git", "data")]
         hidden += [str(c / d) for c in courses for d in ("", "submitted", "autograde_tests")]
         program = {"hidden": f"HIDDEN = {hidden!r}\n" + PROGRAM["hidden"], **{k: v for k, v in PROGRAM.items() if k != "hidden"}}
-        report = harness({"audit": False, "program": program, "checks": [CHECK]}, lease.uid)
+        report = harness({"program": program, "checks": [CHECK]}, lease.uid)
         report["left_processes"] = _sandbox_processes(lease.uid)
     finally:
         lease.release()
@@ -273,27 +258,25 @@ def test_shared_memory_of_the_program_is_unmapped_in_checks():
         program = {"map": "import mmap\nkeep_map = mmap.mmap(-1, 4096)\nkeep_map[:1] = b'E'\nresult = 'mapped'",
                    "earlier_sandbox": f"result = [os.path.exists(p) for p in ('/tmp/{MARK}', '/run/lock/{MARK}')]"}
         check = {"shared_maps": CHECK["shared_maps"]}
-        report = harness({"audit": False, "cuda": True, "program": program, "checks": [check, check]}, lease.uid)
+        report = harness({"cuda": True, "program": program, "checks": [check, check]}, lease.uid)
     finally:
         lease.release()
     assert report["program"] == {"map": "mapped", "earlier_sandbox": [False, False]}
     assert report["checks"] == [{"shared_maps": []}] * 2
 
 
-def test_audit_hook_refuses_introspection_and_keeps_torch_working():
+def test_introspection_runs_and_processes_stay_refused_by_the_kernel():
     lease = UidLease.take()
     try:
-        report = harness({"audit": True, "program": {**AUDITED, **AUDIT_STILL_WORKS}}, lease.uid)
+        report = harness({"program": {**INTROSPECTION_RUNS, **KERNEL_STILL_REFUSES}}, lease.uid)
     finally:
         lease.release()
     program = report["program"]
-    for name in AUDITED:
-        assert str(program[name]).startswith(("Refused", "FrameRefused")), (name, program[name])
-    assert program["student_hook_silently_refused"] == []
-    assert program["grader_modules"] == []
-    assert program["namedtuple_typevar_logging"] == "ok" and program["torch"] == 8
-    locations = program["engine_reads_tracebacks_without_frames"]
-    assert [name for name, _ in locations] == ["<cell engine_reads_tracebacks_without_frames>"] * 2, locations
+    assert program["getframe"] == "<cell getframe>" and program["tb_frame"] == 4
+    assert program["gc_objects"] is True and program["set_code"] == 1 and program["import_ctypes"] is True
+    assert program["settrace"] == program["namedtuple_typevar_logging"] == "ok"
+    assert program["fork"].startswith("PermissionError"), program["fork"]
+    assert program["system"] != 0, program["system"]
 
 
 def test_without_the_filter_the_same_snippets_succeed():
@@ -303,7 +286,7 @@ def test_without_the_filter_the_same_snippets_succeed():
         program = {"raw": RAW + "keep_sc = sc", "inet": PROGRAM["inet"] + "\nresult = 'socket'",
                    "shm": "result = keep_sc('shmget', 0, 4096, 0o1600) >= 0",
                    "fork": "pid = os.fork()\nif pid == 0:\n    os._exit(0)\nresult = os.waitpid(pid, 0)[1]"}
-        report = harness({"audit": False, "filter": False, "program": program}, lease.uid)
+        report = harness({"filter": False, "program": program}, lease.uid)
     finally:
         lease.release()
     assert report["program"] == {"raw": None, "inet": "socket", "shm": True, "fork": 0}, report["program"]

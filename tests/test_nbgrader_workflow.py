@@ -9,7 +9,8 @@ What nbgrader 0.9.6 does with broken structure (recorded by the tests below):
 - an answer cell deleted: graded; that exercise's hidden cell scores 0 (as convgrade);
 - an answer cell duplicated: refused with a misleading "old version of the nbgrader
   metadata format" error, all its grades left empty; in a batch run it also aborts the
-  autograding of every student after it;
+  autograding of every student after it (convgrade runs every copy, as Run All does, and
+  the last one counts);
 - an answer cell changed to markdown: nbgrader turns it back into a code cell and grades
   the text; convgrade does the same, with a note.
 """
@@ -165,15 +166,15 @@ def test_the_course_spans_full_partial_and_zero_scores(course):
     assert results["stubs"]["score"] == 0
 
 
-def test_nbgrader_refuses_a_duplicated_answer_cell_and_convgrade_grades_the_first_copy(course):
+def test_nbgrader_refuses_a_duplicated_answer_cell_and_convgrade_counts_the_last_copy(course):
     run = course["duplicated_run"]
     assert run.returncode != 0 and "use an old version" in run.stderr and "nbgrader update" in run.stderr
     assert set(course["nbgrader"][DUPLICATED].values()) == {None}   # a submission row with no grades
 
     result = course["convgrade"][DUPLICATED]
-    flipped = _points(course["convgrade"]["partly_corr2d"])  # the same wrong corr2d, graded alone
-    assert result["gradable"] and _points(result) == flipped
-    assert any("`corr2d` appears 2 times; the first one was graded" in n for n in result["notes"])
+    full = _points(course["convgrade"]["correct"])  # the second copy is the fixed one: Run All's corr2d
+    assert result["gradable"] and _points(result) == full
+    assert any("`corr2d` appears 2 times" in n and "the last one" in n for n in result["notes"]), result["notes"]
 
 
 def test_deleted_and_markdown_answer_cells(course):

@@ -9,8 +9,11 @@ nothing (the stub earns 0), to finish within its budget, and to leave no process
 sandbox uid, no file and no IPC object; the next honest submission still grades full marks
 in the same warm process.
 
-Attacks print a marker when they succeed at their step; a marker in the result's stdout
-is a breach. About 60 s (four gradings).
+The sandbox's processes are the student's: introspection, ctypes and the grader's modules are
+theirs to use there (honest libraries need the first two), and using them to rewire the
+engine earns nothing, because every verdict is made on the trusted side. Attacks print a
+marker when they get through a step the kernel must refuse; such a marker in the result's
+stdout is a breach. About 60 s (four gradings).
 """
 
 import os
@@ -110,6 +113,10 @@ time.sleep(1)
 """
 INTROSPECT = """
 import sys, gc
+# the engine's own object, rewired: every call of every check now answers True
+for engine in [o for o in gc.get_objects() if type(o).__name__ == "Child"]:
+    engine.op_call = lambda *args, **kwargs: {"result": True, "ops": [], "args_after": []}
+    print("ENGINE_REWIRED")
 try:
     frame = sys._getframe(1)
     print("FRAMES_OK", frame.f_code.co_filename)
@@ -157,8 +164,7 @@ ENGINE_ATTACKS = {
     "ctypes": CTYPES,
     "import_grader_modules": IMPORT_GRADER,
 }
-BREACHES = ("FOUND_EARLIER_GRADING", "COPIED", "FORKED_AND_HELD", "FRAMES_OK", "GC_OK", "TB_FRAME_OK",
-            "CTYPES_OK", "GRADER_IMPORTED", "GRADER_MODULES")
+BREACHES = ("FOUND_EARLIER_GRADING", "COPIED", "FORKED_AND_HELD")
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -237,8 +243,8 @@ def graded(source):
     return result, time.monotonic() - started, memory.peak
 
 
-def assert_nothing_gained_or_left(result, seconds):
-    assert result["score"] == 0, dumps(result)
+def assert_nothing_gained_or_left(result, seconds, earned=0.0):
+    assert result["score"] <= earned, dumps(result)
     assert seconds < WALL_CLOCK_ALLOWANCE
     stdout = result.get("stdout", "")
     assert not any(marker in stdout for marker in BREACHES), stdout[-2000:]
@@ -263,13 +269,19 @@ def test_attack_keeps_nothing_and_reaches_no_classmate(name, classmate):
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="sandbox uids and namespaces need root")
-def test_in_process_attacks_are_refused():
-    """The four in-process classes in one notebook (one grading, for CI time): each prints
-    its own marker when it gets through, so a failure names the class."""
+def test_in_process_attacks_gain_nothing():
+    """The four in-process classes in one notebook (one grading, for CI time). Introspection,
+    ctypes and the grader's modules are within reach and used (the engine is found and
+    rewired to answer True to every call); that earns no more than answers that plainly
+    return True, nothing is left behind, and no fork holds memory."""
     source = "\n".join(f"try:\n    exec({attack!r})\nexcept BaseException:\n    pass"
                        for attack in ENGINE_ATTACKS.values())
     result, seconds, peak = graded(source)
-    assert_nothing_gained_or_left(result, seconds)
+    plainly_true = grade(make_submission(A1, {name: f"{name} = lambda *args, **kwargs: True\n"
+                                              for name in ("corr2d", "Conv2D", "learn_edge_kernel")},
+                                          reference=False), A1, limits=LIMITS)
+    assert_nothing_gained_or_left(result, seconds, earned=plainly_true["score"])
+    assert "ENGINE_REWIRED" in result["stdout"]  # the attack did reach the engine
     # One process under RLIMIT_DATA: the program's 1 GiB limit bounds the whole submission.
     assert peak < LIMITS.memory_bytes + (768 << 20), peak
 

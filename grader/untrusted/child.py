@@ -11,11 +11,18 @@ process, write no file (the trusted side makes the writable mounts read-only onc
 program has run) and keeps no descriptor but its own call socket. E itself answers only
 "fork": it never runs a check.
 
+The program runs the way a Jupyter kernel runs it: IPython's own shell executes each cell
+(magics and `!` lines through IPython's input transformers, `display`, the display hooks),
+the notebook's namespace is a real `__main__` module, and each cell's source is in linecache
+(`inspect.getsource`, TorchScript). What a cell cannot do here (start a program: `!pip`,
+`%%bash`) is skipped for that statement only, and reported as a note.
+
 Everything here is untrusted from the moment the first student cell runs: the student may
-have replaced any function, torch's included. So this code decides nothing. It returns
-values, errors and gradients as plain data (grader.wire), and the trusted side rebuilds and
-judges them. The trusted side also checks, with the kernel's SCM_CREDENTIALS, that every
-reply comes from the fresh process it asked for.
+have replaced any function, torch's included, and may read any frame or object of this
+process. So this code decides nothing, and the kernel (grader.untrusted.jail, .syscalls)
+holds the sandbox. It returns values, errors and gradients as plain data (grader.wire), and
+the trusted side rebuilds and judges them. The trusted side also checks, with the kernel's
+SCM_CREDENTIALS, that every reply comes from the fresh process it asked for.
 """
 
 import contextlib
@@ -23,47 +30,67 @@ import functools
 import gc
 import os
 import random
+import shutil
 import signal
 import socket
 import sys
+import tempfile
+import traceback
+import types
 
 import numpy
 import torch
+from IPython.core.compilerop import CachingCompiler
+from IPython.core.interactiveshell import InteractiveShell
+from IPython.utils.text import LSString, SList
 from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
+from traitlets.config import Config
 
 from grader import wire
-from grader.untrusted import audit
 
 _CELL_PREFIX = "<cell "
 
 
 class Child:
-    def __init__(self, namespace=None):
-        self.namespace = namespace if namespace is not None else {"__name__": "__main__",
-                                                                  "__builtins__": __builtins__}
+    def __init__(self, namespace=None, progress=None):
+        """`namespace`: run calls against these globals (nbgrader's door: the kernel's own);
+        by default the program runs in a sandbox shell whose namespace is `__main__`.
+        `progress(label)` is told when each cell starts (a time-out can then name it)."""
+        self.shell = None
+        self.namespace = namespace
         self.objects = {}
+        self.seed = 0
+        self.progress = progress
 
     # -- the program ---------------------------------------------------------------
 
     def run_program(self, cells):
+        self.shell = self.shell or sandbox_shell()
+        self.namespace = self.shell.user_ns
         report = []
         for cell in cells:
+            if self.progress is not None:
+                self.progress(cell["id"])
             report.append({"id": cell["id"], **self._run_cell(cell)})
-        return {"cells": report, "names": self._describe_names()}
+        return {"cells": report, "names": self._describe_names(), "skipped": self.shell.skipped[:50]}
 
     def _run_cell(self, cell):
+        self.shell.compile.label = cell["id"]
         try:
-            code = compile(cell["source"], f"{_CELL_PREFIX}{cell['id']}>", "exec")
-            exec(code, self.namespace)
+            outcome = self.shell.run_cell(cell["source"], store_history=True)
+            error = outcome.error_before_exec or outcome.error_in_exec
         except BaseException as exc:  # a student's SystemExit must not end the child
-            return {"ok": False, "error": describe_error(exc)}
+            error = exc
+        if error is not None:
+            return {"ok": False, "error": describe_error(error)}
         return {"ok": True}
 
     def _describe_names(self):
         kinds = {}
+        hidden = self.shell.user_ns_hidden if self.shell is not None else {}
         for name, value in list(self.namespace.items()):
-            if name.startswith("_"):
+            if name.startswith("_") or (name in hidden and hidden[name] is value):
                 continue
             if isinstance(value, type):
                 kinds[name] = "class"
@@ -82,7 +109,8 @@ class Child:
         return handler(**(args or {}))
 
     def op_program(self, cells, seed):
-        seed_everything(seed)
+        self.seed = int(seed)
+        seed_everything(self.seed)
         return self.run_program(cells)
 
     def op_call(self, target, args=(), kwargs=None, method=None, backward=None, no_grad=False,
@@ -179,12 +207,17 @@ class Child:
         return reply
 
     def _keep(self, value):
-        """Objects that are not data stay here; the trusted side gets a handle."""
+        """Objects that are not data stay here; the trusted side gets a handle. Values equal to
+        plain data go as that data: a namedtuple as a tuple, a numpy scalar as int, float or bool."""
         if isinstance(value, (torch.Tensor, torch.Size, torch.dtype, bool, int, float, str,
                               type(None), wire.Handle)):
             return value
-        if isinstance(value, (list, tuple)):
-            return type(value)(self._keep(v) for v in value)
+        if isinstance(value, (numpy.bool_, numpy.integer, numpy.floating)):
+            return value.item()
+        if isinstance(value, tuple):
+            return tuple(self._keep(v) for v in value)
+        if isinstance(value, list):
+            return [self._keep(v) for v in value]
         if isinstance(value, dict):
             return {k: self._keep(v) for k, v in value.items()}
         ref = len(self.objects) + 1
@@ -265,17 +298,126 @@ def build_module(spec):
 
 
 def describe_error(exc):
-    """An exception as data: its type, message and the traceback lines of student cells."""
-    # read through CPython's own traceback printer: the audit hook refuses frame access
-    frames = [(name, line) for name, line in audit.traceback_locations(exc) if name.startswith(_CELL_PREFIX)]
-    where = [f"{name[len(_CELL_PREFIX):-1]}, line {line}" for name, line in frames]
-    if isinstance(exc, SyntaxError) and exc.filename and exc.filename.startswith(_CELL_PREFIX):
+    """An exception as data: its type, message and the lines of student cells it passed through."""
+    where = []
+    for error in _chain(exc):
+        for frame, line in traceback.walk_tb(error.__traceback__):
+            name = frame.f_code.co_filename
+            if isinstance(name, str) and name.startswith(_CELL_PREFIX):
+                where.append(f"{name[len(_CELL_PREFIX):-1]}, line {line}")
+    if isinstance(exc, SyntaxError) and isinstance(exc.filename, str) and exc.filename.startswith(_CELL_PREFIX):
         where.append(f"{exc.filename[len(_CELL_PREFIX):-1]}, line {exc.lineno}")
     try:
         message = str(exc)
     except BaseException:
         message = "(the exception's message could not be read)"
     return {"type": type(exc).__name__[:200], "message": message[:2000], "where": [w[:200] for w in where[-5:]]}
+
+
+def _chain(exc):
+    """`exc` and the exceptions it chains, in the order Python prints them (causes first)."""
+    chain, seen = [], set()
+    while isinstance(exc, BaseException) and id(exc) not in seen and len(chain) < 20:
+        seen.add(id(exc))
+        chain.append(exc)
+        exc = exc.__cause__ if exc.__cause__ is not None else (
+            None if exc.__suppress_context__ else exc.__context__)
+    return chain[::-1]
+
+
+# -- the shell the program runs in ---------------------------------------------------
+
+class _CellCompiler(CachingCompiler):
+    """Names each cell's code `<cell LABEL>` (errors and notes then name the cell); IPython's
+    cache() puts the source in linecache under that name, where inspect and TorchScript look."""
+
+    label = "?"
+
+    def get_code_name(self, raw_code, transformed_code, number):
+        return f"{_CELL_PREFIX}{self.label}>"
+
+
+class SandboxShell(InteractiveShell):
+    """IPython's shell as a kernel has it, except what needs a program of its own: a shell
+    escape (`!cmd`, `%sx`, `%pip`) or a script cell magic (`%%bash`) does not run, and is
+    recorded in `skipped` with its cell and line, for the feedback."""
+
+    def init_instance_attrs(self):
+        super().init_instance_attrs()
+        self.skipped = []
+
+    def _showtraceback(self, etype, evalue, stb):
+        """Tracebacks go to stderr, as a kernel sends them beside the output: what comes back
+        as the program's output is what it printed (each error is in the notes already)."""
+        print(self.InteractiveTB.stb2text(stb), file=sys.stderr)
+
+    def enable_gui(self, gui=None):
+        """No event loop to start: `%matplotlib inline` (and agg) draw without one."""
+
+    def system_piped(self, cmd):
+        self._skip(cmd)
+        self.user_ns["_exit_code"] = 127
+
+    system = system_raw = system_piped
+
+    def getoutput(self, cmd, split=True, depth=0):
+        self._skip(cmd)
+        return SList() if split else LSString("")
+
+    def run_cell_magic(self, magic_name, line, cell):
+        magic = self.find_cell_magic(magic_name)
+        if type(getattr(magic, "__self__", None)).__name__ == "ScriptMagics":
+            self._skip(f"%%{magic_name} {line}".strip())
+            return None
+        return super().run_cell_magic(magic_name, line, cell)
+
+    def _skip(self, command):
+        label, line = _student_line()
+        self.skipped.append({"cell": label, "line": line, "command": str(command)[:200]})
+
+
+def _student_line():
+    """The cell and line of the innermost student frame on the stack."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        name = frame.f_code.co_filename
+        if isinstance(name, str) and name.startswith(_CELL_PREFIX):
+            return name[len(_CELL_PREFIX):-1], frame.f_lineno
+        frame = frame.f_back
+    return None, None
+
+
+_shell = None
+
+
+def sandbox_shell():
+    """The process's one shell (IPython's display() and `%matplotlib inline` find it as the
+    singleton), made on first use; a zygote makes it before forking, so its children only
+    copy it. It writes no history file, and its namespace is `__main__`."""
+    global _shell
+    if _shell is None:
+        config = Config()
+        config.HistoryManager.enabled = False  # no sqlite file, and no thread to save it
+        config.InteractiveShell.colors = "nocolor"  # what the program prints is shown as text
+        config.InteractiveShell.xmode = "Plain"  # tracebacks without source context: cheap
+        main = types.ModuleType("__main__")
+        with _scratch_ipython_dir() as ipython_dir:
+            _shell = SandboxShell.instance(config=config, user_module=main, ipython_dir=ipython_dir)
+        _shell.compile = _CellCompiler()
+        sys.modules["__main__"] = main
+    return _shell
+
+
+@contextlib.contextmanager
+def _scratch_ipython_dir():
+    """The shell makes a profile folder when it starts: in a scratch folder, removed again
+    (a zygote must not write into the grader's home; a sandbox makes it anew in its /tmp if
+    a magic ever needs it)."""
+    folder = tempfile.mkdtemp(prefix="convgrade-ipython-")
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def seed_everything(seed):
@@ -292,9 +434,10 @@ def serve_submission(control, fork=os.fork, isolate=None):
     filter allows only that); `isolate(keep_fds)` locks a new check process down further.
     """
     header, tensors = wire.receive(control)
-    seed = int((header.get("payload") or {}).get("seed", 0)) if isinstance(header.get("payload"), dict) else 0
-    child = Child()
+    _kernel_environment()
+    child = Child(progress=functools.partial(_report_progress, control))
     reply = answer(child, header, tensors)
+    seed = child.seed  # as the program was seeded: every check starts from the same generators
     sys.stdout.flush()
     sys.stderr.flush()
     wire.send(control, *reply)
@@ -318,6 +461,24 @@ def serve_submission(control, fork=os.fork, isolate=None):
         os.close(fds[0])
 
 
+def _kernel_environment():
+    """What a Jupyter kernel has that a bare process lacks: its working directory on the
+    import path (a `%%writefile helpers.py` cell, then `import helpers`), and matplotlib's
+    non-interactive backend (no display here)."""
+    os.environ["MPLBACKEND"] = "agg"
+    if "" not in sys.path:
+        sys.path.insert(0, "")
+
+
+def _report_progress(control, label):
+    """Tell the trusted side which cell starts now (a program that runs out of time is then
+    reported with the cell that was running)."""
+    try:
+        wire.send(control, {"running": str(label)[:200]})
+    except (OSError, ValueError):
+        pass
+
+
 def _forget_student_hooks():
     """Undo what the program may have left to run inside E between checks: signal handlers,
     timers, tracing, GC callbacks. (Best effort: E never judges anything either way.)"""
@@ -331,7 +492,9 @@ def _forget_student_hooks():
             signal.signal(signum, signal.SIG_IGN if signum == signal.SIGCHLD else signal.SIG_DFL)
         except (OSError, ValueError, RuntimeError):
             pass
-    gc.callbacks.clear()  # (tracing and profiling hooks the audit hook never let it set)
+    gc.callbacks.clear()
+    sys.settrace(None)
+    sys.setprofile(None)
 
 
 def _check_process(child, control, call_fd, seed, isolate):

@@ -1,7 +1,8 @@
 """The warm template that sandboxed children are forked from.
 
 Started once per grading process or pool (`python -m grader.untrusted.zygote FD`), it imports
-torch and the child's code, never touches CUDA (a process that has initialised CUDA
+torch, matplotlib, IPython and the child's code, makes the IPython shell the program will
+run in (grader.untrusted.child.sandbox_shell: never used here), never touches CUDA (a process that has initialised CUDA
 cannot fork children that use it), never sees hidden tests or solutions, and never runs
 student code itself. Each request on the control socket carries the limits and three
 file descriptors (the submission's control socket, stdout and stderr) after the socket its
@@ -17,16 +18,21 @@ import signal
 import socket
 import sys
 import traceback
-import types
 
-import numpy  # noqa: F401  (warm imports: the child must not pay for them)
-import torch
-import torch.fx.experimental.symbolic_shapes  # noqa: F401  (the first backward imports sympy: ~1 s)
-import torch.nn.functional  # noqa: F401
-import torch._dynamo  # noqa: F401  (the first optimizer or FlopCounterMode imports it: ~1 s)
+os.environ["MPLBACKEND"] = "agg"  # read when matplotlib is imported: no display in the sandbox
 
-from grader import wire
-from grader.untrusted import audit, child, jail, syscalls
+try:  # students plot: warm, a notebook's `import matplotlib.pyplot` costs nothing (~1 s otherwise)
+    import matplotlib.pyplot  # noqa: F401
+except ImportError:  # a grading core run from the source tree without it grades all the same
+    pass
+import numpy  # noqa: F401,E402  (warm imports: the child must not pay for them)
+import torch  # noqa: E402
+import torch.fx.experimental.symbolic_shapes  # noqa: F401,E402  (the first backward imports sympy: ~1 s)
+import torch.nn.functional  # noqa: F401,E402
+import torch._dynamo  # noqa: F401,E402  (the first optimizer or FlopCounterMode imports it: ~1 s)
+
+from grader import wire  # noqa: E402
+from grader.untrusted import child, jail, syscalls  # noqa: E402
 
 GRADER_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -37,7 +43,7 @@ def main(control_fd):
     torch.set_num_threads(1)
     torch.backends.cudnn.allow_tf32 = False  # the suites' references are exact float32
     _warm_dispatch_mode()
-    _no_stack_capture_in_torch_seeding()
+    child.sandbox_shell()
     # Orphans of a killed sandbox are re-parented here and, with SIGCHLD ignored, reaped
     # by the kernel: no zombies pile up under a container's PID 1.
     jail.set_child_subreaper()
@@ -76,28 +82,15 @@ def _answer(request, fds, control_fd):
     return {"error": f"unknown request {request['op']!r}"}
 
 
-def _lock_in_process():
-    """The last steps before student code: the audit hook, then the seccomp program filter
-    (grader.untrusted.audit and .syscalls say what each refuses)."""
-    audit.install()
+def _program_filter():
+    """The last step before student code: the seccomp program filter (grader.untrusted.syscalls
+    says what it refuses)."""
     try:
         syscalls.install_program_filter(cuda=os.path.exists("/dev/nvidiactl"))
     except OSError as exc:
         return [f"seccomp: the kernel refused the filter ({exc.strerror}); only the namespaces, "
                 "uid and rlimits hold the sandbox"]
     return []
-
-
-def _no_stack_capture_in_torch_seeding():
-    """torch.manual_seed queues the seeding of devices not yet started together with the
-    Python stack it was called from (traceback.format_stack, i.e. sys._getframe), which the
-    sandbox's audit hook refuses: a notebook's plain torch.manual_seed(0) would fail. The
-    stack is only for torch's own error messages; record none."""
-    no_stack = types.SimpleNamespace(format_stack=lambda *args, **kwargs: [])
-    for name in ("torch.cuda", "torch.xpu", "torch.mtia"):
-        module = sys.modules.get(name)
-        if module is not None and hasattr(module, "traceback"):
-            module.traceback = no_stack
 
 
 def _warm_dispatch_mode():
@@ -120,7 +113,7 @@ def _spawn(request, fds, control_fd):
             os.dup2(err_fd, 2)
             weakened = jail.lock_down(request["limits"], [call_fd], [GRADER_PACKAGE])
             sock = socket.socket(fileno=call_fd)
-            weakened += _lock_in_process()
+            weakened += _program_filter()
             wire.send(sock, {"hello": True, "weakened": weakened})
             child.serve_submission(sock, fork=syscalls.grader_fork, isolate=jail.isolate_call)
         except BaseException:
