@@ -16,7 +16,8 @@ graded through grader.grading.grade in the real sandbox, next to its honest twin
    back a saved copy, a module's named_parameters and state_dict that lie, an exception whose
    text says "does not require grad") against the same mistakes made plainly;
 3. NaN in place of values (a NaN corr2d and Conv2D, a learn_edge_kernel that ignores lr and
-   answers NaN at lr=0 or adds 4e-5 of jitter) against finite wrong values;
+   answers NaN at lr=0 or adds 4e-5 of jitter) against finite wrong values, and a corr2d
+   that returns None against the stub that raises;
 4. hidden inputs predicted (the seed read back from torch's and numpy's generators, the
    forward cases rebuilt; or their public shapes recognised) to forge "its own corr2d",
    against which Conv2D's forward is judged;
@@ -29,7 +30,8 @@ graded through grader.grading.grade in the real sandbox, next to its honest twin
    when the sandbox refuses the grader's own message.
 
 Attacks that run in the program print a marker when a step succeeds (BREACHES); a marker in
-the result's stdout is a breach. About 2 to 3 minutes (21 gradings).
+the result's stdout (or in a check's message, for a check process) is a breach. About 3
+minutes on two busy cores (23 gradings).
 """
 
 import functools
@@ -163,6 +165,12 @@ NAN_PAIRS = [
 @pytest.mark.parametrize("attack, honest, exercise", NAN_PAIRS)
 def test_nan_earns_no_more_than_a_finite_wrong_value(attack, honest, exercise):
     assert_no_gain(graded(attack), graded(honest), exercise)
+
+
+def test_a_non_answer_earns_no_more_than_the_stub():
+    """`return None` is the stub without its exception: the checks that look only for one
+    wrong value ("not flipped", "does not modify X") must not pay for an answer never given."""
+    assert_no_gain(graded("non_answer", reference=False), graded("honest_stub", reference=False), "corr2d")
 
 
 # -- 4. hidden inputs predicted --------------------------------------------------------
