@@ -1,0 +1,1 @@
+# include: _conv2d_doubled

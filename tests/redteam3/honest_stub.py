@@ -1,0 +1,3 @@
+# cell: corr2d
+def corr2d(X, K):
+    raise NotImplementedError()
