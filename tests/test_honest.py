@@ -13,6 +13,7 @@ and seed when they pass; the slow tests (`-m slow`): Jupyter ~5 min, nbgrader ~6
 
 import importlib.util
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -88,13 +89,22 @@ def test_the_corpus_covers_every_assignment():
     assert len({h.name for h in HABITS}) == len(HABITS)   # names are the nbgrader students below
 
 
+_RESULTS = {}
+
+
+def graded(habit, seed):
+    """The grader's result for one notebook and seed, graded once per session."""
+    if (habit.name, seed) not in _RESULTS:
+        _RESULTS[habit.name, seed] = grade(habit.path.read_bytes(), habit.assignment, seed=seed)
+    return _RESULTS[habit.name, seed]
+
+
 @pytest.mark.parametrize("habit", HABITS, ids=repr)
 def test_honest_notebook_gets_full_marks(habit):
-    raw = habit.path.read_bytes()
     wanted = exercises(habit.assignment)
     shortfalls, shown = [], set()
     for seed in honest_seeds():
-        result = grade(raw, habit.assignment, seed=seed)
+        result = graded(habit, seed)
         points = points_per_exercise(result) if result["gradable"] else {}
         full = (result["gradable"] and result["score"] == result["max_score"] > 0
                 and list(points) == wanted and all(got == most for got, most in points.values()))
@@ -105,6 +115,16 @@ def test_honest_notebook_gets_full_marks(habit):
             shortfalls.append(f"seed {seed}: " + (details if lost not in shown else details.splitlines()[0]))
             shown.add(lost)
     assert not shortfalls, f"{habit} ({habit.doc})\n" + "\n".join(shortfalls)
+
+
+@pytest.mark.parametrize("habit", HABITS, ids=repr)
+def test_no_cell_raises_in_the_grader(habit):
+    """Jupyter ran every cell of these notebooks without an error, so the grader must too: a
+    cell that raises only in the sandbox is a divergence from Jupyter even where no point
+    depends on it (the next habit may put a definition below the failing line)."""
+    result = graded(habit, honest_seeds()[0])
+    raised = [note for note in result.get("notes", []) if re.search(r"\braised [A-Za-z_][\w.]*", note)]
+    assert not raised, f"{habit} ({habit.doc})\n" + "\n".join(raised)
 
 
 @pytest.mark.slow

@@ -1054,6 +1054,36 @@ print("hypothesis: pool2d agrees with torch")
 ''')
 
 
+TINY_PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+
+
+@habit(A4)
+def jupyterlab_saved_with_outputs(e):
+    """Saved by JupyterLab after Run All: execution counts, stream outputs, a PNG plot,
+    JupyterLab's cell metadata (`tags`, `jupyter.source_hidden`, `execution` timings) and
+    the full `language_info`."""
+    e.nb.metadata["language_info"] = {
+        "codemirror_mode": {"name": "ipython", "version": 3}, "file_extension": ".py",
+        "mimetype": "text/x-python", "name": "python", "nbconvert_exporter": "python",
+        "pygments_lexer": "ipython3", "version": "3.11.7"}
+    count = 0
+    for cell in e.nb.cells:
+        if cell.cell_type != "code":
+            continue
+        count += 1
+        cell.execution_count = count
+        cell.metadata["tags"] = []
+        cell.metadata["execution"] = {"iopub.execute_input": "2026-03-02T09:14:05.118Z",
+                                      "shell.execute_reply": "2026-03-02T09:14:05.301Z"}
+        printed = re.findall(r'print\("([^"{}]*)"\)', cell.source)
+        if printed:
+            cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="\n".join(printed) + "\n")]
+    demo = e.cell("ca0dd847")
+    demo.metadata["jupyter"] = {"source_hidden": False, "outputs_hidden": False}
+    demo.outputs.append(nbformat.v4.new_output("display_data", data={"image/png": TINY_PNG,
+                                                                     "text/plain": "<Figure size 640x480 with 1 Axes>"}))
+
+
 # ---------------------------------------------------------------------------------------------
 # a5_lenet
 
@@ -1207,6 +1237,10 @@ def layer_output_shapes(model, input_shape):
 
 # ---------------------------------------------------------------------------------------------
 
+def _table_cell(text):
+    return text.replace("|", "\\|")   # a pipe inside a Markdown table cell ends the cell
+
+
 def readme():
     lines = ["# The honest corpus", "",
              "Correct notebooks written the way students write them: each runs clean top to bottom",
@@ -1216,7 +1250,7 @@ def readme():
              "and compares with `nbgrader autograde`. Rebuild after changing an exercise:",
              "`python tests/honest/build.py` (`--check` also runs each notebook in Jupyter).", "",
              "| notebook | the habit it tests |", "|---|---|"]
-    lines += [f"| `{h.assignment}/{h.name}.ipynb` | {h.doc} |" for h in HABITS]
+    lines += [f"| `{h.assignment}/{h.name}.ipynb` | {_table_cell(h.doc)} |" for h in HABITS]
     return "\n".join(lines) + "\n"
 
 
