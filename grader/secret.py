@@ -18,7 +18,9 @@ Where the secret comes from, first found:
 
 The nbgrader door (grader.nbgrader_bridge) never reads either: there the student's code
 shares the grading process, so it gets a random secret of its own per process
-(`private_secret`).
+(`private_secret`). On Gradescope every run starts from a fresh container, so unless the
+autograder's environment sets CONVGRADE_SECRET each run makes its own: the inputs stay
+unpredictable, but a Gradescope result replays only where that secret is known.
 """
 
 import contextlib
