@@ -14,12 +14,12 @@ summarised, so hidden inputs are never dumped.
 """
 
 import ast
-import hashlib
 import random
 
 import pytest
 import torch
 
+from grader.secret import input_seed
 from grader.shortcuts import mentions
 from grader.student import plain_tensor
 
@@ -196,14 +196,13 @@ def expect_not_used(student, exercise, names, reason, probe=None):
 
 
 def rng(seed, name):
-    """A torch.Generator for the hidden random inputs of one check: seeded from a stable hash
-    of the submission's seed and `name`, so the inputs differ from one submission to the
-    next, do not depend on the order the checks run in, and repeat under the same seed."""
-    digest = hashlib.sha256(f"{int(seed)}:{name}".encode()).digest()
-    return torch.Generator().manual_seed(int.from_bytes(digest[:8], "little") & (2**63 - 1))
+    """A torch.Generator for the hidden random inputs of one check, seeded with
+    HMAC(installation secret, seed, `name`) (grader.secret): the inputs differ from one
+    submission to the next, do not depend on the order the checks run in, repeat under the
+    same seed on the same installation, and cannot be rebuilt inside the sandbox."""
+    return torch.Generator().manual_seed(input_seed(seed, name))
 
 
 def py_rng(seed, name):
     """The same, as a `random.Random`, for sweeps over settings (a3_output_shapes)."""
-    digest = hashlib.sha256(f"{int(seed)}:{name}".encode()).digest()
-    return random.Random(int.from_bytes(digest[:8], "little"))
+    return random.Random(input_seed(seed, name))

@@ -33,7 +33,8 @@ from grader import assignments, zygote
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 # What changes the result besides the notebook: these reach the daemon from its starter's environment.
-STEERING_ENV = ("CONVGRADE_COURSE_DIR", "CONVGRADE_DATA_DIR", "CUDA_VISIBLE_DEVICES", "PYTHONPATH")
+STEERING_ENV = ("CONVGRADE_COURSE_DIR", "CONVGRADE_DATA_DIR", "CONVGRADE_SECRET", "CUDA_VISIBLE_DEVICES",
+                "PYTHONPATH")
 START_SECONDS = 30.0  # from launching the daemon to its socket answering
 REPLY_MARGIN_SECONDS = 60.0  # beyond the wait and a submission's budget: a hung daemon is given up
 

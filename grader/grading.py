@@ -9,7 +9,7 @@ import secrets
 import time
 from pathlib import Path
 
-from grader import assignments, notebook, runner
+from grader import assignments, notebook, runner, secret
 from grader.notebook import NotebookError
 from grader.runner import max_score  # each suite is collected once per process
 from grader.sandbox import Limits, Sandbox, Zygote
@@ -29,7 +29,10 @@ def grade(submission, assignment=None, limits=None, seed=None):
     """Grade a notebook given as a path or as bytes; never raises for a bad submission.
 
     `seed` fixes the hidden random inputs and the sandbox's generators: the same notebook
-    with the same seed gets the same result, test for test (the result records it)."""
+    with the same seed gets the same result, test for test, on the same installation (the
+    result records it). Neither is the seed itself: the inputs are drawn from
+    HMAC(secret, seed, check), the sandbox is seeded from HMAC(secret, seed, "sandbox")
+    (grader.secret), so nothing the program can read reveals the inputs."""
     started = time.monotonic()
     seed = new_seed() if seed is None else int(seed)
     path = submission if isinstance(submission, (str, Path)) else None
@@ -48,7 +51,7 @@ def grade(submission, assignment=None, limits=None, seed=None):
                           time.monotonic() - started, seed)
     devices = runner.available_devices()
     with Sandbox(program.cells, limits or Limits(), assignments.hidden_paths(),
-                 [assignments.COURSE_DIR], seed=seed) as sandbox:
+                 [assignments.COURSE_DIR], seed=secret.sandbox_seed(seed)) as sandbox:
         student = Student(sandbox, program.answers, program.student_code)
         tests = runner.run_suite(assignment, student, devices, seed=seed)
         notes = program.notes + _skipped_notes(sandbox.program, program) + _cell_error_notes(student)
@@ -116,7 +119,9 @@ def ungradable(assignment, errors, seconds=0.0, seed=None):
 
 
 def warm_up():
-    """Start the sandbox zygote and import every suite now, not on the first submission."""
+    """Start the sandbox zygote, read the secret and import every suite now, not on the
+    first submission."""
     Zygote.shared()
+    secret.installation_secret()
     for assignment in assignments.names():
         max_score(assignment)

@@ -11,7 +11,8 @@ and nbgrader takes the number it evaluates to as partial credit. Under nbgrader 
 student's code and these checks share one kernel, so a student can rig what the checks
 see (replace torch.isclose, say); `convgrade grade` runs the same suite across a process
 boundary where that is impossible. Use this door for practice and parity, not for
-graded work.
+graded work. For the same reason this door never reads the installation's secret
+(grader.secret): its hidden inputs come from a random secret of the kernel's own process.
 """
 
 import contextlib
@@ -23,7 +24,7 @@ import warnings
 import numpy
 import torch
 
-from grader import runner, wire
+from grader import runner, secret, wire
 from grader.notebook import CELL_SEPARATOR
 from grader.sandbox import _place_on_device
 from grader.student import Student
@@ -75,7 +76,7 @@ def score_exercise(assignment, exercise, namespace):
     """Run the checks of one exercise against the kernel's definitions; print feedback, return points."""
     history = [cell for cell in namespace.get("In", []) or [] if isinstance(cell, str)]
     student = Student(KernelSandbox(namespace), answer_sources(namespace), CELL_SEPARATOR.join(history))
-    with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
+    with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()), secret.private_secret():
         warnings.simplefilter("ignore")  # nbgrader gives 0 to a cell that writes to stderr
         outcomes = runner.run_suite(assignment, student, exercise=exercise)
     for outcome in outcomes:

@@ -13,9 +13,13 @@ Each hidden check talks to its own fresh copy of the executed notebook (the runn
 `begin_check`); a comparison with another of the student's functions goes through
 `fresh()`, so nothing the check's own calls did can leak into it.
 
-Whatever goes wrong on the other side arrives as a `StudentError` whose message a
-student can act on; nothing here trusts a value beyond its being data, and every string
-that comes from the sandbox is cut to a fixed length.
+Every process in the sandbox belongs to the student, whatever it claims to be. What comes
+back is checked in two places only: grader.wire (the format: sizes, dtypes, devices,
+handles, before anything is built) and here (the shape of each reply: a call's result,
+the program's report, a module's parameters, with every reported shape bounded by
+wire.MAX_ELEMENTS before a suite can allocate from it). Whatever goes wrong on the other
+side arrives as a `StudentError` whose message a student can act on and says what really
+happened; every string that comes from the sandbox is cut to a fixed length.
 """
 
 import dataclasses
@@ -93,6 +97,7 @@ class Student:
         self._code = code
         self._fresh = fresh
         self._broken = {}  # what -> why: calls that hung or crashed are not tried again
+        self._checked_program = (None, None)  # (the program's reply, its checked report)
 
     def begin_check(self):
         """The next call starts from the executed notebook again (the runner calls this)."""
@@ -133,9 +138,14 @@ class Student:
         except SandboxFailure as failure:
             raise StudentError(f"your notebook could not be run: {failure}", kind=failure.kind) from None
         reply = self._sandbox.program
-        if not reply["ok"]:
-            raise StudentError.from_child(reply["error"], "running your notebook")
-        return reply["value"]
+        if reply["ok"] is not True:
+            raise StudentError.from_child(reply.get("error"), "running your notebook")
+        if self._checked_program[0] is not reply:
+            try:
+                self._checked_program = (reply, _program_report(reply.get("value")))
+            except wire.WireError as exc:
+                raise StudentError(f"running your notebook: {clip(str(exc), 300)}", kind="protocol") from None
+        return self._checked_program[1]
 
     def program_errors(self):
         """[(cell label, error)] for every cell of the program that raised."""
@@ -143,7 +153,7 @@ class Student:
             cells = self._program()["cells"]
         except StudentError:
             return []
-        return [(clip(c.get("id"), 80), c["error"]) for c in cells if not c.get("ok", True)]
+        return [(clip(c["id"], 80), c["error"]) for c in cells if not c["ok"]]
 
     # -- calls -----------------------------------------------------------------------
 
@@ -174,13 +184,12 @@ class Student:
         payload = {"target": target, "method": method, "args": args, "kwargs": kwargs,
                    "backward": backward, "no_grad": no_grad, "watch_ops": sorted(watch_ops),
                    "exempt": sorted(self.exercises() - {what}) if watch_ops else []}
-        value = self._ask("call", payload, f"`{what}`", timeout, call=call)
-        ops = value.get("ops") if isinstance(value.get("ops"), list) else []
-        return CallResult(result=value["result"], input_grads=value.get("input_grads"),
-                          param_grads=value.get("param_grads"), args_after=value.get("args_after"),
-                          ops=[clip(o, 60) for o in ops[:50]])
+        value = self._ask("call", payload, f"`{what}`", timeout, call=call, shape=_call_report)
+        return CallResult(**value)
 
-    def _ask(self, op, payload, what, timeout=None, call=None):
+    def _ask(self, op, payload, what, timeout=None, call=None, shape=None):
+        """One request; its reply's value, checked by `shape(value)` (a WireError when the
+        sandbox sent something else) and with sandbox objects as RemoteObjects."""
         if what in self._broken:
             raise StudentError(f"{what} was not run again: earlier it {self._broken[what]}", kind="skipped")
         try:
@@ -189,20 +198,28 @@ class Student:
             if failure.kind in ("timeout", "crash"):
                 self._broken[what] = "timed out" if failure.kind == "timeout" else "crashed the sandbox"
             raise StudentError(f"{call or what}: {failure}", kind=failure.kind) from None
+        except wire.MessageTooLarge as exc:
+            raise StudentError(f"{call or what} was not sent to the sandbox: {exc}", kind="protocol") from None
         except (wire.WireError, TypeError, ValueError) as exc:
             raise StudentError(f"{what} returned something that is not plain data: {clip(str(exc), 200)}",
                                kind="protocol") from None
-        if not reply["ok"]:
-            raise StudentError.from_child(reply["error"], call or what)
-        return self._wrap(reply["value"])
+        if reply["ok"] is not True:
+            raise StudentError.from_child(reply.get("error"), call or what)
+        try:
+            value = shape(reply.get("value")) if shape else reply.get("value")
+        except wire.WireError as exc:
+            raise StudentError(f"{call or what}: {clip(str(exc), 300)}", kind="protocol") from None
+        return self._wrap(value)
 
     def _wrap(self, value):
         if isinstance(value, wire.Handle):
             return RemoteObject(self, value)
+        if isinstance(value, str):
+            return clip(value, wire.MAX_STRING_CHARS)
         if isinstance(value, (list, tuple)):
             return type(value)(self._wrap(v) for v in value)
         if isinstance(value, dict):
-            return {k: self._wrap(v) for k, v in value.items()}
+            return {self._wrap(k): self._wrap(v) for k, v in value.items()}
         return value
 
 
@@ -227,27 +244,125 @@ class RemoteObject:
 
     def parameters(self):
         """{"parameters": [{name, shape, dtype, requires_grad}], "plain_tensors": [attribute names]}"""
-        return self._ask("parameters")
+        return self._ask("parameters", shape=_parameter_report)
 
     def state(self):
-        return self._ask("state")
+        return self._ask("state", shape=_state_report)
 
     def load(self, state):
         """Copy tensors into the parameters of the same names; returns names it has no parameter for."""
-        return self._ask("load", state=state)
+        return self._ask("load", state=state, shape=lambda v: _names(v, "the names it has no parameter for"))
 
     def children(self):
-        return [tuple(c) for c in self._ask("children")]
+        return self._ask("children", shape=_children_report)
 
     def to(self, device=None, dtype=None):
         self._ask("to", device=str(device) if device is not None else None, dtype=dtype)
         return self
 
-    def _ask(self, op, **payload):
-        return self._student._ask(op, {"target": self.handle, **payload}, f"{self.type_name}.{op}")
+    def _ask(self, op, shape=None, **payload):
+        return self._student._ask(op, {"target": self.handle, **payload}, f"{self.type_name}.{op}", shape=shape)
 
     def __repr__(self):
         return f"<student's {self.type_name} in the sandbox>"
+
+
+# -- what each reply must look like -------------------------------------------------------
+# Each takes a decoded reply value and returns it checked (and normalised), or raises
+# wire.WireError saying what the sandbox sent instead.
+
+MAX_ITEMS = 1000  # parameters, children, cells, names: a course notebook has tens
+
+
+def _call_report(value):
+    value = _dict(value, "a call's reply")
+    if "result" not in value:
+        raise wire.WireError("the sandbox's reply to a call has no result")
+    ops = value.get("ops")
+    return {"result": value["result"],
+            "input_grads": _optional(value.get("input_grads"), list, "the input gradients"),
+            "param_grads": _optional(value.get("param_grads"), dict, "the parameter gradients"),
+            "args_after": _optional(value.get("args_after"), list, "the arguments after the call"),
+            "ops": [clip(o, 60) for o in _names(ops, "the operations reached")[:50]] if ops is not None else []}
+
+
+def _parameter_report(value):
+    value = _dict(value, "the parameter list")
+    parameters = []
+    for entry in _bounded_list(value.get("parameters"), "the parameters"):
+        entry = _dict(entry, "a parameter")
+        name = _name(entry.get("name"), "a parameter's name")
+        dtype = entry.get("dtype")
+        if not isinstance(dtype, torch.dtype):
+            raise wire.WireError(f"the parameter `{name}` came without a dtype")
+        parameters.append({"name": name, "shape": wire.checked_shape(entry.get("shape"), f"the parameter `{name}`"),
+                           "dtype": dtype, "requires_grad": entry.get("requires_grad") is True})
+    return {"parameters": parameters, "plain_tensors": _names(value.get("plain_tensors"), "the plain tensors")}
+
+
+def _state_report(value):
+    state = _dict(value, "the state")
+    if len(state) > MAX_ITEMS:
+        raise wire.WireError(f"the sandbox sent a state of {len(state)} entries; at most {MAX_ITEMS} are accepted")
+    for key, tensor in state.items():
+        _name(key, "a state entry's name")
+        if not isinstance(tensor, torch.Tensor):
+            raise wire.WireError(f"the state entry `{clip(key, 80)}` is not a tensor")
+    return state
+
+
+def _children_report(value):
+    children = []
+    for entry in _bounded_list(value, "the layers"):
+        if not (isinstance(entry, (list, tuple)) and len(entry) == 2):
+            raise wire.WireError("the sandbox sent a layer that is not a (name, type) pair")
+        children.append((_name(entry[0], "a layer's name"), _name(entry[1], "a layer's type")))
+    return children
+
+
+def _program_report(value):
+    value = _dict(value, "the report on the notebook's cells")
+    cells = []
+    for cell in _bounded_list(value.get("cells"), "the cells"):
+        cell = _dict(cell, "a cell's report")
+        ok = cell.get("ok") is True
+        cells.append({"id": _name(cell.get("id"), "a cell's id"), "ok": ok,
+                      "error": None if ok else _dict(cell.get("error") or {}, "a cell's error")})
+    names = _dict(value.get("names"), "the names the notebook defines")
+    if len(names) > 10 * MAX_ITEMS:
+        raise wire.WireError(f"the sandbox reported {len(names)} names; at most {10 * MAX_ITEMS} are accepted")
+    kinds = {_name(k, "a defined name"): clip(v, 20) for k, v in names.items()}
+    return {"cells": cells, "names": kinds}
+
+
+def _dict(value, what):
+    if not isinstance(value, dict):
+        raise wire.WireError(f"the sandbox sent {type(value).__name__} for {what}, not a dict")
+    return value
+
+
+def _optional(value, kind, what):
+    if value is not None and not isinstance(value, kind):
+        raise wire.WireError(f"the sandbox sent {type(value).__name__} for {what}")
+    return value
+
+
+def _bounded_list(value, what):
+    if not isinstance(value, (list, tuple)):
+        raise wire.WireError(f"the sandbox sent {type(value).__name__} for {what}, not a list")
+    if len(value) > MAX_ITEMS:
+        raise wire.WireError(f"the sandbox sent {len(value)} entries for {what}; at most {MAX_ITEMS} are accepted")
+    return value
+
+
+def _names(value, what):
+    return [_name(v, what) for v in _bounded_list(value, what)]
+
+
+def _name(value, what):
+    if not isinstance(value, str):
+        raise wire.WireError(f"the sandbox sent {type(value).__name__} for {what}, not a string")
+    return clip(value, 200)
 
 
 def _handles(value):

@@ -11,9 +11,17 @@ What a hostile peer can send is bounded before it is parsed: the header (JSON) a
 blob (tensors) have their own caps, a whole message has one deadline however slowly it
 drips in, JSON nesting and node counts are capped, and with `Peer` every chunk must come
 from the one process the trusted side expects (the kernel's SCM_CREDENTIALS).
+
+Every process in the sandbox belongs to the student, so everything decoded here is checked
+before the trusted side builds anything from it: the safetensors header (dtypes from a fixed
+table, dimensions, element counts per tensor and per message) before a tensor is made,
+dtype names from a fixed table (never a lookup in torch's namespace, which imports what a
+name asks for), devices from a fixed set, handles as bounded numbers, strings clipped.
+Shapes the sandbox reports as plain data are checked with `checked_shape`.
 """
 
 import json
+import math
 import socket
 import struct
 import time
@@ -25,13 +33,30 @@ MAX_MESSAGE_BYTES = 256 * 1024 * 1024
 MAX_HEADER_BYTES = 1 << 20
 MAX_DEPTH = 48
 MAX_NODES = 200_000
+# What the trusted side accepts from the sandbox. A tensor (or a shape the sandbox reports)
+# of at most MAX_ELEMENTS elements costs the grader at most 32 MiB in float64, whatever the
+# suite builds from it (a reference, a gradient, an expanded copy); the largest honest one
+# in the course has some 10**5.
+MAX_ELEMENTS = 1 << 22
+MAX_MESSAGE_ELEMENTS = 1 << 23
+MAX_DIMS = 8
+MAX_TENSORS = 4096
+MAX_STRING_CHARS = 10_000
+MAX_HANDLE = 1 << 31
 _FRAME = struct.Struct(">QQ")
 _UCRED = struct.Struct("iII")
-_DEVICE_TYPES = ("cpu", "cuda")
+DTYPES = {str(d).removeprefix("torch."): d for d in (
+    torch.float64, torch.float32, torch.float16, torch.bfloat16, torch.complex64, torch.complex128,
+    torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8, torch.bool)}
+DEVICES = frozenset(["cpu", "cuda"] + [f"cuda:{i}" for i in range(16)])
 
 
 class WireError(Exception):
     """A message that breaks the format: too big, truncated, or not what it claims."""
+
+
+class MessageTooLarge(WireError):
+    """A message this side was about to send is over what the other side accepts."""
 
 
 class Peer:
@@ -91,7 +116,15 @@ def encode(value, tensors):
 
 
 def decode(data, tensors, place_tensor=None, resolve_handle=None):
-    """Rebuild a value from `encode`'s output; `place_tensor(t, meta)` moves tensors to their device."""
+    """Rebuild a value from `encode`'s output; `place_tensor(t, meta)` moves tensors to their device.
+
+    Anything but what `encode` writes is refused (WireError): a dtype outside DTYPES, a
+    device outside DEVICES, a handle that is not a number in [0, MAX_HANDLE). (Strings are
+    left whole here: the sandbox decodes the program's cells with this too; the trusted
+    side clips what it is sent in grader.student.) A tensor referred to twice counts twice
+    towards MAX_MESSAGE_ELEMENTS: each reference may become a copy on its device."""
+    placed = [0]
+
     def walk(node, depth=0):
         if depth > MAX_DEPTH:
             raise WireError(f"message nested more than {MAX_DEPTH} levels deep")
@@ -100,24 +133,44 @@ def decode(data, tensors, place_tensor=None, resolve_handle=None):
         if not isinstance(node, dict):
             return node
         if "__tensor__" in node:
-            tensor = tensors.get(node["__tensor__"])
+            tensor = tensors.get(node["__tensor__"]) if isinstance(node["__tensor__"], str) else None
             if tensor is None:
-                raise WireError(f"message refers to a missing tensor {node['__tensor__']!r}")
+                raise WireError(f"message refers to a missing tensor {_clipped(str(node['__tensor__']), 40)!r}")
+            checked_device(node)
+            placed[0] += tensor.numel()
+            if placed[0] > MAX_MESSAGE_ELEMENTS:
+                raise WireError(f"the message refers to more than {MAX_MESSAGE_ELEMENTS} tensor elements "
+                                "in all; that many are not accepted")
             return place_tensor(tensor, node) if place_tensor else tensor
         if "__handle__" in node:
-            handle = Handle(int(node["__handle__"]), str(node.get("type", "")))
+            handle = Handle(checked_handle(node["__handle__"]), _clipped(node.get("type"), 100))
             return resolve_handle(handle) if resolve_handle else handle
         if "__tuple__" in node:
-            return tuple(walk(v, depth + 1) for v in node["__tuple__"])
+            return tuple(walk(v, depth + 1) for v in _list(node["__tuple__"], "a tuple"))
         if "__dict__" in node:
-            return {_hashable(walk(k, depth + 1)): walk(v, depth + 1) for k, v in node["__dict__"]}
+            return {_hashable(walk(k, depth + 1)): walk(v, depth + 1) for k, v in _pairs(node["__dict__"])}
         if "__dtype__" in node:
-            dtype = getattr(torch, str(node["__dtype__"]), None)
-            if not isinstance(dtype, torch.dtype):
-                raise WireError(f"unknown dtype {node['__dtype__']!r}")
-            return dtype
-        raise WireError(f"unknown object in message: keys {sorted(node)[:5]}")
+            return checked_dtype(node["__dtype__"])
+        raise WireError(f"unknown object in message: keys {[_clipped(k, 40) for k in sorted(node)[:5]]}")
     return walk(data)
+
+
+def _clipped(value, limit=MAX_STRING_CHARS):
+    text = value if isinstance(value, str) else ""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _list(value, what):
+    if not isinstance(value, list):
+        raise WireError(f"{what} in the message is not a list")
+    return value
+
+
+def _pairs(value):
+    items = _list(value, "a dict")
+    if not all(isinstance(item, list) and len(item) == 2 for item in items):
+        raise WireError("a dict in the message is not a list of [key, value] pairs")
+    return items
 
 
 def _hashable(key):
@@ -126,17 +179,56 @@ def _hashable(key):
     return key
 
 
+def checked_dtype(name):
+    """The dtype a message names, from the fixed table DTYPES (nothing is looked up in torch)."""
+    dtype = DTYPES.get(name) if isinstance(name, str) else None
+    if dtype is None:
+        raise WireError(f"the sandbox named the dtype {_clipped(str(name), 40)!r}; "
+                        f"only {', '.join(DTYPES)} are accepted")
+    return dtype
+
+
+def checked_handle(ref):
+    """An object number the sandbox sent: an int in [0, MAX_HANDLE)."""
+    if type(ref) is not int or not 0 <= ref < MAX_HANDLE:
+        raise WireError(f"the sandbox sent an object handle {_clipped(repr(ref), 40)}; "
+                        f"handles are whole numbers below {MAX_HANDLE}")
+    return ref
+
+
 def checked_device(meta):
-    """The device a tensor claims, refused unless it is a CPU or CUDA device."""
-    device = torch.device(str(meta.get("device", "cpu")))
-    if device.type not in _DEVICE_TYPES:
-        raise WireError(f"tensor on unsupported device {device}")
-    return device
+    """The device a tensor claims, refused unless it is one of DEVICES."""
+    name = meta.get("device", "cpu")
+    if not isinstance(name, str) or name not in DEVICES:
+        raise WireError(f"the sandbox sent a tensor on the device {_clipped(str(name), 40)!r}; "
+                        "only cpu and cuda are accepted")
+    return torch.device(name)
+
+
+def checked_shape(shape, what="a tensor"):
+    """A shape the sandbox reports as data (not a tensor it sent): a tuple of whole numbers,
+    refused before anything is built from it when it is over MAX_DIMS or MAX_ELEMENTS."""
+    if not isinstance(shape, (list, tuple)) or not all(type(n) is int and n >= 0 for n in shape):
+        raise WireError(f"the sandbox reported {what} with the shape {_clipped(repr(shape), 80)}, "
+                        "which is not a list of sizes")
+    shape = tuple(shape)
+    if len(shape) > MAX_DIMS:
+        raise WireError(f"the sandbox sent {what} with {len(shape)} dimensions; at most {MAX_DIMS} are accepted")
+    numel = 1
+    for size in shape:
+        if size > MAX_ELEMENTS:
+            raise WireError(f"the sandbox sent {what} of shape {_clipped(str(shape), 80)}: a dimension "
+                            f"of {size:.3g}; at most {MAX_ELEMENTS} are accepted")
+        numel *= size
+    if numel > MAX_ELEMENTS:
+        raise WireError(f"the sandbox sent {what} of shape {_clipped(str(shape), 80)}: {numel:.3g} "
+                        f"elements; at most {MAX_ELEMENTS} are accepted")
+    return shape
 
 
 def through_bytes(tensors):
     """The tensors as the other side of a real boundary would see them: fresh copies."""
-    return load_tensors(save_tensors(tensors)) if tensors else {}
+    return load_checked(save_tensors(tensors)) if tensors else {}
 
 
 _SAFETENSORS_DTYPES = {
@@ -144,6 +236,9 @@ _SAFETENSORS_DTYPES = {
     torch.int64: "I64", torch.int32: "I32", torch.int16: "I16", torch.int8: "I8",
     torch.uint8: "U8", torch.bool: "BOOL", torch.complex64: "C64",
 }
+
+
+_SAFETENSORS_CODES = {code: dtype for dtype, code in _SAFETENSORS_DTYPES.items()}
 
 
 def save_tensors(tensors):
@@ -166,8 +261,13 @@ def save_tensors(tensors):
 
 
 def pack(header, tensors):
+    """One framed message; MessageTooLarge when `receive` on the other side would refuse it."""
     header_bytes = json.dumps(header, allow_nan=True).encode()
     blob = save_tensors(tensors) if tensors else b""
+    if len(header_bytes) > MAX_HEADER_BYTES or len(header_bytes) + len(blob) > MAX_MESSAGE_BYTES:
+        raise MessageTooLarge(f"a message of {len(header_bytes) + len(blob):.3g} bytes "
+                              f"({len(header_bytes)} of them JSON) is over the limits of "
+                              f"{MAX_MESSAGE_BYTES} bytes ({MAX_HEADER_BYTES} of JSON)")
     return _FRAME.pack(len(header_bytes), len(blob)) + header_bytes + blob
 
 
@@ -191,8 +291,39 @@ def receive(sock, limit=MAX_MESSAGE_BYTES, deadline=None, peer=None, header_limi
     if not isinstance(header, dict):
         raise WireError("message header is not a JSON object")
     _count_nodes(header)
-    tensors = load_tensors(reader.exactly(blob_len)) if blob_len else {}
+    tensors = load_checked(reader.exactly(blob_len)) if blob_len else {}
     return header, tensors
+
+
+def load_checked(blob):
+    """The tensors of a safetensors blob, made only after its header passed the checks:
+    at most MAX_TENSORS tensors, dtypes from the fixed table, each at most MAX_DIMS
+    dimensions and MAX_ELEMENTS elements, MAX_MESSAGE_ELEMENTS in all."""
+    if len(blob) < 8:
+        raise WireError("the tensors of a message are truncated")
+    (length,) = struct.unpack("<Q", blob[:8])
+    if length > min(len(blob) - 8, MAX_HEADER_BYTES):
+        raise WireError("the tensors' header of a message is over its size")
+    try:
+        described = json.loads(blob[8:8 + length])
+    except (ValueError, RecursionError):
+        raise WireError("the tensors' header of a message is not JSON") from None
+    if not isinstance(described, dict):
+        raise WireError("the tensors' header of a message is not a JSON object")
+    described.pop("__metadata__", None)
+    if len(described) > MAX_TENSORS:
+        raise WireError(f"the sandbox sent {len(described)} tensors in one message; "
+                        f"at most {MAX_TENSORS} are accepted")
+    total = 0
+    for name, info in described.items():
+        if not isinstance(info, dict) or info.get("dtype") not in _SAFETENSORS_CODES:
+            raise WireError(f"the sandbox sent a tensor of an unsupported dtype "
+                            f"{_clipped(str(info.get('dtype') if isinstance(info, dict) else info), 20)!r}")
+        total += math.prod(checked_shape(info.get("shape"), "a tensor"))
+        if total > MAX_MESSAGE_ELEMENTS:
+            raise WireError(f"the sandbox sent more than {MAX_MESSAGE_ELEMENTS} tensor elements in one "
+                            "message; that many are not accepted")
+    return load_tensors(blob)
 
 
 def _count_nodes(value):
