@@ -23,7 +23,7 @@ import warnings
 import numpy
 import torch
 
-from grader import runner, wire
+from grader import deadlines, runner, shortcuts, wire
 from grader.notebook import CELL_SEPARATOR
 from grader.sandbox import _place_on_device
 from grader.student import Student
@@ -78,6 +78,8 @@ def score_exercise(assignment, exercise, namespace):
     with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
         warnings.simplefilter("ignore")  # nbgrader gives 0 to a cell that writes to stderr
         outcomes = runner.run_suite(assignment, student, exercise=exercise)
+    for note in shortcuts.apply_policy(outcomes, deadlines.policy()):
+        print(note)
     for outcome in outcomes:
         mark = "ok  " if outcome["status"] == "passed" else "FAIL"
         print(f"{mark} {outcome['score']:g}/{outcome['max_score']:g}  {outcome['name']}")
