@@ -188,9 +188,19 @@ def _transform(source):
     except ImportError:  # the grader without IPython: magics then fail to parse, and fail closed
         return source
     try:
-        return TransformerManager().transform_cell(source)
+        code = TransformerManager().transform_cell(source)
     except Exception:  # IPython's transformer raises on some malformed input
         return source
+    # IPython drops the cell's leading blank lines; put them back, so lines count as the student sees them
+    return "\n" * (_leading_blank_lines(source) - _leading_blank_lines(code)) + code
+
+
+def _leading_blank_lines(text):
+    lines = text.split("\n")
+    count = 0
+    while count < len(lines) - 1 and not lines[count].strip():
+        count += 1
+    return count
 
 
 class _Cell:
