@@ -54,7 +54,7 @@ import re
 # The last name of a dotted path (or a method) that computes a convolution, a pooling or a
 # windowing, or reaches torch's internals: forbidden under any module or object.
 _FORBIDDEN_PART = re.compile(r"conv|pool|unfold|^fold$|^Fold$|im2col|col2im|stft|fft|correlat|"
-                             r"^_C$|^ops$|^_ops$|^_refs$|^_prims|^_decomp|^_VF$|^jit$|^compile$|^_dynamo$",
+                             r"^_C$|^ops$|^_ops$|^_refs$|^_prims|^_decomp|^_VF$|^_dynamo$|^_inductor$",
                              re.IGNORECASE)
 
 _TORCH = """
@@ -93,7 +93,7 @@ ALLOWED = frozenset(
     + [f"torch.nn.{n}" for n in _TORCH_NN.split()]
     + [f"torch.nn.functional.{n}" for n in _TORCH_FUNCTIONAL.split()]
     + [f"numpy.{n}" for n in _NUMPY.split()]
-    + ["torch.linalg.matmul", "torch.linalg.vecdot", "torch.linalg.norm", "torch.autograd.grad",
+    + ["torch.jit.script", "torch.linalg.matmul", "torch.linalg.vecdot", "torch.linalg.norm", "torch.autograd.grad",
        "torch.testing.assert_close"]
 )
 ALLOWED_PREFIXES = ("torch.nn.init.", "torch.Tensor.", "torch.nn.Module.", "torch.nn.Parameter.",
@@ -125,8 +125,17 @@ _INERT_MAGICS = {"matplotlib", "load_ext", "reload_ext", "autoreload", "aimport"
 _ESCAPE_BUILTINS = {"exec", "eval", "compile", "__import__", "globals", "vars", "setattr",
                     "delattr", "__builtins__", "breakpoint", "__build_class__"}
 _ESCAPE_MODULES = ("importlib", "builtins", "__main__", "ctypes", "gc", "imp", "runpy", "code",
-                   "codeop", "pickle", "marshal", "dill", "cloudpickle", "torch._C", "torch.ops",
-                   "torch._ops", "torch.library", "torch.utils.cpp_extension")
+                   "codeop", "pickle", "marshal", "dill", "cloudpickle", "shelve", "joblib", "copyreg",
+                   "types", "inspect", "sys.modules", "sys._getframe", "torch._C", "torch.ops", "torch._ops", "torch.library",
+                   "torch.utils.cpp_extension", "torch.jit.CompilationUnit", "torch.jit._",
+                   "operator.attrgetter", "operator.methodcaller")
+# Anywhere in the program, importing these can rewrite the notebook's namespace or torch (a
+# pickle's load runs code in the caller's globals; gc finds the namespace's dict).
+_ESCAPE_IMPORTS = ("importlib", "builtins", "__main__", "ctypes", "runpy", "pickle", "marshal",
+                   "dill", "cloudpickle", "shelve", "joblib", "copyreg", "torch._C", "torch.ops",
+                   "torch.library", "sys.modules")
+_ESCAPE_PATHS = ("sys.modules", "torch._C", "torch.ops", "torch.library", "torch.jit.CompilationUnit",
+                 "gc.get_objects", "gc.get_referrers", "gc.get_referents")
 _ESCAPE_ATTRIBUTES = {"__dict__", "__globals__", "__code__", "__builtins__", "__setattr__",
                       "__getattribute__", "__closure__", "__defaults__", "__kwdefaults__",
                       "__class__", "__bases__", "__mro__", "__subclasses__", "__func__",
@@ -641,7 +650,7 @@ class Reach:
             return
         parts = path.split(".")
         forbidden = any(p in self.forbidden_names or _FORBIDDEN_PART.search(p) for p in parts[1:]) \
-            or path.startswith(_ESCAPE_MODULES) or parts[0] in ("importlib", "builtins", "__main__", "ctypes")
+            or _under(path, _ESCAPE_MODULES)
         why = "" if forbidden else "not on the list of what this exercise may use"
         self._find(cell, node, shown if node is not None else path, forbidden=forbidden, why=why)
 
@@ -757,14 +766,17 @@ class Reach:
             elif not _is_chain_inner(cell, node):
                 for module in self._modules_of(cell, _chain_root(node)):
                     path = _canonical(".".join([module] + _chain_parts(node)))
-                    if path.startswith(("sys.modules", "torch._C", "torch.ops", "torch.library")):
+                    if _under(path, _ESCAPE_PATHS):
                         self._find(cell, node, _short(node), why="it can change torch or your functions "
                                                                  "out of the grader's sight")
+        elif isinstance(node, ast.Call) and _unpickles(node):
+            paths = self._modules_of(cell, _chain_root(node.func)) if isinstance(node.func, ast.Attribute) else []
+            if any(_canonical(f"{m}.{node.func.attr}") in ("torch.load", "numpy.load") for m in paths):
+                self._find(cell, node, _short(node), why="unpickling runs code in the notebook's namespace")
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             for alias in node.names:
                 full = alias.name if isinstance(node, ast.Import) else f"{node.module or ''}.{alias.name}"
-                if full.split(".")[0] in ("importlib", "builtins", "__main__", "ctypes", "gc", "runpy") \
-                        or full.startswith(("torch._C", "torch.ops", "torch.library", "sys.modules")):
+                if _under(full, _ESCAPE_IMPORTS + _ESCAPE_PATHS):
                     self._find(cell, node, f"import {full}", why="it can change torch or your functions "
                                                                  "out of the grader's sight")
 
@@ -850,6 +862,18 @@ def _setattr_on_self(cell, node):
     call = cell.parent.get(id(node))
     return (node.id in ("setattr", "delattr") and isinstance(call, ast.Call) and call.func is node
             and call.args and isinstance(call.args[0], ast.Name) and call.args[0].id == "self")
+
+
+def _unpickles(call):
+    """torch.load(..., weights_only=False) or numpy.load(..., allow_pickle=True): a pickle."""
+    return any(k.arg in ("weights_only", "allow_pickle") and isinstance(k.value, ast.Constant)
+               and k.value.value == (k.arg == "allow_pickle") for k in call.keywords)
+
+
+def _under(path, prefixes):
+    """`path` is one of the dotted `prefixes` or inside one (`torch._C._nn` is under `torch._C`;
+    `torch.jit._script` under `torch.jit._`)."""
+    return any(path == p or path.startswith(p if p.endswith("_") else p + ".") for p in prefixes)
 
 
 def _canonical(path):

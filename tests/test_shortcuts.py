@@ -301,3 +301,29 @@ print(torch.allclose(corr2d(X_t, K_t), conv2d(X_t[None, None], K_t[None, None])[
                                  "%timeit corr2d(X_t, K_t)\nprint((corr2d(X_t, K_t) - Y).abs().max())\n")]
     result = grade(make_submission(A1, {"corr2d": answer}, added=added), A1, seed=5)
     assert result["score"] == result["max_score"], dumps(result)
+
+
+ESCAPES_ANYWHERE = {
+    "exec at the top level": "exec('corr2d = F.conv2d')",
+    "a pickle's load": "import pickle\nstate = pickle.loads(b'')",
+    "torch.load of a pickle": "state = torch.load('state.pt', weights_only=False)",
+    "gc's view of every object": "import gc\nspaces = gc.get_objects()",
+    "a frame's globals": "import sys\nsys._getframe(0).f_globals['corr2d'] = F.conv2d",
+    "vars()": "vars()['corr2d'] = F.conv2d",
+}
+
+
+@pytest.mark.parametrize("escape", ESCAPES_ANYWHERE, ids=list(ESCAPES_ANYWHERE))
+def test_what_can_rewrite_the_namespace_anywhere_is_a_forbidden_shortcut(escape):
+    found = forbidden(LOOP_CORR2D, ESCAPES_ANYWHERE[escape])
+    assert [f.cell for f in found] and {f.cell for f in found} == {"cell 3"}, found
+
+
+def test_honest_top_level_housekeeping_is_not_an_escape():
+    housekeeping = ("import gc, sys, time\ngc.collect()\nprint(sys.version)\nstart = time.time()\n"
+                    "torch.backends.cudnn.deterministic = True\nstate = torch.load('w.pt') if False else None\n")
+    assert findings(LOOP_CORR2D, housekeeping) == []
+
+
+def test_torchscript_on_the_answer_is_honest():
+    assert findings("@torch.jit.script\n" + LOOP_CORR2D.lstrip()) == []
