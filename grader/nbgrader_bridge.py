@@ -73,7 +73,7 @@ class KernelSandbox:
 
 def score_exercise(assignment, exercise, namespace):
     """Run the checks of one exercise against the kernel's definitions; print feedback, return points."""
-    history = [cell for cell in namespace.get("In", []) or [] if isinstance(cell, str)]
+    history = [cell for cell in namespace.get("In", []) or [] if isinstance(cell, str) and not _bridge_cell(cell)]
     student = Student(KernelSandbox(namespace), answer_sources(namespace), CELL_SEPARATOR.join(history))
     with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
         warnings.simplefilter("ignore")  # nbgrader gives 0 to a cell that writes to stderr
@@ -86,6 +86,14 @@ def score_exercise(assignment, exercise, namespace):
         if outcome["output"]:
             print(f"      {outcome['output']}")
     return float(sum(o["score"] for o in outcomes))
+
+
+def _bridge_cell(source):
+    """A hidden test cell of this door (its `globals()` is the door's, not the student's code)."""
+    lines = [line.strip() for line in source.splitlines() if line.strip() and not line.strip().startswith("#")]
+    return bool(lines) and all(line == "from grader.nbgrader_bridge import score_exercise"
+                               or re.fullmatch(r'score_exercise\("\w+", "\w+", globals\(\)\)', line)
+                               for line in lines)
 
 
 def answer_sources(namespace):

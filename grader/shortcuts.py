@@ -8,9 +8,11 @@ What counts is the code the exercise function *reaches* when it is called:
   `corr2d = F.conv2d` is the exercise itself), its default arguments and decorators, and for
   a class its body and methods;
 - code elsewhere that can change what it reads: a statement that stores into, calls a method
-  of, or hands to a function of the notebook one of those globals, and the arguments of
-  every call of a reached function (a value stashed through a call would otherwise go
-  unseen).
+  of, aliases, or hands to a function of the notebook one of those globals, and the
+  arguments of every call of a reached function (a value stashed through a call would
+  otherwise go unseen). That code is read at the VALUE level: what it calls only makes
+  values and is not held against the exercise; what it keeps uncalled (a function, a
+  module, a lambda, whose body is then reached code) is.
 
 Never reached: test code at the top level of a cell (comparing with F.conv2d, as the
 notebooks themselves do), a global the function shadows with a local (Python's scoping
@@ -24,17 +26,18 @@ the check with its cell and line named:
 - a convolution, pooling or unfold entry point under any name (`F.conv2d`, `torch.conv_tbc`,
   `X.unfold`, `torch._C`, `torch.ops`): a *forbidden shortcut*;
 - what cannot be resolved statically (a computed attribute name, `exec`/`eval`/`compile`,
-  `__import__`/`importlib`, special attributes such as `__dict__`, a name bound nowhere):
-  a *forbidden shortcut* as well, since the grader cannot tell it from one;
+  `__import__`/`importlib`, special attributes such as `__dict__`, Jupyter's output history
+  `_`/`Out`): a *forbidden shortcut* as well, since the grader cannot tell it from one
+  (a name bound nowhere only raises NameError);
 - anything else that is not on the list (threads, another library): the check fails, and
   only the check.
 
 Anywhere in the program (not only in reached code), what can rewrite the notebook's
 namespace or torch out of the grader's sight counts as a forbidden shortcut for every
 exercise with such a check: `exec`/`eval`, `globals()`/`vars()`, `setattr` on anything but
-`self`, `sys.modules`, `__main__`, a non-constant assigned to an attribute of an imported
-module (`torch.matmul = ...`), an IPython magic that runs code the grader cannot read
-(`%run`).
+`self`, `sys.modules`, a frame's globals, `__main__`, unpickling, a non-constant assigned
+to an attribute of an imported module (`torch.matmul = ...`), an IPython magic that runs
+code the grader cannot read (`%run`).
 
 Cells are read as Jupyter runs them: IPython's own input transformer turns magics and shell
 escapes into Python first, keeping line numbers, and the code that `%time`/`%timeit`/
@@ -153,8 +156,6 @@ _OUTPUT_HISTORY = re.compile(r"_{1,3}|_\d+|_i+\d*|_[oid]h|Out|In|get_ipython|exi
 _LOOPS = {ast.For: "a for loop", ast.AsyncFor: "a for loop", ast.While: "a while loop",
           ast.ListComp: "a list comprehension", ast.SetComp: "a set comprehension",
           ast.DictComp: "a dict comprehension", ast.GeneratorExp: "a generator expression"}
-_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, ast.ListComp,
-           ast.SetComp, ast.DictComp, ast.GeneratorExp)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -430,7 +431,7 @@ class Program:
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 self._imports(cell, node, scope)
                 continue
-            name = _bound_name(node, cell)
+            name = _bound_name(node)
             if name is None:
                 continue
             home = scope
@@ -441,7 +442,7 @@ class Program:
                 self.bindings.setdefault(name, []).append(_Binding(cell, _value_code(node, cell)))
             elif name in home.globals:
                 # a function that rebinds a global: the whole function is that binding's code
-                self.bindings.setdefault(name, []).append(_Binding(cell, _function_of(home)))
+                self.bindings.setdefault(name, []).append(_Binding(cell, home.node))
 
     def _imports(self, cell, node, scope):
         if scope.kind != "module" and not any(
@@ -473,7 +474,7 @@ def _magic(node):
     return (method, None, node.lineno)
 
 
-def _bound_name(node, cell):
+def _bound_name(node):
     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
         return node.name
     if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
@@ -501,10 +502,6 @@ def _value_code(node, cell):
     return statement
 
 
-def _function_of(scope):
-    return scope.node
-
-
 # -- the rule --------------------------------------------------------------------------------------
 
 class Reach:
@@ -522,7 +519,8 @@ class Reach:
                 self._analyse(*self._todo.pop())
             self._scan_for_mutations()
         self._escapes()
-        self.findings = _unique(self.findings)
+        order = {cell.label: i for i, cell in reversed(list(enumerate(program.cells)))}
+        self.findings = _unique(self.findings, order)
         self.loops = sorted(set(self.loops), key=lambda l: (l.cell, l.line))
 
     # what a reached piece of code does
@@ -543,7 +541,7 @@ class Reach:
                 if isinstance(node, ast.Name):  # what it returns is a value
                     self._name(cell, node, VALUE, judge=False)
                 continue
-            if level == CODE and isinstance(node, tuple(_LOOPS)):
+            if level == CODE and isinstance(node, tuple(_LOOPS)) and _runs_per_call(cell, node):
                 self.loops.append(Loop(_LOOPS[type(node)], cell.label, node.lineno, self._inside(cell, node)))
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
                 self._name(cell, node, level, held=level == VALUE)
@@ -570,8 +568,8 @@ class Reach:
         bindings = self.program.bindings.get(name, [])
         for binding in bindings:
             if binding.module is not None:
-                if judge:
-                    self._judge_path(binding.module, name, cell, node)
+                if judge:  # the exercise itself may be an import: locate it at the import line
+                    self._judge_path(binding.module, name, cell or binding.cell, node or binding.node)
             else:
                 self._globals.add(name)
                 if level == CODE:
@@ -790,6 +788,17 @@ class Reach:
             self._find(cell, node, _short(node), why="it replaces part of an imported module")
 
 
+def _runs_per_call(cell, node):
+    """A loop inside a function runs on every call; one at the top level (computing a global
+    the function reads) ran once, when its cell ran."""
+    scope = cell.scope.get(id(node))
+    while scope is not None:
+        if scope.kind == "function":
+            return True
+        scope = scope.parent
+    return False
+
+
 def _ancestor(cell, node, levels):
     for _ in range(levels):
         node = cell.parent.get(id(node))
@@ -903,9 +912,10 @@ def _clip(text, limit=60):
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
-def _unique(findings):
+def _unique(findings, order):
+    """Each finding once, forbidden shortcuts first, then in the order the cells run."""
     seen, out = set(), []
-    for finding in sorted(findings, key=lambda f: (not f.forbidden, f.cell, f.line, f.what)):
+    for finding in sorted(findings, key=lambda f: (not f.forbidden, order.get(f.cell, 0), f.line, f.what)):
         key = (finding.what, finding.cell, finding.line)
         if key not in seen:
             seen.add(key)

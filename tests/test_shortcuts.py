@@ -183,6 +183,7 @@ EVASIONS = {
     "Jupyter's output history": ("def corr2d(X, K):\n    return _(X, K)", "_", 2),
     "sys.modules": ("import sys\ndef corr2d(X, K):\n    return sys.modules['torch'].conv2d(X, K)", "sys.modules", 3),
     "%run": ("%run helpers.py\ndef corr2d(X, K):\n    return X", "%run", 1),
+    "an import as the exercise": ("from torch.nn.functional import conv2d as corr2d", "corr2d", 1),
     "the class of a tensor": ("def corr2d(X, K):\n    return X.__class__.unfold(X, 0, 2, 1)", "X.__class__", 2),
 }
 
@@ -327,3 +328,9 @@ def test_honest_top_level_housekeeping_is_not_an_escape():
 
 def test_torchscript_on_the_answer_is_honest():
     assert findings("@torch.jit.script\n" + LOOP_CORR2D.lstrip()) == []
+
+
+def test_a_loop_that_built_a_global_once_is_not_a_loop_of_the_answer():
+    table = "SHIFT = [(i, j) for i in range(1) for j in range(1)]\n"
+    answer = "def corr2d_multi_in_out_1x1(X, K):\n    return torch.einsum('oc,chw->ohw', K[:, :, SHIFT[0][0], 0], X)\n"
+    assert reach(table, answer, root="corr2d_multi_in_out_1x1").loops == []

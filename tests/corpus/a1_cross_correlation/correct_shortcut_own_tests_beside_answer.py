@@ -1,6 +1,6 @@
 # Correct, with the student's own checks against torch beside the answer: an import line that
 # names conv2d (corr2d uses only pad), a comparison with conv2d below the def in the answer
-# cell, a global Y made by F.conv2d in the next cell (corr2d's Y is its own local) and a %timeit.
+# cell, a global Y made by F.conv2d in the next cell (corr2d's Y is its own local).
 # None of it is code corr2d reaches, so none of it is held against the student.
 # loses:
 # cell: corr2d
@@ -21,5 +21,4 @@ X_mine, K_mine = torch.randn(6, 7), torch.randn(2, 3)
 print(torch.allclose(corr2d(X_mine, K_mine), conv2d(X_mine[None, None], K_mine[None, None])[0, 0], atol=1e-6))
 # added-cell: after corr2d
 Y = F.conv2d(X_mine[None, None], K_mine[None, None])[0, 0]
-%timeit -n 3 corr2d(X_mine, K_mine)
 print("largest difference:", (corr2d(X_mine, K_mine) - Y).abs().max().item())
