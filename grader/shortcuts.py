@@ -56,7 +56,7 @@ import re
 
 # The last name of a dotted path (or a method) that computes a convolution, a pooling or a
 # windowing, or reaches torch's internals: forbidden under any module or object.
-_FORBIDDEN_PART = re.compile(r"conv|pool|unfold|^fold$|^Fold$|im2col|col2im|stft|fft|correlat|"
+_FORBIDDEN_PART = re.compile(r"conv|pool|unfold|^fold$|^Fold$|im2col|col2im|stft|fft|correlat|sliding_window|"
                              r"^_C$|^ops$|^_ops$|^_refs$|^_prims|^_decomp|^_VF$|^_dynamo$|^_inductor$",
                              re.IGNORECASE)
 
@@ -131,7 +131,11 @@ _ESCAPE_MODULES = ("importlib", "builtins", "__main__", "ctypes", "gc", "imp", "
                    "codeop", "pickle", "marshal", "dill", "cloudpickle", "shelve", "joblib", "copyreg",
                    "types", "inspect", "sys.modules", "sys._getframe", "torch._C", "torch.ops", "torch._ops", "torch.library",
                    "torch.utils.cpp_extension", "torch.jit.CompilationUnit", "torch.jit._",
-                   "operator.attrgetter", "operator.methodcaller")
+                   "operator.attrgetter", "operator.methodcaller",
+                   # torch's own tables of its functions, compilers and tracers: a way to reach
+                   # any function by a name or a table the grader cannot read
+                   "torch.overrides", "torch.utils", "torch.fx", "torch.func", "torch.export",
+                   "torch.compiler", "torch.jit", "torch.library", "torch.testing._")
 # Anywhere in the program, importing these can rewrite the notebook's namespace or torch (a
 # pickle's load runs code in the caller's globals; gc finds the namespace's dict).
 _ESCAPE_IMPORTS = ("importlib", "builtins", "__main__", "ctypes", "runpy", "pickle", "marshal",
@@ -589,8 +593,9 @@ class Reach:
         elif _OUTPUT_HISTORY.fullmatch(name):
             self._find(cell, node, name, why="Jupyter's history of outputs, which the grader cannot follow")
         elif name in dir(builtins) and name not in ALLOWED_BUILTINS:
-            self._find(cell, node, name, forbidden=name in _ESCAPE_BUILTINS,
-                       why="a builtin the grader cannot follow" if name in _ESCAPE_BUILTINS
+            computed = name in _ESCAPE_BUILTINS or name == "getattr"  # getattr handed on: names computed
+            self._find(cell, node, name, forbidden=computed,
+                       why="a builtin the grader cannot follow" if computed
                        else "not on the list of what this exercise may use")
         # any other name bound nowhere raises NameError when read: no shortcut
 
@@ -647,9 +652,12 @@ class Reach:
         if _allowed(path):
             return
         parts = path.split(".")
+        private = any(p.startswith("_") and p not in _ALLOWED_DUNDERS for p in parts[1:])
         forbidden = any(p in self.forbidden_names or _FORBIDDEN_PART.search(p) for p in parts[1:]) \
-            or _under(path, _ESCAPE_MODULES)
+            or _under(path, _ESCAPE_MODULES) or private or not _findable(parts[0])
         why = "" if forbidden else "not on the list of what this exercise may use"
+        if not _findable(parts[0]):
+            why = "a module the grader cannot read, such as one the notebook writes itself"
         self._find(cell, node, shown if node is not None else path, forbidden=forbidden, why=why)
 
     def _find(self, cell, node, what, forbidden=True, why=""):
@@ -877,6 +885,24 @@ def _unpickles(call):
     """torch.load(..., weights_only=False) or numpy.load(..., allow_pickle=True): a pickle."""
     return any(k.arg in ("weights_only", "allow_pickle") and isinstance(k.value, ast.Constant)
                and k.value.value == (k.arg == "allow_pickle") for k in call.keywords)
+
+
+_FINDABLE = {}
+
+
+def _findable(module):
+    """An installed module (the standard library, torch, numpy, ...); not one the notebook
+    writes itself (`%%writefile helpers.py`, open(...).write), whose code the grader cannot read."""
+    if module not in _FINDABLE:
+        import importlib.util
+        import sys
+
+        try:
+            found = module in sys.stdlib_module_names or importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):
+            found = False
+        _FINDABLE[module] = found
+    return _FINDABLE[module]
 
 
 def _under(path, prefixes):

@@ -334,3 +334,31 @@ def test_a_loop_that_built_a_global_once_is_not_a_loop_of_the_answer():
     table = "SHIFT = [(i, j) for i in range(1) for j in range(1)]\n"
     answer = "def corr2d_multi_in_out_1x1(X, K):\n    return torch.einsum('oc,chw->ohw', K[:, :, SHIFT[0][0], 0], X)\n"
     assert reach(table, answer, root="corr2d_multi_in_out_1x1").loops == []
+
+
+MORE_EVASIONS = {
+    "getattr handed to reduce": ("import functools\ndef corr2d(X, K):\n"
+                                 "    return functools.reduce(getattr, ['nn', 'functional'], torch).pad(X, (0, 0))",
+                                 "getattr", 3),
+    "torch's table of overridable functions": ("def corr2d(X, K):\n    table = torch.overrides.get_overridable_functions()\n"
+                                               "    return X", "torch.overrides.get_overridable_functions", 2),
+    "a private torch module": ("def corr2d(X, K):\n    return torch._refs.mul(X, K)", "torch._refs.mul", 2),
+    "a module the notebook wrote": ("%%writefile helpers.py\ndef corr(X, K):\n    return X\n", None, None),
+    "numpy's sliding windows": ("import numpy as np\ndef corr2d(X, K):\n"
+                                "    return np.lib.stride_tricks.sliding_window_view(X, K.shape)",
+                                "np.lib.stride_tricks.sliding_window_view", 3),
+}
+
+
+@pytest.mark.parametrize("evasion", [e for e in MORE_EVASIONS if MORE_EVASIONS[e][1]], ids=repr)
+def test_more_evasions_are_forbidden_shortcuts(evasion):
+    source, what, line = MORE_EVASIONS[evasion]
+    assert (what, line) in [(f.what, f.line) for f in forbidden(source)], findings(source)
+
+
+def test_a_module_the_notebook_writes_is_unreadable_and_forbidden():
+    written = MORE_EVASIONS["a module the notebook wrote"][0]
+    answer = "from convgrade_student_helpers import corr\ndef corr2d(X, K):\n    return corr(X, K)\n"
+    [finding] = forbidden(written, answer)
+    assert (finding.what, finding.cell, finding.line) == ("corr", "cell 3", 3)
+    assert "cannot read" in finding.why
