@@ -52,6 +52,11 @@ import builtins
 import dataclasses
 import re
 
+try:  # imported with the suites (grader.grading.warm_up), not on the first submission
+    from IPython.core.inputtransformer2 import TransformerManager
+except ImportError:  # the grader without IPython: magics then fail to parse, and fail closed
+    TransformerManager = None
+
 # -- what the reached code may use ------------------------------------------------------------
 
 # The last name of a dotted path (or a method) that computes a convolution, a pooling or a
@@ -197,9 +202,7 @@ class Loop:
 
 def _transform(source):
     """A cell's source as IPython runs it: magics and shell escapes turned into calls, lines kept."""
-    try:
-        from IPython.core.inputtransformer2 import TransformerManager
-    except ImportError:  # the grader without IPython: magics then fail to parse, and fail closed
+    if TransformerManager is None:
         return source
     try:
         code = TransformerManager().transform_cell(source)
@@ -231,6 +234,7 @@ class _Scope:
     def __init__(self, node, parent, kind):
         self.node, self.parent, self.kind = node, parent, kind
         self.bound, self.globals, self.nonlocals = set(), set(), set()
+        self.imports = {}  # name -> the dotted paths this scope's imports bind it to
 
     @property
     def name(self):
@@ -274,7 +278,9 @@ class _Indexer:
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             for alias in node.names:
                 if alias.name != "*":
-                    scope.bound.add((alias.asname or alias.name).split(".")[0])
+                    name, path = _import_binding(node, alias)
+                    scope.bound.add(name)
+                    scope.imports.setdefault(name, []).append(path)
         elif isinstance(node, ast.ExceptHandler) and node.name:
             scope.bound.add(node.name)
         elif isinstance(node, ast.Global):
@@ -354,14 +360,7 @@ def _resolves_global(cell, name, scope):
 
 def _local_imports(cell, name, home):
     """The dotted paths the imports inside the scope `home` bind `name` to."""
-    paths = []
-    for node in ast.walk(home.node):
-        if isinstance(node, (ast.Import, ast.ImportFrom)) and cell.scope.get(id(node)) is home:
-            for alias in node.names:
-                bound, path = _import_binding(node, alias)
-                if bound == name:
-                    paths.append(path)
-    return paths
+    return home.imports.get(name, [])
 
 
 def _import_binding(node, alias):
@@ -404,8 +403,10 @@ class Program:
         for label, source in cells:
             self._add(label, source)
         self.bindings, self.star_modules = {}, []
+        self.global_reads = {}  # name -> [(cell, Name node)] wherever the name is read as a global
         for cell in self.cells:
             self._collect_bindings(cell)
+        self.escape_findings = None  # filled by the first Reach: the same for every exercise
 
     def _add(self, label, source, offset=0):
         try:
@@ -431,6 +432,10 @@ class Program:
         for node in ast.walk(cell.tree):
             scope = cell.scope.get(id(node))
             if scope is None:
+                continue
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) \
+                    and _resolves_global(cell, node.id, scope):
+                self.global_reads.setdefault(node.id, []).append((cell, node))
                 continue
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 self._imports(cell, node, scope)
@@ -517,6 +522,7 @@ class Reach:
         self.findings, self.loops = [], []
         self._done, self._globals, self._scanned = set(), set(), set()
         self._todo, self._argument_pieces, self._code_globals = [], {}, set()
+        self._whole_program = False
         self._global(root, None, None, CODE)
         while self._todo:
             while self._todo:
@@ -671,7 +677,7 @@ class Reach:
         while scope is not None and scope.kind not in ("function", "class"):
             scope = scope.parent
         name = scope.name if scope is not None else ""
-        return "" if name == self.root else name
+        return "" if name == self.root and not self._whole_program else name
 
     # code elsewhere that can change what the reached code reads
 
@@ -680,12 +686,9 @@ class Reach:
         if not fresh:
             return
         self._scanned |= fresh
-        for cell in self.program.cells:
-            for node in ast.walk(cell.tree):
-                if isinstance(node, ast.Name) and node.id in fresh and isinstance(node.ctx, ast.Load):
-                    scope = cell.scope.get(id(node))
-                    if scope is not None and _resolves_global(cell, node.id, scope):
-                        self._mutation_site(cell, node)
+        for name in fresh:
+            for cell, node in self.program.global_reads.get(name, []):
+                self._mutation_site(cell, node)
 
     def _mutation_site(self, cell, name):
         """Where a reached global is read by code that is not reached: count that code when it
@@ -750,10 +753,15 @@ class Reach:
     # anywhere in the program
 
     def _escapes(self):
-        self.findings.extend(self.program.escapes)
-        for cell in self.program.cells:
-            for node in ast.walk(cell.tree):
-                self._escape(cell, node)
+        if self.program.escape_findings is None:  # named in full, for any exercise to reuse
+            found, self.findings, self._whole_program = self.findings, [], True
+            for cell in self.program.cells:
+                for node in ast.walk(cell.tree):
+                    self._escape(cell, node)
+            self.program.escape_findings = self.program.escapes + self.findings
+            self.findings, self._whole_program = found, False
+        self.findings.extend(dataclasses.replace(f, inside="") if f.inside == self.root else f
+                             for f in self.program.escape_findings)
 
     def _escape(self, cell, node):
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
@@ -952,9 +960,18 @@ def _unique(findings, order):
 _WINDOWING = _windowing_names()
 
 
+_PROGRAMS = {}
+
+
 def reach(cells, root, forbidden_names=()):
-    """What `root` reaches in the program made of `cells` ([(label, source)])."""
-    return Reach(Program(cells), root, forbidden_names)
+    """What `root` reaches in the program made of `cells` ([(label, source)]). The parsed
+    program is kept for the next exercise of the same submission (the last few only)."""
+    key = tuple(cells)
+    program = _PROGRAMS.pop(key, None) or Program(cells)
+    _PROGRAMS[key] = program
+    while len(_PROGRAMS) > 4:
+        _PROGRAMS.pop(next(iter(_PROGRAMS)))
+    return Reach(program, root, forbidden_names)
 
 
 # -- the course's policy ---------------------------------------------------------------------------
