@@ -13,14 +13,13 @@ expected, what came back, and on which input: small inputs shown in full, larger
 summarised, so hidden inputs are never dumped.
 """
 
-import ast
 import random
 
 import pytest
 import torch
 
+from grader import shortcuts
 from grader.secret import input_seed
-from grader.shortcuts import mentions
 from grader.student import plain_tensor
 
 SHOW_VALUES_UP_TO = 16
@@ -154,45 +153,45 @@ def plain_value(value):
     return value
 
 
-def uses_any(source, names):
-    """Which of `names` the source mentions as a name, attribute or string (so getattr(F, 'conv2d') counts)."""
-    try:
-        tree = ast.parse(source or "")
-    except SyntaxError:
-        return []
-    return sorted(mentions(tree, set(names)))
+class ShortcutFound(CheckFailed):
+    """A forbidden shortcut in the code the exercise reaches: the course's policy may void
+    every check of that exercise (grader.shortcuts.apply_policy). `sentence` says where."""
+
+    def __init__(self, message, sentence):
+        super().__init__(message)
+        self.sentence = sentence
 
 
-def loops_in(source):
-    """The Python loops in a cell: for/while statements and comprehensions, with their line numbers."""
-    try:
-        tree = ast.parse(source or "")
-    except SyntaxError:
-        return []
-    kinds = {ast.For: "a for loop", ast.AsyncFor: "a for loop", ast.While: "a while loop",
-             ast.ListComp: "a list comprehension", ast.SetComp: "a set comprehension",
-             ast.DictComp: "a dict comprehension", ast.GeneratorExp: "a generator expression"}
-    return sorted((node.lineno, text) for node in ast.walk(tree)
-                  for kind, text in kinds.items() if isinstance(node, kind))
+def uses_any(student, exercise, names=()):
+    """What the code `exercise` reaches uses that the rule rejects (grader.shortcuts.Finding,
+    forbidden shortcuts first): any of `names`, any convolution or pooling entry point, what
+    cannot be resolved statically, and what is not on the exercise's allow-list."""
+    return shortcuts.reach(student.cells(), exercise, names).findings
 
 
-def expect_not_used(student, exercise, names, reason, probe=None):
-    """Fail when `exercise` reaches one of `names`: in the source of every cell the student
-    wrote (the definitions reachable from `exercise`), and, when `probe` (a tuple of
-    arguments) is given, at torch's dispatcher while `exercise(*probe)` runs."""
-    from grader.shortcuts import FORBIDDEN_OPS, reachable_uses
+def loops_in(student, exercise):
+    """The Python loops (for, while, comprehensions) in the code `exercise` reaches, located
+    (grader.shortcuts.Loop); a self-test loop below the answer is not reached."""
+    return shortcuts.reach(student.cells(), exercise).loops
 
-    source = student.source(exercise)
-    if source is None:
+
+def expect_not_used(student, exercise, names, reason):
+    """Fail when the code `exercise` reaches (grader.shortcuts: its body, its helpers, the
+    globals it reads, never top-level test code) uses one of `names`, another convolution
+    or pooling entry point, something the grader cannot resolve, or anything off the
+    exercise's allow-list; the message names the cell and line. A forbidden shortcut raises
+    ShortcutFound, which the course's policy may turn into the loss of the whole exercise."""
+    if student.source(exercise) is None:
         fail(f"your notebook has no answer cell `{exercise}`")
-    reachable = reachable_uses(student.code(), exercise, names, student.exercises())
-    used = sorted(set(uses_any(source, names)) | set(reachable))
-    if used:
-        fail(f"`{exercise}` uses {', '.join(used)}: {reason}")
-    if probe is not None:
-        reached = student.run(exercise, *probe, watch_ops=FORBIDDEN_OPS).ops
-        if reached:
-            fail(f"`{exercise}` reaches torch's {', '.join(reached)} when it runs: {reason}")
+    found = uses_any(student, exercise, names)
+    if not found:
+        return
+    first = found[0]
+    more = f" (also {', '.join(f'`{f.what}` ({f.where()})' for f in found[1:4])})" if len(found) > 1 else ""
+    message = f"{first.sentence(exercise)}: {reason}{more}"
+    if first.forbidden:
+        raise ShortcutFound(message, first.sentence(exercise))
+    fail(message)
 
 
 def rng(seed, name):

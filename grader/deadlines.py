@@ -139,6 +139,29 @@ def course():
     return _parsed[path][1]
 
 
+def policy():
+    """The course's `[policy]` table: what a forbidden shortcut costs (grader.shortcuts.apply_policy).
+
+        [policy]
+        forbidden_shortcut = "void_exercise"   # default: every check of the exercise scores 0
+        # forbidden_shortcut = "fail_check"    # only the check that found it
+    """
+    path = config_path()
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return "void_exercise"
+    try:
+        table = tomllib.loads(text).get("policy", {})
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}")
+    value = table.get("forbidden_shortcut", "void_exercise")
+    if value not in ("void_exercise", "fail_check"):
+        raise ConfigError(f'{path}: policy.forbidden_shortcut must be "void_exercise" or "fail_check", '
+                          f"not {value!r}")
+    return value
+
+
 def parse(text, where="course.toml"):
     try:
         tables = tomllib.loads(text).get("assignments", {})

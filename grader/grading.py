@@ -9,7 +9,7 @@ import secrets
 import time
 from pathlib import Path
 
-from grader import assignments, notebook, runner, secret
+from grader import assignments, deadlines, notebook, runner, secret, shortcuts
 from grader.notebook import NotebookError
 from grader.runner import max_score  # each suite is collected once per process
 from grader.sandbox import Limits, Sandbox, Zygote
@@ -52,9 +52,10 @@ def grade(submission, assignment=None, limits=None, seed=None):
     devices = runner.available_devices()
     with Sandbox(program.cells, limits or Limits(), assignments.hidden_paths(),
                  [assignments.COURSE_DIR], seed=secret.sandbox_seed(seed)) as sandbox:
-        student = Student(sandbox, program.answers, program.student_code)
+        student = Student(sandbox, program.answers, program.student_code, cells=program.cells)
         tests = runner.run_suite(assignment, student, devices, seed=seed)
-        notes = program.notes + _skipped_notes(sandbox.program, program) + _cell_error_notes(student)
+        notes = (program.notes + _skipped_notes(sandbox.program, program)
+                 + shortcuts.apply_policy(tests, deadlines.policy()) + _cell_error_notes(student))
         weakened = sandbox.weakened
     stdout = sandbox.stdout.text()  # after close: the capture has drained the pipe
     for test in tests:

@@ -24,7 +24,7 @@ import warnings
 import numpy
 import torch
 
-from grader import runner, secret, wire
+from grader import deadlines, runner, secret, shortcuts, wire
 from grader.notebook import CELL_SEPARATOR
 from grader.sandbox import _place_on_device
 from grader.student import Student
@@ -74,11 +74,13 @@ class KernelSandbox:
 
 def score_exercise(assignment, exercise, namespace):
     """Run the checks of one exercise against the kernel's definitions; print feedback, return points."""
-    history = [cell for cell in namespace.get("In", []) or [] if isinstance(cell, str)]
+    history = [cell for cell in namespace.get("In", []) or [] if isinstance(cell, str) and not _bridge_cell(cell)]
     student = Student(KernelSandbox(namespace), answer_sources(namespace), CELL_SEPARATOR.join(history))
     with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()), secret.private_secret():
         warnings.simplefilter("ignore")  # nbgrader gives 0 to a cell that writes to stderr
         outcomes = runner.run_suite(assignment, student, exercise=exercise)
+    for note in shortcuts.apply_policy(outcomes, deadlines.policy()):
+        print(note)
     for outcome in outcomes:
         mark = "ok  " if outcome["status"] == "passed" else "FAIL"
         print(f"{mark} {outcome['score']:g}/{outcome['max_score']:g}  {outcome['name']}")
@@ -88,6 +90,14 @@ def score_exercise(assignment, exercise, namespace):
 
 
 _DEFINES = re.compile(r"^(?:(?:async\s+)?def\s+(\w+)|class\s+(\w+)|(\w+)\s*(?::[^=\n]*)?=(?!=))", re.MULTILINE)
+
+
+def _bridge_cell(source):
+    """A hidden test cell of this door (its `globals()` is the door's, not the student's code)."""
+    lines = [line.strip() for line in source.splitlines() if line.strip() and not line.strip().startswith("#")]
+    return bool(lines) and all(line == "from grader.nbgrader_bridge import score_exercise"
+                               or re.fullmatch(r'score_exercise\("\w+", "\w+", globals\(\)\)', line)
+                               for line in lines)
 
 
 def answer_sources(namespace):

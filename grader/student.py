@@ -8,6 +8,7 @@
     student.fresh().corr2d(X, K)                     # in a fresh copy of the executed notebook
     student.source("corr2d")                         # the student's cell, from the notebook
     student.code()                                   # every cell the student wrote, joined
+    student.cells()                                  # [(label, source)]: the program, in run order
 
 Each hidden check talks to its own fresh copy of the executed notebook (the runner calls
 `begin_check`); a comparison with another of the student's functions goes through
@@ -87,14 +88,14 @@ class CallResult:
     input_grads: list = None
     param_grads: dict = None
     args_after: list = None
-    ops: list = None  # the watched aten operations the call reached (grader.shortcuts)
 
 
 class Student:
-    def __init__(self, sandbox, sources, code="", fresh=False):
+    def __init__(self, sandbox, sources, code="", fresh=False, cells=None):
         self._sandbox = sandbox
         self._sources = sources
         self._code = code
+        self._cells = cells
         self._fresh = fresh
         self._broken = {}  # what -> why: calls that hung or crashed are not tried again
         self._checked_program = (None, None)  # (the program's reply, its checked report)
@@ -105,7 +106,7 @@ class Student:
 
     def fresh(self):
         """The same student, each call of which runs in its own fresh copy of the executed notebook."""
-        view = Student(self._sandbox, self._sources, self._code, fresh=True)
+        view = Student(self._sandbox, self._sources, self._code, fresh=True, cells=self._cells)
         view._broken = self._broken
         return view
 
@@ -122,6 +123,15 @@ class Student:
     def code(self):
         """Every cell the student wrote (answers and added cells), joined: for static checks."""
         return self._code
+
+    def cells(self):
+        """Every cell of the program as [(label, source)], in the order they run: for static
+        checks (grader.shortcuts). Without the program's cells, the student's code, cell by cell."""
+        if self._cells is not None:
+            return [(c["id"], c["source"]) for c in self._cells]
+        from grader.notebook import CELL_SEPARATOR
+
+        return [(f"cell {i}", part) for i, part in enumerate(self._code.split(CELL_SEPARATOR), start=1)]
 
     def defines(self, name):
         return name in self._program()["names"]
@@ -162,10 +172,9 @@ class Student:
             raise AttributeError(name)
         return lambda *args, **kwargs: self.run(name, *args, **kwargs).result
 
-    def run(self, name, *args, backward=None, return_args=False, no_grad=False, timeout=None,
-            watch_ops=(), **kwargs):
+    def run(self, name, *args, backward=None, return_args=False, no_grad=False, timeout=None, **kwargs):
         self._require(name)
-        return self._call(name, name, None, args, kwargs, backward, no_grad, timeout, watch_ops)
+        return self._call(name, name, None, args, kwargs, backward, no_grad, timeout)
 
     def torch_module(self, spec):
         """Build a torch.nn module (JSON spec, see grader.untrusted.child.build_module) in the sandbox."""
@@ -178,12 +187,11 @@ class Student:
         hint = f"; {StudentError.from_child(error, f'the cell `{name}`')}" if error else ""
         raise StudentError(f"your notebook does not define `{name}`{hint}", kind="missing")
 
-    def _call(self, what, target, method, args, kwargs, backward, no_grad, timeout, watch_ops=()):
+    def _call(self, what, target, method, args, kwargs, backward, no_grad, timeout):
         call = describe_call(what, args, kwargs)
         args, kwargs = _handles(tuple(args)), _handles(kwargs)
         payload = {"target": target, "method": method, "args": args, "kwargs": kwargs,
-                   "backward": backward, "no_grad": no_grad, "watch_ops": sorted(watch_ops),
-                   "exempt": sorted(self.exercises() - {what}) if watch_ops else []}
+                   "backward": backward, "no_grad": no_grad}
         value = self._ask("call", payload, f"`{what}`", timeout, call=call, shape=_call_report)
         return CallResult(**value)
 
@@ -278,12 +286,10 @@ def _call_report(value):
     value = _dict(value, "a call's reply")
     if "result" not in value:
         raise wire.WireError("the sandbox's reply to a call has no result")
-    ops = value.get("ops")
     return {"result": value["result"],
             "input_grads": _optional(value.get("input_grads"), list, "the input gradients"),
             "param_grads": _optional(value.get("param_grads"), dict, "the parameter gradients"),
-            "args_after": _optional(value.get("args_after"), list, "the arguments after the call"),
-            "ops": [clip(o, 60) for o in _names(ops, "the operations reached")[:50]] if ops is not None else []}
+            "args_after": _optional(value.get("args_after"), list, "the arguments after the call")}
 
 
 def _parameter_report(value):

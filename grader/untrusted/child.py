@@ -44,7 +44,6 @@ from IPython.core.compilerop import CachingCompiler
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.text import LSString, SList
 from torch import nn
-from torch.utils._python_dispatch import TorchDispatchMode
 from traitlets.config import Config
 
 from grader import wire
@@ -113,16 +112,14 @@ class Child:
         seed_everything(self.seed)
         return self.run_program(cells)
 
-    def op_call(self, target, args=(), kwargs=None, method=None, backward=None, no_grad=False,
-                watch_ops=(), exempt=()):
+    def op_call(self, target, args=(), kwargs=None, method=None, backward=None, no_grad=False):
         function = self._callable(target, method)
         if backward is not None and isinstance(target, nn.Module):
             target.zero_grad(set_to_none=True)
         grad_context = torch.no_grad() if no_grad else torch.enable_grad()
-        recorder = _OpRecorder(watch_ops)
-        with grad_context, recorder, self._unwatched(exempt, recorder):
+        with grad_context:
             result = function(*args, **(kwargs or {}))
-        reply = {"result": self._keep(result), "ops": sorted(recorder.seen)}
+        reply = {"result": self._keep(result)}
         if backward is not None:
             reply.update(self._backward(target, result, backward, args, kwargs or {}))
         # Every call returns its arguments as they are afterwards, so the trusted side compares
@@ -179,18 +176,6 @@ class Child:
             raise TypeError(f"{target!r} is not callable")
         return obj
 
-    @contextlib.contextmanager
-    def _unwatched(self, names, recorder):
-        """While the call runs, the functions in `names` (other exercises, judged by their own
-        checks) run with the recorder paused."""
-        originals = {n: self.namespace[n] for n in names if callable(self.namespace.get(n))}
-        for name, function in originals.items():
-            self.namespace[name] = recorder.paused_around(function)
-        try:
-            yield
-        finally:
-            self.namespace.update(originals)
-
     def _lookup(self, name):
         if name not in self.namespace:
             raise NameError(f"name {name!r} is not defined")
@@ -239,38 +224,6 @@ class Child:
         if meta.get("requires_grad") and tensor.is_floating_point():
             tensor.requires_grad_(True)
         return tensor
-
-
-class _OpRecorder(TorchDispatchMode):
-    """Notes which of the watched aten operations a call reaches (grader.shortcuts)."""
-
-    def __init__(self, watch):
-        super().__init__()
-        self.watch = frozenset(str(w) for w in watch)
-        self.seen = set()
-        self.paused = 0
-
-    def paused_around(self, function):
-        @functools.wraps(function)
-        def unwatched(*args, **kwargs):
-            self.paused += 1
-            try:
-                return function(*args, **kwargs)
-            finally:
-                self.paused -= 1
-        return unwatched
-
-    def __enter__(self):
-        return super().__enter__() if self.watch else self
-
-    def __exit__(self, *exc):
-        return super().__exit__(*exc) if self.watch else None
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        name = func.overloadpacket.__name__
-        if name in self.watch and not self.paused:
-            self.seen.add(name)
-        return func(*args, **(kwargs or {}))
 
 
 def _flatten(value):

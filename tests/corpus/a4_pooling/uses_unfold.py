@@ -1,5 +1,6 @@
 # Correct values with Tensor.unfold (sliding windows), which the exercise forbids.
-# loses: test_no_torch_pooling
+# A forbidden shortcut voids every check of the exercise (course.toml [policy], the default).
+# loses: test_course_examples test_max_random test_avg_random test_default_stride test_stride_per_axis test_max_padding_is_minus_inf test_avg_padding_counts_zeros test_leading_dims test_keeps_dtype test_keeps_device test_gradients test_does_not_modify_input test_rejects_bad_arguments test_no_torch_pooling
 # cell: pool2d
 import torch.nn.functional as F
 

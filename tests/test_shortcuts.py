@@ -1,0 +1,364 @@
+"""Forbidden shortcuts (grader.shortcuts): only the code the exercise reaches is judged, what
+the grader cannot resolve fails closed, every message names the cell and line, and the
+course's policy decides what a forbidden shortcut costs (issue 20 item 5, issue 21 item 5).
+
+The rule is unit-tested on source snippets (each honest habit passes; each evasion fails);
+a few gradings through grader.grading.grade (the real sandbox) prove the policy end to end.
+"""
+
+import pytest
+
+from grader import deadlines, shortcuts
+from grader.grading import grade
+from submissions import dumps, failed_tests, make_submission
+
+SETUP = ("setup", "import torch\nfrom torch import nn\nimport torch.nn.functional as F\n")
+NAMES = ["conv2d", "Conv2d", "unfold", "max_pool2d", "MaxPool2d"]
+
+LOOP_CORR2D = '''
+def corr2d(X, K):
+    h, w = K.shape
+    Y = torch.zeros((X.shape[0] - h + 1, X.shape[1] - w + 1), dtype=X.dtype, device=X.device)
+    for i in range(Y.shape[0]):
+        for j in range(Y.shape[1]):
+            Y[i, j] = (X[i:i + h, j:j + w] * K).sum()
+    return Y
+'''
+
+
+def reach(*cells, root="corr2d"):
+    """What `root` reaches in a program of the setup cell and `cells` (labelled cell 2, 3, ...)."""
+    program = [SETUP] + [(f"cell {n}", source) for n, source in enumerate(cells, start=2)]
+    return shortcuts.reach(program, root, NAMES)
+
+
+def findings(*cells, root="corr2d"):
+    return reach(*cells, root=root).findings
+
+
+def forbidden(*cells, root="corr2d"):
+    return [f for f in findings(*cells, root=root) if f.forbidden]
+
+
+# -- honest habits keep the check ------------------------------------------------------------
+
+HONEST = {
+    "the reference loop": LOOP_CORR2D,
+    "a comparison with F.conv2d below the def, in the answer cell": LOOP_CORR2D + '''
+X_t, K_t = torch.randn(5, 6), torch.randn(2, 3)
+print(torch.allclose(corr2d(X_t, K_t), F.conv2d(X_t[None, None], K_t[None, None])[0, 0]))
+expected = F.conv2d(X_t[None, None], K_t[None, None])[0, 0]
+assert torch.allclose(corr2d(X_t, K_t), expected, atol=1e-6)
+''',
+    "unused names of an import line": "from torch.nn.functional import pad, conv2d\n" + LOOP_CORR2D
+                                      + "print(conv2d)\n",
+    "magics and shell escapes around the answer": "%matplotlib inline\n!ls\n" + LOOP_CORR2D
+                                                  + "%timeit corr2d(torch.ones(4, 4), torch.ones(2, 2))\n",
+    "a vectorised answer with a helper and F.pad": '''
+def windows_sum(Xp, K, out_h, out_w):
+    h, w = K.shape
+    return sum(K[a, b] * Xp[a:a + out_h, b:b + out_w] for a in range(h) for b in range(w))
+
+def corr2d(X, K):
+    Xp = F.pad(X, (0, 0, 0, 0))
+    return windows_sum(Xp, K, X.shape[0] - K.shape[0] + 1, X.shape[1] - K.shape[1] + 1)
+''',
+    "a test function handed the answer": LOOP_CORR2D + '''
+def compare(fn, X, K):
+    return torch.allclose(fn(X, K), F.conv2d(X[None, None], K[None, None])[0, 0])
+print(compare(corr2d, torch.randn(4, 4), torch.randn(2, 2)))
+''',
+    "as_strided and einsum": '''
+def corr2d(X, K):
+    h, w = K.shape
+    H, W = X.shape[0] - h + 1, X.shape[1] - w + 1
+    s0, s1 = X.stride()
+    windows = X.as_strided((H, W, h, w), (s0, s1, s0, s1))
+    return torch.einsum("ijab,ab->ij", windows, K)
+''',
+}
+
+
+@pytest.mark.parametrize("habit", HONEST, ids=list(HONEST))
+def test_honest_habits_reach_nothing_forbidden(habit):
+    assert findings(HONEST[habit]) == []
+
+
+def test_a_global_the_function_shadows_with_a_local_is_not_reached():
+    other_cell = "X_d, K_d = torch.randn(5, 5), torch.randn(2, 2)\nY = F.conv2d(X_d[None, None], K_d[None, None])\n"
+    assert findings(other_cell, LOOP_CORR2D) == []
+    # ... but the same global read by the function is
+    reads_global = "def corr2d(X, K):\n    return Y[0, 0]\n"
+    found = forbidden(other_cell, reads_global)
+    assert [(f.what, f.cell, f.line) for f in found] == [("F.conv2d", "cell 2", 2)]
+
+
+def test_a_cell_magic_is_read_with_its_body_and_lines_stay_right():
+    cell = "%%time\n\ndef corr2d(X, K):\n    return X.unfold(0, 2, 1)\n"
+    [finding] = forbidden(cell)
+    assert (finding.what, finding.cell, finding.line) == ("X.unfold", "cell 2", 4)
+    line_magic = "!ls\n%time x = 1\n\ndef corr2d(X, K):\n    return F.conv2d(X, K)\n"
+    assert [(f.what, f.line) for f in forbidden(line_magic)] == [("F.conv2d", 5)]
+
+
+def test_calling_another_honest_exercise_is_honest():
+    multi_in = "def corr2d_multi_in(X, K):\n    return sum(corr2d(x, k) for x, k in zip(X, K))\n"
+    assert findings(LOOP_CORR2D, multi_in, root="corr2d_multi_in") == []
+
+
+def test_a_class_exercise_reaches_its_body_and_methods():
+    conv = '''
+class Conv2D(nn.Module):
+    def __init__(self, kernel_size):
+        super().__init__()
+        self.weight = nn.Parameter(torch.rand(kernel_size))
+        self.bias = nn.Parameter(torch.zeros(1))
+
+    def forward(self, x):
+        return {forward} + self.bias
+'''
+    assert findings(LOOP_CORR2D, conv.format(forward="corr2d(x, self.weight)"), root="Conv2D") == []
+    [finding] = forbidden(conv.format(forward="F.conv2d(x[None, None], self.weight[None, None])[0, 0]"),
+                          root="Conv2D")
+    assert (finding.what, finding.line, finding.inside) == ("F.conv2d", 9, "forward")
+
+
+def test_a_self_test_loop_below_a_matrix_product_is_not_a_loop_of_the_answer():
+    answer = '''
+def corr2d_multi_in_out_1x1(X, K):
+    c_i, h, w = X.shape
+    c_o = K.shape[0]
+    return (K.reshape(c_o, c_i) @ X.reshape(c_i, h * w)).reshape(c_o, h, w)
+
+for c_i, c_o in [(1, 1), (3, 2)]:
+    X_t, K_t = torch.randn(c_i, 3, 3), torch.randn(c_o, c_i, 1, 1)
+    assert corr2d_multi_in_out_1x1(X_t, K_t).shape == (c_o, 3, 3)
+print([corr2d_multi_in_out_1x1(torch.ones(2, 2, 2), torch.ones(1, 2, 1, 1)) for _ in range(2)])
+'''
+    assert reach(answer, root="corr2d_multi_in_out_1x1").loops == []
+    looping = "def corr2d_multi_in_out_1x1(X, K):\n    return torch.stack([k[0, 0] * X for k in K])\n"
+    assert [(l.kind, l.cell, l.line) for l in reach(looping, root="corr2d_multi_in_out_1x1").loops] \
+        == [("a list comprehension", "cell 2", 2)]
+
+
+def test_a_loop_in_a_helper_the_answer_calls_is_reached():
+    helper = "def each(K):\n    return [k for k in K]\n"
+    answer = "def corr2d_multi_in_out_1x1(X, K):\n    return torch.stack(each(K))\n"
+    [loop] = reach(helper, answer, root="corr2d_multi_in_out_1x1").loops
+    assert (loop.cell, loop.line, loop.inside) == ("cell 2", 2, "each")
+
+
+# -- evasions fail, closed, with the cell and line ---------------------------------------------
+
+EVASIONS = {
+    "a rebinding": ("corr2d = F.conv2d", "F.conv2d", 1),
+    "a lambda": ("corr2d = lambda X, K: F.conv2d(X[None, None], K[None, None])[0, 0]", "F.conv2d", 1),
+    "torch.conv_tbc": ("def corr2d(X, K):\n    return torch.conv_tbc(X[:, None], K[:, :, None], K[0, :1])",
+                       "torch.conv_tbc", 2),
+    "a computed getattr": ("def corr2d(X, K):\n    return getattr(F, 'con' + 'v2d')(X, K)",
+                           "getattr(F, 'con' + 'v2d')", 2),
+    "getattr(torch, name)": ("name = 'conv2d'\ndef corr2d(X, K):\n    return getattr(torch, name)(X, K)",
+                             "getattr(torch, name)", 3),
+    "torch._C": ("def corr2d(X, K):\n    torch._C._DisableTorchDispatch()\n    return X", "torch._C._DisableTorchDispatch", 2),
+    "torch.ops.aten.convolution": ("def corr2d(X, K):\n    return torch.ops.aten.convolution(X, K, None, [1], [0], [1], False, [0], 1)",
+                                   "torch.ops.aten.convolution", 2),
+    "exec": ("def corr2d(X, K):\n    exec('Y = F.conv2d(X, K)')\n    return X", "exec", 2),
+    "eval": ("def corr2d(X, K):\n    return eval('F.con' + 'v2d')(X, K)", "eval", 2),
+    "__import__": ("def corr2d(X, K):\n    return __import__('torch').conv2d(X, K)", "__import__", 2),
+    "importlib": ("import importlib\ndef corr2d(X, K):\n    return importlib.import_module('torch').conv2d(X, K)",
+                  "import importlib", 1),
+    "Tensor.unfold": ("def corr2d(X, K):\n    return (X.unfold(0, 2, 1).unfold(1, 2, 1) * K).sum((-1, -2))",
+                      "X.unfold", 2),
+    "an import inside the function": ("def corr2d(X, K):\n    from torch import conv_tbc as ct\n    return ct(X, K, K)",
+                                      "ct", 3),
+    "a global rebound inside a function": ("def corr2d(X, K):\n    return X\ndef setup():\n    global corr2d\n"
+                                           "    corr2d = F.conv2d\nsetup()", "F.conv2d", 5),
+    "a write through globals()": ("def corr2d(X, K):\n    return X\nglobals()['corr2d'] = F.conv2d", "globals", 3),
+    "torch patched": ("torch.matmul = F.conv2d\ndef corr2d(X, K):\n    return torch.matmul(X, K)", "torch.matmul", 1),
+    "a stash in a list": ("fns = []\nfns.append(F.conv2d)\ndef corr2d(X, K):\n    return fns[0](X, K)", "F.conv2d", 2),
+    "a stash in a default argument": ("def corr2d(X, K, keep=[]):\n    if X is None:\n        keep.append(K)\n"
+                                      "        return\n    return keep[0](X, K)\ncorr2d(None, F.conv2d)", "F.conv2d", 6),
+    "an attribute set on the function": ("def corr2d(X, K):\n    return corr2d.impl(X, K)\ncorr2d.impl = F.conv2d",
+                                         "F.conv2d", 3),
+    "Jupyter's output history": ("def corr2d(X, K):\n    return _(X, K)", "_", 2),
+    "sys.modules": ("import sys\ndef corr2d(X, K):\n    return sys.modules['torch'].conv2d(X, K)", "sys.modules", 3),
+    "%run": ("%run helpers.py\ndef corr2d(X, K):\n    return X", "%run", 1),
+    "an import as the exercise": ("from torch.nn.functional import conv2d as corr2d", "corr2d", 1),
+    "the class of a tensor": ("def corr2d(X, K):\n    return X.__class__.unfold(X, 0, 2, 1)", "X.__class__", 2),
+}
+
+
+@pytest.mark.parametrize("evasion", EVASIONS, ids=list(EVASIONS))
+def test_evasions_are_forbidden_shortcuts_located(evasion):
+    source, what, line = EVASIONS[evasion]
+    found = forbidden(source)
+    assert (what, "cell 2", line) in [(f.what, f.cell, f.line) for f in found], found
+
+
+def test_a_thread_fails_the_check_and_says_where():
+    source = "import threading\ndef corr2d(X, K):\n    t = threading.Thread(target=print)\n    t.start()\n    return X\n"
+    [finding] = findings(source)
+    assert (finding.what, finding.line, finding.forbidden) == ("threading.Thread", 3, False)
+    assert "not on the list" in finding.why
+
+
+def test_another_exercise_doing_the_convolution_does_not_clear_this_one():
+    """corr2d_multi_in is a separate exercise; calling it is honest, but its F.conv2d is
+    what corr2d reaches, so corr2d is not cleared by it (today's exemption is gone)."""
+    multi_in = "def corr2d_multi_in(X, K):\n    return F.conv2d(X[None], K[None])[0, 0]\n"
+    corr2d = "def corr2d(X, K):\n    return corr2d_multi_in(X[None], K[None])\n"
+    [finding] = forbidden(multi_in, corr2d)
+    assert (finding.what, finding.cell, finding.line, finding.inside) == ("F.conv2d", "cell 2", 2, "corr2d_multi_in")
+    assert finding.sentence("corr2d") == "`corr2d` reaches `F.conv2d` (cell 2, line 2, inside `corr2d_multi_in`)"
+
+
+# -- the policy ------------------------------------------------------------------------------
+
+def outcomes():
+    return [{"exercise": "corr2d", "id": "test_a", "status": "passed", "score": 2.0, "output": ""},
+            {"exercise": "corr2d", "id": "test_shortcut", "status": "failed", "score": 0.0,
+             "output": "...", "shortcut": "`corr2d` reaches `F.conv2d` (cell 5, line 7)"},
+            {"exercise": "Conv2D", "id": "test_b", "status": "passed", "score": 1.0, "output": ""}]
+
+
+def test_void_exercise_zeroes_every_check_of_that_exercise_only_and_says_why_once():
+    tests = outcomes()
+    notes = shortcuts.apply_policy(tests, "void_exercise")
+    assert [t["score"] for t in tests] == [0.0, 0.0, 1.0]
+    assert "cell 5, line 7" in tests[0]["output"] and "shortcut" not in tests[1]
+    assert len(notes) == 1 and "cell 5, line 7" in notes[0] and "every check of `corr2d`" in notes[0]
+
+
+def test_fail_check_costs_the_check_alone():
+    tests = outcomes()
+    assert shortcuts.apply_policy(tests, "fail_check") == []
+    assert [t["score"] for t in tests] == [2.0, 0.0, 1.0]
+
+
+def test_the_policy_is_read_from_course_toml(tmp_path, monkeypatch):
+    config = tmp_path / "course.toml"
+    monkeypatch.setenv("CONVGRADE_COURSE_CONFIG", str(config))
+    assert deadlines.policy() == "void_exercise"  # no file
+    config.write_text('[policy]\nforbidden_shortcut = "fail_check"\n')
+    assert deadlines.policy() == "fail_check"
+    config.write_text("[assignments.a1_cross_correlation]\ndue = 2026-09-15T23:59:00Z\n")
+    assert deadlines.policy() == "void_exercise"  # no [policy] table
+    config.write_text('[policy]\nforbidden_shortcut = "warn"\n')
+    with pytest.raises(deadlines.ConfigError, match="void_exercise"):
+        deadlines.policy()
+
+
+# -- end to end, through the sandbox ------------------------------------------------------------
+
+A1 = "a1_cross_correlation"
+SHORTCUT_ANSWER = '''
+def corr2d(X, K):
+    h, w = K.shape
+
+    return torch.nn.functional.conv2d(X[None, None], K[None, None])[0, 0]
+'''
+
+
+def corr2d_checks(result):
+    return [t for t in result["tests"] if t["exercise"] == "corr2d"]
+
+
+@pytest.fixture
+def policy(tmp_path, monkeypatch):
+    def choose(value):
+        config = tmp_path / "course.toml"
+        config.write_text(f'[policy]\nforbidden_shortcut = "{value}"\n')
+        monkeypatch.setenv("CONVGRADE_COURSE_CONFIG", str(config))
+    return choose
+
+
+def test_by_default_a_forbidden_shortcut_voids_the_exercise(policy):
+    policy("void_exercise")
+    result = grade(make_submission(A1, {"corr2d": SHORTCUT_ANSWER}), A1, seed=5)
+    assert result["gradable"], dumps(result)
+    assert all(t["score"] == 0 for t in corr2d_checks(result)), dumps(result)
+    others = [t for t in result["tests"] if t["exercise"] != "corr2d"]
+    assert all(t["status"] == "passed" for t in others), dumps(result)  # Conv2D uses corr2d: values right
+    [note] = [n for n in result["notes"] if "forbidden shortcut" in n]
+    assert "`corr2d` reaches `torch.nn.functional.conv2d` (corr2d, line 5)" in note, note
+    shortcut = next(t for t in result["tests"] if t["id"] == "test_corr2d_no_builtin_conv")
+    assert "(corr2d, line 5)" in shortcut["output"], shortcut
+
+
+def test_under_fail_check_only_the_shortcut_check_is_lost(policy):
+    policy("fail_check")
+    result = grade(make_submission(A1, {"corr2d": SHORTCUT_ANSWER}), A1, seed=5)
+    assert failed_tests(result) == {"test_corr2d_no_builtin_conv"}, dumps(result)
+    assert not [n for n in result["notes"] if "forbidden shortcut" in n]
+
+
+def test_an_honest_notebook_with_its_own_checks_against_f_conv2d_keeps_full_marks(policy):
+    policy("void_exercise")
+    answer = "from torch.nn.functional import pad, conv2d\n" + LOOP_CORR2D + '''
+X_t, K_t = torch.randn(5, 6), torch.randn(2, 3)
+print(torch.allclose(corr2d(X_t, K_t), conv2d(X_t[None, None], K_t[None, None])[0, 0], atol=1e-6))
+'''
+    added = [("after", "corr2d", "Y = F.conv2d(X_t[None, None], K_t[None, None])[0, 0]\n"
+                                 "%timeit corr2d(X_t, K_t)\nprint((corr2d(X_t, K_t) - Y).abs().max())\n")]
+    result = grade(make_submission(A1, {"corr2d": answer}, added=added), A1, seed=5)
+    assert result["score"] == result["max_score"], dumps(result)
+
+
+ESCAPES_ANYWHERE = {
+    "exec at the top level": "exec('corr2d = F.conv2d')",
+    "a pickle's load": "import pickle\nstate = pickle.loads(b'')",
+    "torch.load of a pickle": "state = torch.load('state.pt', weights_only=False)",
+    "gc's view of every object": "import gc\nspaces = gc.get_objects()",
+    "a frame's globals": "import sys\nsys._getframe(0).f_globals['corr2d'] = F.conv2d",
+    "vars()": "vars()['corr2d'] = F.conv2d",
+}
+
+
+@pytest.mark.parametrize("escape", ESCAPES_ANYWHERE, ids=list(ESCAPES_ANYWHERE))
+def test_what_can_rewrite_the_namespace_anywhere_is_a_forbidden_shortcut(escape):
+    found = forbidden(LOOP_CORR2D, ESCAPES_ANYWHERE[escape])
+    assert [f.cell for f in found] and {f.cell for f in found} == {"cell 3"}, found
+
+
+def test_honest_top_level_housekeeping_is_not_an_escape():
+    housekeeping = ("import gc, sys, time\ngc.collect()\nprint(sys.version)\nstart = time.time()\n"
+                    "torch.backends.cudnn.deterministic = True\nstate = torch.load('w.pt') if False else None\n")
+    assert findings(LOOP_CORR2D, housekeeping) == []
+
+
+def test_torchscript_on_the_answer_is_honest():
+    assert findings("@torch.jit.script\n" + LOOP_CORR2D.lstrip()) == []
+
+
+def test_a_loop_that_built_a_global_once_is_not_a_loop_of_the_answer():
+    table = "SHIFT = [(i, j) for i in range(1) for j in range(1)]\n"
+    answer = "def corr2d_multi_in_out_1x1(X, K):\n    return torch.einsum('oc,chw->ohw', K[:, :, SHIFT[0][0], 0], X)\n"
+    assert reach(table, answer, root="corr2d_multi_in_out_1x1").loops == []
+
+
+MORE_EVASIONS = {
+    "getattr handed to reduce": ("import functools\ndef corr2d(X, K):\n"
+                                 "    return functools.reduce(getattr, ['nn', 'functional'], torch).pad(X, (0, 0))",
+                                 "getattr", 3),
+    "torch's table of overridable functions": ("def corr2d(X, K):\n    table = torch.overrides.get_overridable_functions()\n"
+                                               "    return X", "torch.overrides.get_overridable_functions", 2),
+    "a private torch module": ("def corr2d(X, K):\n    return torch._refs.mul(X, K)", "torch._refs.mul", 2),
+    "a module the notebook wrote": ("%%writefile helpers.py\ndef corr(X, K):\n    return X\n", None, None),
+    "numpy's sliding windows": ("import numpy as np\ndef corr2d(X, K):\n"
+                                "    return np.lib.stride_tricks.sliding_window_view(X, K.shape)",
+                                "np.lib.stride_tricks.sliding_window_view", 3),
+}
+
+
+@pytest.mark.parametrize("evasion", [e for e in MORE_EVASIONS if MORE_EVASIONS[e][1]], ids=repr)
+def test_more_evasions_are_forbidden_shortcuts(evasion):
+    source, what, line = MORE_EVASIONS[evasion]
+    assert (what, line) in [(f.what, f.line) for f in forbidden(source)], findings(source)
+
+
+def test_a_module_the_notebook_writes_is_unreadable_and_forbidden():
+    written = MORE_EVASIONS["a module the notebook wrote"][0]
+    answer = "from convgrade_student_helpers import corr\ndef corr2d(X, K):\n    return corr(X, K)\n"
+    [finding] = forbidden(written, answer)
+    assert (finding.what, finding.cell, finding.line) == ("corr", "cell 3", 3)
+    assert "cannot read" in finding.why
