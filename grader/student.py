@@ -192,11 +192,11 @@ class Student:
         args, kwargs = _handles(tuple(args)), _handles(kwargs)
         payload = {"target": target, "method": method, "args": args, "kwargs": kwargs,
                    "backward": backward, "no_grad": no_grad}
-        value = self._ask("call", payload, f"`{what}`", timeout, call=call, shape=_call_report)
+        value = self._ask("call", payload, f"`{what}`", timeout, call=call, expect=_call_report)
         return CallResult(**value)
 
-    def _ask(self, op, payload, what, timeout=None, call=None, shape=None):
-        """One request; its reply's value, checked by `shape(value)` (a WireError when the
+    def _ask(self, op, payload, what, timeout=None, call=None, expect=None):
+        """One request; its reply's value, checked by `expect(value)` (a WireError when the
         sandbox sent something else) and with sandbox objects as RemoteObjects."""
         if what in self._broken:
             raise StudentError(f"{what} was not run again: earlier it {self._broken[what]}", kind="skipped")
@@ -214,7 +214,7 @@ class Student:
         if reply["ok"] is not True:
             raise StudentError.from_child(reply.get("error"), call or what)
         try:
-            value = shape(reply.get("value")) if shape else reply.get("value")
+            value = expect(reply.get("value")) if expect else reply.get("value")
         except wire.WireError as exc:
             raise StudentError(f"{call or what}: {clip(str(exc), 300)}", kind="protocol") from None
         return self._wrap(value)
@@ -252,24 +252,24 @@ class RemoteObject:
 
     def parameters(self):
         """{"parameters": [{name, shape, dtype, requires_grad}], "plain_tensors": [attribute names]}"""
-        return self._ask("parameters", shape=_parameter_report)
+        return self._ask("parameters", expect=_parameter_report)
 
     def state(self):
-        return self._ask("state", shape=_state_report)
+        return self._ask("state", expect=_state_report)
 
     def load(self, state):
         """Copy tensors into the parameters of the same names; returns names it has no parameter for."""
-        return self._ask("load", state=state, shape=lambda v: _names(v, "the names it has no parameter for"))
+        return self._ask("load", state=state, expect=lambda v: _names(v, "the names it has no parameter for"))
 
     def children(self):
-        return self._ask("children", shape=_children_report)
+        return self._ask("children", expect=_children_report)
 
     def to(self, device=None, dtype=None):
         self._ask("to", device=str(device) if device is not None else None, dtype=dtype)
         return self
 
-    def _ask(self, op, shape=None, **payload):
-        return self._student._ask(op, {"target": self.handle, **payload}, f"{self.type_name}.{op}", shape=shape)
+    def _ask(self, op, expect=None, **payload):
+        return self._student._ask(op, {"target": self.handle, **payload}, f"{self.type_name}.{op}", expect=expect)
 
     def __repr__(self):
         return f"<student's {self.type_name} in the sandbox>"

@@ -379,3 +379,18 @@ def test_a_giant_parameter_shape_costs_the_grader_nothing_and_says_so():
     assert told and any("the parameter `weight` of shape (4096, 16384, 1, 2): 1.34e+08 elements; "
                         "at most 4194304 are accepted" in o for o in told), told
     assert all("died" not in o for o in told), told
+
+
+@pytest.mark.parametrize("method, value, match", [
+    ("children", [5], "not a \\(name, type\\) pair"),
+    ("children", [["conv", 3]], "a layer's type"),
+    ("state", {"__dict__": [["weight", 1.0]]}, "`weight` is not a tensor"),
+    ("state", [1], "list for the state"),
+])
+def test_malformed_module_reports_are_refused(crafted, method, value, match):
+    student = Student(crafted, {})
+    crafted.next_reply = call_reply({"__handle__": 1, "type": "Conv2D"})
+    module = student.Conv2D((1, 2))
+    crafted.next_reply = reply(value)
+    with pytest.raises(StudentError, match=match):
+        getattr(module, method)()
