@@ -272,9 +272,9 @@ class _ProgramBuilder:
                               f"one (cell {position}) counts")
         label = cid if last else f"cell {position} (an earlier copy of `{cid}`)"
         python = self._run(label, submitted.source)
+        self.student_parts.append(python)  # every copy is code the student wrote and ran
         if last:
             self.answers[cid] = python
-            self.student_parts.append(python)
 
     def _student_cell(self, cell, label):
         python = self._run(label, cell.source)

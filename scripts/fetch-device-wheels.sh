@@ -2,9 +2,10 @@
 # Fetch, here (where an index is reachable), the wheels the grading core needs on the GPU
 # machine and that its image lacks: nbformat and its closure (fastjsonschema, jsonschema,
 # jsonschema-specifications, referencing, rpds-py, attrs, traitlets, jupyter_core,
-# platformdirs, typing-extensions) and pyseccomp (the sandbox's filters; it loads the
-# system's libseccomp.so.2). That machine has Python 3.12, torch, numpy, pytest,
-# hypothesis, safetensors, jinja2 and requests, and no network. About 1 MB.
+# platformdirs, typing-extensions), pyseccomp (the sandbox's filters; it loads the
+# system's libseccomp.so.2) and IPython with its closure (the sandbox runs each cell in
+# IPython's shell; all pure Python). That machine has Python 3.12, torch, numpy, pytest,
+# hypothesis, safetensors, jinja2 and requests, and no network. About 9 MB.
 #
 #   scripts/fetch-device-wheels.sh                 # into .device-wheels/ (git-ignored)
 #   DEVICE_PYTHON=3.11 scripts/fetch-device-wheels.sh  # for another interpreter
@@ -17,7 +18,7 @@ DEST=${DEVICE_WHEELS:-.device-wheels}
 DEVICE_PYTHON=${DEVICE_PYTHON:-3.12}
 PYTHON=${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 )}
 # The only third-party packages of the grading core the GPU image does not hold.
-REQUIREMENTS=("nbformat>=5.9" "pyseccomp>=0.1.2")
+REQUIREMENTS=("nbformat>=5.9" "pyseccomp>=0.1.2" "ipython>=8.18")
 
 mkdir -p "$DEST"
 # --only-binary with explicit platforms: pip picks rpds-py's cp312 manylinux wheel

@@ -87,6 +87,17 @@ buffer = io.BytesIO()
 torch.save(Conv2D((1, 2)), buffer)
 buffer.seek(0)
 assert type(torch.load(buffer, weights_only=False)).__name__ == "Conv2D"
+
+from hypothesis import given, settings, strategies as st  # hypothesis assigns __code__
+
+
+@settings(max_examples=5, deadline=None)
+@given(st.integers(1, 3), st.integers(1, 3))
+def test_shape(h, w):
+    assert corr2d(torch.ones(4, 4), torch.ones(h, w)).shape == (5 - h, 5 - w)
+
+
+test_shape()
 """
 SCRIPTED_CORR2D = """\
 @torch.jit.script
@@ -102,6 +113,13 @@ def corr2d(X, K):
 WRONG_CORR2D = """\
 def corr2d(X, K):
     return torch.zeros((X.shape[0] - K.shape[0] + 1, X.shape[1] - K.shape[1] + 1))
+"""
+LEFT_OVER = """\
+import inspect
+def shown():
+    return 1
+assert "return 1" in inspect.getsource(shown)
+raise RuntimeError("left over")
 """
 NAMEDTUPLE_SHAPE = """\
 import collections
@@ -172,12 +190,19 @@ def test_kernel_habits_in_one_a1_notebook_get_full_marks():
 
 
 def test_scripted_answer_and_a_copied_answer_cell_fixed_in_its_second_copy():
-    raw, first, second = _with_copied_answer(make_submission(A1, {"corr2d": SCRIPTED_CORR2D}), "corr2d",
-                                             WRONG_CORR2D)
+    """TorchScript reads the cell's source; the pasted cell's last copy counts; an error in a
+    cell of the program still names its cell and line."""
+    raw, first, second = _with_copied_answer(
+        make_submission(A1, {"corr2d": SCRIPTED_CORR2D}, added=[("after", "learn_edge_kernel", LEFT_OVER)]),
+        "corr2d", WRONG_CORR2D)
+    nb = nbformat.reads(raw, as_version=4)
+    left_over = 1 + next(i for i, c in enumerate(nb.cells) if c.source == LEFT_OVER)
     result = grade(raw, A1)
     _full_marks(result)
     assert (f"the answer cell `corr2d` appears 2 times (cells {first} and {second}); all ran in order, "
             f"as Run All does, and the last one (cell {second}) counts") in result["notes"], result["notes"]
+    assert any(n.startswith(f"`cell {left_over}` raised RuntimeError at cell {left_over}, line 5: left over")
+               for n in result["notes"]), result["notes"]
 
 
 def test_a_copied_answer_cell_broken_in_its_second_copy_counts_the_second():

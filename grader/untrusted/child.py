@@ -346,11 +346,11 @@ _shell = None
 def sandbox_shell():
     """The process's one shell (IPython's display() and `%matplotlib inline` find it as the
     singleton), made on first use; a zygote makes it before forking, so its children only
-    copy it. It writes no history file, and its namespace is `__main__`."""
+    copy it. Its history is kept in memory only, and its namespace is `__main__`."""
     global _shell
     if _shell is None:
         config = Config()
-        config.HistoryManager.enabled = False  # no sqlite file, and no thread to save it
+        config.HistoryManager.hist_file = ":memory:"  # In and Out as in a kernel; no file, no saving thread
         config.InteractiveShell.colors = "nocolor"  # what the program prints is shown as text
         config.InteractiveShell.xmode = "Plain"  # tracebacks without source context: cheap
         main = types.ModuleType("__main__")
