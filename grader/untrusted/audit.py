@@ -49,7 +49,7 @@ import io
 import re
 import sys
 
-PROCESS_EVENTS = {"os.fork", "os.forkpty", "os.exec", "os.posix_spawn", "os.spawn", "os.system",
+PROCESS_EVENTS = {"os.forkpty", "os.exec", "os.posix_spawn", "os.spawn", "os.system",
                   "subprocess.Popen"}
 INTROSPECTION_EVENTS = {"gc.get_objects", "gc.get_referrers", "gc.get_referents",
                         "sys.settrace", "sys.setprofile", "sys.addaudithook",
