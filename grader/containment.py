@@ -124,6 +124,10 @@ def ran_since(pid, record):
     return any(_state(pid, tid) not in _STOPPED_STATES or _run_time(pid, tid) != record[tid] for tid in tids)
 
 
+def _zombie(pid):
+    return _state(pid, pid) in ("Z", "X")
+
+
 def resume(pid):
     try:
         os.kill(pid, signal.SIGCONT)
@@ -135,10 +139,10 @@ def sweep(namespace, allowed, rounds=64):
     """Kill every process of `namespace` (a Namespace) not in `allowed`; returns how many.
 
     Repeated until none is left: a helper may fork while the sweep runs (RLIMIT_NPROC
-    bounds how often)."""
+    bounds how often). A zombie runs nothing and holds no memory: it is left to E to reap."""
     killed = set()
     for _ in range(rounds):
-        strays = [pid for pid in namespace.members() if pid not in allowed]
+        strays = [pid for pid in namespace.members() if pid not in allowed and not _zombie(pid)]
         if not strays:
             return len(killed)
         for pid in strays:
@@ -149,6 +153,31 @@ def sweep(namespace, allowed, rounds=64):
             killed.add(pid)
         time.sleep(0.001)
     return len(killed)
+
+
+def stray_descriptors(pid):
+    """What a fresh check process holds beyond what it should (0-2 on /dev/null and the one
+    socket it answers on): read from outside, so a check process that skipped the engine's
+    `isolate_call` is caught before it runs a check. A pipe or socket inherited from E is
+    the channel that matters: every later check's process inherits the same one."""
+    stray = []
+    try:
+        names = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return []  # gone: its death is reported where the grader next talks to it
+    sockets = 0
+    for name in names:
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{name}")
+        except OSError:
+            continue
+        if int(name) <= 2 and target == "/dev/null":
+            continue
+        if target.startswith("socket:") and sockets == 0 and int(name) > 2:
+            sockets += 1
+            continue
+        stray.append(f"{name} -> {target}")
+    return stray
 
 
 # -- memory ------------------------------------------------------------------------------

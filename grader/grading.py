@@ -51,7 +51,7 @@ def grade(submission, assignment=None, limits=None, seed=None):
                  [assignments.COURSE_DIR], seed=seed) as sandbox:
         student = Student(sandbox, program.answers, program.student_code)
         tests = runner.run_suite(assignment, student, devices, seed=seed)
-        notes = program.notes + _cell_error_notes(student)
+        notes = program.notes + _cell_error_notes(student) + sandbox.notes
         weakened = sandbox.weakened
     stdout = sandbox.stdout.text()  # after close: the capture has drained the pipe
     for test in tests:

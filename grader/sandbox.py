@@ -230,6 +230,14 @@ class Sandbox:
             raise SandboxFailure("protocol", "the sandbox answered from a process it was not asked to start")
         self._stop(self._e_pid)
         self._stop(process.peer.pid)
+        stray = containment.stray_descriptors(process.peer.pid)
+        if stray:
+            self._end(process)
+            self.kill()
+            self._failure = SandboxFailure(
+                "protocol", "a check's process of your notebook kept descriptors it inherited "
+                f"({', '.join(stray[:3])}); the submission was ended")
+            raise self._failure
         self._spare = process
         self._sweep("were started while the grader forked a check's process; they were stopped")
 
