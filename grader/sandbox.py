@@ -90,6 +90,7 @@ class Sandbox:
         self._spare = None  # the next check's process, forked in advance and stopped
         self._spare_asked = None  # our end of the spare's socket while E forks it
         self._stopped = {}  # pid -> its threads' run times when it was stopped
+        self._ended = set()  # check processes the grader killed
         self._namespace = None
         self._memory = None
         self._over_budget = None
@@ -112,8 +113,8 @@ class Sandbox:
             self.program = self._request(self._executed, "program", {"cells": self.cells, "seed": self.seed},
                                          self.limits.program_seconds)
             self._stop(self._e_pid)
-            self._sweep("were still running after its cells ran; they were stopped before the checks, "
-                        "which start from the notebook's main process alone")
+            self._sweep("after its cells ran; stopped before the checks, which start from the notebook's "
+                        "main process alone")
             self.weakened += Zygote.shared().freeze(self._e_pid)
             self._ask_for_spare()
         except SandboxFailure as failure:
@@ -132,7 +133,7 @@ class Sandbox:
         if self._executed is not None and self.program is not None and self._failure is None:
             try:
                 if self._spare_asked is None:
-                    self._sweep("were started during a check; they were stopped when it ended")
+                    self._sweep("when a check ended; stopped")
                 self._ask_for_spare()
             except SandboxFailure as failure:
                 self._failure = failure
@@ -239,7 +240,7 @@ class Sandbox:
                 f"({', '.join(stray[:3])}); the submission was ended")
             raise self._failure
         self._spare = process
-        self._sweep("were started while the grader forked a check's process; they were stopped")
+        self._sweep("while the grader forked a check's process; stopped")
 
     def _ask_for_fork(self):
         """Ask E for a check process; returns our end of its call socket."""
@@ -299,12 +300,14 @@ class Sandbox:
     def _end(self, process):
         process.kill()
         self._stopped.pop(process.peer.pid, None)
+        if process.peer.pid is not None:
+            self._ended.add(process.peer.pid)  # killed, maybe not gone yet: no stray
 
     def _sweep(self, what):
-        killed = containment.sweep(self._namespace, set(self._held()))
+        killed = containment.sweep(self._namespace, set(self._held()) | self._ended)
         if killed:
-            note = f"{killed} process{'es' if killed > 1 else ''} your notebook started " \
-                   f"(os.fork, multiprocessing, a DataLoader's workers) {what}"
+            were = "processes your notebook started were" if killed > 1 else "process your notebook started was"
+            note = f"{killed} {were} still running (os.fork, multiprocessing, a DataLoader's workers) {what}"
             if note not in self.notes:
                 self.notes.append(note)
 
