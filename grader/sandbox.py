@@ -91,6 +91,7 @@ class Sandbox:
         self._spare_asked = None  # our end of the spare's socket while E forks it
         self._stopped = {}  # pid -> its threads' run times when it was stopped
         self._ended = set()  # check processes the grader killed
+        self._fresh_pids = set()  # the one-off process a comparison is talking to
         self._namespace = None
         self._memory = None
         self._over_budget = None
@@ -174,10 +175,12 @@ class Sandbox:
         timeout = timeout or self.limits.call_seconds
         if fresh:
             process = self._fork()
+            self._fresh_pids = {process.peer.pid}
             try:
                 return self._request(process, op, payload, timeout)
             finally:
                 self._end(process)
+                self._fresh_pids = set()
                 if self._failure is None and self._executed is not None:
                     self._ask_for_spare()  # the next comparison's, forked while the grader judges this one
         if self._check is None:
@@ -269,6 +272,16 @@ class Sandbox:
                 held[process.peer.pid] = process
         return held
 
+    def _held_pids(self):
+        """For the watchdog's thread: the processes the grader asked for (E, the check's,
+        the spare, a one-off fresh one), or None while E forks one whose pid is not known yet."""
+        try:
+            if self._spare_asked is not None:
+                return None
+            return set(self._held()) | self._fresh_pids
+        except AttributeError:  # E already gone
+            return set()
+
     def _stop(self, pid):
         if pid in self._stopped:
             return
@@ -314,7 +327,7 @@ class Sandbox:
     def _watch(self, pid):
         self._namespace = containment.Namespace(pid)
         self._memory = containment.MemoryWatch(self._namespace, pid, self.limits.memory_bytes,
-                                               self._memory_exceeded)
+                                               self._memory_exceeded, held=self._held_pids)
 
     def _memory_exceeded(self, used):
         """From the watchdog's thread: end the whole submission (E is its PID namespace's init:
