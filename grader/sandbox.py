@@ -1,11 +1,14 @@
-"""The trusted side of the sandbox: start a locked-down child, talk to it, kill it.
+"""The trusted side of the sandbox: start a locked-down child, talk to it, hold it, kill it.
 
 A `Sandbox` holds one submission: the process that ran its program (forked from a warm
 zygote, grader.untrusted.zygote) and, per hidden check, a fresh fork of that process. It
 sends calls as grader.wire messages, enforces a wall clock on each reply and on the whole
-submission, keeps the first bytes of what the program printed, and kills every process of
-the submission (its process group and, when the grader is root, every process of its uid)
-when it closes, times out, or dies.
+submission, keeps the first bytes of what the program printed, holds every process of the
+submission from outside (grader.containment: one runs at a time, strays are killed, their
+memory is summed against the budget), and kills them all (its PID namespace, its process
+group and, when the grader is root, every process of its uid) when it closes, times out,
+or dies. Every process in the sandbox is the student's: nothing here relies on what one
+of them says or does for the grader.
 """
 
 import dataclasses
@@ -351,6 +354,10 @@ class Sandbox:
             raise SandboxFailure("grader", f"the grader could not encode its own request ({str(exc)[:200]}); "
                                  "this is a fault of the grader, not of your notebook") from None
         header_bytes, total = _frame_sizes(frame)
+        try:
+            wire._count_nodes(header)  # the sandbox's reader refuses more values than this
+        except wire.WireError:
+            total = wire.MAX_MESSAGE_BYTES + 1
         if header_bytes > wire.MAX_HEADER_BYTES or total > wire.MAX_MESSAGE_BYTES:
             raise SandboxFailure("grader", f"the grader's own request ({total} bytes) is over what the sandbox "
                                  "accepts; this is a limit of the grader, not a fault of your notebook")
