@@ -55,7 +55,8 @@ def grade(submission, assignment=None, limits=None, seed=None):
         student = Student(sandbox, program.answers, program.student_code, cells=program.cells)
         tests = runner.run_suite(assignment, student, devices, seed=seed)
         notes = (program.notes + _skipped_notes(sandbox.program, program)
-                 + shortcuts.apply_policy(tests, deadlines.policy()) + _cell_error_notes(student))
+                 + shortcuts.apply_policy(tests, deadlines.policy()) + _cell_error_notes(student)
+                 + sandbox.notes)
         weakened = sandbox.weakened
     stdout = sandbox.stdout.text()  # after close: the capture has drained the pipe
     for test in tests:

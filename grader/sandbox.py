@@ -1,14 +1,18 @@
-"""The trusted side of the sandbox: start a locked-down child, talk to it, kill it.
+"""The trusted side of the sandbox: start a locked-down child, talk to it, hold it, kill it.
 
 A `Sandbox` holds one submission: the process that ran its program (forked from a warm
 zygote, grader.untrusted.zygote) and, per hidden check, a fresh fork of that process. It
 sends calls as grader.wire messages, enforces a wall clock on each reply and on the whole
-submission, keeps the first bytes of what the program printed, and kills every process of
-the submission (its process group and, when the grader is root, every process of its uid)
-when it closes, times out, or dies.
+submission, keeps the first bytes of what the program printed, holds every process of the
+submission from outside (grader.containment: one runs at a time, strays are killed, their
+memory is summed against the budget), and kills them all (its PID namespace, its process
+group and, when the grader is root, every process of its uid) when it closes, times out,
+or dies. Every process in the sandbox is the student's: nothing here relies on what one
+of them says or does for the grader.
 """
 
 import dataclasses
+import errno
 import fcntl
 import json
 import os
@@ -18,7 +22,7 @@ import threading
 import time
 from pathlib import Path
 
-from grader import wire, zygote
+from grader import containment, wire, zygote
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,10 +31,15 @@ class Limits:
     program_seconds: float = 30.0
     submission_seconds: float = 90.0
     cpu_seconds: int = 120
+    # The submission as a whole, all its processes together (grader.containment.MemoryWatch);
+    # also each process's own RLIMIT_DATA above what it started with.
     memory_bytes: int = 2 << 30
     file_bytes: int = 16 << 20
     tmp_bytes: int = 64 << 20
     open_files: int = 256
+    # RLIMIT_NPROC of the submission's uid, which counts threads: the 4 processes the grader
+    # makes (E, a check's process, the spare, a one-off fresh one) and 28 threads or
+    # processes for honest code (a DataLoader's workers and their queue threads, torch's).
     processes: int = 32
     output_bytes: int = 64 << 10
     reply_bytes: int = 64 << 20
@@ -41,7 +50,11 @@ class SandboxFailure(Exception):
 
     def __init__(self, kind, message):
         super().__init__(message)
-        self.kind = kind  # "timeout", "crash", "budget", "protocol"
+        self.kind = kind  # "timeout", "crash", "budget", "protocol", "grader" (our own fault)
+
+
+def _size(n):
+    return f"{n / (1 << 30):g} GiB" if n >= 1 << 30 else f"{n / (1 << 20):g} MiB"
 
 
 class Sandbox:
@@ -51,6 +64,16 @@ class Sandbox:
     a fork of E (grader.untrusted.child); `new_check()` ends the current one, and
     `request(..., fresh=True)` asks a one-off C, for a comparison that must not share
     state with the check's own calls.
+
+    Every one of these processes is the student's (any of them may run code the student
+    put there, the engine's own code in them included), so what holds them is outside them
+    (grader.containment): only the process the grader is talking to runs; every other one
+    is stopped (SIGSTOP, verified in /proc, and found not to have run when it is resumed).
+    E runs on its own for the program, then only to fork the next check process: that
+    "spare" is asked for as soon as the previous check's process is gone, so the fork
+    overlaps the grader's own work between checks. After the program, and whenever E or a
+    check process has run, every process of the submission the grader did not ask for is
+    killed. A watchdog sums the memory of all of them against `Limits.memory_bytes`.
     """
 
     def __init__(self, cells, limits=Limits(), hidden_paths=(), read_only_paths=(), seed=0):
@@ -64,9 +87,17 @@ class Sandbox:
         self.stderr = OutputCapture(limits.output_bytes)
         self.program = None
         self.weakened = []
+        self.notes = []  # what the student should know about how their processes were held
         self._executed = None
         self._check = None
-        self._spare = None  # our end of the next check process's socket, asked for in advance
+        self._spare = None  # the next check's process, forked in advance and stopped
+        self._spare_asked = None  # our end of the spare's socket while E forks it
+        self._stopped = {}  # pid -> its threads' run times when it was stopped
+        self._ended = set()  # check processes the grader killed
+        self._fresh_pids = set()  # the one-off process a comparison is talking to
+        self._namespace = None
+        self._memory = None
+        self._over_budget = None
         self._failure = None
         self.running_cell = None  # the program's cell that started last (E reports each)
 
@@ -83,9 +114,14 @@ class Sandbox:
         try:
             hello = self._receive(self._executed, self.limits.call_seconds)[0]
             self.weakened = list(hello.get("weakened", []))
+            self._watch(self._executed.peer.pid)
             self.program = self._request(self._executed, "program", {"cells": self.cells, "seed": self.seed},
                                          self.limits.program_seconds, progress=self._cell_started)
-            self.weakened += Zygote.shared().freeze(self._executed.peer.pid)
+            self._stop(self._e_pid)
+            self._sweep("after its cells ran; stopped before the checks, which start from the notebook's "
+                        "main process alone")
+            self.weakened += Zygote.shared().freeze(self._e_pid)
+            self._ask_for_spare()
         except SandboxFailure as failure:
             running = f" (`{self.running_cell}` was running)" if self.running_cell and failure.kind != "protocol" else ""
             self._failure = SandboxFailure(failure.kind, f"while running your notebook's cells: {failure}{running}")
@@ -98,17 +134,31 @@ class Sandbox:
     def new_check(self):
         """The next request starts from the executed notebook again, in a fresh process."""
         if self._check is not None:
-            self._check.kill()
+            self._end(self._check)
             self._check = None
+        if self._executed is not None and self.program is not None and self._failure is None:
+            try:
+                if self._spare_asked is None:
+                    self._sweep("when a check ended; stopped")
+                self._ask_for_spare()
+            except SandboxFailure as failure:
+                self._failure = failure
+                self.kill()
 
     def kill(self):
-        self.new_check()
-        if self._spare is not None:  # it dies with E's PID namespace; this only closes our end
-            self._spare.close()
-            self._spare = None
+        if self._memory is not None:
+            self._memory.close()
+        if self._check is not None:
+            self._end(self._check)
+            self._check = None
+        for process in (self._spare, self._spare_asked):
+            if process is not None:  # it dies with E's PID namespace; this only closes our end
+                process.close() if isinstance(process, socket.socket) else self._end(process)
+        self._spare = self._spare_asked = None
         if self._executed is not None:
             self._executed.kill()
             self._executed = None
+        self._stopped.clear()
 
     def close(self):
         self.kill()
@@ -130,12 +180,18 @@ class Sandbox:
         timeout = timeout or self.limits.call_seconds
         if fresh:
             process = self._fork()
+            self._fresh_pids = {process.peer.pid}
             try:
                 return self._request(process, op, payload, timeout)
             finally:
-                process.kill()
+                self._end(process)
+                self._fresh_pids = set()
+                if self._failure is None and self._executed is not None:
+                    self._ask_for_spare()  # the next comparison's, forked while the grader judges this one
         if self._check is None:
             self._check = self._fork()
+        else:
+            self._run_only(self._check)
         try:
             return self._request(self._check, op, payload, timeout)
         except SandboxFailure:
@@ -143,25 +199,56 @@ class Sandbox:
             raise
 
     def _fork(self):
-        """A fresh copy of the executed notebook: E forks it, and it must prove, through the
-        kernel's credentials on its first message, that it is a new child of E.
+        """A fresh copy of the executed notebook, running alone: the spare, or a new one.
 
-        The next one is asked for at once, so that E forks it (and it locks itself down)
-        while this one answers the check: the fork then costs a check no waiting. It is the
-        same copy of E either way, since E runs nothing between forks."""
-        ours = self._spare or self._ask_for_fork()
-        self._spare = self._ask_for_fork()
+        Each must prove, through the kernel's credentials on its first message, that it is
+        a new child of E. While E forks one for a comparison inside a check, the check's
+        own process is stopped (and found unchanged when it resumes)."""
+        if self._spare is None:
+            if self._spare_asked is None:
+                self._ask_for_spare()
+            self._take_spare()
+        process, self._spare = self._spare, None
+        self._run_only(process)
+        return process
+
+    def _ask_for_spare(self):
+        """Let E run to fork the next check process (every other process stopped)."""
+        if self._spare is not None or self._spare_asked is not None:
+            return
+        if self._check is not None:
+            self._stop(self._check.peer.pid)
+        self._resume(self._e_pid)
+        self._spare_asked = self._ask_for_fork()
+
+    def _take_spare(self):
+        """The spare's first message; then E and the spare are stopped, and every process
+        of the submission the grader did not ask for is killed."""
+        ours, self._spare_asked = self._spare_asked, None
+        if self._e_pid in self._stopped:  # E stopped before it forked: it must run to do so
+            self._run_only(self._executed)
         process = _CheckProcess(ours, wire.Peer())
         try:
             self._receive(process, self.limits.call_seconds)
         except SandboxFailure:
-            process.kill()
+            self._end(process)
             raise
-        if _parent_of(process.peer.pid) != self._executed.peer.pid:
-            process.kill()
+        if _parent_of(process.peer.pid) != self._e_pid:
+            self._end(process)
             self.kill()
             raise SandboxFailure("protocol", "the sandbox answered from a process it was not asked to start")
-        return process
+        self._stop(self._e_pid)
+        self._stop(process.peer.pid)
+        stray = containment.stray_descriptors(process.peer.pid)
+        if stray:
+            self._end(process)
+            self.kill()
+            self._failure = SandboxFailure(
+                "protocol", "a check's process of your notebook kept descriptors it inherited "
+                f"({', '.join(stray[:3])}); the submission was ended")
+            raise self._failure
+        self._spare = process
+        self._sweep("while the grader forked a check's process; stopped")
 
     def _ask_for_fork(self):
         """Ask E for a check process; returns our end of its call socket."""
@@ -176,19 +263,116 @@ class Sandbox:
             theirs.close()
         return ours
 
+    # -- holding the processes (grader.containment) --------------------------------
+
+    @property
+    def _e_pid(self):
+        return self._executed.peer.pid
+
+    def _held(self):
+        """The processes the grader asked for: E, the check's, the spare (pid -> process)."""
+        held = {self._e_pid: self._executed}
+        for process in (self._check, self._spare):
+            if process is not None and process.peer.pid is not None:
+                held[process.peer.pid] = process
+        return held
+
+    def _held_pids(self):
+        """For the watchdog's thread: the processes the grader asked for (E, the check's,
+        the spare, a one-off fresh one), or None while E forks one whose pid is not known yet."""
+        try:
+            if self._spare_asked is not None:
+                return None
+            return set(self._held()) | self._fresh_pids
+        except AttributeError:  # E already gone
+            return set()
+
+    def _stop(self, pid):
+        if pid in self._stopped:
+            return
+        try:
+            self._stopped[pid] = containment.stop(pid)
+        except containment.StopFailed as exc:
+            self.kill()
+            self._failure = SandboxFailure("crash", f"a process of your notebook could not be stopped ({exc})")
+            raise self._failure from None
+
+    def _resume(self, pid):
+        record = self._stopped.pop(pid, None)
+        if record is not None and containment.ran_since(pid, record):
+            self.kill()
+            self._failure = SandboxFailure(
+                "protocol", "a process of your notebook ran while the grader had stopped it (another of "
+                "its processes resumed it); the submission was ended")
+            raise self._failure
+        containment.resume(pid)
+
+    def _run_only(self, process):
+        if self._spare_asked is not None:
+            self._take_spare()  # a process E is forking runs too: it must be held first
+        for pid in self._held():
+            if pid != process.peer.pid:
+                self._stop(pid)
+        self._resume(process.peer.pid)
+
+    def _end(self, process):
+        process.kill()
+        self._stopped.pop(process.peer.pid, None)
+        if process.peer.pid is not None:
+            self._ended.add(process.peer.pid)  # killed, maybe not gone yet: no stray
+
+    def _sweep(self, what):
+        killed = containment.sweep(self._namespace, set(self._held()) | self._ended)
+        if killed:
+            were = "processes your notebook started were" if killed > 1 else "process your notebook started was"
+            note = f"{killed} {were} still running (os.fork, multiprocessing, a DataLoader's workers) {what}"
+            if note not in self.notes:
+                self.notes.append(note)
+
+    def _watch(self, pid):
+        self._namespace = containment.Namespace(pid)
+        self._memory = containment.MemoryWatch(self._namespace, pid, self.limits.memory_bytes,
+                                               self._memory_exceeded, held=self._held_pids)
+
+    def _memory_exceeded(self, used):
+        """From the watchdog's thread: end the whole submission (E is its PID namespace's init:
+        every process in it dies with E); the waiting call then reports why."""
+        self._over_budget = SandboxFailure(
+            "budget", f"your notebook used more than {_size(self.limits.memory_bytes)} of memory in total "
+                      f"across its processes ({_size(used)} when it was stopped); it was stopped")
+        try:
+            os.kill(self._e_pid, signal.SIGKILL)
+        except (ProcessLookupError, AttributeError, TypeError):
+            pass
+
     def _cell_started(self, header):
         label = header.get("running")
         self.running_cell = label[:80] if isinstance(label, str) else None
+
+    # -- the wire ------------------------------------------------------------------
 
     def _request(self, process, op, payload, timeout, progress=None):
         """`progress(header)` takes the frames that carry "running" before the reply (the
         program's cells as they start); the whole exchange has `timeout`."""
         tensors = {}
-        header = {"op": op, "payload": wire.encode(payload, tensors)}
         try:
-            wire.send(process.sock, header, tensors)
-        except OSError:
-            self._died(process)
+            header = {"op": op, "payload": wire.encode(payload, tensors)}
+            frame = wire.pack(header, tensors)
+        except (TypeError, ValueError, wire.WireError) as exc:
+            raise SandboxFailure("grader", f"the grader could not encode its own request ({str(exc)[:200]}); "
+                                 "this is a fault of the grader, not of your notebook") from None
+        header_bytes, total = _frame_sizes(frame)
+        try:
+            wire._count_nodes(header)  # the sandbox's reader refuses more values than this
+        except wire.WireError:
+            total = wire.MAX_MESSAGE_BYTES + 1
+        if header_bytes > wire.MAX_HEADER_BYTES or total > wire.MAX_MESSAGE_BYTES:
+            raise SandboxFailure("grader", f"the grader's own request ({total} bytes) is over what the sandbox "
+                                 "accepts; this is a limit of the grader, not a fault of your notebook")
+        try:
+            process.sock.sendall(frame)
+        except OSError as exc:
+            self._send_failed(process, exc)
         deadline = time.monotonic() + timeout
         header, tensors = self._receive(process, timeout)
         while progress is not None and "running" in header and not tensors:
@@ -230,8 +414,23 @@ class Sandbox:
             process.kill()
             raise SandboxFailure("protocol", f"the sandbox sent malformed data: {str(exc)[:200]}") from None
 
+    def _send_failed(self, process, exc):
+        """Our request could not be written: the process is gone (its death is the student's),
+        it closed the connection itself, or the failure is on our side."""
+        if self._over_budget is not None or process.peer.pid is None or not _alive(process.peer.pid):
+            self._died(process)
+        process.kill()
+        if exc.errno in (errno.EPIPE, errno.ECONNRESET):
+            raise SandboxFailure("crash", "your code closed the sandbox's connection to the grader")
+        raise SandboxFailure("grader", f"the grader could not send its request ({exc.strerror or exc}); "
+                             "this is a fault on the grader's side, not of your notebook")
+
     def _died(self, process):
         process.kill()
+        if self._over_budget is not None:
+            self.kill()
+            self._failure = self._over_budget
+            raise self._failure
         if process is self._executed:
             self._executed_died()
         raise SandboxFailure("crash", "the Python process running your code died "
@@ -239,8 +438,21 @@ class Sandbox:
 
     def _executed_died(self):
         self.kill()
-        self._failure = SandboxFailure("crash", "the sandbox holding your executed notebook died")
+        self._failure = self._over_budget or SandboxFailure("crash", "the sandbox holding your executed notebook died")
         raise self._failure
+
+
+def _frame_sizes(frame):
+    header_bytes, blob_bytes = wire._FRAME.unpack_from(frame)
+    return header_bytes, header_bytes + blob_bytes
+
+
+def _alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return False
 
 
 def _parent_of(pid):

@@ -104,12 +104,13 @@ for _ in range(4):
             hold = bytearray(600 << 20)
             for i in range(0, len(hold), 4096):
                 hold[i] = 1
-            print("FORKED_AND_HELD", flush=True)
             time.sleep(60)
             os._exit(0)
     except OSError:
         pass
-time.sleep(1)
+time.sleep(4)
+# Still alive with four helpers of 600 MiB each: the submission held over twice its budget.
+print("FORKED_AND_HELD", flush=True)
 """
 INTROSPECT = """
 import sys, gc
@@ -208,7 +209,7 @@ def sandbox_ipc_objects():
 
 
 class MemoryWatch:
-    """Peak resident memory of all sandbox-uid processes together, sampled while grading."""
+    """Peak memory (PSS) of all sandbox-uid processes together, sampled while grading."""
 
     def __init__(self):
         self.peak, self._stop = 0, threading.Event()
@@ -231,9 +232,20 @@ class MemoryWatch:
                 except OSError:
                     continue
                 uid = int(status.split("Uid:")[1].split()[0])
-                if UidLease.FIRST_UID <= uid < UidLease.FIRST_UID + UidLease.COUNT and "VmRSS:" in status:
-                    total += int(status.split("VmRSS:")[1].split()[0]) * 1024
+                if UidLease.FIRST_UID <= uid < UidLease.FIRST_UID + UidLease.COUNT:
+                    total += _pss(pid)
             self.peak = max(self.peak, total)
+
+
+def _pss(pid):
+    """What a process holds, a page shared between k processes counted 1/k times: the program
+    may fork (grader.containment holds the submission as a whole), and RSS would count every
+    page a fork shares with the warm template once per process."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as rollup:
+            return sum(int(line.split()[1]) * 1024 for line in rollup if line.startswith("Pss:"))
+    except OSError:
+        return 0
 
 
 def graded(source):
@@ -282,7 +294,7 @@ def test_in_process_attacks_gain_nothing():
                                           reference=False), A1, limits=LIMITS)
     assert_nothing_gained_or_left(result, seconds, earned=plainly_true["score"])
     assert "ENGINE_REWIRED" in result["stdout"]  # the attack did reach the engine
-    # One process under RLIMIT_DATA: the program's 1 GiB limit bounds the whole submission.
+    # The watchdog (grader.containment) ends a submission over its 1 GiB across all its processes.
     assert peak < LIMITS.memory_bytes + (768 << 20), peak
 
 

@@ -162,3 +162,16 @@ def test_wire_refuses_what_is_not_data():
         wire.decode({"__pickle__": "gASV"}, {})
     with pytest.raises(wire.WireError):
         wire.checked_device({"device": "meta"})
+
+
+def test_a_request_too_big_for_the_sandbox_is_the_graders_fault_not_a_crash(student):
+    """The grader's own message over what the sandbox reads: not sent, and never reported as
+    the student's process dying; the check's process goes on answering."""
+    from grader.sandbox import SandboxFailure
+
+    sandbox = student._sandbox
+    with pytest.raises(SandboxFailure) as refused:
+        sandbox.request("call", {"target": "add", "args": [list(range(300_000)), [1]]})
+    assert refused.value.kind == "grader" and "not a fault of your notebook" in str(refused.value)
+    assert "died" not in str(refused.value)
+    assert student.add(2, 3) == 5

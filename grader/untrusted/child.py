@@ -47,6 +47,7 @@ from torch import nn
 from traitlets.config import Config
 
 from grader import wire
+from grader.untrusted import jail
 
 _CELL_PREFIX = "<cell "
 
@@ -393,6 +394,7 @@ def serve_submission(control, fork=os.fork, isolate=None):
     seed = child.seed  # as the program was seeded: every check starts from the same generators
     sys.stdout.flush()
     sys.stderr.flush()
+    jail.release_writable_files([0, 1, 2, control.fileno()])  # lets the freeze remount read-only
     wire.send(control, *reply)
     _forget_student_hooks()
     # Out of the collector's sight: a collection in a check would otherwise write to every

@@ -24,11 +24,12 @@ Three moments, three functions:
   it closes every descriptor but the engine's, unmaps shared memory inherited from the
   program, resets signal handlers, mask and timers, and stacks the call filter.
 * `freeze_writable` runs in a root process forked from the zygote once the program has
-  finished: it makes /tmp, /dev/shm, /run and /var/tmp read-only in the sandbox's mount
-  namespace, so no check can leave a file for another.
+  finished: it remounts the sandbox's tmpfs (/tmp, /dev/shm, /run, /var/tmp) read-only,
+  so no check can leave a file for another, whatever handle it holds.
 """
 
 import ctypes
+import fcntl
 import os
 import resource
 import signal
@@ -48,6 +49,7 @@ WRITABLE = ("/tmp", "/dev/shm", "/run", "/var/tmp")
 DEVICES = ("null", "zero", "full", "random", "urandom")
 SHARED_LIBRARIES = ("/usr/lib", "/lib", "/lib64", "/usr/lib64", "/usr/lib32", "/lib32")
 SANDBOX_HOME = "/tmp/work"
+TMP_INODES = 4096  # files and directories on the sandbox's tmpfs, all four paths together
 _STAGE = "/proc/self/fd/{}"
 _SAFE = MS_NOSUID | MS_NODEV
 
@@ -242,7 +244,11 @@ def _build_root(sources, tmp_bytes, uid):
             _bind(handles[path], root + path)
         _make_dev(root)
         os.makedirs(root + "/proc", exist_ok=True)
-        _mount("proc", root + "/proc", "proc", _SAFE | MS_NOEXEC)
+        # hidepid=invisible: a process sees only the processes it could ptrace, i.e. none but
+        # itself (every one is not dumpable): no process of the submission reads another's
+        # /proc (its name, state, memory size), so a check's process has no way to show
+        # anything to E or to the spare.
+        _mount("proc", root + "/proc", "proc", _SAFE | MS_NOEXEC, "hidepid=2")
         os.chdir(root)
     finally:
         for fd in handles.values():
@@ -313,8 +319,10 @@ def _stage_directory():
 
 
 def _make_writable(root, tmp_bytes, uid, stage):
-    """One capped tmpfs behind /tmp, /dev/shm, /run and /var/tmp (the cap is for all four)."""
-    _mount("tmpfs", stage, "tmpfs", _SAFE, f"size={tmp_bytes},mode=755")
+    """One capped tmpfs behind /tmp, /dev/shm, /run and /var/tmp (the caps are for all four):
+    `tmp_bytes` of data and TMP_INODES files (each inode is kernel memory outside the byte
+    cap: a million empty files would cost about a GiB)."""
+    _mount("tmpfs", stage, "tmpfs", _SAFE, f"size={tmp_bytes},nr_inodes={TMP_INODES},mode=755")
     for path in WRITABLE:
         inside = stage + "/" + path.strip("/").replace("/", "-")
         os.mkdir(inside)
@@ -423,18 +431,33 @@ def freeze_writable(pid):
     """Make the sandbox of `pid` unable to write anywhere; return what could not be done.
 
     Run in a root process forked from the zygote (single-threaded: setns into a mount
-    namespace refuses threaded callers). It enters pid's mount namespace and puts a
-    read-only bind of each writable mount on top of itself (a bind, not a remount of the
-    original: a remount fails while the program holds a file open for writing). Files the
-    program wrote stay readable; paths now lead to the read-only view. Processes that exist
-    already keep descriptors into the writable mount below; the check processes forked
-    after this close theirs (`isolate_call`).
+    namespace refuses threaded callers), once the program has run and the trusted side has
+    stopped E (SIGSTOP) and killed every other process of the submission. It enters pid's
+    mount namespace and remounts the sandbox's one tmpfs read-only at its superblock: every
+    path, every bind of it, and every handle opened before (a directory descriptor, a
+    working directory inside it) then refuses writes (EROFS), in E and in every check
+    process forked from it. Files the program wrote stay readable.
+
+    The kernel refuses that remount (EBUSY) while a file on it is open for writing. E's
+    engine closes those after the program (`release_writable_files`); a program that kept
+    one anyway (by replacing the engine's code in its own process) gets the weaker freeze of
+    the earlier design, and the result says so: a read-only bind over each path, so every
+    path leads to a read-only view, while the descriptor kept open stays writable. What
+    still holds then: E is stopped while any check runs, and each check process closes
+    what it inherited (`isolate_call`); a check process that skips that could write through
+    the kept descriptor, which the next check's process inherits too.
     """
-    weakened = []
     try:
         _enter_mount_namespace_of(pid)
     except OSError as exc:
         return [f"freeze: cannot enter the sandbox's mount namespace ({exc.strerror})"]
+    try:
+        _mount(None, WRITABLE[0], None, MS_REMOUNT | MS_RDONLY | _SAFE)
+        return []
+    except OSError as exc:
+        refused = exc.strerror
+    weakened = [f"freeze: the scratch space's file system could not be made read-only ({refused}, "
+                "a file still open for writing); its paths are covered by read-only binds"]
     for path in WRITABLE:
         try:
             _mount(path, path, None, MS_BIND)
@@ -442,6 +465,29 @@ def freeze_writable(pid):
         except OSError as exc:
             weakened.append(f"freeze: {path} stays writable ({exc.strerror})")
     return weakened
+
+
+def release_writable_files(keep_fds):
+    """E, after the program: every descriptor open for writing on a file, but `keep_fds`,
+    now reads /dev/null instead (the number stays taken, so no later descriptor reuses it
+    under a file object the notebook still holds), so that `freeze_writable` can make the
+    file system itself read-only. A notebook that left a log or output file open loses
+    nothing: its checks run on a read-only file system, closed descriptors, anyway."""
+    null = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        for name in os.listdir("/proc/self/fd"):
+            fd = int(name)
+            if fd in keep_fds or fd == null:
+                continue
+            try:
+                writable = fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE != os.O_RDONLY
+                regular = stat.S_ISREG(os.fstat(fd).st_mode)
+            except OSError:
+                continue
+            if writable and regular:
+                os.dup2(null, fd, inheritable=False)
+    finally:
+        os.close(null)
 
 
 def _enter_mount_namespace_of(pid):

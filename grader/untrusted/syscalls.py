@@ -6,28 +6,40 @@ in the zygote, long before any student code runs, and kept as compiled BPF bytes
 
 * the **program filter** (`install_program_filter`), loaded in the process that runs the
   student's program (E). Default allow; it refuses (EPERM unless noted):
-  - creating processes: execve/execveat, fork, vfork, clone without CLONE_THREAD (threads
-    stay: torch and CUDA start them) *except* the exact flags `SIGCHLD | CLONE_UNTRACED`,
-    which only `grader_fork` uses (os.fork passes CLONE_CHILD_SETTID|CLONE_CHILD_CLEARTID|
-    SIGCHLD, posix_spawn and subprocess CLONE_VM|CLONE_VFORK); clone3 answers ENOSYS so
-    glibc falls back to clone, where the flags can be read;
+  - creating processes other than by fork: execve/execveat, the fork and vfork syscalls,
+    clone without CLONE_THREAD unless its flags are exactly glibc fork()'s
+    (SIGCHLD | CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID): posix_spawn and subprocess
+    (CLONE_VM|CLONE_VFORK) and every hand-made clone are refused, threads stay (torch and
+    CUDA start them); clone3 answers ENOSYS so glibc falls back to clone, where the flags can
+    be read. Fork itself stays allowed on purpose: every process in the sandbox belongs to
+    the student, so a filter that let only "the grader" fork would hold nobody (the student
+    can run the grader's fork). The student's forks are bounded outside the filter: RLIMIT_NPROC
+    on the submission's uid, the trusted side's sweep of every process it did not ask for,
+    its memory watchdog over all of them, and SIGSTOP of every process but the one it talks
+    to (grader.sandbox). Allowing glibc's own pattern also means every fork runs glibc's and
+    the libraries' atfork handlers (malloc's arena locks, OpenBLAS's pool) and CPython's
+    after-fork step before any bytecode, so a fork with other threads alive leaves a
+    runnable copy;
   - reaching other processes: ptrace, process_vm_readv/writev, pidfd_open/pidfd_getfd,
     kcmp, move_pages/migrate_pages;
-  - residue that outlives the process: SysV IPC (shm*, msg*, sem*), POSIX message queues,
-    mknod/mknodat (a FIFO passes data through a read-only mount), and, without CUDA, every
-    MAP_SHARED mapping (writable shared memory would live on in every later fork; refused
-    whatever the protection, since mprotect could add PROT_WRITE later);
-  - the network: socket() of every family but AF_UNIX (socketpair stays: it only ever makes
-    a private AF_UNIX pair, and a process that cannot fork has nobody to share it with);
+  - residue that outlives the process or escapes the limits: SysV IPC (shm*, msg*, sem*),
+    POSIX message queues, mknod/mknodat (a FIFO passes data through a read-only mount), and,
+    without CUDA, memfd_create (a memfd holds memory outside RLIMIT_DATA, the tmpfs cap and
+    every process's footprint once written with write()) and every MAP_SHARED mapping
+    (writable shared memory would live on in every later fork and carry state from one
+    check to the next; refused whatever the protection, since mprotect could add PROT_WRITE
+    later);
+  - the network: socket() of every family but AF_UNIX;
   - the kernel's own surface, as Docker's default profile and nsjail deployments refuse it:
     namespaces and mounts (unshare, setns, mount, umount2, pivot_root, chroot, the new mount
     API), io_uring (its requests bypass seccomp), bpf, keyring calls, userfaultfd,
     perf_event_open, kexec, modules, reboot, swap, acct, quotas, file handles, iopl/ioperm,
-    personality other than 0, clock and syslog calls.
-  memfd_create stays allowed: a memfd is a private file whose descriptor every check's fork
-  closes (`jail.isolate_call`), and without CUDA it cannot be mapped shared.
-* the **call filter** (`install_call_filter`), stacked on top in each check's process (C):
-  no clone without CLONE_THREAD at all (not even grader_fork's pattern), no new socket, no
+    personality other than 0, clock and syslog calls; prctl(PR_SET_DUMPABLE) (every
+    process stays not dumpable: none of the uid can read another's memory or reopen its
+    descriptors through /proc).
+* the **call filter** (`install_call_filter`), stacked on top in each check's process (C)
+  by the engine's code there (which the student can replace: it narrows what an honest C
+  can do by accident; nothing relies on it): no clone without CLONE_THREAD at all, no new socket, no
   signal to another process, no file lock (flock, fcntl locks: a lock is one bit another
   process can see), and no scheduling, priority or rlimit change aimed at another process
   (each is a value a same-uid process can read back).
@@ -41,21 +53,22 @@ import ctypes
 import errno
 import os
 import tempfile
+import warnings
 
 import pyseccomp
 
 SIGCHLD = 17
 CLONE_THREAD = 0x00010000
-CLONE_UNTRACED = 0x00800000
-GRADER_FORK_FLAGS = SIGCHLD | CLONE_UNTRACED
+CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID = 0x00200000, 0x01000000
+FORK_FLAGS = SIGCHLD | CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID  # glibc fork()'s clone
 AF_UNIX = 1
 MAP_SHARED = 0x01  # MAP_SHARED_VALIDATE (0x03) has it too
 F_GETLK, F_SETLK, F_SETLKW, F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW = 5, 6, 7, 36, 37, 38
 F_SETLEASE = 1024
 SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC = 1, 1
-PR_SET_NO_NEW_PRIVS = 38
+PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS = 4, 38
 
-_SYS = {"clone": 56, "munmap": 11, "prctl": 157, "seccomp": 317}  # x86_64
+_SYS = {"munmap": 11, "prctl": 157, "seccomp": 317}  # x86_64
 
 REFUSED_ALWAYS = (
     "execve", "execveat", "fork", "vfork",
@@ -109,10 +122,14 @@ def _program_filter(cuda):
     for name in REFUSED_ALWAYS:
         f.add_rule(_eperm(), name)
     f.add_rule(pyseccomp.ERRNO(errno.ENOSYS), "clone3")
-    _refuse_process_creation_except(f, GRADER_FORK_FLAGS)
+    _refuse_process_creation_except(f, FORK_FLAGS)
     f.add_rule(_eperm(), "socket", pyseccomp.Arg(0, pyseccomp.NE, AF_UNIX))
     f.add_rule(_eperm(), "personality", pyseccomp.Arg(0, pyseccomp.NE, 0))
-    if not cuda:
+    # Stays not dumpable (jail.lock_down): no process of the uid reads another's memory or
+    # reopens its descriptors through /proc.
+    f.add_rule(_eperm(), "prctl", pyseccomp.Arg(0, pyseccomp.EQ, PR_SET_DUMPABLE))
+    if not cuda:  # CUDA's driver maps its memory shared, through memfds among others
+        f.add_rule(_eperm(), "memfd_create")
         f.add_rule(_eperm(), "mmap", pyseccomp.Arg(3, pyseccomp.MASKED_EQ, MAP_SHARED, MAP_SHARED))
     return f
 
@@ -151,21 +168,13 @@ class _SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
 
-# PyDLL, not CDLL: the GIL stays held across the call. A clone that released it could leave
-# the child waiting forever for a GIL another thread held at that instant.
+# PyDLL, not CDLL: the GIL stays held across the call (seccomp's TSYNC, munmap of a range
+# another thread could be using).
 _syscall = ctypes.PyDLL(None).syscall
 _syscall.restype = ctypes.c_long
 # errno read through its address: ctypes.get_errno is an audited event, refused later.
 _errno_location = ctypes.PyDLL(None).__errno_location
 _errno_location.restype = ctypes.POINTER(ctypes.c_int)
-_glibc_fork = ctypes.PyDLL(None).fork
-_glibc_fork.restype = ctypes.c_int
-_before_fork = ctypes.pythonapi.PyOS_BeforeFork
-_after_fork_parent = ctypes.pythonapi.PyOS_AfterFork_Parent
-_after_fork_child = ctypes.pythonapi.PyOS_AfterFork_Child
-for _function in (_before_fork, _after_fork_parent, _after_fork_child):
-    _function.restype = None
-    _function.argtypes = ()
 _ulong = ctypes.c_ulong
 
 
@@ -213,30 +222,20 @@ def install_call_filter():
 
 
 def grader_fork():
-    """Fork this process the one way the program filter allows: 0 in the child, its pid here.
+    """Fork this process (E) for a check: 0 in the child, its pid here.
 
-    Done as os.fork does it (PyOS_BeforeFork, then PyOS_AfterFork_Child or _Parent, all
-    with the GIL held), in two steps. First glibc's own fork(): its atfork "prepare" and
-    "parent" handlers run (OpenBLAS, for one, stops its thread pool there; a child that
-    skipped that would wait forever for threads it does not have). Without the program
-    filter that fork simply happens. Under it, its clone is refused, so the child is made
-    by the raw clone syscall with exactly SIGCHLD | CLONE_UNTRACED, the one pattern the
-    filter lets through. Libraries' "child" handlers do not run in such a child: the
-    engine keeps torch to one intra-op thread (the zygote does), so no pool is missing.
+    os.fork, i.e. glibc's fork() (whose clone pattern the program filter allows) with
+    CPython's before/after-fork steps around it, all in C. Nothing else will do: a fork made
+    through ctypes runs bytecode in the child before PyOS_AfterFork_Child, and when another
+    thread was waiting for the interpreter lock at the fork instant, the child inherits its
+    "drop the GIL" request and, at the first bytecode, waits forever for a thread that does
+    not exist (drop_gil's switch_cond): that was the deadlock of notebooks that leave a busy
+    thread running. Python 3.12 warns about forking a threaded process; that warning is the
+    engine's business, not the student's, so it is silenced here.
     """
-    _before_fork()
-    pid = _glibc_fork()
-    code = _errno()
-    if pid == -1 and code == errno.EPERM:
-        pid = _syscall(_ulong(_SYS["clone"]), _ulong(GRADER_FORK_FLAGS), _ulong(0), _ulong(0), _ulong(0), _ulong(0))
-        code = _errno()
-    if pid == 0:
-        _after_fork_child()
-        return 0
-    _after_fork_parent()
-    if pid == -1:
-        raise OSError(code, f"grader_fork: {os.strerror(code)}")
-    return pid
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return os.fork()
 
 
 def munmap(address, length):

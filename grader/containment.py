@@ -1,0 +1,272 @@
+"""The trusted side's hold on a submission's processes, from outside, through the kernel.
+
+Every process in the sandbox belongs to the student: E (the executed program), each check
+process C, the spare check process forked in advance, and whatever they fork or start.
+Nothing here asks them anything; it reads /proc and sends signals:
+
+* `Namespace.members()`: every process of the submission, i.e. of E's PID namespace (E is
+  its init: whatever the program forks lives there, and an orphan is re-parented to E,
+  never out).
+* `stop()` / `resume()`: SIGSTOP and SIGCONT. The grader lets only the process it is
+  talking to run; `stop()` returns once /proc shows every thread of the process stopped,
+  and `ran_since()` tells, from the kernel's per-thread run time, whether a stopped
+  process ran anyway (another process of the uid sent it SIGCONT).
+* `sweep()`: kills every member the grader did not ask for (a helper the program forked).
+* `MemoryWatch`: a thread that sums the memory of all members every `interval` seconds
+  and calls back once the submission holds more than its budget.
+"""
+
+import os
+import signal
+import threading
+import time
+
+STOP_WAIT_SECONDS = 5.0  # a thread in uninterruptible sleep (a page fault on a slow disk) stops when it returns
+_STOPPED_STATES = frozenset("TtZX")  # stopped, traced, or already gone: none of them runs
+
+
+class Namespace:
+    """E's PID namespace, whose processes are exactly the submission's."""
+
+    def __init__(self, init_pid):
+        self.link = os.readlink(f"/proc/{init_pid}/ns/pid")
+        # The sandbox's own /proc (mounted in its namespaces) lists its members by their pids
+        # there: a short listing that tells whether the membership changed since last time.
+        self._own_proc = f"/proc/{init_pid}/root/proc"
+        self._cached = (None, [])
+
+    def members(self):
+        """The pids (as the grader sees them) of every process in the namespace."""
+        inside = self._inside()
+        known, pids = self._cached
+        if inside is not None and inside == known:
+            return list(pids)
+        pids = [pid for pid in _all_pids() if _namespace_of(pid) == self.link]
+        self._cached = (inside, pids)
+        return list(pids)
+
+    def _inside(self):
+        try:
+            return frozenset(e for e in os.listdir(self._own_proc) if e.isdigit())
+        except OSError:
+            return None  # no /proc of its own (the kernel refused namespaces)
+
+
+def _all_pids():
+    return [int(e) for e in os.listdir("/proc") if e.isdigit()]
+
+
+def _namespace_of(pid):
+    try:
+        return os.readlink(f"/proc/{pid}/ns/pid")
+    except OSError:
+        return None  # gone, or not ours to read
+
+
+def _tasks(pid):
+    try:
+        return os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return []
+
+
+def _state(pid, tid):
+    try:
+        with open(f"/proc/{pid}/task/{tid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return "X"
+
+
+def _run_time(pid, tid):
+    """Nanoseconds the thread has run (schedstat), or its context switches where there is none."""
+    try:
+        with open(f"/proc/{pid}/task/{tid}/schedstat") as schedstat:
+            return int(schedstat.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        with open(f"/proc/{pid}/task/{tid}/status") as status:
+            return sum(int(line.split()[1]) for line in status if "ctxt_switches:" in line)
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+class StopFailed(Exception):
+    """A process did not stop in time."""
+
+
+def stop(pid):
+    """SIGSTOP `pid` and wait until every one of its threads is stopped; returns its
+    threads' run times then (for `ran_since`). A process that is gone counts as stopped."""
+    try:
+        os.kill(pid, signal.SIGSTOP)
+    except ProcessLookupError:
+        return {}
+    started = time.monotonic()
+    while True:
+        tids = _tasks(pid)
+        if all(_state(pid, tid) in _STOPPED_STATES for tid in tids):
+            return {tid: _run_time(pid, tid) for tid in tids}
+        waited = time.monotonic() - started
+        if waited > STOP_WAIT_SECONDS:
+            raise StopFailed(f"process {pid} did not stop within {STOP_WAIT_SECONDS:.0f} s")
+        time.sleep(0 if waited < 0.002 else 0.0005)  # it usually takes ~0.2 ms
+
+
+def ran_since(pid, record):
+    """Whether a process stopped with `stop()` has run since (or started a thread)."""
+    tids = _tasks(pid)
+    if not tids:
+        return False  # gone
+    if set(tids) - set(record):
+        return True
+    return any(_state(pid, tid) not in _STOPPED_STATES or _run_time(pid, tid) != record[tid] for tid in tids)
+
+
+def _zombie(pid):
+    return _state(pid, pid) in ("Z", "X")
+
+
+def resume(pid):
+    try:
+        os.kill(pid, signal.SIGCONT)
+    except ProcessLookupError:
+        pass
+
+
+def sweep(namespace, allowed, rounds=64):
+    """Kill every process of `namespace` (a Namespace) not in `allowed`; returns how many.
+
+    Repeated until none is left: a helper may fork while the sweep runs (RLIMIT_NPROC
+    bounds how often). A zombie runs nothing and holds no memory: it is left to E to reap."""
+    killed = set()
+    for _ in range(rounds):
+        strays = [pid for pid in namespace.members() if pid not in allowed and not _zombie(pid)]
+        if not strays:
+            return len(killed)
+        for pid in strays:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            killed.add(pid)
+        time.sleep(0.001)
+    return len(killed)
+
+
+def stray_descriptors(pid):
+    """What a fresh check process holds beyond what it should (0-2 on /dev/null and the one
+    socket it answers on): read from outside, so a check process that skipped the engine's
+    `isolate_call` is caught before it runs a check. A pipe or socket inherited from E is
+    the channel that matters: every later check's process inherits the same one."""
+    stray = []
+    try:
+        names = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return []  # gone: its death is reported where the grader next talks to it
+    sockets = 0
+    for name in names:
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{name}")
+        except OSError:
+            continue
+        if int(name) <= 2 and target == "/dev/null":
+            continue
+        if target.startswith("socket:") and sockets == 0 and int(name) > 2:
+            sockets += 1
+            continue
+        stray.append(f"{name} -> {target}")
+    return stray
+
+
+# -- memory ------------------------------------------------------------------------------
+
+_CHEAP_FIELDS = ("RssAnon:", "RssShmem:", "VmSwap:")
+_EXACT_FIELDS = ("Pss_Anon:", "Pss_Shmem:", "SwapPss:")
+
+
+def _fields(path, names):
+    """Sum of the kB fields `names` in a /proc file, in bytes (None when the process is gone)."""
+    total = 0
+    try:
+        with open(path) as f:
+            for line in f:
+                if line.startswith(names):
+                    total += int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return total
+
+
+def upper_bound(pids):
+    """Memory of the processes with every page shared between them counted once per process
+    (RSS): never less than what they hold together, and cheap (/proc/PID/status)."""
+    return sum(_fields(f"/proc/{pid}/status", _CHEAP_FIELDS) or 0 for pid in pids)
+
+
+def exact(pids):
+    """Memory of the processes with each page shared between k of them counted 1/k times
+    (PSS: the sum is what they hold together). Costs a walk of each page table (milliseconds
+    to tens of milliseconds per process), so `MemoryWatch` asks only when `upper_bound`
+    says the budget may be exceeded."""
+    return sum(_fields(f"/proc/{pid}/smaps_rollup", _EXACT_FIELDS) or 0 for pid in pids)
+
+
+class MemoryWatch:
+    """Sums the anonymous and shared memory (and swap) of every process of a submission,
+    every `interval` seconds, above what E held when it started (its share of the warm
+    template's pages); calls `over_budget(used)` once when that exceeds `budget`.
+
+    Two measures. RSS summed over the processes is an upper bound (a page E shares with its
+    check process counts twice) that costs microseconds. While any process runs that the
+    grader did not ask for (`held()` names those it did: E and its check processes), that
+    bound is the measure: a helper the program forked is charged all it maps, shared or not,
+    and a swarm of helpers is stopped within one interval. Otherwise, when the bound exceeds
+    the budget, PSS is read, which counts a page shared between k processes 1/k times (the
+    sum is what they hold together) but costs a walk of each page table (milliseconds to
+    tens of milliseconds per process), at most every `exact_interval`. Pages a
+    copy-on-write fork dirties are private and counted either way; memfds are refused (the
+    seccomp program filter), and the tmpfs has its own size and inode caps.
+    """
+
+    def __init__(self, namespace, first_pid, budget, over_budget, held=None, interval=0.05, exact_interval=0.25):
+        self.namespace, self.budget, self.over_budget = namespace, budget, over_budget
+        self.held = held or (lambda: {first_pid})
+        self.interval, self.exact_interval = interval, exact_interval
+        self.base_cheap = upper_bound([first_pid])
+        self.base_exact = exact([first_pid])
+        self.peak = 0
+        self.tripped = False
+        self._last_exact = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="convgrade-memory-watch", daemon=True)
+        self._thread.start()
+
+    def close(self):
+        self._stop.set()
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout=2)
+
+    def check(self):
+        """One measurement; returns the memory charged to the submission."""
+        pids = [pid for pid in self.namespace.members() if not _zombie(pid)]
+        used = upper_bound(pids) - self.base_cheap
+        held = self.held()
+        helpers = set() if held is None else set(pids) - held
+        if used > self.budget and not helpers and time.monotonic() - self._last_exact >= self.exact_interval:
+            self._last_exact = time.monotonic()
+            used = exact(pids) - self.base_exact
+        self.peak = max(self.peak, used)
+        if used > self.budget and (helpers or time.monotonic() - self._last_exact < self.interval) \
+                and not self.tripped:
+            self.tripped = True
+            self.over_budget(used)
+        return used
+
+    def _watch(self):
+        while not self._stop.wait(self.interval):
+            try:
+                self.check()
+            except Exception:  # noqa: BLE001  (a vanished process between two reads)
+                continue

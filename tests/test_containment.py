@@ -1,0 +1,262 @@
+"""Limits that hold for the submission as a whole, from outside its processes.
+
+Every process in the sandbox belongs to the student: E, each check's process, whatever they
+fork. These tests attack with what a student who read the grader would use (os.fork, raw
+system calls through ctypes) and judge only from outside: /proc, the machine's free memory,
+the result. Needs root (a uid of its own, namespaces); CI runs as root.
+"""
+
+import os
+import signal
+import socket
+import threading
+import time
+
+import pytest
+
+from grader import containment
+from grader.grading import grade
+from grader.sandbox import Limits, Sandbox, SandboxFailure
+from grader.zygote import start_early
+from submissions import make_submission
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the sandbox's namespaces and uid need root")
+
+MiB = 1 << 20
+A1 = "a1_cross_correlation"
+BUDGET = 512 * MiB
+LIMITS = Limits(call_seconds=10, program_seconds=40, submission_seconds=90, memory_bytes=BUDGET)
+
+# A busy background thread left running by a correct notebook: every fork of E happens while
+# it may be waiting for (or holding) the interpreter lock.
+BUSY_THREAD = """
+import threading, time, torch
+def _keep_busy():
+    recent = []
+    while True:
+        recent.append(torch.randn(64, 64) @ torch.randn(64, 64))
+        recent = recent[-50:]
+        time.sleep(0.005)
+threading.Thread(target=_keep_busy, daemon=True).start()
+"""
+
+# More than the budget through every door at once: forked helpers each under RLIMIT_DATA but
+# together over the budget, copy-on-write pages they all dirty, memfds (raw syscall), and
+# a million empty files on the tmpfs. Each step prints what it got, for the assertions.
+ATTACK = """
+import os, time
+try:  # the raw syscall, as a student who read the filter would try it
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = libc.syscall(319, b"hold", 0)  # memfd_create
+    print("MEMFD", fd if fd >= 0 else -ctypes.get_errno(), flush=True)
+except (ImportError, PermissionError):  # where the sandbox refuses importing ctypes
+    try:
+        print("MEMFD", os.memfd_create("hold"), flush=True)
+    except OSError as error:
+        print("MEMFD", -error.errno, flush=True)
+os.makedirs("/tmp/inodes", exist_ok=True)
+made = 0
+try:
+    while made < 1_000_000:
+        os.close(os.open(f"/tmp/inodes/{made}", os.O_CREAT | os.O_WRONLY, 0o600))
+        made += 1
+except OSError as error:
+    print("INODES", made, error.errno, flush=True)
+def touched(size, value):
+    block = bytearray(size)
+    block[::4096] = value * (size // 4096)           # one byte per page: every page resident
+    return block
+shared = touched(200 << 20, b"\\1")                 # E's own, then copied on write by each helper
+for _ in range(6):
+    if os.fork() == 0:
+        shared[::4096] = b"\\2" * (len(shared) // 4096)  # every page now private to this helper
+        extra = touched(150 << 20, b"\\3")           # and fresh memory, under its RLIMIT_DATA
+        time.sleep(60)
+        os._exit(0)
+time.sleep(60)
+"""
+
+
+@pytest.fixture(scope="module", autouse=True)
+def warm():
+    start_early()
+    with Sandbox([{"id": "warm", "source": "x = 1"}], LIMITS) as sandbox:
+        sandbox.ensure_started()
+
+
+class MemAvailable:
+    """The machine's MemAvailable, sampled every 20 ms while the block runs."""
+
+    def __init__(self):
+        self.before = self.read()
+        self.lowest = self.before
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    @staticmethod
+    def read():
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+
+    def _sample(self):
+        while not self._stop.wait(0.02):
+            self.lowest = min(self.lowest, self.read())
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def drop(self):
+        return self.before - self.lowest
+
+
+def run_program(source, limits=LIMITS):
+    """Run `source` as the program and ask one call; returns (failure or None, sandbox)."""
+    sandbox = Sandbox([{"id": "attack", "source": source}], limits)
+    try:
+        sandbox.request("call", {"target": "print", "args": ["checked"]})
+    except SandboxFailure as failure:
+        return failure, sandbox
+    finally:
+        print(sandbox.stdout.text()[-1000:], sandbox.stderr.text()[-2000:])
+    return None, sandbox
+
+
+def test_memory_over_the_budget_ends_the_submission_not_the_machine():
+    with MemAvailable() as memory:
+        started = time.monotonic()
+        failure, sandbox = run_program(ATTACK)
+        seconds = time.monotonic() - started
+    sandbox.close()
+    printed = sandbox.stdout.text()
+    assert "MEMFD -1" in printed, printed  # EPERM: a memfd would hold memory outside every limit
+    made = int(printed.split("INODES ")[1].split()[0])
+    assert made < 5000, printed  # the tmpfs inode cap (28 = ENOSPC), not a million files
+    assert failure is not None and failure.kind == "budget", failure
+    assert "more than 512 MiB of memory in total across its processes" in str(failure)
+    assert seconds < 30, "ended by the watchdog, not by the program's time limit"
+    # Six helpers would hold 6 x 350 MiB (over 2 GiB); the slack covers the watchdog's
+    # 50 ms between looks and what other work on the machine does meanwhile.
+    assert memory.drop < BUDGET + 512 * MiB, memory.drop / MiB
+
+
+def test_without_the_budget_the_same_attack_holds_gigabytes():
+    """The same program under a budget it cannot reach: the helpers really hold what the
+    watchdog stopped above (so the test above can fail)."""
+    limits = Limits(call_seconds=10, program_seconds=15, submission_seconds=60, memory_bytes=8 << 30)
+    with MemAvailable() as memory:
+        failure, sandbox = run_program(ATTACK, limits)
+    sandbox.close()
+    assert failure is not None and failure.kind in ("timeout", "crash"), failure  # the program's 15 s
+    assert memory.drop > 1536 * MiB, memory.drop / MiB
+
+
+HELPERS = """
+import multiprocessing, os, time
+if os.fork() == 0:
+    time.sleep(600)
+    os._exit(0)
+multiprocessing.Process(target=time.sleep, args=(600,), daemon=False).start()
+def ping():
+    return "pong"
+"""
+
+
+def test_helpers_the_program_forked_are_gone_before_the_first_check():
+    with Sandbox([{"id": "helpers", "source": HELPERS}], LIMITS) as sandbox:
+        reply = sandbox.request("call", {"target": "ping"})
+        assert reply["value"]["result"] == "pong"
+        e_pid, check_pid = sandbox._executed.peer.pid, sandbox._check.peer.pid
+        running = {pid for pid in containment.Namespace(e_pid).members() if not containment._zombie(pid)}
+        assert running == {e_pid, check_pid}, running
+        assert any("2 processes your notebook started were still running" in note for note in sandbox.notes), sandbox.notes
+
+
+def _states(pid):
+    return {containment._state(pid, tid) for tid in containment._tasks(pid)}
+
+
+def test_e_is_stopped_while_a_check_runs_and_may_not_be_resumed():
+    program = BUSY_THREAD + "\ndef slow():\n    import time\n    time.sleep(0.5)\n    return 1\n"
+    with Sandbox([{"id": "busy", "source": program}], LIMITS) as sandbox:
+        sandbox.ensure_started()
+        e_pid = sandbox._executed.peer.pid
+        seen = []
+        check = threading.Thread(target=lambda: seen.append(sandbox.request("call", {"target": "slow"})))
+        check.start()
+        time.sleep(0.25)
+        during = _states(e_pid)
+        spare = sandbox._spare
+        spare_states = _states(spare.peer.pid) if spare else {"T"}
+        check.join()
+        assert seen and seen[0]["ok"], seen
+        assert during == {"T"}, f"E (and its busy thread) stopped while the check ran: {during}"
+        assert spare_states == {"T"}, spare_states
+        # Another process of the uid resumes E while a check runs: found before E runs again.
+        os.kill(e_pid, signal.SIGCONT)
+        time.sleep(0.05)
+        sandbox.new_check()
+        with pytest.raises(SandboxFailure) as ended:
+            sandbox.request("call", {"target": "slow"})
+        assert "ran while the grader had stopped it" in str(ended.value)
+
+
+def test_a_stopped_process_that_ran_is_found():
+    """The detector on its own: a process stopped, resumed by someone else, stopped again."""
+    ours, theirs = socket.socketpair()
+    pid = os.fork()
+    if pid == 0:
+        ours.close()
+        while theirs.recv(1):
+            pass
+        os._exit(0)
+    try:
+        record = containment.stop(pid)
+        assert not containment.ran_since(pid, record)
+        os.kill(pid, signal.SIGCONT)
+        ours.send(b"x")  # give it something to run for
+        time.sleep(0.05)
+        containment.stop(pid)
+        assert containment.ran_since(pid, record)
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+
+
+def test_the_thread_notebook_gets_full_marks_every_time():
+    """A correct notebook that leaves a busy thread running: every check's fork happens while
+    that thread may hold or wait for the interpreter lock (it scored 3 to 11 of 31)."""
+    data = make_submission(A1, added=[("before", "corr2d", BUSY_THREAD)])
+    for seed in (1, 2, 3):
+        result = grade(data, A1, seed=seed)
+        assert result["score"] == result["max_score"] > 0, [
+            (t["name"], t["output"][:200]) for t in result["tests"] if t["status"] != "passed"]
+        assert not any("still running" in note for note in result.get("notes", [])), result["notes"]
+
+
+DATALOADER = """
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+loader = DataLoader(TensorDataset(torch.arange(8.0)), batch_size=2, num_workers=2)
+print(sum(batch[0].sum().item() for batch in loader))
+"""
+
+
+def test_a_dataloader_with_workers_fails_only_its_own_cell():
+    """Worker processes share memory (MAP_SHARED), which the program filter refuses so that
+    nothing shared can carry state from one check to the next: that demo cell fails with a
+    note naming it; the rest of the notebook is graded in full."""
+    data = make_submission(A1, added=[("after", "corr2d", DATALOADER)])
+    result = grade(data, A1, seed=4)
+    assert result["score"] == result["max_score"] > 0, result["tests"]
+    notes = result.get("notes", [])
+    assert any("Operation not permitted" in note and "cell" in note for note in notes), notes
+    assert not any("still running" in note for note in notes), notes  # no process to sweep
