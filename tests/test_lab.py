@@ -38,10 +38,21 @@ GRADING_MS = 420_000
 PANEL_WAIT = {"waitSeconds": 400}  # the panel keeps polling that long (a loaded CI machine grades slowly)
 
 
+# The grader's clock stands in the first late window: a submission earns 80% credit.
+COURSE_TOML = f"""
+[assignments.{SERVICE_ASSIGNMENT}]
+due = 2026-09-15T23:59:00Z
+late = [{{ until = 2026-09-17T23:59:00Z, credit = 0.8 }}]
+"""
+CLOCK = "2026-09-16T12:00:00Z"
+
+
 @pytest.fixture(scope="module")
 def grader(tmp_path_factory):
-    """A grader that takes one submission per student per hour."""
-    running = Service(tmp_path_factory.mktemp("lab-grader"), resubmit_seconds=3600)
+    """A grader that takes one submission per student per hour, in a late window."""
+    data = tmp_path_factory.mktemp("lab-grader")
+    (data / "course.toml").write_text(COURSE_TOML)
+    running = Service(data, resubmit_seconds=3600, course_config=data / "course.toml", clock=CLOCK)
     running.tokens = import_roster(running.data_dir, ["alice"], running.env)
     running.start()
     yield running
@@ -61,12 +72,16 @@ def lab(tmp_path_factory, grader):
     (home / "settings/convgrade").mkdir()
     (home / "settings/convgrade/plugin.jupyterlab-settings").write_text(json.dumps(PANEL_WAIT))
     shutil.copy(REPO / "exercises" / SERVICE_ASSIGNMENT / NOTEBOOK, root / NOTEBOOK)
+    # This checkout's build, ahead of any installed copy (JupyterLab takes the first it finds;
+    # JUPYTER_PREFER_ENV_PATH=0 puts this user data dir before the virtualenv's).
+    (home / "data/labextensions").mkdir(parents=True)
+    (home / "data/labextensions/convgrade").symlink_to(BUILT.parent)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CONVGRADE_", "JUPYTER"))}
     env.update(CONVGRADE_URL=grader.url, CONVGRADE_TOKEN=grader.tokens["alice"],
                JUPYTERLAB_SETTINGS_DIR=str(home / "settings"), JUPYTERLAB_WORKSPACES_DIR=str(home / "ws"),
                JUPYTER_CONFIG_DIR=str(home / "config"), JUPYTER_RUNTIME_DIR=str(home / "runtime"),
-               JUPYTER_DATA_DIR=str(home / "data"))
+               JUPYTER_DATA_DIR=str(home / "data"), JUPYTER_PREFER_ENV_PATH="0")
     log = open(home / "lab.log", "wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "jupyterlab", "--no-browser", f"--ServerApp.ip={HOST}", f"--ServerApp.port={port}",
@@ -141,9 +156,22 @@ def test_a_wrong_answer_shows_its_score_failed_check_and_a_link_to_the_cell(page
     click_submit(page)
     status_text(page, "Graded")
     panel = page.locator("#convgrade-panel")
-    got, out_of = (float(x) for x in re.fullmatch(r"\s*([\d.]+) / ([\d.]+)\s*",
-                                                   panel.locator(".convgrade-score").inner_text()).groups())
-    assert 0 < got < out_of
+    counted, out_of = (float(x) for x in re.fullmatch(r"\s*([\d.]+) / ([\d.]+)\s*",
+                                                       panel.locator(".convgrade-score").inner_text()).groups())
+    # the big number is the score that counts; the line under it says how it came about
+    raw = grader.rows("student_id = 'alice'")[0]
+    assert raw["credit"] == 0.8 and counted == pytest.approx(raw["credited_score"], abs=0.05) and 0 < counted < out_of
+    credit = panel.locator(".convgrade-credit").inner_text()
+    assert "80% credit" in credit and f"counts as {counted:g} / {out_of:g}" in credit, credit
+    # the deadline in words, in the student's local time (the browser's zone here: UTC)
+    deadline = panel.locator(".convgrade-deadline")
+    sync_api.expect(deadline).to_contain_text("80% credit until", timeout=30_000)
+    words = deadline.inner_text()
+    assert "object" not in words and words.startswith("Due ") and "no submissions after" in words, words
+    assert re.search(r"9/15/2026|15/09/2026|2026-09-15", words), words
+    # exercises in notebook order, not alphabetical
+    shown = [e.get_attribute("data-exercise") for e in panel.locator(".convgrade-exercise").all()]
+    assert shown == ["corr2d", "Conv2D", "learn_edge_kernel"], shown
     corr2d = panel.locator('.convgrade-exercise[data-exercise="corr2d"]')
     assert "convgrade-lost" in corr2d.get_attribute("class")
     earned, possible = (float(x) for x in corr2d.locator(".convgrade-exercise-score").inner_text().split(" / "))

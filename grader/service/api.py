@@ -4,7 +4,7 @@ from flask import Blueprint, Response, abort, current_app, jsonify, request
 
 from sqlalchemy import text
 
-from grader import assignments, deadlines
+from grader import assignments, deadlines, feedback
 from grader.service import reports, submissions
 from grader.service.auth import bearer_identity, require_admin
 
@@ -57,7 +57,18 @@ def _with_history(submission):
     from grader.regrade import history
 
     with current_app.config["SESSIONS"]() as session:
-        return submission.to_json(history=history(session, submission.id))
+        return in_notebook_order(submission.to_json(history=history(session, submission.id)))
+
+
+def in_notebook_order(body):
+    """A finished submission's checks in notebook order, failures first within each exercise,
+    and `exercises`: the same checks grouped, with each exercise's points (grader.feedback)."""
+    result = body.get("result")
+    if result:
+        order = feedback.assignment_order(body.get("assignment"))
+        body["result"] = feedback.in_notebook_order(result, order)
+        body["exercises"] = feedback.grouped(result, order)
+    return body
 
 
 @bp.get("/api/v1/assignments")

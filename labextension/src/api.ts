@@ -23,7 +23,17 @@ export interface IResult {
   score: number;
   max_score: number;
   tests: ICheck[];
+  notes?: string[];
   format_errors?: string[];
+}
+
+/** One exercise of a result, as the grader groups them: notebook order, failures first. */
+export interface IExercise {
+  name: string;
+  score: number;
+  max_score: number;
+  failed: number;
+  tests: ICheck[];
 }
 
 /** A submission as the grader reports it: queued/running, or done/error with its result. */
@@ -34,8 +44,17 @@ export interface ISubmission {
   score?: number | null;
   max_score?: number | null;
   created_at?: string;
+  submitted_at?: string;
+  credit?: number;
+  credited_score?: number | null;
   result?: IResult;
+  exercises?: IExercise[];
   error?: string;
+}
+
+export interface ILateWindow {
+  until: string;
+  credit: number;
 }
 
 export interface IAssignment {
@@ -43,7 +62,9 @@ export interface IAssignment {
   max_score: number;
   opens?: string | null;
   due?: string | null;
-  late?: string | null;
+  late?: ILateWindow[];
+  extended?: boolean;
+  credit_now?: number | null;
 }
 
 /** What the panel shows beside a result: the assignment (deadline) and earlier submissions. */
