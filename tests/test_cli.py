@@ -2,6 +2,7 @@
 
 import csv
 import json
+import os
 import subprocess
 import sys
 
@@ -63,3 +64,43 @@ def test_a_missing_or_wrong_file_exits_2(tmp_path):
     (tmp_path / "notes.txt").write_text("hello")
     run = convgrade("grade", tmp_path / "notes.txt")
     assert run.returncode == 2 and "not a notebook" in run.stderr
+
+
+def test_a_tree_without_nbgrader_timestamps_is_named(submitted, tmp_path):
+    """Deadlines apply to a collected tree through nbgrader's timestamp.txt: alice's says she
+    was late (80% credit); bob's folder was copied in with cp and has none, which is said."""
+    course = tmp_path / "course.toml"
+    course.write_text(f'[assignments.{A1}]\ndue = 2026-09-15T23:59:00Z\n'
+                      'late = [{ until = 2026-09-17T23:59:00Z, credit = 0.8 }]\n')
+    stamp = submitted / "alice" / A1 / "timestamp.txt"
+    stamp.write_text("2026-09-16 12:00:00.000000 UTC")
+    out = tmp_path / "grades.csv"
+    env = {**os.environ, "CONVGRADE_COURSE_CONFIG": str(course), "CONVGRADE_DATA_DIR": str(tmp_path / "data")}
+    try:
+        run = subprocess.run([sys.executable, "-m", "grader.cli", "grade", str(submitted), "--out", str(out)],
+                             capture_output=True, text=True, timeout=300, env=env)
+    finally:
+        stamp.unlink()
+    assert run.returncode == 0, run.stderr
+    rows = {row["student"]: row for row in csv.DictReader(out.open())}
+    assert float(rows["alice"]["credit"]) == 0.8 and rows["alice"]["collected_at"].startswith("2026-09-16")
+    assert float(rows["bob"]["credit"]) == 1.0 and rows["bob"]["collected_at"] == ""
+    warning = [line for line in run.stderr.splitlines() if "timestamp.txt" in line]
+    assert len(warning) == 1 and f"bob/{A1}" in warning[0] and "alice" not in warning[0], run.stderr
+
+
+def test_results_out_of_other_points_than_the_release_are_warned_about():
+    from grader.gradebook import points_warnings, released_points
+
+    stated = released_points(A1)
+    assert stated and set(stated) == {"corr2d", "Conv2D", "learn_edge_kernel"}
+
+    def result(corr2d_points):
+        tests = [{"exercise": ex, "number": f"{ex}.1", "name": ex, "status": "passed",
+                  "score": points, "max_score": points}
+                 for ex, points in {**stated, "corr2d": corr2d_points}.items()]
+        return {"gradable": True, "tests": tests, "score": 0, "max_score": 0}
+
+    assert points_warnings(A1, [result(stated["corr2d"])]) == []
+    warned = points_warnings(A1, [result(stated["corr2d"]), result(stated["corr2d"] + 10)])
+    assert len(warned) == 1 and f"corr2d {stated['corr2d']:g} -> {stated['corr2d'] + 10:g}" in warned[0]

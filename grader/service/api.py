@@ -57,7 +57,11 @@ def _with_history(submission):
     from grader.regrade import history
 
     with current_app.config["SESSIONS"]() as session:
-        return in_notebook_order(submission.to_json(history=history(session, submission.id)))
+        body = in_notebook_order(submission.to_json(history=history(session, submission.id)))
+        # the windows that decided this submission's credit: the student's own (extension applied)
+        body["deadlines"] = _deadlines_json(
+            deadlines.effective(submission.assignment, submission.student_id, session), deadlines.now())
+    return body
 
 
 def in_notebook_order(body):
@@ -106,8 +110,21 @@ def _deadlines_json(found, now):
 @bp.get("/api/v1/gradebook.csv")
 def gradebook():
     require_admin(bearer_identity())
-    return Response(reports.gradebook_csv(), mimetype="text/csv",
-                    headers={"Content-Disposition": "attachment; filename=gradebook.csv"})
+    return gradebook_response()
+
+
+def gradebook_response():
+    """The gradebook CSV (?layout=long|wide); a suite changed since the release is named in
+    X-Convgrade-Warning (the course home shows the same sentences beside its link)."""
+    layout = request.args.get("layout", "long")
+    if layout not in ("long", "wide"):
+        abort(400, f"layout must be long or wide, not {layout!r}")
+    response = Response(reports.gradebook_csv(layout), mimetype="text/csv", headers={
+        "Content-Disposition": f"attachment; filename=gradebook{'-wide' if layout == 'wide' else ''}.csv"})
+    warnings = reports.suite_warnings()
+    if warnings:
+        response.headers["X-Convgrade-Warning"] = " | ".join(warnings)
+    return response
 
 
 def _wait_seconds():

@@ -107,6 +107,11 @@ def instructor():
     if identity is None or not identity.is_admin:
         return render_template("login.html", error="The instructor page needs the instructor's token.",
                                instructor=True), 403 if identity else 401
+    return instructor_page()
+
+
+def instructor_page(new_token=None):
+    identity = _page_identity()
     return render_template("instructor.html", reports={r["assignment"]: r for r in reports.assignment_reports()},
                            submissions=submissions.listing(identity, limit=500), identity=identity,
-                           **course_home.home_context())
+                           new_token=new_token, **course_home.home_context())

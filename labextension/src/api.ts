@@ -49,6 +49,8 @@ export interface ISubmission {
   credited_score?: number | null;
   result?: IResult;
   exercises?: IExercise[];
+  /** The windows that decided the credit: the student's own, extension applied. */
+  deadlines?: IDeadlines;
   error?: string;
 }
 
@@ -57,14 +59,17 @@ export interface ILateWindow {
   credit: number;
 }
 
-export interface IAssignment {
-  name: string;
-  max_score: number;
+export interface IDeadlines {
   opens?: string | null;
   due?: string | null;
   late?: ILateWindow[];
   extended?: boolean;
   credit_now?: number | null;
+}
+
+export interface IAssignment extends IDeadlines {
+  name: string;
+  max_score: number;
 }
 
 /** What the panel shows beside a result: the assignment (deadline) and earlier submissions. */

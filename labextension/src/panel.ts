@@ -5,7 +5,7 @@
  */
 import { Widget } from '@lumino/widgets';
 
-import { IAssignment, ICheck, IExercise, IOverview, ISubmission } from './api';
+import { ICheck, IDeadlines, IExercise, IOverview, ISubmission } from './api';
 
 /** Called with an exercise name when the student clicks "go to answer". */
 export type GoToExercise = (exercise: string) => void;
@@ -73,16 +73,16 @@ export class ResultPanel extends Widget {
     this._result.appendChild(
       el('div', 'convgrade-credit', creditWords(result.score, result.max_score, credit, credited))
     );
+    if (submission.deadlines && result.assignment) {
+      this._showDeadlines(result.assignment, submission.deadlines);
+    }
     const exercises = submission.exercises || groupByExercise(result.tests);
     this._result.appendChild(exerciseTable(exercises, goTo));
   }
 
   showOverview(overview: IOverview): void {
-    this._assignment.replaceChildren();
-    const assignment = overview.assignment;
-    if (assignment) {
-      this._assignment.appendChild(el('div', 'convgrade-assignment-name', assignment.name));
-      this._assignment.appendChild(el('div', 'convgrade-deadline', deadlineWords(assignment)));
+    if (overview.assignment) {
+      this._showDeadlines(overview.assignment.name, overview.assignment);
     }
     this._history.replaceChildren(el('h3', '', 'Your submissions'));
     if (!overview.submissions.length) {
@@ -104,6 +104,13 @@ export class ResultPanel extends Widget {
     }
   }
 
+  private _showDeadlines(name: string, deadlines: IDeadlines): void {
+    this._assignment.replaceChildren(
+      el('div', 'convgrade-assignment-name', name),
+      el('div', 'convgrade-deadline', deadlineWords(deadlines))
+    );
+  }
+
   private _assignment: HTMLElement;
   private _status: HTMLElement;
   private _result: HTMLElement;
@@ -122,7 +129,7 @@ export function creditWords(score: number, max: number, credit: number, credited
 }
 
 /** The assignment's windows in one sentence (grader/feedback.py deadline_words). */
-export function deadlineWords(a: IAssignment): string {
+export function deadlineWords(a: IDeadlines): string {
   if (!a.due) {
     return 'No deadline: open, full credit.';
   }
