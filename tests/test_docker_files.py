@@ -54,6 +54,7 @@ def test_dockerfile_defaults_to_the_official_base_and_checks_hashes():
     text = (ROOT / "Dockerfile").read_text()
     assert f"ARG BASE_IMAGE={DEFAULT_BASE}" in text
     assert "install $source --require-hashes --no-deps -r /build/requirements.lock" in text
+    assert "'/build/src[server]'" in text and "CONVGRADE_SKIP_LABEXTENSION=1" in text
     _check_stages(text)
     _check_stages((ROOT / "docker" / "services.Dockerfile").read_text())
 
@@ -85,7 +86,9 @@ def test_every_locked_package_has_a_hash(lock):
     assert pins and all(hashes for _, hashes in pins.values()), [n for n, (_, h) in pins.items() if not h]
     with open(ROOT / "pyproject.toml", "rb") as f:
         project = tomllib.load(f)["project"]
-    wanted = {_canonical(re.split(r"[\[<>=~! ;]", d)[0]) for d in project["dependencies"]}
+    # the image is the grader: the student's dependencies and the server extra
+    wanted = {_canonical(re.split(r"[\[<>=~! ;]", d)[0])
+              for d in project["dependencies"] + project["optional-dependencies"]["server"]}
     assert wanted <= set(pins), f"dependencies missing from {lock.name}: {wanted - set(pins)}"
 
 
