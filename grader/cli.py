@@ -243,9 +243,11 @@ def summary(result):
 
 
 def _refuse(message):
-    from grader.student import clip
+    # grader.submit, not grader.student: a student's install (no server extra) refuses too
+    from grader.submit import escape
 
-    print(f"convgrade: {clip(message, 500)}".replace("\n", " "), file=sys.stderr)
+    text = escape(str(message).replace("\n", " ")[:2000])
+    print(f"convgrade: {text if len(text) <= 500 else text[:497] + '...'}", file=sys.stderr)
     return 2
 
 

@@ -145,3 +145,25 @@ def test_submit_works_in_the_fresh_jupyterlab(fresh, grader, browser, tmp_path):
     finally:
         context.close()
         stop_group(process)
+
+
+# prometheus_client is not here: jupyter_server itself depends on it.
+SERVER_ONLY = ("flask", "sqlalchemy", "nbgrader", "copydetect", "redis", "rq", "gunicorn", "waitress", "psycopg",
+               "pylti1p3", "safetensors", "pyseccomp", "nbclient", "pytest", "hypothesis")
+
+
+def test_the_student_side_needs_no_server_package(tmp_path):
+    """What a student runs (`convgrade submit`, the Jupyter server extension) imports none of
+    the server extra: each of its packages made unimportable, the student's code still loads
+    and `convgrade submit` reaches the point of sending."""
+    (tmp_path / "a.ipynb").write_text("{}")
+    code = f"""
+import sys
+for name in {SERVER_ONLY!r}:
+    sys.modules[name] = None        # import fails, as where the package is not installed
+import grader.lab, grader.lab.handlers, grader.submit, grader.feedback
+from grader.cli import main
+sys.exit(main(["submit", {str(tmp_path / "a.ipynb")!r}, "--server", "http://127.0.0.1:9", "--token", "t"]))
+"""
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "cannot be reached" in done.stderr, done.stderr
