@@ -104,3 +104,22 @@ def test_results_out_of_other_points_than_the_release_are_warned_about():
     assert points_warnings(A1, [result(stated["corr2d"])]) == []
     warned = points_warnings(A1, [result(stated["corr2d"]), result(stated["corr2d"] + 10)])
     assert len(warned) == 1 and f"corr2d {stated['corr2d']:g} -> {stated['corr2d'] + 10:g}" in warned[0]
+
+
+def test_the_text_summary_puts_notes_first_and_exercises_in_notebook_order():
+    from grader.cli import summary
+
+    def check(exercise, number, status):
+        return {"exercise": exercise, "number": number, "name": number, "status": status,
+                "score": float(status == "passed"), "max_score": 1.0, "output": "" if status == "passed" else "why"}
+
+    result = {"assignment": A1, "gradable": True, "score": 2, "max_score": 4, "execution_time": 0.5,
+              "devices": ["cpu"], "seed": 1, "notes": ["the answer cell `corr2d` appears 2 times"],
+              "tests": [check("Conv2D", "Conv2D.1", "passed"), check("corr2d", "corr2d.10", "passed"),
+                        check("corr2d", "corr2d.2", "failed"), check("learn_edge_kernel", "learn.1", "failed")]}
+    lines = summary(result).splitlines()
+    assert lines[0].startswith("  note: the answer cell")
+    exercises = [line.split(":")[0].strip() for line in lines[2:] if not line.startswith("    ")]
+    assert exercises == ["corr2d", "Conv2D", "learn_edge_kernel"], lines
+    checks = [line.split()[1] for line in lines if line.startswith("    ") and line.split()[0] in ("ok", "FAIL")]
+    assert checks[:2] == ["corr2d.2", "corr2d.10"], lines     # the failure first within its exercise
