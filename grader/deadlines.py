@@ -1,4 +1,4 @@
-"""Deadlines and late credit (CONTRACT.md section 6): course.toml, per-student extensions, the clock.
+"""Deadlines and late credit: course.toml, per-student extensions, the clock.
 
 course.toml (path: CONVGRADE_COURSE_CONFIG, else <course root>/course.toml) has a table per
 assignment; an assignment without one is always open with full credit:

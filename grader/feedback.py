@@ -7,7 +7,7 @@ windows in words, and the checks grouped by exercise in notebook order, failures
 `grouped`, `credit_words` and `deadline_words` are that one wording; they use the standard
 library only, so the student's install (`convgrade submit`) has them.
 
-Built from the result JSON only (CONTRACT.md section 3), which holds each check's name,
+Built from the result JSON only (docs/reference.md), which holds each check's name,
 points and failure message but never the hidden test source. Everything is HTML-escaped:
 messages quote student-controlled values.
 """

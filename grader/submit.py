@@ -1,4 +1,4 @@
-"""The student's side of the grader service (CONTRACT.md section 5): `convgrade submit`.
+"""The student's side of the grader service: `convgrade submit`.
 
 `GraderClient` speaks the JSON API of section 4 with the standard library only, so the
 command works wherever the package is installed; the JupyterLab server extension

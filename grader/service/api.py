@@ -1,4 +1,4 @@
-"""The JSON API of CONTRACT.md section 4 (blueprint "api")."""
+"""The JSON API of docs/reference.md (blueprint "api")."""
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 

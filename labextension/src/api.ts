@@ -6,7 +6,7 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
-/** One check of the result (CONTRACT.md section 3). */
+/** One check of the result (docs/reference.md). */
 export interface ICheck {
   name: string;
   number: string;
