@@ -34,11 +34,12 @@ RUN set -eux; \
     fi; \
     $pip install $source --require-hashes --no-deps -r /build/requirements.lock; \
     rm -rf /wheels
-COPY pyproject.toml /build/src/
+COPY pyproject.toml setup.py /build/src/
 COPY grader/ /build/src/grader/
+# The server image serves no JupyterLab: built without the lab extension (no node here).
 RUN set -eux; \
-    /opt/convgrade/bin/pip --disable-pip-version-check --no-cache-dir install \
-        --no-index --no-deps --no-build-isolation /build/src; \
+    CONVGRADE_SKIP_LABEXTENSION=1 /opt/convgrade/bin/pip --disable-pip-version-check --no-cache-dir install \
+        --no-index --no-deps --no-build-isolation '/build/src[server]'; \
     /opt/convgrade/bin/pip check; \
     /opt/convgrade/bin/python -c 'import torch, flask, grader.service; print("torch", torch.__version__)'
 

@@ -2,10 +2,14 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-$(VENV)/installed: pyproject.toml
+# The grader and the tests: the server extra and the test tools. Installing builds the
+# JupyterLab extension (setup.py, with node); without node it is left out and its tests skip.
+$(VENV)/installed: pyproject.toml setup.py
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	@if command -v node >/dev/null; then $(PY) -m pip install -q -e '.[server,dev]'; \
+	else echo "node is not installed: the JupyterLab extension is not built (tests/test_lab.py skips)"; \
+		CONVGRADE_SKIP_LABEXTENSION=1 $(PY) -m pip install -q -e '.[server,dev]'; fi
 	touch $@
 
 # The JupyterLab extension (labextension/, TypeScript) is built with JupyterLab's own toolchain
@@ -22,12 +26,14 @@ $(LABEXT_BUILT): $(LABEXT_SOURCES) | $(VENV)/installed
 		&& PATH="$(CURDIR)/$(VENV)/bin:$$PATH" jlpm build; \
 	else echo "node is not installed: the JupyterLab extension is not built (tests/test_lab.py skips)"; fi
 
-# An editable install does not copy data-files: link the build where a wheel would put it.
+# The editable install copied the build into .venv once; link it instead, so a rebuild of the
+# sources (`make labextension`) is what JupyterLab loads.
 $(LABEXT_LINKED): $(LABEXT_BUILT)
 	@if [ -f $(LABEXT_BUILT) ]; then \
-		mkdir -p $(dir $@) $(VENV)/etc/jupyter/jupyter_server_config.d \
-		&& ln -sfn $(CURDIR)/grader/lab/labextension $@ \
-		&& cp grader/lab/jupyter-config/convgrade.json $(VENV)/etc/jupyter/jupyter_server_config.d/; fi
+		mkdir -p $(dir $@) $(VENV)/etc/jupyter/jupyter_server_config.d $(VENV)/etc/jupyter/labconfig/page_config.d \
+		&& rm -rf $@ && ln -sfn $(CURDIR)/grader/lab/labextension $@ \
+		&& cp grader/lab/jupyter-config/convgrade.json $(VENV)/etc/jupyter/jupyter_server_config.d/ \
+		&& cp grader/lab/jupyter-config/labconfig/convgrade.json $(VENV)/etc/jupyter/labconfig/page_config.d/; fi
 
 # JupyterHub's proxy, for tests/test_hub.py: an npm package, kept inside the venv.
 HUB_PROXY := $(VENV)/chp/node_modules/.bin/configurable-http-proxy
@@ -36,7 +42,17 @@ $(HUB_PROXY): | $(VENV)/installed
 		npm install --silent --prefix $(VENV)/chp --no-save --no-package-lock configurable-http-proxy@5.3.0; \
 	else echo "npm is not installed: no configurable-http-proxy (tests/test_hub.py skips)"; fi
 
-.PHONY: setup serve grade test release labextension
+# The student's package: one wheel with the JupyterLab extension built in (setup.py's hook).
+wheel: | $(VENV)/installed
+	$(PY) -m pip wheel --no-deps -w dist .
+	@ls dist/convgrade-*.whl
+
+# docs/lab-panel.png and docs/course-home.png, taken by the browser tests in real Chromium.
+screenshots: setup
+	CONVGRADE_UPDATE_SCREENSHOT=1 $(PY) -m pytest -q tests/test_lab.py -k wrong_answer
+	CONVGRADE_UPDATE_SCREENSHOT=1 $(PY) -m pytest -q tests/test_course.py -k gradebook_downloaded
+
+.PHONY: setup serve grade test release labextension wheel screenshots
 setup: $(VENV)/installed $(LABEXT_LINKED) $(HUB_PROXY)
 
 labextension: $(LABEXT_LINKED)

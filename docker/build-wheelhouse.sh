@@ -5,7 +5,7 @@
 #   docker/build-wheelhouse.sh                 # resolve under docker/requirements.lock
 #   docker/build-wheelhouse.sh --update-lock   # re-resolve pyproject.toml's ranges afresh
 #
-# What goes in: [project].dependencies and [build-system].requires of pyproject.toml,
+# What goes in: [project].dependencies, the server extra and [build-system].requires of pyproject.toml,
 # plus pip and wheel. The resolution is written to docker/requirements.lock (exact
 # versions, the whole closure); with the lock present, versions already in it are kept,
 # so one repository gives one wheelhouse and one image. A dependency added to
@@ -52,7 +52,8 @@ mkdir -p "$WHEELHOUSE"
 import os, sys, tomllib
 with open("pyproject.toml", "rb") as f:
     project = tomllib.load(f)
-lines = list(project["project"]["dependencies"]) + list(project["build-system"]["requires"])
+lines = (list(project["project"]["dependencies"]) + list(project["project"]["optional-dependencies"]["server"])
+         + list(project["build-system"]["requires"]))
 torch = os.environ.get("TORCH_REQUIREMENT")  # the GPU image's torch (a CUDA build)
 lines = [torch if torch and line.split("=")[0].strip() == "torch" else line for line in lines]
 open(sys.argv[1], "w").write("\n".join(lines + ["pip", "wheel"]) + "\n")

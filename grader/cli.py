@@ -1,5 +1,5 @@
 """The `convgrade` command: grade, submit, serve, worker, students, release, extend, regrade,
-similarity, daemon, lti, gradescope."""
+similarity, daemon, lab, lti, gradescope."""
 
 import argparse
 import csv
@@ -49,7 +49,9 @@ def main(argv=None):
     extend = commands.add_parser("extend", help="give one student their own due date (late windows move with it)")
     extend.add_argument("student")
     extend.add_argument("assignment")
-    extend.add_argument("--due", required=True, help="an ISO time with an offset, e.g. 2026-09-20T23:59:00Z")
+    when = extend.add_mutually_exclusive_group(required=True)
+    when.add_argument("--due", help="an ISO time with an offset, e.g. 2026-09-20T23:59:00Z")
+    when.add_argument("--remove", action="store_true", help="take the student's extension away")
 
     regrade = commands.add_parser("regrade", help="regrade stored submissions through the queue, keeping old results")
     regrade.add_argument("--assignment")
@@ -76,6 +78,12 @@ def main(argv=None):
     submit.add_argument("--wait", type=float, default=60.0, help="seconds to wait for the result (default 60)")
     submit.add_argument("--json", action="store_true", help="print the result JSON on stdout")
 
+    lab = commands.add_parser("lab", help="convgrade in JupyterLab")
+    lab_commands = lab.add_subparsers(dest="lab_command", required=True)
+    tools = lab_commands.add_parser("instructor-tools", help="nbgrader's Formgrader, Create Assignment and "
+                                    "Validate in your own JupyterLab (off for students)")
+    tools.add_argument("state", choices=["on", "off"])
+
     lti = commands.add_parser("lti", help="LTI 1.3: read the course roster from the LMS")
     lti.add_subparsers(dest="lti_command", required=True).add_parser(
         "roster", help="import the learners of every launched course (NRPS) as students")
@@ -87,7 +95,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     handlers = {"grade": _grade, "serve": _serve, "worker": _worker, "students": _students, "release": _release,
                 "daemon": _daemon, "extend": _extend, "regrade": _regrade, "similarity": _similarity, "submit": _submit,
-                "lti": _lti, "gradescope": _gradescope}
+                "lti": _lti, "gradescope": _gradescope, "lab": _lab}
     return handlers[args.command](args)
 
 
@@ -140,15 +148,19 @@ def _grade_tree(args):
     with GradingPool(args.jobs) as pool:
         futures = [pool.submit(path, args.assignment, seed=args.seed) for path in notebooks]
         graded = [(path, _result_of(future, path, args.assignment)) for path, future in zip(notebooks, futures)]
+    unstamped = []
     for path, result in graded:
         student = path.parent.parent.name
         results.append({"student": student, "notebook": str(path), **result})
-        credit = deadlines.collected(result["assignment"], student, deadlines.collected_at(path.parent)).credit \
-            if result["assignment"] else 1.0
+        stamp = deadlines.collected_at(path.parent)
+        has_deadline = bool(result["assignment"]) and result["assignment"] in _course_deadlines()
+        if has_deadline and stamp is None:
+            unstamped.append(f"{student}/{path.parent.name}")
+        credit = deadlines.collected(result["assignment"], student, stamp).credit if result["assignment"] else 1.0
         rows.append({"student": student, "assignment": result["assignment"],
                      "score": result["score"], "max_score": result["max_score"],
                      "gradable": result["gradable"], "credit": credit,
-                     "credited_score": round(result["score"] * credit, 6)})
+                     "credited_score": round(result["score"] * credit, 6), "collected_at": stamp or ""})
         if not args.json:
             print(f"{student:20} {result['assignment'] or '?':28} {result['score']:6.1f} / {result['max_score']:.1f}")
     if args.out:
@@ -159,8 +171,9 @@ def _grade_tree(args):
     if args.feedback:
         from grader import feedback
 
-        for path, result in graded:
-            feedback.write(args.feedback, path.parent.parent.name, path.parent.name, path.stem, result)
+        for (path, result), row in zip(graded, rows):
+            feedback.write(args.feedback, path.parent.parent.name, path.parent.name, path.stem, result,
+                           credit=row["credit"])
     if args.gradebook:
         from grader import gradebook
 
@@ -171,9 +184,31 @@ def _grade_tree(args):
                 gradebook.export_csv(args.gradebook, args.export)
         except gradebook.GradebookError as exc:
             return _refuse(str(exc))
+    if args.gradebook or args.out:
+        from grader import gradebook
+
+        for name in dict.fromkeys(r["assignment"] for _, r in graded if r["assignment"]):
+            for warning in gradebook.points_warnings(name, [r for _, r in graded if r["assignment"] == name]):
+                _warn(warning)
+    if unstamped:
+        _warn(f"{len(unstamped)} submission(s) have no timestamp.txt (the collection time `nbgrader collect` "
+              f"writes), so their deadlines could not be applied and they got full credit: {', '.join(unstamped)}")
     if args.json:
         print(json.dumps(results, indent=2))
     return 0
+
+
+def _course_deadlines():
+    from grader import deadlines
+
+    try:
+        return deadlines.course()
+    except deadlines.ConfigError:
+        return {}
+
+
+def _warn(message):
+    print(f"convgrade: warning: {message}", file=sys.stderr)
 
 
 def _result_of(future, path, assignment):
@@ -192,21 +227,27 @@ def summary(result):
 
     if not result["gradable"]:
         return "not gradable: " + clip("; ".join(result["format_errors"]), 2000)
-    lines = [f"{result['assignment']}: {result['score']:g} / {result['max_score']:g} "
-             f"({result['execution_time']:.2f} s on {', '.join(result['devices'])}, seed {result.get('seed')})"]
-    for test in result["tests"]:
-        mark = "ok  " if test["status"] == "passed" else "FAIL"
-        lines.append(f"  {mark} {test['number']:18} {test['score']:g}/{test['max_score']:g}  {test['name']}")
-        if test["output"]:
-            lines.append("         " + clip(test["output"], 2000).replace("\n", "\n         "))
-    lines += [f"  note: {clip(note, 500)}" for note in result.get("notes", [])]
+    from grader import feedback
+
+    lines = [f"  note: {clip(note, 500)}" for note in result.get("notes", [])]
+    lines.append(f"{result['assignment']}: {result['score']:g} / {result['max_score']:g} "
+                 f"({result['execution_time']:.2f} s on {', '.join(result['devices'])}, seed {result.get('seed')})")
+    for exercise in feedback.grouped(result, feedback.assignment_order(result["assignment"])):
+        lines.append(f"  {exercise['name']}: {exercise['score']:g} / {exercise['max_score']:g}")
+        for test in exercise["tests"]:
+            mark = "ok  " if test["status"] == "passed" else "FAIL"
+            lines.append(f"    {mark} {test['number']:18} {test['score']:g}/{test['max_score']:g}  {test['name']}")
+            if test["output"]:
+                lines.append("           " + clip(test["output"], 2000).replace("\n", "\n           "))
     return "\n".join(lines)
 
 
 def _refuse(message):
-    from grader.student import clip
+    # grader.submit, not grader.student: a student's install (no server extra) refuses too
+    from grader.submit import escape
 
-    print(f"convgrade: {clip(message, 500)}".replace("\n", " "), file=sys.stderr)
+    text = escape(str(message).replace("\n", " ")[:2000])
+    print(f"convgrade: {text if len(text) <= 500 else text[:497] + '...'}", file=sys.stderr)
     return 2
 
 
@@ -271,9 +312,10 @@ def _extend(args):
     from grader.service.db import sessions_for
 
     try:
-        due = deadlines.parse_time(args.due, "--due")
+        due = None if args.remove else deadlines.parse_time(args.due, "--due")
         with sessions_for(Settings.from_env().prepare().database_url)() as session:
-            moved = deadlines.extend(session, args.student, args.assignment, due)
+            moved = deadlines.remove_extension(session, args.student, args.assignment) if args.remove \
+                else deadlines.extend(session, args.student, args.assignment, due)
     except (ValueError, deadlines.ConfigError) as exc:
         return _refuse(str(exc))
     print(f"{args.student} {args.assignment}: due {deadlines.human(moved.due)}"
@@ -302,6 +344,15 @@ def _submit(args):
         return submit.run(args)
     except submit.SubmitError as exc:
         return _refuse(str(exc))
+
+
+def _lab(args):
+    from grader.lab import set_instructor_tools
+
+    path = set_instructor_tools(args.state == "on")
+    print(f"convgrade: nbgrader's instructor tools are {args.state} in your JupyterLab ({path}); "
+          "reload the JupyterLab page")
+    return 0
 
 
 def _lti(args):

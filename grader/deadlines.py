@@ -1,4 +1,4 @@
-"""Deadlines and late credit (CONTRACT.md section 6): course.toml, per-student extensions, the clock.
+"""Deadlines and late credit: course.toml, per-student extensions, the clock.
 
 course.toml (path: CONVGRADE_COURSE_CONFIG, else <course root>/course.toml) has a table per
 assignment; an assignment without one is always open with full credit:
@@ -228,22 +228,56 @@ def credited(submission):
 
 def extend(session, student, assignment, due):
     """Give `student` their own due date (aware) for `assignment`; recredit what they submitted."""
-    from sqlalchemy import select
-
-    from grader.service.db import Extension, Submission
+    from grader.service.db import Extension
 
     if assignment not in course():
         raise ConfigError(f"{assignment} has no deadlines in {config_path()}; there is nothing to extend")
+    _require_known(session, student)
     row = session.get(Extension, (student, assignment))
     if row is None:
         row = Extension(student_id=student, assignment=assignment, due=to_db(due))
         session.add(row)
     row.due = to_db(due)
     session.flush()
+    return _recredit(session, student, assignment)
+
+
+def remove_extension(session, student, assignment):
+    """Take `student`'s extension of `assignment` away; recredit what they submitted.
+    Returns the deadlines that apply again (the course's), or raises ConfigError."""
+    from grader.service.db import Extension
+
+    row = session.get(Extension, (student, assignment))
+    if row is None:
+        raise ConfigError(f"{student} has no extension of {assignment}")
+    session.delete(row)
+    session.flush()
+    return _recredit(session, student, assignment)
+
+
+def _require_known(session, student):
+    """Extensions are for the course's students: on the roster, or one who has submitted
+    (signed in through the LMS or JupyterHub)."""
+    from sqlalchemy import select
+
+    from grader.service.db import Student, Submission
+
+    if session.get(Student, student) is None and session.scalar(
+            select(Submission.id).where(Submission.student_id == student).limit(1)) is None:
+        raise ConfigError(f"{student} is not on the roster and has never submitted; "
+                          "check the spelling, or import them with `convgrade students import`")
+
+
+def _recredit(session, student, assignment):
+    from sqlalchemy import select
+
+    from grader.service.db import Submission
+
     deadlines = effective(assignment, student, session)
     for submission in session.scalars(select(Submission).where(
             Submission.student_id == student, Submission.assignment == assignment)):
-        submission.credit = _credit_or_zero(deadlines, from_db(submission.submitted_at or submission.created_at))
+        moment = from_db(submission.submitted_at or submission.created_at)
+        submission.credit = _credit_or_zero(deadlines, moment) if deadlines else 1.0
         submission.credited_score = credited(submission)
     session.commit()
     return deadlines

@@ -119,3 +119,39 @@ def export_csv(db_url, path):
 
     with _alembic_on_path(), Gradebook(db_url) as gradebook:
         CsvExportPlugin(to=str(path)).export(gradebook)
+
+
+def released_points(assignment):
+    """{exercise: points} that the released notebook (and nbgrader's gradebook, recorded from
+    it by generate_assignment) states on each hidden_<exercise> cell; {} without one."""
+    import nbformat
+
+    from grader import notebook
+
+    try:
+        released = nbformat.read(assignments.released_notebook(assignment), as_version=4)
+    except OSError:
+        return {}
+    return {notebook.grade_id(c)[len(HIDDEN):]: float(c.metadata["nbgrader"].get("points") or 0)
+            for c in released.cells if (notebook.grade_id(c) or "").startswith(HIDDEN)}
+
+
+def points_warnings(assignment, results):
+    """A sentence when `results` were graded out of other points than the released notebook
+    states: the hidden suite changed after the release, so a score can exceed the max_score
+    the students' notebooks (and nbgrader's gradebook) show. [] when they agree."""
+    stated = released_points(assignment)
+    graded = {}
+    for result in results:
+        if result.get("gradable") and result.get("tests"):
+            graded = {ex["name"]: ex["max_score"] for ex in exercises(result)}
+            if any(abs(stated.get(ex, 0) - graded.get(ex, 0)) > 1e-9 for ex in {*stated, *graded}):
+                break
+    changed = [f"{ex} {stated.get(ex, 0):g} -> {graded.get(ex, 0):g}" for ex in dict.fromkeys([*stated, *graded])
+               if abs(stated.get(ex, 0) - graded.get(ex, 0)) > 1e-9]
+    if not stated or not graded or not changed:
+        return []
+    return [f"{assignment}: the hidden suite changed after the notebooks were released (points "
+            f"{', '.join(changed)}; {sum(stated.values()):g} -> {sum(graded.values()):g} in all), so scores are "
+            "out of a total the students' notebooks do not show; run `convgrade release` and release the "
+            "notebooks again, or revert the suite"]

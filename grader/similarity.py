@@ -1,4 +1,4 @@
-"""Similarity between students' answers (CONTRACT.md section 6), with copydetect's winnowing.
+"""Similarity between students' answers, with copydetect's winnowing.
 
 What is compared: each student's answer cells (by nbgrader grade_id) and the code cells the
 student added; never the rest of the notebook. What is ignored:
@@ -115,7 +115,8 @@ def _pair(a, b, print_a, print_b):
 
 def matching_lines(print_a, print_b):
     """The matching code side by side: [{a: [first, last], b: [first, last], a_code, b_code}],
-    one entry per run of shared fingerprints, in the order of a's lines (1-based, inclusive)."""
+    one entry per run of shared fingerprints, in the order of a's lines: lines of the
+    student's answer code (its cells in notebook order, 1-based, inclusive)."""
     spans = []
     for h in print_a.hashes & print_b.hashes:
         for i in print_a.hash_idx[h][:1]:
@@ -129,8 +130,12 @@ def matching_lines(print_a, print_b):
                           (min(last[1][0], span_b[0]), max(last[1][1], span_b[1])))
         else:
             merged.append((span_a, span_b))
-    return [{"a": list(sa), "b": list(sb), "a_code": _text(print_a, sa), "b_code": _text(print_b, sb)}
-            for sa, sb in merged]
+    shown = []
+    for sa, sb in merged:
+        (range_a, code_a), (range_b, code_b) = _shown(print_a, sa), _shown(print_b, sb)
+        if code_a and code_b:
+            shown.append({"a": range_a, "b": range_b, "a_code": code_a, "b_code": code_b})
+    return shown
 
 
 def _touch(span, other):
@@ -157,9 +162,22 @@ def _raw_offset(fingerprint, index):
     return int(index + (removed[at] if at < len(removed) else total))
 
 
-def _text(fingerprint, span):
-    lines = fingerprint.raw_code.split("\n")
-    return "\n".join(lines[span[0] - 1:span[1]])
+SEAM_LINE = CELL_SEAM.strip("\n")
+
+
+def _shown(fingerprint, span):
+    """A span of the compared text as the instructor reads it: the student's code without the
+    seams between cells, numbered as that code's lines (1-based, inclusive): ([first, last], code)."""
+    raw = fingerprint.raw_code.split("\n")
+    numbered, number = {}, 0
+    for at, line in enumerate(raw, start=1):
+        if line != SEAM_LINE:
+            number += 1
+            numbered[at] = number
+    kept = [at for at in range(span[0], span[1] + 1) if at in numbered]
+    if not kept:
+        return [0, 0], ""
+    return [numbered[kept[0]], numbered[kept[-1]]], "\n".join(raw[at - 1] for at in kept)
 
 
 # -- `convgrade similarity` -----------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The student's side of the grader service (CONTRACT.md section 5): `convgrade submit`.
+"""The student's side of the grader service: `convgrade submit`.
 
 `GraderClient` speaks the JSON API of section 4 with the standard library only, so the
 command works wherever the package is installed; the JupyterLab server extension
@@ -14,6 +14,8 @@ import urllib.parse
 import urllib.request
 import uuid
 from pathlib import Path
+
+from grader import feedback
 
 DEFAULT_WAIT_SECONDS = 60.0
 # The service caps ?wait= (max_wait_seconds, 300 by default); longer waits poll.
@@ -40,8 +42,12 @@ class GraderClient:
             raise SubmitError("no grader address: pass --server or set CONVGRADE_URL")
         if not token:
             raise SubmitError("no token: pass --token or set CONVGRADE_TOKEN")
-        self.server = server.rstrip("/")
-        self.token = token
+        self.server = server.strip().rstrip("/")
+        # a token read from a file or pasted keeps its line ending: the token is what is inside
+        self.token = token.strip()
+        if any(not c.isprintable() or c.isspace() for c in self.token):
+            raise SubmitError("the token contains spaces or control characters; copy it again, "
+                              "exactly as `convgrade students import` printed it")
         self.timeout = timeout
 
     # -- the API -----------------------------------------------------------------------------
@@ -84,20 +90,23 @@ class GraderClient:
             request.add_header("Content-Type", content_type)
         try:
             with urllib.request.urlopen(request, timeout=timeout or self.timeout) as response:
-                return json.loads(response.read())
+                status, raw = response.status, response.read()
         except urllib.error.HTTPError as exc:
             raise SubmitError(_refusal(exc), exc.code) from None
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             raise SubmitError(f"the grader at {self.server} cannot be reached ({reason})") from None
+        try:
+            return json.loads(raw)
         except ValueError:
-            raise SubmitError(f"the grader at {self.server} answered with something that is not JSON") from None
+            raise SubmitError(f"the grader at {self.server} answered HTTP {status} with something that is "
+                              f"not JSON: is that the grader's address?", status) from None
 
 
 def _refusal(exc):
     """One sentence for an HTTP error: the server's own {"error": ...}, with advice where useful."""
     try:
-        error = json.loads(exc.read())["error"]
+        error = f"HTTP {exc.code}: " + str(json.loads(exc.read())["error"])
     except Exception:
         error = f"HTTP {exc.code} {exc.reason}"
     return ADVICE.get(exc.code, "{error}").format(error=error)
@@ -125,15 +134,35 @@ def run(args):
     client = GraderClient(args.server or os.environ.get("CONVGRADE_URL", ""),
                           args.token or os.environ.get("CONVGRADE_TOKEN", ""))
     state = client.submit_and_wait(path.read_bytes(), path.name, args.assignment, args.wait)
+    schedule = state.get("deadlines")   # the windows that decided the credit, the student's own
+    order = feedback.notebook_order(path)
     if args.json:
-        print(json.dumps(state.get("result", state), indent=2))
+        print(json.dumps(as_json(state, schedule, order), indent=2))
     else:
-        print(describe(state))
+        print(describe(state, schedule, order))
     return 0
 
 
-def describe(state):
-    """The text a student reads: the score per exercise and each failed check's message."""
+def as_json(state, schedule=None, order=()):
+    """`--json`: the result JSON (checks in notebook order) with what decides the grade beside
+    it: `credit`, `credited_score` (the score that counts), `submitted_at`, `deadlines`."""
+    result = state.get("result")
+    if not result:
+        return state
+    return {**feedback.in_notebook_order(result, state_order(state, order)),
+            "submission_id": state.get("id"), "submitted_at": state.get("submitted_at"),
+            "credit": state.get("credit", 1.0), "credited_score": state.get("credited_score"),
+            "deadlines": schedule, "deadline_words": feedback.deadline_words(schedule)}
+
+
+def state_order(state, order=()):
+    """The notebook order: the grader's (its `exercises`), else the submitted notebook's."""
+    return [ex["name"] for ex in state.get("exercises") or []] or list(order)
+
+
+def describe(state, schedule=None, order=()):
+    """The text a student reads: notes first, the score that counts and how, the deadline in
+    words, then each exercise in notebook order with its failed checks and their messages."""
     status = state.get("status")
     if status in ("queued", "running"):
         return (f"submission {state['id']} is {status}; the grader has not finished yet. "
@@ -143,25 +172,23 @@ def describe(state):
         return escape(f"submission {state.get('id')} could not be graded: {state.get('error') or 'no result'}")
     if not result.get("gradable"):
         return escape("not gradable: " + "; ".join(result.get("format_errors", [])))
-    lines = [escape(f"{result['assignment']}: {result['score']:g} / {result['max_score']:g}")]
-    for exercise, (score, max_score) in exercise_scores(result).items():
-        lines.append(escape(f"  {exercise:24} {score:g} / {max_score:g}"))
-    failed = [t for t in result.get("tests", []) if t.get("status") != "passed"]
-    if failed:
-        lines.append("failed checks:")
-    for test in failed:
-        lines.append(escape(f"  {test['number']}: {test['name']}"))
-        lines += ["      " + escape(line) for line in str(test.get("output") or "").splitlines()]
+    lines = []
+    if result.get("notes"):
+        lines.append("Read this first:")
+        lines += [escape(f"  - {note}") for note in result["notes"]]
+    lines.append(escape(f"{result['assignment']}: " + feedback.credit_words(
+        result["score"], result["max_score"], state.get("credit"), state.get("credited_score"))))
+    if schedule:
+        lines.append(escape("deadline: " + feedback.deadline_words(schedule)))
+    for ex in feedback.grouped(result, state_order(state, order)):
+        mark = f"{ex['failed']} failed" if ex["failed"] else "all passed"
+        lines.append(escape(f"  {ex['name']:24} {ex['score']:g} / {ex['max_score']:g}   {mark}"))
+        for test in ex["tests"]:
+            if test.get("status") == "passed":
+                continue
+            lines.append(escape(f"    FAIL {test['number']}: {test['name']}"))
+            lines += ["         " + escape(line) for line in str(test.get("output") or "").splitlines()]
     return "\n".join(lines)
-
-
-def exercise_scores(result):
-    """{exercise: (score, max_score)} in the order the tests list them."""
-    totals = {}
-    for test in result.get("tests", []):
-        score, max_score = totals.get(test.get("exercise") or "?", (0.0, 0.0))
-        totals[test.get("exercise") or "?"] = (score + test["score"], max_score + test["max_score"])
-    return totals
 
 
 def escape(text):

@@ -2,6 +2,7 @@
 
 import csv
 import json
+import os
 import subprocess
 import sys
 
@@ -63,3 +64,62 @@ def test_a_missing_or_wrong_file_exits_2(tmp_path):
     (tmp_path / "notes.txt").write_text("hello")
     run = convgrade("grade", tmp_path / "notes.txt")
     assert run.returncode == 2 and "not a notebook" in run.stderr
+
+
+def test_a_tree_without_nbgrader_timestamps_is_named(submitted, tmp_path):
+    """Deadlines apply to a collected tree through nbgrader's timestamp.txt: alice's says she
+    was late (80% credit); bob's folder was copied in with cp and has none, which is said."""
+    course = tmp_path / "course.toml"
+    course.write_text(f'[assignments.{A1}]\ndue = 2026-09-15T23:59:00Z\n'
+                      'late = [{ until = 2026-09-17T23:59:00Z, credit = 0.8 }]\n')
+    stamp = submitted / "alice" / A1 / "timestamp.txt"
+    stamp.write_text("2026-09-16 12:00:00.000000 UTC")
+    out = tmp_path / "grades.csv"
+    env = {**os.environ, "CONVGRADE_COURSE_CONFIG": str(course), "CONVGRADE_DATA_DIR": str(tmp_path / "data")}
+    try:
+        run = subprocess.run([sys.executable, "-m", "grader.cli", "grade", str(submitted), "--out", str(out)],
+                             capture_output=True, text=True, timeout=300, env=env)
+    finally:
+        stamp.unlink()
+    assert run.returncode == 0, run.stderr
+    rows = {row["student"]: row for row in csv.DictReader(out.open())}
+    assert float(rows["alice"]["credit"]) == 0.8 and rows["alice"]["collected_at"].startswith("2026-09-16")
+    assert float(rows["bob"]["credit"]) == 1.0 and rows["bob"]["collected_at"] == ""
+    warning = [line for line in run.stderr.splitlines() if "timestamp.txt" in line]
+    assert len(warning) == 1 and f"bob/{A1}" in warning[0] and "alice" not in warning[0], run.stderr
+
+
+def test_results_out_of_other_points_than_the_release_are_warned_about():
+    from grader.gradebook import points_warnings, released_points
+
+    stated = released_points(A1)
+    assert stated and set(stated) == {"corr2d", "Conv2D", "learn_edge_kernel"}
+
+    def result(corr2d_points):
+        tests = [{"exercise": ex, "number": f"{ex}.1", "name": ex, "status": "passed",
+                  "score": points, "max_score": points}
+                 for ex, points in {**stated, "corr2d": corr2d_points}.items()]
+        return {"gradable": True, "tests": tests, "score": 0, "max_score": 0}
+
+    assert points_warnings(A1, [result(stated["corr2d"])]) == []
+    warned = points_warnings(A1, [result(stated["corr2d"]), result(stated["corr2d"] + 10)])
+    assert len(warned) == 1 and f"corr2d {stated['corr2d']:g} -> {stated['corr2d'] + 10:g}" in warned[0]
+
+
+def test_the_text_summary_puts_notes_first_and_exercises_in_notebook_order():
+    from grader.cli import summary
+
+    def check(exercise, number, status):
+        return {"exercise": exercise, "number": number, "name": number, "status": status,
+                "score": float(status == "passed"), "max_score": 1.0, "output": "" if status == "passed" else "why"}
+
+    result = {"assignment": A1, "gradable": True, "score": 2, "max_score": 4, "execution_time": 0.5,
+              "devices": ["cpu"], "seed": 1, "notes": ["the answer cell `corr2d` appears 2 times"],
+              "tests": [check("Conv2D", "Conv2D.1", "passed"), check("corr2d", "corr2d.10", "passed"),
+                        check("corr2d", "corr2d.2", "failed"), check("learn_edge_kernel", "learn.1", "failed")]}
+    lines = summary(result).splitlines()
+    assert lines[0].startswith("  note: the answer cell")
+    exercises = [line.split(":")[0].strip() for line in lines[2:] if not line.startswith("    ")]
+    assert exercises == ["corr2d", "Conv2D", "learn_edge_kernel"], lines
+    checks = [line.split()[1] for line in lines if line.startswith("    ") and line.split()[0] in ("ok", "FAIL")]
+    assert checks[:2] == ["corr2d.2", "corr2d.10"], lines     # the failure first within its exercise

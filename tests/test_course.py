@@ -11,6 +11,7 @@ Slow-ish: ~25 gradings of a1 (about 1 minute on 2 cores), one service start.
 import csv
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -36,7 +37,8 @@ WORKED_EXAMPLES = 'points=2, name="corr2d gives the course\'s worked examples"'
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
-    """A copy of the course with deadlines, a service on it, students d1, d2 and v1..v4."""
+    """A copy of the course with deadlines, a service on it, students d1, d2, v1..v4, late and
+    never (on the roster, never submits)."""
     root = tmp_path_factory.mktemp("course")
     for part in ("solutions", "exercises", "autograde_tests"):
         shutil.copytree(REPO / part, root / part, ignore=shutil.ignore_patterns("__pycache__"))
@@ -45,7 +47,7 @@ def course(tmp_path_factory):
     clock.write_text("2026-09-10T12:00:00Z")
     service = Service(root / "data", course_dir=root, clock=f"@{clock}", workers=1)
     service.root, service.clock = root, clock
-    service.tokens = import_roster(service.data_dir, ["d1", "d2", "v1", "v2", "v3", "v4"], service.env)
+    service.tokens = import_roster(service.data_dir, ["d1", "d2", "v1", "v2", "v3", "v4", "late", "never"], service.env)
     service.start()
     yield service
     service.stop()
@@ -378,7 +380,7 @@ def test_course_home_deadlines_extensions_histogram_checks(course, graded, page)
     _log_in(page, course.url, course.admin_token)
     assert "due 2026-09-15 23:59 UTC" in page.inner_text(f"#deadlines-{A1}")
     assert "d2" in page.inner_text(f"#extensions-{A1}")
-    page.fill(f"#extend-student-{A1}", "d1")
+    page.select_option(f"#extend-student-{A1}", "d1")
     page.fill(f"#extend-due-{A1}", "2026-09-17T12:00:00Z")
     page.click(f"#extend-{A1}")
     page.wait_for_selector("#message")
@@ -386,12 +388,35 @@ def test_course_home_deadlines_extensions_histogram_checks(course, graded, page)
     assert "2026-09-17 12:00 UTC" in page.inner_text(f"#extensions-{A1}")
     report = f"#report-{A1}"
     assert len(page.query_selector_all(f"{report} svg.hist rect")) == 10
+    _assert_drawn_whole(page, f"{report} svg.hist")
     assert "score (points out of" in page.text_content(f"{report} svg .x-label")
     assert page.text_content(f"{report} svg .y-label") == "students"
     numbers = [r.get_attribute("data-number") for r in page.query_selector_all(f"{report} .pass-rates tr[data-number]")]
     assert numbers == _notebook_order(numbers) and numbers.index("corr2d.2") < numbers.index("corr2d.10")
     changes = page.inner_text("#regrade-changes")               # from the points change above
     assert "d1" in changes and "d2" in changes
+
+
+def _assert_drawn_whole(page, svg):
+    """Every bar and label of the histogram lies inside the box the page draws it in, the box is
+    not cut by CSS, and the tallest bar is as tall as the plot (not a sliver)."""
+    box = page.locator(svg).bounding_box()
+    assert box["height"] >= 150 and box["width"] >= 300, box     # drawn at its size, not squeezed
+    for part in page.locator(f"{svg} rect, {svg} text, {svg} line").all():
+        inner = part.bounding_box()
+        if inner is None or inner["height"] == 0 and part.evaluate("e => e.tagName") == "rect":
+            continue                                                 # an empty bin
+        assert (inner["x"] >= box["x"] - 0.5 and inner["y"] >= box["y"] - 0.5
+                and inner["x"] + inner["width"] <= box["x"] + box["width"] + 0.5
+                and inner["y"] + inner["height"] <= box["y"] + box["height"] + 0.5), (part.text_content(), inner, box)
+    clipped = page.locator(svg).evaluate(
+        "e => { const r = e.getBoundingClientRect(); const p = e.parentElement.getBoundingClientRect();"
+        " return r.bottom > p.bottom + 0.5 && getComputedStyle(e.parentElement).overflow !== 'visible'; }")
+    assert not clipped
+    heights = [b.bounding_box()["height"] for b in page.locator(f"{svg} rect").all() if b.bounding_box()]
+    axis = page.locator(f"{svg} line").first.bounding_box()
+    assert max(heights) >= 0.9 * 140 * box["height"] / 200, heights  # the fullest bin spans the plot
+    assert axis is not None
 
 
 def test_course_home_regrade_button_goes_through_the_queue(course, graded, page):
@@ -418,3 +443,154 @@ def test_similarity_report_of_stored_submissions(course, page):
     assert among_v[0] == ("v1", "v2"), shown
     left, right = page.inner_text("#lines-v1-v2 pre.a"), page.inner_text("#lines-v1-v2 pre.b")
     assert "unfold(0, h" in left and "unfold(0, height" in right
+    shown = page.inner_text("#pairs")
+    assert ";;" not in shown, "no separator between cells reaches the report"
+    for label in page.locator("#lines-v1-v2 small").all():        # "v1, lines 3-12" over 10 lines
+        first, last = map(int, re.search(r"lines (\d+)-(\d+)", label.inner_text()).groups())
+        code = label.locator("xpath=following-sibling::pre[1]").inner_text()
+        assert last - first + 1 == len(code.rstrip("\n").split("\n")), (label.inner_text(), code)
+
+
+def _with_a_second_corr2d(notebook):
+    """The student pasted their corr2d answer cell twice: the grader grades the first, with a note."""
+    nb = json.loads(notebook)
+    index = next(i for i, c in enumerate(nb["cells"]) if c["metadata"].get("nbgrader", {}).get("grade_id") == "corr2d")
+    nb["cells"].insert(index + 1, json.loads(json.dumps(nb["cells"][index])))
+    return json.dumps(nb).encode()
+
+
+def test_submit_command_shows_the_notes_the_credit_and_the_deadline(course, notebooks, tmp_path):
+    at(course, "2026-09-16T12:00:00Z")
+    path = tmp_path / f"{A1}.ipynb"
+    path.write_bytes(_with_a_second_corr2d(notebooks["reference"]))
+
+    def send(*options):
+        code, out, err = cli(course, "submit", str(path), "--server", course.url, "--token",
+                             course.tokens["late"], "--wait", "240", *options)
+        assert code == 0, err
+        return out
+    try:
+        text, body = send(), json.loads(send("--json"))
+    finally:
+        at(course, "2026-09-10T12:00:00Z")
+    lines = text.splitlines()
+    assert lines[0] == "Read this first:" and "`corr2d` appears 2 times" in lines[1], text
+    raw, out_of = body["score"], body["max_score"]
+    assert f"{A1}: {raw:g} / {out_of:g} points; submitted late, 80% credit: it counts as {0.8 * raw:g}" in text
+    assert ("deadline: opens 2026-09-01 00:00 UTC; due 2026-09-15 23:59 UTC; then 80% credit until 2026-09-16 23:59 UTC; then 50% credit "
+            "until 2026-09-18 23:59 UTC; no submissions after 2026-09-18 23:59 UTC") in text
+    exercises = [m.group(1) for m in map(re.compile(r"^  (\S+) +[\d.]+ / [\d.]+ ").match, lines) if m]
+    assert exercises == ["corr2d", "Conv2D", "learn_edge_kernel"], text
+    assert body["credit"] == 0.8 and body["credited_score"] == pytest.approx(0.8 * raw) and raw > 0
+    assert body["deadlines"]["due"] == "2026-09-15T23:59:00Z" and "80% credit" in body["deadline_words"]
+    assert any("appears 2 times" in note for note in body["notes"])
+    seen = list(dict.fromkeys(t["exercise"] for t in body["tests"]))
+    assert seen == ["corr2d", "Conv2D", "learn_edge_kernel"]
+
+
+def test_similarity_blocks_show_the_students_code_with_its_own_line_numbers(tmp_path):
+    """No seam between cells in the code shown, and each block's line range is the code it shows,
+    numbered as the student's answer code (cells in order, seams left out)."""
+    from grader import similarity
+
+    answers = similarity.tree_answers(_similarity_tree(tmp_path / "submitted"), A1)
+    blocks = [(p["a"], p["b"], m) for p in similarity.compare(answers, similarity.released_code(A1))
+              for m in p["lines"]]
+    assert blocks
+    for a, b, block in blocks:
+        for side, student in (("a", a), ("b", b)):
+            code, (first, last) = block[f"{side}_code"], block[side]
+            assert ";;;" not in code, code
+            own = answers[student].replace(similarity.CELL_SEAM, "\n").split("\n")
+            assert code.split("\n") == own[first - 1:last], (student, first, last, code)
+
+
+# -- the course home: gradebook, roster, extensions -------------------------------------------
+
+def test_gradebook_downloaded_from_the_course_home_has_every_rostered_student(course, graded, page):
+    _log_in(page, course.url, course.admin_token)
+    if os.environ.get("CONVGRADE_UPDATE_SCREENSHOT"):                 # `make screenshots`
+        page.set_viewport_size({"width": 1100, "height": 1300})
+        page.screenshot(path=str(REPO / "docs/course-home.png"))
+    tables = {}
+    for link in ("#gradebook-long", "#gradebook-wide"):
+        with page.expect_download() as download:
+            page.click(link)                       # the signed-in browser's own session: no token typed
+        tables[link] = list(csv.DictReader(open(download.value.path(), newline="")))
+    roster = {"d1", "d2", "v1", "v2", "v3", "v4", "late", "never"}
+    long = {(r["student_id"], r["assignment"]): r for r in tables["#gradebook-long"]}
+    assert {s for s, _ in long} == roster                        # the instructor's own tries are not a student
+    never = long["never", A1]
+    assert never["status"] == "not submitted" and float(never["score"]) == 0 and float(never["max_score"]) > 0
+    d1 = long["d1", A1]
+    assert d1["status"] == "graded" and float(d1["score"]) == pytest.approx(float(d1["raw_score"]) * float(d1["credit"]))
+    wide = {r["student_id"]: r for r in tables["#gradebook-wide"]}
+    assert set(wide) == roster and float(wide["never"][A1]) == 0 and float(wide["never"]["total"]) == 0
+    assert float(wide["d1"][A1]) == pytest.approx(float(long["d1", A1]["score"]))
+    assert float(wide["d1"]["max_total"]) == pytest.approx(sum(float(r["max_score"]) for (s, _), r in long.items()
+                                                              if s == "d1"))
+    # a signed-in student gets no gradebook
+    page.click("nav button")
+    _log_in(page, course.url, course.tokens["d1"])
+    response = page.request.get(course.url + "/instructor/gradebook.csv")
+    assert response.status == 403
+
+
+def test_a_changed_suite_is_named_beside_the_gradebook(course, graded, page, tmp_path):
+    """Results graded out of other points than the released notebook states: the course home
+    and the API's export say so; released again (here: the suite reverted), they stop."""
+    suite = course.root / "autograde_tests" / A1 / "test_corr2d.py"
+    text = suite.read_text()
+    admin = Client(course.url, course.admin_token)
+    suite.write_text(text.replace(WORKED_EXAMPLES, WORKED_EXAMPLES.replace("points=2", "points=12")))
+    try:
+        code, _, err = cli(course, "regrade", "--assignment", A1, "--student", "d1", "--wait", "240")
+        assert code == 0, err
+        warning = admin.get("/api/v1/gradebook.csv").headers.get("X-Convgrade-Warning", "")
+        assert A1 in warning and "corr2d 14 -> 24" in warning, warning
+        _log_in(page, course.url, course.admin_token)
+        assert "changed after the notebooks were released" in page.inner_text(".suite-warning")
+    finally:
+        suite.write_text(text)
+    code, _, err = cli(course, "regrade", "--assignment", A1, "--student", "d1", "--wait", "240")
+    assert code == 0, err
+    assert "X-Convgrade-Warning" not in admin.get("/api/v1/gradebook.csv").headers
+
+
+def test_roster_shows_who_has_not_submitted_and_reissues_a_token(course, graded, page):
+    old_token = course.tokens["never"]
+    _log_in(page, course.url, course.admin_token)
+    row = page.locator('#roster tr[data-student="never"]')
+    assert row.locator(f'td[data-assignment="{A1}"]').inner_text() == "not submitted"
+    graded_cell = page.locator(f'#roster tr[data-student="d1"] td[data-assignment="{A1}"]').inner_text()
+    assert re.fullmatch(r"[\d.]+ / [\d.]+", graded_cell), graded_cell
+    row.locator("button.reissue").click()
+    page.wait_for_selector("#new-token")
+    new_token = page.inner_text("#new-token code").strip()
+    assert new_token and new_token != old_token and new_token not in page.url
+    assert Client(course.url, new_token).get("/api/v1/submissions").status_code == 200
+    assert Client(course.url, old_token).get("/api/v1/submissions").status_code == 401
+    course.tokens["never"] = new_token
+
+
+def test_extensions_only_for_the_course_students_and_removable(course, graded, page):
+    code, _, err = cli(course, "extend", "zed", A1, "--due", "2026-09-20T23:59:00Z")
+    assert code == 2 and "zed is not on the roster" in err, err
+    _log_in(page, course.url, course.admin_token)
+    options = page.locator(f"#extend-student-{A1} option").all_inner_texts()
+    assert "zed" not in " ".join(options) and any(o.startswith("never") for o in options)
+    # a hand-made form post for someone unknown is refused too
+    response = page.request.post(course.url + "/instructor/extensions",
+                                 form={"student": "zed", "assignment": A1, "due": "2026-09-20T23:59:00Z"})
+    assert "zed is not on the roster" in response.text()
+    page.select_option(f"#extend-student-{A1}", "v1")
+    page.fill(f"#extend-due-{A1}", "2026-09-25T12:00:00Z")
+    page.click(f"#extend-{A1}")
+    page.wait_for_selector("#message")
+    assert "v1" in page.inner_text(f"#extensions-{A1}")
+    page.locator(f'#extensions-{A1} tr[data-student="v1"] button.remove-extension').click()
+    page.wait_for_selector("#message")
+    assert "extension of" in page.inner_text("#message") and "removed" in page.inner_text("#message")
+    assert page.locator(f'#extensions-{A1} tr[data-student="v1"]').count() == 0
+    code, _, err = cli(course, "extend", "v1", A1, "--remove")
+    assert code == 2 and "has no extension" in err

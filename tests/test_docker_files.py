@@ -54,6 +54,7 @@ def test_dockerfile_defaults_to_the_official_base_and_checks_hashes():
     text = (ROOT / "Dockerfile").read_text()
     assert f"ARG BASE_IMAGE={DEFAULT_BASE}" in text
     assert "install $source --require-hashes --no-deps -r /build/requirements.lock" in text
+    assert "'/build/src[server]'" in text and "CONVGRADE_SKIP_LABEXTENSION=1" in text
     _check_stages(text)
     _check_stages((ROOT / "docker" / "services.Dockerfile").read_text())
 
@@ -85,7 +86,9 @@ def test_every_locked_package_has_a_hash(lock):
     assert pins and all(hashes for _, hashes in pins.values()), [n for n, (_, h) in pins.items() if not h]
     with open(ROOT / "pyproject.toml", "rb") as f:
         project = tomllib.load(f)["project"]
-    wanted = {_canonical(re.split(r"[\[<>=~! ;]", d)[0]) for d in project["dependencies"]}
+    # the image is the grader: the student's dependencies and the server extra
+    wanted = {_canonical(re.split(r"[\[<>=~! ;]", d)[0])
+              for d in project["dependencies"] + project["optional-dependencies"]["server"]}
     assert wanted <= set(pins), f"dependencies missing from {lock.name}: {wanted - set(pins)}"
 
 
@@ -106,3 +109,26 @@ def test_lock_hashes_are_the_wheelhouse_files(lock, wheelhouse):
         assert digest in pins[name][1], f"{wheel.name}: sha256 {digest} is not in {lock.name}"
         found.add(name)
     assert found == set(pins), f"locked but not in {wheelhouse.name}: {set(pins) - found}"
+
+
+def test_the_course_files_reach_every_grading_container():
+    """course.toml, the LTI configuration and the roster come in through ./config (config/README.md),
+    in the grader and in the scale-out workers (which recredit on a regrade and send LTI scores)."""
+    yaml = pytest.importorskip("yaml")
+    base = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    scale = yaml.safe_load((ROOT / "docker-compose.scale.yml").read_text())["services"]
+    for service in (base["grader"], scale["worker"]):
+        assert "${CONVGRADE_CONFIG_DIR:-./config}:/config:ro" in service["volumes"]
+        assert service["environment"]["CONVGRADE_COURSE_CONFIG"] == "/config/course.toml"
+        assert service["environment"]["CONVGRADE_LTI_CONFIG"] == "/config/lti/platforms.json"
+    assert scale["worker"]["build"]["context"] == ".", "the scale-out variant builds its own image"
+    assert (ROOT / "config" / "README.md").is_file()
+    ignored = subprocess.run(["git", "check-ignore", "config/course.toml", "config/roster.csv",
+                              "config/lti/private.key"], cwd=ROOT, capture_output=True, text=True)
+    assert ignored.returncode == 0, ignored.stderr
+
+
+def test_secrets_and_data_are_ignored():
+    paths = [".env", "lti/private.key", "data/convgrade.sqlite3", ".convgrade-secret", "submitted/a/b/c.ipynb"]
+    for path in paths:
+        assert subprocess.run(["git", "check-ignore", "-q", path], cwd=ROOT).returncode == 0, path

@@ -38,10 +38,21 @@ GRADING_MS = 420_000
 PANEL_WAIT = {"waitSeconds": 400}  # the panel keeps polling that long (a loaded CI machine grades slowly)
 
 
+# The grader's clock stands in the first late window: a submission earns 80% credit.
+COURSE_TOML = f"""
+[assignments.{SERVICE_ASSIGNMENT}]
+due = 2026-09-15T23:59:00Z
+late = [{{ until = 2026-09-17T23:59:00Z, credit = 0.8 }}]
+"""
+CLOCK = "2026-09-16T12:00:00Z"
+
+
 @pytest.fixture(scope="module")
 def grader(tmp_path_factory):
-    """A grader that takes one submission per student per hour."""
-    running = Service(tmp_path_factory.mktemp("lab-grader"), resubmit_seconds=3600)
+    """A grader that takes one submission per student per hour, in a late window."""
+    data = tmp_path_factory.mktemp("lab-grader")
+    (data / "course.toml").write_text(COURSE_TOML)
+    running = Service(data, resubmit_seconds=3600, course_config=data / "course.toml", clock=CLOCK)
     running.tokens = import_roster(running.data_dir, ["alice"], running.env)
     running.start()
     yield running
@@ -61,12 +72,21 @@ def lab(tmp_path_factory, grader):
     (home / "settings/convgrade").mkdir()
     (home / "settings/convgrade/plugin.jupyterlab-settings").write_text(json.dumps(PANEL_WAIT))
     shutil.copy(REPO / "exercises" / SERVICE_ASSIGNMENT / NOTEBOOK, root / NOTEBOOK)
+    # This checkout's build, ahead of any installed copy (JupyterLab takes the first it finds;
+    # JUPYTER_PREFER_ENV_PATH=0 puts this user data dir before the virtualenv's).
+    (home / "data/labextensions").mkdir(parents=True)
+    (home / "data/labextensions/convgrade").symlink_to(BUILT.parent)
+    # The student install's switch for nbgrader's instructor tools (a wheel puts it in
+    # <prefix>/etc/jupyter/labconfig/page_config.d/), here at the user level.
+    (home / "config/labconfig/page_config.d").mkdir(parents=True)
+    shutil.copy(REPO / "grader/lab/jupyter-config/labconfig/convgrade.json",
+                home / "config/labconfig/page_config.d/convgrade.json")
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CONVGRADE_", "JUPYTER"))}
     env.update(CONVGRADE_URL=grader.url, CONVGRADE_TOKEN=grader.tokens["alice"],
                JUPYTERLAB_SETTINGS_DIR=str(home / "settings"), JUPYTERLAB_WORKSPACES_DIR=str(home / "ws"),
                JUPYTER_CONFIG_DIR=str(home / "config"), JUPYTER_RUNTIME_DIR=str(home / "runtime"),
-               JUPYTER_DATA_DIR=str(home / "data"))
+               JUPYTER_DATA_DIR=str(home / "data"), JUPYTER_PREFER_ENV_PATH="0")
     log = open(home / "lab.log", "wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "jupyterlab", "--no-browser", f"--ServerApp.ip={HOST}", f"--ServerApp.port={port}",
@@ -76,7 +96,7 @@ def lab(tmp_path_factory, grader):
         env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://{HOST}:{port}"
     _wait_until_up(url, process, home / "lab.log")
-    yield {"url": url, "root": root, "log": home / "lab.log"}
+    yield {"url": url, "root": root, "log": home / "lab.log", "config": home / "config"}
     stop_group(process)
 
 
@@ -141,9 +161,28 @@ def test_a_wrong_answer_shows_its_score_failed_check_and_a_link_to_the_cell(page
     click_submit(page)
     status_text(page, "Graded")
     panel = page.locator("#convgrade-panel")
-    got, out_of = (float(x) for x in re.fullmatch(r"\s*([\d.]+) / ([\d.]+)\s*",
-                                                   panel.locator(".convgrade-score").inner_text()).groups())
-    assert 0 < got < out_of
+    counted, out_of = (float(x) for x in re.fullmatch(r"\s*([\d.]+) / ([\d.]+)\s*",
+                                                       panel.locator(".convgrade-score").inner_text()).groups())
+    # the big number is the score that counts; the line under it says how it came about
+    raw = grader.rows("student_id = 'alice'")[0]
+    assert raw["credit"] == 0.8 and counted == pytest.approx(raw["credited_score"], abs=0.05) and 0 < counted < out_of
+    credit = panel.locator(".convgrade-credit").inner_text()
+    assert "80% credit" in credit and f"counts as {counted:g} / {out_of:g}" in credit, credit
+    # the deadline in words, in the student's local time (the browser's zone here: UTC)
+    deadline = panel.locator(".convgrade-deadline")
+    sync_api.expect(deadline).to_contain_text("80% credit until", timeout=30_000)
+    words = deadline.inner_text()
+    assert "object" not in words and words.startswith("Due ") and "no submissions after" in words, words
+    assert re.search(r"9/15/2026|15/09/2026|2026-09-15", words), words
+    # exercises in notebook order, not alphabetical
+    shown = [e.get_attribute("data-exercise") for e in panel.locator(".convgrade-exercise").all()]
+    assert shown == ["corr2d", "Conv2D", "learn_edge_kernel"], shown
+    if os.environ.get("CONVGRADE_UPDATE_SCREENSHOT"):                 # `make screenshots`
+        sync_api.expect(panel.locator(".convgrade-history-row")).to_have_count(1, timeout=30_000)
+        panel.evaluate("e => { e.scrollTop = 0; }")
+        box = panel.bounding_box()
+        page.screenshot(path=str(REPO / "docs/lab-panel.png"),
+                        clip={"x": box["x"] - 520, "y": 0, "width": box["width"] + 520, "height": 1000})
     corr2d = panel.locator('.convgrade-exercise[data-exercise="corr2d"]')
     assert "convgrade-lost" in corr2d.get_attribute("class")
     earned, possible = (float(x) for x in corr2d.locator(".convgrade-exercise-score").inner_text().split(" / "))
@@ -168,8 +207,6 @@ def test_a_wrong_answer_shows_its_score_failed_check_and_a_link_to_the_cell(page
     corr2d.locator(".convgrade-goto").click()
     sync_api.expect(active).to_contain_text("def corr2d", timeout=10_000)
     assert active.is_visible()
-    if os.environ.get("CONVGRADE_UPDATE_SCREENSHOT"):
-        panel.screenshot(path=str(REPO / "docs/lab-panel.png"))
 
 
 def test_a_second_submission_within_the_limit_says_when_to_try_again(page, grader):
@@ -225,22 +262,29 @@ def test_plain_notebooks_get_no_submit_button(page, lab):
         re.compile(r"\blm-mod-hidden\b"))
 
 
-def test_the_wheel_maps_every_built_file_where_jupyterlab_looks():
-    """pyproject's data-files put the whole build under share/jupyter/labextensions/convgrade."""
-    import glob
-    import tomllib
+def _open_assignment(page, lab):
+    page.goto(f"{lab['url']}/lab/tree/{NOTEBOOK}?token={LAB_TOKEN}", wait_until="commit", timeout=120_000)
+    page.locator(".convgrade-submit").first.wait_for(state="visible", timeout=120_000)
+    page.wait_for_timeout(2000)  # every plugin has added its menus and buttons
 
-    data_files = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["data-files"]
-    shipped = {}
-    for target, patterns in data_files.items():
-        for pattern in patterns:
-            matches = glob.glob(str(REPO / pattern))
-            assert matches, f"{pattern} matches nothing"
-            shipped.update({os.path.relpath(m, REPO): target for m in matches})
-    built = REPO / "grader/lab/labextension"
-    for path in built.rglob("*"):
-        if path.is_file():
-            relative = path.relative_to(built)
-            wanted = str("share/jupyter/labextensions/convgrade" / relative.parent)
-            assert shipped.get(os.path.relpath(path, REPO)) == wanted, relative
-    assert shipped["grader/lab/jupyter-config/convgrade.json"] == "etc/jupyter/jupyter_server_config.d"
+
+def _instructor_tools(lab, state):
+    done = subprocess.run([sys.executable, "-m", "grader.cli", "lab", "instructor-tools", state], cwd=REPO,
+                          env={**os.environ, "JUPYTER_CONFIG_DIR": str(lab["config"])},
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+
+
+def test_students_get_no_nbgrader_instructor_tools_unless_an_instructor_turns_them_on(page, lab):
+    nbgrader_menu = page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader")
+    validate = page.locator(".jp-NotebookPanel-toolbar .jp-ToolbarButtonComponent-label", has_text="Validate")
+    _open_assignment(page, lab)
+    assert nbgrader_menu.count() == 0 and validate.count() == 0
+    _instructor_tools(lab, "on")
+    try:
+        _open_assignment(page, lab)
+        sync_api.expect(nbgrader_menu).to_have_count(1, timeout=30_000)   # the check above can see them
+    finally:
+        _instructor_tools(lab, "off")
+    _open_assignment(page, lab)
+    assert nbgrader_menu.count() == 0

@@ -27,9 +27,13 @@ def test_student_uploads_a_notebook_and_reads_the_score(service, page, tmp_path,
     score = page.wait_for_selector("#score", timeout=180_000).inner_text()
     got, out_of = (float(x) for x in re.fullmatch(r"\s*([\d.]+) / ([\d.]+)\s*", score).groups())
     assert got == 0 and page.inner_text("#status") == "done"
-    rows = page.query_selector_all("#tests tr.failed")
-    assert len(rows) == len(page.query_selector_all("#tests tr")) - 1
+    rows = page.query_selector_all("#tests tr.check.failed")
+    assert len(rows) == len(page.query_selector_all("#tests tr.check"))
     assert out_of == 0 or rows, "a failed check is listed with its feedback"
+    # grouped by exercise, in the notebook's order
+    shown = [r.get_attribute("data-exercise") for r in page.query_selector_all("#tests tr.exercise")]
+    assert shown == ["corr2d", "Conv2D", "learn_edge_kernel"], shown
+    assert "full credit" in page.inner_text("#counts")
 
 
 def test_student_sees_a_clear_error_for_a_file_that_is_not_a_notebook(service, page, tmp_path):

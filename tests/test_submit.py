@@ -6,6 +6,7 @@ service start and two gradings).
 """
 
 import json
+import re
 import subprocess
 import sys
 
@@ -51,12 +52,14 @@ def test_correct_notebook_prints_full_marks_per_exercise(strict_service, tmp_pat
     done = submit(make_submission(SERVICE_ASSIGNMENT), strict_service.url, strict_service.tokens["full"],
                   *GRADED, tmp_path=tmp_path)
     assert done.returncode == 0, done
-    header, *exercises = done.stdout.splitlines()
-    got, out_of = header.removeprefix(f"{SERVICE_ASSIGNMENT}: ").split(" / ")
+    header, deadline, *exercises = done.stdout.splitlines()
+    assert deadline == "deadline: none, full credit at any time"
+    got, out_of = re.fullmatch(rf"{SERVICE_ASSIGNMENT}: ([\d.]+) / ([\d.]+) points \(full credit.*\)", header).groups()
     assert got == out_of and float(out_of) > 0, done.stdout
-    assert sorted(line.split()[0] for line in exercises) == ["Conv2D", "corr2d", "learn_edge_kernel"]
-    assert all(line.split()[1] == line.split()[3] for line in exercises), done.stdout
-    assert "failed checks" not in done.stdout
+    # notebook order (the released notebook's), not alphabetical
+    assert [line.split()[0] for line in exercises] == ["corr2d", "Conv2D", "learn_edge_kernel"], done.stdout
+    assert all(line.split()[1] == line.split()[3] and line.endswith("all passed") for line in exercises)
+    assert "FAIL" not in done.stdout
 
 
 def test_wrong_notebook_prints_each_failed_check_with_its_message(strict_service, tmp_path):
@@ -75,7 +78,9 @@ def test_wrong_notebook_as_text_names_the_failed_checks(strict_service, tmp_path
     done = submit(FLIPPED.submission(), strict_service.url, strict_service.admin_token, *GRADED,
                   tmp_path=tmp_path)
     assert done.returncode == 0, done
-    assert "failed checks:" in done.stdout
+    lines = done.stdout.splitlines()
+    corr2d = next(i for i, line in enumerate(lines) if line.split()[0] == "corr2d")
+    assert lines[corr2d + 1].lstrip().startswith("FAIL corr2d."), done.stdout  # under its exercise
     assert "not flipped" in done.stdout
     assert describe({"status": "done", "result": {"gradable": True, "assignment": "a", "score": 0,
                                                   "max_score": 1, "tests": [{
@@ -93,7 +98,47 @@ def test_unreachable_server(tmp_path):
 
 def test_wrong_token(strict_service, tmp_path):
     done = submit(make_submission(SERVICE_ASSIGNMENT), strict_service.url, "not-a-token", tmp_path=tmp_path)
-    assert_refused(done, "token", "not valid")
+    assert_refused(done, "token", "not valid", "HTTP 401")
+
+
+def test_a_token_read_with_its_line_ending_works(strict_service, tmp_path):
+    """`students import --out` writes plain \\n lines, and a pasted token keeps whatever
+    surrounds it: the client submits the token inside."""
+    roster = tmp_path / "roster.csv"
+    roster.write_text("student_id\nnewline\n")
+    out = tmp_path / "tokens.csv"
+    done = subprocess.run([sys.executable, "-m", "grader.cli", "students", "import", str(roster), "--out", str(out)],
+                          cwd=REPO, env=strict_service.env, capture_output=True, timeout=120)
+    assert done.returncode == 0, done
+    assert b"\r" not in out.read_bytes()
+    token = out.read_text().splitlines()[1].split(",")[1]
+    done = submit(make_submission(SERVICE_ASSIGNMENT, reference=False), strict_service.url, f" {token}\r\n",
+                  "--wait", "0", tmp_path=tmp_path)
+    assert done.returncode == 0 and "not JSON" not in done.stdout + done.stderr, done
+
+
+def test_a_server_that_is_not_the_grader_is_named(tmp_path):
+    """An answer that is not the grader's JSON: the status and a sentence, not a traceback."""
+    import http.server
+    import threading
+
+    class NotTheGrader(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"<html>hello</html>")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), NotTheGrader)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        done = submit(make_submission(SERVICE_ASSIGNMENT), f"http://127.0.0.1:{server.server_port}", "t",
+                      tmp_path=tmp_path)
+    finally:
+        server.shutdown()
+    assert_refused(done, "HTTP 200", "not JSON", "grader's address")
 
 
 def test_rate_limited(strict_service, tmp_path):

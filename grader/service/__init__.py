@@ -1,4 +1,4 @@
-"""The grader service (CONTRACT.md section 4): a Flask app, a durable queue, grading workers.
+"""The grader service (docs/reference.md): a Flask app, a durable queue, grading workers.
 
     create_app(config=None)   the WSGI app (gunicorn: 'grader.service:create_app()');
                               it serves HTTP only: run `convgrade worker` beside it

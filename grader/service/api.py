@@ -1,10 +1,10 @@
-"""The JSON API of CONTRACT.md section 4 (blueprint "api")."""
+"""The JSON API of docs/reference.md (blueprint "api")."""
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 
 from sqlalchemy import text
 
-from grader import assignments, deadlines
+from grader import assignments, deadlines, feedback
 from grader.service import reports, submissions
 from grader.service.auth import bearer_identity, require_admin
 
@@ -57,7 +57,22 @@ def _with_history(submission):
     from grader.regrade import history
 
     with current_app.config["SESSIONS"]() as session:
-        return submission.to_json(history=history(session, submission.id))
+        body = in_notebook_order(submission.to_json(history=history(session, submission.id)))
+        # the windows that decided this submission's credit: the student's own (extension applied)
+        body["deadlines"] = _deadlines_json(
+            deadlines.effective(submission.assignment, submission.student_id, session), deadlines.now())
+    return body
+
+
+def in_notebook_order(body):
+    """A finished submission's checks in notebook order, failures first within each exercise,
+    and `exercises`: the same checks grouped, with each exercise's points (grader.feedback)."""
+    result = body.get("result")
+    if result:
+        order = feedback.assignment_order(body.get("assignment"))
+        body["result"] = feedback.in_notebook_order(result, order)
+        body["exercises"] = feedback.grouped(result, order)
+    return body
 
 
 @bp.get("/api/v1/assignments")
@@ -95,8 +110,21 @@ def _deadlines_json(found, now):
 @bp.get("/api/v1/gradebook.csv")
 def gradebook():
     require_admin(bearer_identity())
-    return Response(reports.gradebook_csv(), mimetype="text/csv",
-                    headers={"Content-Disposition": "attachment; filename=gradebook.csv"})
+    return gradebook_response()
+
+
+def gradebook_response():
+    """The gradebook CSV (?layout=long|wide); a suite changed since the release is named in
+    X-Convgrade-Warning (the course home shows the same sentences beside its link)."""
+    layout = request.args.get("layout", "long")
+    if layout not in ("long", "wide"):
+        abort(400, f"layout must be long or wide, not {layout!r}")
+    response = Response(reports.gradebook_csv(layout), mimetype="text/csv", headers={
+        "Content-Disposition": f"attachment; filename=gradebook{'-wide' if layout == 'wide' else ''}.csv"})
+    warnings = reports.suite_warnings()
+    if warnings:
+        response.headers["X-Convgrade-Warning"] = " | ".join(warnings)
+    return response
 
 
 def _wait_seconds():

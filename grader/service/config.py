@@ -1,4 +1,4 @@
-"""The service's settings, read from the environment (CONTRACT.md section 4)."""
+"""The service's settings, read from the environment (docs/reference.md)."""
 
 import dataclasses
 import os

@@ -34,7 +34,34 @@ def home_context():
                                 for e in extensions if e.assignment == name]}
                 for name in assignments.names()]
     return {"schedule": schedule, "changes": regrade.changes(sessions), "message": request.args.get("message"),
-            "config_path": deadlines.config_path(), "human": deadlines.human}
+            "config_path": deadlines.config_path(), "human": deadlines.human,
+            "roster": roster_view(), "suite_warnings": reports.suite_warnings(), "assignment_names": assignments.names()}
+
+
+def roster_view():
+    """Every student the course knows, with each assignment's state: the counted score, or
+    what stands in its way (not submitted, queued, could not be graded)."""
+    from grader.service.db import Submission
+
+    best = reports.best_submissions()
+    with current_app.config["SESSIONS"]() as session:
+        latest = {}
+        for row in session.scalars(select(Submission).order_by(Submission.created_at)):
+            latest[row.student_id, row.assignment] = row
+    students = []
+    for student, name in reports.roster().items():
+        states = {}
+        for assignment in assignments.names():
+            counted, last = best.get((student, assignment)), latest.get((student, assignment))
+            if counted is not None:
+                states[assignment] = {"state": "graded", "text": f"{reports.counted(counted):g} / "
+                                      f"{counted.result['max_score']:g}", "id": counted.id}
+            elif last is not None:
+                states[assignment] = {"state": last.status, "text": last.status, "id": last.id}
+            else:
+                states[assignment] = {"state": "missing", "text": "not submitted", "id": None}
+        students.append({"student_id": student, "name": name, "assignments": states})
+    return students
 
 
 def _course_or_error():
@@ -63,6 +90,46 @@ def add_extension():
     except (ValueError, deadlines.ConfigError) as exc:
         return _back(str(exc))
     return _back(f"{student} now has {assignment} due {deadlines.human(moved.due)}")
+
+
+@bp.post("/extensions/remove")
+def remove_extension():
+    _require_instructor()
+    student, assignment = request.form.get("student", ""), request.form.get("assignment", "")
+    try:
+        with current_app.config["SESSIONS"]() as session:
+            deadlines.remove_extension(session, student, assignment)
+    except deadlines.ConfigError as exc:
+        return _back(str(exc))
+    return _back(f"{student}'s extension of {assignment} is removed; the course's deadlines apply again")
+
+
+@bp.post("/roster/token")
+def reissue_token():
+    """A new token for one rostered student (the old one stops working), shown once."""
+    from grader.service.db import Student, hash_token, new_token
+    from grader.service.pages import instructor_page
+
+    _require_instructor()
+    student_id = request.form.get("student", "")
+    with current_app.config["SESSIONS"]() as session:
+        student = session.get(Student, student_id)
+        if student is None:
+            return _back(f"{student_id} is not on the roster: import them with `convgrade students import`")
+        token = new_token()
+        student.token_hash = hash_token(token)
+        session.commit()
+    # rendered, not redirected: a token never travels in a URL
+    return instructor_page(new_token={"student_id": student_id, "token": token})
+
+
+@bp.get("/gradebook.csv")
+def gradebook_download():
+    """The gradebook for the signed-in instructor's browser (the API takes a bearer token)."""
+    from grader.service.api import gradebook_response
+
+    _require_instructor()
+    return gradebook_response()
 
 
 @bp.post("/regrade")

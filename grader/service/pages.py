@@ -7,7 +7,7 @@ takes only the Authorization header.
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from werkzeug.exceptions import HTTPException
 
-from grader import assignments, deadlines
+from grader import assignments, deadlines, feedback
 from grader.service import instructor as course_home, reports, submissions
 from grader.service.auth import identify, session_identity
 
@@ -35,13 +35,13 @@ def _index_page(identity, error=None, status=200):
                            schedule=_schedule(identity), human=deadlines.human), status
 
 
-def _schedule(identity):
+def _schedule(identity, names=None):
     """Each assignment's deadlines as this student sees them (their extension applied), and
     the credit a submission would earn now."""
     now, rows = deadlines.now(), []
     student = None if identity.is_admin else identity.student_id
     with current_app.config["SESSIONS"]() as session:
-        for name in assignments.names():
+        for name in assignments.names() if names is None else names:
             found = deadlines.effective(name, student, session)
             try:
                 credit, refusal = (found.credit_at(now) if found else 1.0), None
@@ -92,7 +92,12 @@ def submission_page(submission_id):
     submission = submissions.visible_submission(identity, submission_id)
     with current_app.config["SESSIONS"]() as session:
         earlier = history(session, submission.id)
-    return render_template("submission.html", submission=submission, result=submission.result,
+    result = submission.result
+    order = feedback.assignment_order(submission.assignment)
+    schedule = _schedule(identity, [submission.assignment]) if result else []
+    return render_template("submission.html", submission=submission, result=result,
+                           exercises=feedback.grouped(result, order), credit_words=feedback.credit_words,
+                           schedule=schedule[0] if schedule else None, human=deadlines.human,
                            history=earlier, identity=identity)
 
 
@@ -102,6 +107,11 @@ def instructor():
     if identity is None or not identity.is_admin:
         return render_template("login.html", error="The instructor page needs the instructor's token.",
                                instructor=True), 403 if identity else 401
+    return instructor_page()
+
+
+def instructor_page(new_token=None):
+    identity = _page_identity()
     return render_template("instructor.html", reports={r["assignment"]: r for r in reports.assignment_reports()},
                            submissions=submissions.listing(identity, limit=500), identity=identity,
-                           **course_home.home_context())
+                           new_token=new_token, **course_home.home_context())

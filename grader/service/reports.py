@@ -14,6 +14,7 @@ from grader import assignments, deadlines
 from flask import current_app
 from sqlalchemy import select
 
+from grader.service.auth import INSTRUCTOR
 from grader.service.db import Student, Submission
 
 HISTOGRAM_BINS = 10
@@ -38,24 +39,86 @@ def counted(submission):
     return credited if credited is not None else 0.0
 
 
-def gradebook_csv():
+def roster():
+    """{student_id: name} of every student the course knows: the roster (tokens), and anyone
+    else who has submitted (signed in through the LMS or JupyterHub); never the instructor."""
     with current_app.config["SESSIONS"]() as session:
-        names = {s.student_id: s.name for s in session.scalars(select(Student))}
+        known = {s.student_id: s.name for s in session.scalars(select(Student))}
+        for student_id in session.scalars(select(Submission.student_id).distinct()):
+            known.setdefault(student_id, "")
+    known.pop(INSTRUCTOR, None)
+    return dict(sorted(known.items()))
+
+
+def gradebook_rows():
+    """One row per student on the roster and assignment: the counted submission's credited
+    score, or 0 with status `not submitted` (or `not graded` while none is graded yet)."""
+    with current_app.config["SESSIONS"]() as session:
         counts = defaultdict(int)
-        for submission in session.scalars(select(Submission)):
-            counts[submission.student_id, submission.assignment] += 1
+        for student, assignment in session.execute(select(Submission.student_id, Submission.assignment)):
+            counts[student, assignment] += 1
+    best, rows = best_submissions(), []
+    max_score = _max_scores(best)
+    for student, name in roster().items():
+        for assignment in assignments.names():
+            submission = best.get((student, assignment))
+            row = {"student_id": student, "name": name, "assignment": assignment, "score": 0.0,
+                   "max_score": max_score[assignment], "raw_score": "", "credit": "",
+                   "submissions": counts[student, assignment],
+                   "status": "not graded" if counts[student, assignment] else "not submitted",
+                   "best_submission_id": "", "submitted_at": ""}
+            if submission is not None:
+                submitted = submission.submitted_at or submission.created_at
+                row.update(score=counted(submission), max_score=submission.result["max_score"],
+                           raw_score=submission.result["score"], credit=submission.credit, status="graded",
+                           best_submission_id=submission.id, submitted_at=submitted.isoformat() + "Z")
+            rows.append(row)
+    return rows
+
+
+def _max_scores(best):
+    """Each assignment's max_score: what its graded results were out of, else the points its
+    released notebook states (no suite is collected in the web process for this)."""
+    from grader.gradebook import released_points
+
+    found = {assignment: submission.result["max_score"] for (_, assignment), submission in best.items()}
+    return {a: found[a] if a in found else sum(released_points(a).values()) for a in assignments.names()}
+
+
+def gradebook_csv(layout="long"):
+    """The gradebook: `long`, one row per student and assignment (`score` is the credited
+    score; `raw_score` and `credit` show how it came about), or `wide`, one row per student."""
+    rows = gradebook_rows()
     out = io.StringIO()
-    writer = csv.writer(out)
-    # `score` is the credited score (what counts); `raw_score` and `credit` show how it came about
-    writer.writerow(["student_id", "name", "assignment", "score", "max_score", "raw_score", "credit",
-                     "submissions", "best_submission_id", "submitted_at"])
-    for (student, assignment), submission in sorted(best_submissions().items()):
-        result = submission.result
-        submitted = submission.submitted_at or submission.created_at
-        writer.writerow([student, names.get(student, ""), assignment, counted(submission), result["max_score"],
-                         result["score"], submission.credit, counts[student, assignment], submission.id,
-                         submitted.isoformat() + "Z"])
+    if layout == "wide":
+        names = assignments.names()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["student_id", "name", *names, "total", "max_total"])
+        by_student = defaultdict(dict)
+        for row in rows:
+            by_student[row["student_id"], row["name"]][row["assignment"]] = row
+        for (student, name), mine in by_student.items():
+            scores = [mine[a]["score"] for a in names]
+            writer.writerow([student, name, *scores, round(sum(scores), 6),
+                             sum(mine[a]["max_score"] for a in names)])
+        return out.getvalue()
+    writer = csv.DictWriter(out, fieldnames=["student_id", "name", "assignment", "score", "max_score", "raw_score",
+                                             "credit", "submissions", "status", "best_submission_id",
+                                             "submitted_at"], lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
     return out.getvalue()
+
+
+def suite_warnings():
+    """Sentences for each assignment whose counted results were graded out of other points
+    than its released notebook states (grader.gradebook.points_warnings)."""
+    from grader.gradebook import points_warnings
+
+    by_assignment = defaultdict(list)
+    for (_, assignment), submission in best_submissions().items():
+        by_assignment[assignment].append(submission.result)
+    return [w for name, results in sorted(by_assignment.items()) for w in points_warnings(name, results)]
 
 
 def assignment_reports():

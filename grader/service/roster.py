@@ -48,6 +48,7 @@ def import_roster(settings, path, reissue=False):
 
 
 def write_tokens(issued, out):
-    writer = csv.writer(out)
+    # "\n", not csv's default "\r\n": a token cut from a line must not keep a carriage return
+    writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["student_id", "token"])
     writer.writerows(issued)

@@ -6,7 +6,7 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
-/** One check of the result (CONTRACT.md section 3). */
+/** One check of the result (docs/reference.md). */
 export interface ICheck {
   name: string;
   number: string;
@@ -23,7 +23,17 @@ export interface IResult {
   score: number;
   max_score: number;
   tests: ICheck[];
+  notes?: string[];
   format_errors?: string[];
+}
+
+/** One exercise of a result, as the grader groups them: notebook order, failures first. */
+export interface IExercise {
+  name: string;
+  score: number;
+  max_score: number;
+  failed: number;
+  tests: ICheck[];
 }
 
 /** A submission as the grader reports it: queued/running, or done/error with its result. */
@@ -34,16 +44,32 @@ export interface ISubmission {
   score?: number | null;
   max_score?: number | null;
   created_at?: string;
+  submitted_at?: string;
+  credit?: number;
+  credited_score?: number | null;
   result?: IResult;
+  exercises?: IExercise[];
+  /** The windows that decided the credit: the student's own, extension applied. */
+  deadlines?: IDeadlines;
   error?: string;
 }
 
-export interface IAssignment {
-  name: string;
-  max_score: number;
+export interface ILateWindow {
+  until: string;
+  credit: number;
+}
+
+export interface IDeadlines {
   opens?: string | null;
   due?: string | null;
-  late?: string | null;
+  late?: ILateWindow[];
+  extended?: boolean;
+  credit_now?: number | null;
+}
+
+export interface IAssignment extends IDeadlines {
+  name: string;
+  max_score: number;
 }
 
 /** What the panel shows beside a result: the assignment (deadline) and earlier submissions. */

@@ -5,7 +5,7 @@
  */
 import { Widget } from '@lumino/widgets';
 
-import { ICheck, IOverview, ISubmission } from './api';
+import { ICheck, IDeadlines, IExercise, IOverview, ISubmission } from './api';
 
 /** Called with an exercise name when the student clicks "go to answer". */
 export type GoToExercise = (exercise: string) => void;
@@ -58,36 +58,31 @@ export class ResultPanel extends Widget {
     }
     this._status.className = 'convgrade-status convgrade-done';
     this._status.textContent = `Graded at ${new Date().toLocaleTimeString()} (submission ${submission.id.slice(0, 8)})`;
-    const score = el('div', 'convgrade-score', `${fmt(result.score)} / ${fmt(result.max_score)}`);
-    this._result.appendChild(score);
-    this._result.appendChild(exerciseTable(result.tests, goTo));
-    const failed = result.tests.filter(t => t.status !== 'passed');
-    if (failed.length) {
-      this._result.appendChild(el('h3', '', 'Failed checks'));
-      const list = this._result.appendChild(el('ul', 'convgrade-failed'));
-      for (const check of failed) {
-        const item = list.appendChild(el('li', 'convgrade-check'));
-        item.appendChild(el('div', 'convgrade-check-name', `${check.name} (${fmt(check.score)}/${fmt(check.max_score)})`));
-        if (check.output) {
-          item.appendChild(el('pre', 'convgrade-check-output', check.output));
-        }
+    // Notes first: they say why a check that passed in the notebook may fail here.
+    if (result.notes && result.notes.length) {
+      const notes = this._result.appendChild(el('div', 'convgrade-notes'));
+      notes.appendChild(el('h3', '', 'Read this first'));
+      const list = notes.appendChild(el('ul', ''));
+      for (const note of result.notes) {
+        list.appendChild(el('li', 'convgrade-note', note));
       }
     }
+    const credit = submission.credit ?? 1;
+    const credited = submission.credited_score ?? result.score * credit;
+    this._result.appendChild(el('div', 'convgrade-score', `${fmt(credited)} / ${fmt(result.max_score)}`));
+    this._result.appendChild(
+      el('div', 'convgrade-credit', creditWords(result.score, result.max_score, credit, credited))
+    );
+    if (submission.deadlines && result.assignment) {
+      this._showDeadlines(result.assignment, submission.deadlines);
+    }
+    const exercises = submission.exercises || groupByExercise(result.tests);
+    this._result.appendChild(exerciseTable(exercises, goTo));
   }
 
   showOverview(overview: IOverview): void {
-    this._assignment.replaceChildren();
-    const assignment = overview.assignment;
-    if (assignment) {
-      this._assignment.appendChild(el('div', 'convgrade-assignment-name', assignment.name));
-      const dates: [string, string | null | undefined][] = [
-        ['opens', assignment.opens],
-        ['due', assignment.due],
-        ['late submissions until', assignment.late]
-      ];
-      for (const [label, when] of dates.filter(([, when]) => when)) {
-        this._assignment.appendChild(el('div', 'convgrade-deadline', `${label}: ${localTime(when as string)}`));
-      }
+    if (overview.assignment) {
+      this._showDeadlines(overview.assignment.name, overview.assignment);
     }
     this._history.replaceChildren(el('h3', '', 'Your submissions'));
     if (!overview.submissions.length) {
@@ -99,8 +94,21 @@ export class ResultPanel extends Widget {
       const row = table.appendChild(el('tr', 'convgrade-history-row'));
       row.appendChild(el('td', '', s.created_at ? localTime(s.created_at) : s.id));
       const scored = s.score !== null && s.score !== undefined;
-      row.appendChild(el('td', '', scored ? `${fmt(s.score as number)} / ${fmt(s.max_score as number)}` : s.status));
+      const counts =
+        scored && s.credited_score !== null && s.credited_score !== undefined && (s.credit ?? 1) < 1
+          ? ` (counts ${fmt(s.credited_score)})`
+          : '';
+      row.appendChild(
+        el('td', '', scored ? `${fmt(s.score as number)} / ${fmt(s.max_score as number)}${counts}` : s.status)
+      );
     }
+  }
+
+  private _showDeadlines(name: string, deadlines: IDeadlines): void {
+    this._assignment.replaceChildren(
+      el('div', 'convgrade-assignment-name', name),
+      el('div', 'convgrade-deadline', deadlineWords(deadlines))
+    );
   }
 
   private _assignment: HTMLElement;
@@ -109,29 +117,91 @@ export class ResultPanel extends Widget {
   private _history: HTMLElement;
 }
 
-function exerciseTable(tests: ICheck[], goTo: GoToExercise): HTMLElement {
-  const totals = new Map<string, [number, number]>();
-  for (const t of tests) {
-    const [score, max] = totals.get(t.exercise) || [0, 0];
-    totals.set(t.exercise, [score + t.score, max + t.max_score]);
+/** The score that counts and how it came about (grader/feedback.py credit_words). */
+export function creditWords(score: number, max: number, credit: number, credited: number): string {
+  if (credit >= 1) {
+    return `${fmt(score)} / ${fmt(max)} points (full credit: this is the score that counts)`;
   }
-  const table = el('table', 'convgrade-exercises');
-  totals.forEach(([score, max], exercise) => {
-    const row = table.appendChild(el('tr', 'convgrade-exercise'));
-    row.dataset.exercise = exercise;
-    row.classList.add(score < max ? 'convgrade-lost' : 'convgrade-full');
-    row.appendChild(el('td', 'convgrade-exercise-name', exercise));
-    row.appendChild(el('td', 'convgrade-exercise-score', `${fmt(score)} / ${fmt(max)}`));
+  if (credit <= 0) {
+    return `${fmt(score)} / ${fmt(max)} points, but submitted after the deadline: it counts as 0 / ${fmt(max)}`;
+  }
+  return `${fmt(score)} / ${fmt(max)} points; submitted late, ${pct(credit)} credit: it counts as ${fmt(credited)} / ${fmt(max)}`;
+}
+
+/** The assignment's windows in one sentence (grader/feedback.py deadline_words). */
+export function deadlineWords(a: IDeadlines): string {
+  if (!a.due) {
+    return 'No deadline: open, full credit.';
+  }
+  const parts: string[] = [];
+  if (a.opens) {
+    parts.push(`opens ${localTime(a.opens)}`);
+  }
+  parts.push(`due ${localTime(a.due)}${a.extended ? ' (your extension)' : ''}`);
+  const late = a.late || [];
+  for (const w of late) {
+    parts.push(`then ${pct(w.credit)} credit until ${localTime(w.until)}`);
+  }
+  const closes = late.length ? late[late.length - 1].until : a.due;
+  parts.push(`no submissions after ${localTime(closes)}`);
+  const sentence = parts.join('; ');
+  return sentence.charAt(0).toUpperCase() + sentence.slice(1) + '.';
+}
+
+/** Exercises in the result's order, failures first, when the grader sent no grouping. */
+function groupByExercise(tests: ICheck[]): IExercise[] {
+  const groups = new Map<string, IExercise>();
+  for (const t of tests) {
+    const ex = groups.get(t.exercise) || { name: t.exercise, score: 0, max_score: 0, failed: 0, tests: [] };
+    ex.score += t.score;
+    ex.max_score += t.max_score;
+    ex.failed += t.status === 'passed' ? 0 : 1;
+    ex.tests.push(t);
+    groups.set(t.exercise, ex);
+  }
+  for (const ex of groups.values()) {
+    ex.tests.sort((a, b) => Number(a.status === 'passed') - Number(b.status === 'passed'));
+  }
+  return [...groups.values()];
+}
+
+/** Each exercise with its points and a link to its answer cell, its failed checks below it. */
+function exerciseTable(exercises: IExercise[], goTo: GoToExercise): HTMLElement {
+  const list = el('div', 'convgrade-exercises');
+  for (const ex of exercises) {
+    const block = list.appendChild(el('div', 'convgrade-exercise'));
+    block.dataset.exercise = ex.name;
+    block.classList.add(ex.failed ? 'convgrade-lost' : 'convgrade-full');
+    const head = block.appendChild(el('div', 'convgrade-exercise-head'));
+    head.appendChild(el('span', 'convgrade-exercise-name', ex.name));
+    head.appendChild(el('span', 'convgrade-exercise-score', `${fmt(ex.score)} / ${fmt(ex.max_score)}`));
     const link = el('a', 'convgrade-goto', 'go to answer') as HTMLAnchorElement;
     link.href = '#';
-    link.title = `scroll to the answer cell of ${exercise}`;
+    link.title = `scroll to the answer cell of ${ex.name}`;
     link.onclick = event => {
       event.preventDefault();
-      goTo(exercise);
+      goTo(ex.name);
     };
-    row.appendChild(el('td', '')).appendChild(link);
-  });
-  return table;
+    head.appendChild(link);
+    const failed = ex.tests.filter(t => t.status !== 'passed');
+    if (failed.length) {
+      const items = block.appendChild(el('ul', 'convgrade-failed'));
+      for (const check of failed) {
+        const item = items.appendChild(el('li', 'convgrade-check'));
+        item.appendChild(
+          el('div', 'convgrade-check-name', `${check.name} (${fmt(check.score)}/${fmt(check.max_score)})`)
+        );
+        if (check.output) {
+          item.appendChild(el('pre', 'convgrade-check-output', check.output));
+        }
+      }
+    }
+  }
+  return list;
+}
+
+function pct(credit: number): string {
+  return `${Math.round(credit * 1000) / 10}%`;
 }
 
 function el(tag: string, className: string, text?: string): HTMLElement {

@@ -1,0 +1,169 @@
+"""The student's install: one wheel, built from a fresh clone, brings the JupyterLab extension.
+
+The wheel is built from a `git clone` of this repository's HEAD (no built extension, no
+node_modules: only what is committed) by setup.py's build hook, installed into a fresh
+virtualenv, and that virtualenv's JupyterLab lists the extension enabled, runs it in
+Chromium and submits to a real grader. The fresh virtualenv installs only the wheel; its
+dependencies (torch, JupyterLab) are borrowed from this one through a .pth file, so the test
+needs no index. Needs node and git; about 3 minutes on 2 vCPU (jlpm build, JupyterLab start,
+one grading).
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import sysconfig
+import zipfile
+
+import pytest
+
+from browser import CHROMIUM, browser  # noqa: F401 (the module-scoped chromium fixture)
+from conftest import SERVICE_ASSIGNMENT
+from service_harness import HOST, REPO, Service, free_port, import_roster, stop_group
+
+pytestmark = [
+    pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed (the build hook needs it)"),
+    pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed"),
+]
+NOTEBOOK = f"{SERVICE_ASSIGNMENT}.ipynb"
+
+
+def run(*args, **kwargs):
+    done = subprocess.run([str(a) for a in args], capture_output=True, text=True, timeout=900, **kwargs)
+    assert done.returncode == 0, (args, done.stdout[-3000:], done.stderr[-3000:])
+    return done
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory):
+    """`pip wheel .` in a fresh clone of HEAD (the build environment: this one's setuptools and
+    jupyterlab, so no index is needed; `python -m build` with isolation does the same)."""
+    root = tmp_path_factory.mktemp("wheel")
+    run("git", "clone", "--quiet", REPO, root / "clone")
+    assert not (root / "clone/grader/lab/labextension").exists()
+    run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", root / "dist",
+        root / "clone", cwd=root)
+    (built,) = (root / "dist").glob("convgrade-*.whl")
+    return built
+
+
+@pytest.fixture(scope="module")
+def fresh(wheel, tmp_path_factory):
+    """A new virtualenv holding only the wheel (its dependencies read from this environment)."""
+    venv = tmp_path_factory.mktemp("fresh") / "venv"
+    run(sys.executable, "-m", "venv", "--without-pip", venv)
+    python = venv / "bin/python"
+    run(sys.executable, "-m", "pip", "--python", python, "install", "--no-deps", "--quiet", wheel)
+    site = run(python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))").stdout.strip()
+    with open(os.path.join(site, "borrowed-dependencies.pth"), "w") as pth:
+        pth.write(sysconfig.get_path("purelib") + "\n")
+    where = run(python, "-c", "import grader; print(grader.__file__)", cwd=venv).stdout.strip()
+    assert where.startswith(site), f"grader must come from the wheel, not {where}"
+    return venv
+
+
+def test_the_wheel_carries_the_built_extension_and_the_switches(wheel):
+    names = zipfile.ZipFile(wheel).namelist()
+    data = "convgrade-0.1.0.data/data/"
+    assert data + "share/jupyter/labextensions/convgrade/package.json" in names
+    assert any(n.startswith(data + "share/jupyter/labextensions/convgrade/static/remoteEntry.") for n in names)
+    assert data + "share/jupyter/labextensions/convgrade/schemas/convgrade/plugin.json" in names
+    assert data + "etc/jupyter/jupyter_server_config.d/convgrade.json" in names
+    assert data + "etc/jupyter/labconfig/page_config.d/convgrade.json" in names
+    metadata = zipfile.ZipFile(wheel).read("convgrade-0.1.0.dist-info/METADATA").decode()
+    student = [line for line in metadata.splitlines() if line.startswith("Requires-Dist:") and "extra ==" not in line]
+    # the student's install pulls no server stack
+    for server_only in ("flask", "sqlalchemy", "redis", "rq", "gunicorn", "psycopg", "copydetect", "pylti1p3",
+                        "nbgrader"):
+        assert not any(re.match(rf"Requires-Dist: {server_only}\b", line) for line in student), server_only
+    assert any('extra == "server"' in line and "flask" in line for line in metadata.splitlines())
+
+
+def test_jupyterlab_lists_the_extension_enabled(fresh):
+    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(fresh / "cfg"), "JUPYTER_DATA_DIR": str(fresh / "data")}
+    # (the modules behind `jupyter labextension` and `jupyter server extension`: their scripts
+    # live with the borrowed dependencies, not in the fresh virtualenv's bin/)
+    listed = run(fresh / "bin/python", "-m", "jupyterlab.labextensions", "list", env=env)
+    text = listed.stdout + listed.stderr
+    ours = [line for line in text.splitlines() if re.search(r"\bconvgrade v0\.1\.0\b", line)]
+    assert ours and "enabled" in ours[0] and "OK" in ours[0] and str(fresh) in text, text
+    # the course's switch: nbgrader's instructor tools off (labconfig/page_config.d from the wheel)
+    page_config = run(fresh / "bin/python", "-c", "import json; from jupyterlab_server.config import "
+                      "get_static_page_config as g; print(json.dumps(g(level='all')))", env=env, cwd=fresh)
+    disabled = json.loads(page_config.stdout).get("disabledExtensions", {})
+    assert disabled.get("@jupyter/nbgrader:formgrader") is True, page_config.stdout
+    server = run(fresh / "bin/python", "-m", "jupyter_server.extension.serverextension", "list", env=env)
+    assert re.search(r"grader\.lab\b.*enabled", server.stdout + server.stderr), server.stdout + server.stderr
+
+
+@pytest.fixture(scope="module")
+def grader(tmp_path_factory):
+    running = Service(tmp_path_factory.mktemp("wheel-grader"))
+    running.tokens = import_roster(running.data_dir, ["wheel"], running.env)
+    running.start()
+    yield running
+    running.stop()
+
+
+def test_submit_works_in_the_fresh_jupyterlab(fresh, grader, browser, tmp_path):  # noqa: F811
+    from test_lab import LAB_TOKEN, _wait_until_up  # the same readiness check as the lab tests
+
+    root = tmp_path / "work"
+    root.mkdir()
+    shutil.copy(REPO / "exercises" / SERVICE_ASSIGNMENT / NOTEBOOK, root / NOTEBOOK)
+    (tmp_path / "settings/convgrade").mkdir(parents=True)
+    (tmp_path / "settings/convgrade/plugin.jupyterlab-settings").write_text(json.dumps({"waitSeconds": 400}))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CONVGRADE_", "JUPYTER"))}
+    env.update(CONVGRADE_URL=grader.url, CONVGRADE_TOKEN=grader.tokens["wheel"],
+               JUPYTERLAB_SETTINGS_DIR=str(tmp_path / "settings"), JUPYTER_CONFIG_DIR=str(tmp_path / "cfg"),
+               JUPYTER_DATA_DIR=str(tmp_path / "data"), JUPYTER_RUNTIME_DIR=str(tmp_path / "rt"))
+    port = free_port()
+    log = open(tmp_path / "lab.log", "wb")
+    process = subprocess.Popen(
+        [fresh / "bin/python", "-m", "jupyterlab", "--no-browser", f"--ServerApp.ip={HOST}",
+         f"--ServerApp.port={port}", f"--IdentityProvider.token={LAB_TOKEN}", f"--ServerApp.root_dir={root}",
+         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", "--LabApp.news_url=None",
+         "--allow-root"], cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://{HOST}:{port}"
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    try:
+        _wait_until_up(url, process, tmp_path / "lab.log")
+        context.route(re.compile(r"^(?!http://127\.0\.0\.1[:/]).*"), lambda route: route.abort())
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        page.goto(f"{url}/lab/tree/{NOTEBOOK}?token={LAB_TOKEN}", wait_until="commit", timeout=120_000)
+        page.locator(".convgrade-submit").wait_for(state="visible", timeout=120_000)
+        page.locator(".convgrade-submit").click()
+        status = page.locator("#convgrade-panel .convgrade-status")
+        status.filter(has_text="Graded").wait_for(timeout=420_000)
+        score = page.locator("#convgrade-panel .convgrade-score").inner_text()
+        assert re.fullmatch(r"\s*0 / [\d.]+\s*", score), score      # the released stubs: nothing yet
+        assert "full credit" in page.locator("#convgrade-panel .convgrade-credit").inner_text()
+    finally:
+        context.close()
+        stop_group(process)
+
+
+# prometheus_client is not here: jupyter_server itself depends on it.
+SERVER_ONLY = ("flask", "sqlalchemy", "nbgrader", "copydetect", "redis", "rq", "gunicorn", "waitress", "psycopg",
+               "pylti1p3", "safetensors", "pyseccomp", "nbclient", "pytest", "hypothesis")
+
+
+def test_the_student_side_needs_no_server_package(tmp_path):
+    """What a student runs (`convgrade submit`, the Jupyter server extension) imports none of
+    the server extra: each of its packages made unimportable, the student's code still loads
+    and `convgrade submit` reaches the point of sending."""
+    (tmp_path / "a.ipynb").write_text("{}")
+    code = f"""
+import sys
+for name in {SERVER_ONLY!r}:
+    sys.modules[name] = None        # import fails, as where the package is not installed
+import grader.lab, grader.lab.handlers, grader.submit, grader.feedback
+from grader.cli import main
+sys.exit(main(["submit", {str(tmp_path / "a.ipynb")!r}, "--server", "http://127.0.0.1:9", "--token", "t"]))
+"""
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "cannot be reached" in done.stderr, done.stderr
