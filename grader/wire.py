@@ -262,6 +262,10 @@ def save_tensors(tensors):
 
 def pack(header, tensors):
     """One framed message; MessageTooLarge when `receive` on the other side would refuse it."""
+    try:
+        _count_nodes(header)  # `receive` refuses more values than this
+    except WireError as exc:
+        raise MessageTooLarge(str(exc)) from None
     header_bytes = json.dumps(header, allow_nan=True).encode()
     blob = save_tensors(tensors) if tensors else b""
     if len(header_bytes) > MAX_HEADER_BYTES or len(header_bytes) + len(blob) > MAX_MESSAGE_BYTES:
