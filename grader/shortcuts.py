@@ -537,7 +537,7 @@ class Reach:
         self._escapes()
         order = {cell.label: i for i, cell in reversed(list(enumerate(program.cells)))}
         self.findings = _unique(self.findings, order)
-        self.loops = sorted(set(self.loops), key=lambda l: (l.cell, l.line))
+        self.loops = sorted(set(self.loops), key=lambda loop: (order.get(loop.cell, 0), loop.line))
 
     # what a reached piece of code does
 
