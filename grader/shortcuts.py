@@ -400,10 +400,10 @@ class Program:
     """Every cell of the notebook's program, parsed as Jupyter runs it; `cells` are
     [(label, source)] in the order they run."""
 
-    def __init__(self, cells):
-        self.cells, self.escapes = [], []
+    def __init__(self, cells, offset=0):
+        self.cells, self.escapes, self.written = [], [], {}
         for label, source in cells:
-            self._add(label, source)
+            self._add(label, source, offset)
         self.bindings, self.star_modules = {}, []
         self.global_reads = {}  # name -> [(cell, Name node)] wherever the name is read as a global
         for cell in self.cells:
@@ -426,9 +426,19 @@ class Program:
             name, code, line = magic
             if name in _CODE_MAGICS and code is not None:
                 self._add(label, code, line)
+            elif name == "writefile" and code is not None:
+                self._written_file(label, node, code, line)
             elif name not in _INERT_MAGICS:
                 self.escapes.append(Finding(f"%{name}", label, node.lineno,
                                             why="a magic whose effect on your functions the grader cannot read"))
+
+    def _written_file(self, label, node, body, line):
+        """`%%writefile helpers.py`: the module a later `import helpers` loads, read as its own
+        program (its own namespace), so what the exercise uses from it is judged like the rest."""
+        words = node.args[1].value.split() if isinstance(node.args[1], ast.Constant) else []
+        path = next((w for w in words if not w.startswith("-")), "")
+        if path.endswith(".py") and "/" not in path:
+            self.written[path[:-3]] = Program([(f"{label} ({path})", body)], offset=line)
 
     def _collect_bindings(self, cell):
         for node in ast.walk(cell.tree):
@@ -666,6 +676,9 @@ class Reach:
         path = _canonical(path)
         if _allowed(path):
             return
+        module, _, name = path.partition(".")
+        if module in self.program.written and name and "." not in name:
+            return self._written(self.program.written[module], name)
         parts = path.split(".")
         private = any(p.startswith("_") and p not in _ALLOWED_DUNDERS for p in parts[1:])
         forbidden = any(p in self.forbidden_names or _FORBIDDEN_PART.search(p) for p in parts[1:]) \
@@ -674,6 +687,12 @@ class Reach:
         if not _findable(parts[0]):
             why = "a module the grader cannot read, such as one the notebook writes itself"
         self._find(cell, node, shown if node is not None else path, forbidden=forbidden, why=why)
+
+    def _written(self, module, name):
+        """`name` from a module the notebook wrote (%%writefile): what it reaches there counts."""
+        inner = Reach(module, name, self.forbidden_names)
+        self.findings.extend(inner.findings)
+        self.loops.extend(inner.loops)
 
     def _find(self, cell, node, what, forbidden=True, why=""):
         if node is None:

@@ -377,3 +377,14 @@ def corr2d(X, K):
     return X[:1, :1] * K.sum()
 """
     assert findings(counted) == []
+
+
+def test_a_helper_module_written_with_writefile_is_read_like_the_rest():
+    writes = "%%writefile helpers.py\nimport torch.nn.functional as G\n\ndef window_sum(X, K, i, j):\n    {body}\n"
+    answer = ("from helpers import window_sum\nimport helpers\n\ndef corr2d(X, K):\n"
+              "    return helpers.window_sum(X, K, 0, 0) + window_sum(X, K, 0, 0)\n")
+    honest = writes.format(body="return (X[i:i + K.shape[0], j:j + K.shape[1]] * K).sum()")
+    assert findings(honest, answer) == []
+    shortcut = writes.format(body="return G.conv2d(X[None, None], K[None, None])[0, 0, i, j]")
+    found = forbidden(shortcut, answer)
+    assert ("G.conv2d", "cell 2 (helpers.py)", 5) in [(f.what, f.cell, f.line) for f in found], found
