@@ -155,7 +155,7 @@ def policy():
         table = tomllib.loads(text).get("policy", {})
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: {exc}")
-    value = table.get("forbidden_shortcut", "void_exercise")
+    value = table.get("forbidden_shortcut", "void_exercise") if isinstance(table, dict) else table
     if value not in ("void_exercise", "fail_check"):
         raise ConfigError(f'{path}: policy.forbidden_shortcut must be "void_exercise" or "fail_check", '
                           f"not {value!r}")

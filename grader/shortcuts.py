@@ -92,7 +92,8 @@ _TORCH_FUNCTIONAL = """
     normalize linear dropout one_hot mse_loss cross_entropy
     """
 _NUMPY = "inf nan pi prod ceil floor sqrt float32 float64 int32 int64"
-_PURE_MODULES = ("math", "itertools", "functools", "operator", "typing", "collections",
+_PURE_MODULES = ("math", "itertools", "functools", "operator", "typing", "collections", "time",
+                 "random", "json", "copy", "string", "statistics", "fractions", "decimal",
                  "dataclasses", "numbers", "warnings", "enum", "abc")
 _IMPURE_IN_PURE_MODULES = {"operator.attrgetter", "operator.methodcaller"}
 
@@ -102,9 +103,9 @@ ALLOWED = frozenset(
     + [f"torch.nn.functional.{n}" for n in _TORCH_FUNCTIONAL.split()]
     + [f"numpy.{n}" for n in _NUMPY.split()]
     + ["torch.jit.script", "torch.linalg.matmul", "torch.linalg.vecdot", "torch.linalg.norm", "torch.autograd.grad",
-       "torch.testing.assert_close"]
+       "torch.testing.assert_close", "os.getenv", "os.environ", "os.getpid", "os.cpu_count"]
 )
-ALLOWED_PREFIXES = ("torch.nn.init.", "torch.Tensor.", "torch.nn.Module.", "torch.nn.Parameter.",
+ALLOWED_PREFIXES = ("os.path.", "os.environ.", "torch.nn.init.", "torch.Tensor.", "torch.nn.Module.", "torch.nn.Parameter.",
                     "torch.Size.", "torch.dtype.", "torch.device.")
 
 _BUILTINS = """
@@ -112,6 +113,7 @@ _BUILTINS = """
     format frozenset hasattr hash hex id int isinstance issubclass iter len list map max min next
     object oct ord pow print property range repr reversed round set slice sorted staticmethod
     classmethod str sum super tuple type zip NotImplemented Ellipsis True False None __name__
+    open
     """
 ALLOWED_BUILTINS = frozenset(_BUILTINS.split()) | {
     n for n in dir(builtins) if n.endswith(("Error", "Exception", "Warning")) or n in (
@@ -398,10 +400,10 @@ class Program:
     """Every cell of the notebook's program, parsed as Jupyter runs it; `cells` are
     [(label, source)] in the order they run."""
 
-    def __init__(self, cells):
-        self.cells, self.escapes = [], []
+    def __init__(self, cells, offset=0):
+        self.cells, self.escapes, self.written = [], [], {}
         for label, source in cells:
-            self._add(label, source)
+            self._add(label, source, offset)
         self.bindings, self.star_modules = {}, []
         self.global_reads = {}  # name -> [(cell, Name node)] wherever the name is read as a global
         for cell in self.cells:
@@ -424,9 +426,19 @@ class Program:
             name, code, line = magic
             if name in _CODE_MAGICS and code is not None:
                 self._add(label, code, line)
+            elif name == "writefile" and code is not None:
+                self._written_file(label, node, code, line)
             elif name not in _INERT_MAGICS:
                 self.escapes.append(Finding(f"%{name}", label, node.lineno,
                                             why="a magic whose effect on your functions the grader cannot read"))
+
+    def _written_file(self, label, node, body, line):
+        """`%%writefile helpers.py`: the module a later `import helpers` loads, read as its own
+        program (its own namespace), so what the exercise uses from it is judged like the rest."""
+        words = node.args[1].value.split() if isinstance(node.args[1], ast.Constant) else []
+        path = next((w for w in words if not w.startswith("-")), "")
+        if path.endswith(".py") and "/" not in path:
+            self.written[path[:-3]] = Program([(f"{label} ({path})", body)], offset=line)
 
     def _collect_bindings(self, cell):
         for node in ast.walk(cell.tree):
@@ -436,6 +448,10 @@ class Program:
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) \
                     and _resolves_global(cell, node.id, scope):
                 self.global_reads.setdefault(node.id, []).append((cell, node))
+                key = _globals_key(cell, node) if node.id == "globals" else None
+                if key is not None and key[1]:  # globals()['name'] = value binds that global
+                    statement = cell.parent[id(cell.parent[id(cell.parent[id(node)])])]
+                    self.bindings.setdefault(key[0], []).append(_Binding(cell, statement))
                 continue
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 self._imports(cell, node, scope)
@@ -531,7 +547,7 @@ class Reach:
         self._escapes()
         order = {cell.label: i for i, cell in reversed(list(enumerate(program.cells)))}
         self.findings = _unique(self.findings, order)
-        self.loops = sorted(set(self.loops), key=lambda l: (l.cell, l.line))
+        self.loops = sorted(set(self.loops), key=lambda loop: (order.get(loop.cell, 0), loop.line))
 
     # what a reached piece of code does
 
@@ -566,7 +582,10 @@ class Reach:
             return
         chained = isinstance(cell.parent.get(id(node)), ast.Attribute)
         home = _binding_scope(node.id, scope)
-        if home is None:
+        key = _globals_key(cell, node) if node.id == "globals" and home is None else None
+        if key is not None:  # globals()['name']: that global, read (a write is a binding)
+            self._global(key[0], cell, node, level, held=held)
+        elif home is None:
             self._global(node.id, cell, node, level, judge=judge and not chained, held=held)
         elif judge and not chained:
             for path in _local_imports(cell, node.id, home):
@@ -657,6 +676,9 @@ class Reach:
         path = _canonical(path)
         if _allowed(path):
             return
+        module, _, name = path.partition(".")
+        if module in self.program.written and name and "." not in name:
+            return self._written(self.program.written[module], name)
         parts = path.split(".")
         private = any(p.startswith("_") and p not in _ALLOWED_DUNDERS for p in parts[1:])
         forbidden = any(p in self.forbidden_names or _FORBIDDEN_PART.search(p) for p in parts[1:]) \
@@ -665,6 +687,12 @@ class Reach:
         if not _findable(parts[0]):
             why = "a module the grader cannot read, such as one the notebook writes itself"
         self._find(cell, node, shown if node is not None else path, forbidden=forbidden, why=why)
+
+    def _written(self, module, name):
+        """`name` from a module the notebook wrote (%%writefile): what it reaches there counts."""
+        inner = Reach(module, name, self.forbidden_names)
+        self.findings.extend(inner.findings)
+        self.loops.extend(inner.loops)
 
     def _find(self, cell, node, what, forbidden=True, why=""):
         if node is None:
@@ -766,7 +794,8 @@ class Reach:
     def _escape(self, cell, node):
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
             if node.id in _ESCAPE_BUILTINS and _is_builtin(cell, node, self.program) \
-                    and not _setattr_on_self(cell, node):
+                    and not _setattr_on_self(cell, node) \
+                    and not (node.id == "globals" and _globals_key(cell, node)):
                 self._find(cell, node, node.id, why="it can change your functions out of the grader's sight")
             elif node.id == "locals" and cell.scope[id(node)].kind == "module":
                 self._find(cell, node, node.id, why="it can change your functions out of the grader's sight")
@@ -887,6 +916,24 @@ def _setattr_on_self(cell, node):
     call = cell.parent.get(id(node))
     return (node.id in ("setattr", "delattr") and isinstance(call, ast.Call) and call.func is node
             and call.args and isinstance(call.args[0], ast.Name) and call.args[0].id == "self")
+
+
+def _globals_key(cell, node):
+    """For `globals` in `globals()['name']` or `globals().get('name', ...)`: ('name', is_store);
+    None for any other use (a computed key, the whole dict handed on)."""
+    call = cell.parent.get(id(node))
+    if not (isinstance(call, ast.Call) and call.func is node and not call.args and not call.keywords):
+        return None
+    use = cell.parent.get(id(call))
+    if isinstance(use, ast.Subscript) and use.value is call and isinstance(use.slice, ast.Constant) \
+            and isinstance(use.slice.value, str):
+        return use.slice.value, isinstance(use.ctx, ast.Store)
+    if isinstance(use, ast.Attribute) and use.attr == "get":
+        get = cell.parent.get(id(use))
+        if isinstance(get, ast.Call) and get.func is use and get.args and isinstance(get.args[0], ast.Constant) \
+                and isinstance(get.args[0].value, str):
+            return get.args[0].value, False
+    return None
 
 
 def _unpickles(call):

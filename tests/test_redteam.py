@@ -188,7 +188,9 @@ def test_attack_earns_nothing_and_breaks_nothing(name, reference_notebook):
 def test_attack_beside_wrong_answer_gains_nothing(name, reference_notebook):
     honest = grade(make_submission(A1, {"corr2d": WRONG}), A1, limits=LIMITS)
     attack = grade(make_submission(A1, {"corr2d": ATTACKS_WITH_WRONG_ANSWER[name]}), A1, limits=LIMITS)
-    assert attack["score"] == honest["score"] < honest["max_score"], dumps(attack)
+    # no more than the wrong answer alone (replacing torch's functions is itself a forbidden
+    # shortcut, which may cost the exercise: grader.shortcuts)
+    assert attack["score"] <= honest["score"] < honest["max_score"], dumps(attack)
 
 
 def test_huge_notebooks_are_refused_clearly():

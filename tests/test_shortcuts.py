@@ -173,7 +173,8 @@ EVASIONS = {
                                       "ct", 3),
     "a global rebound inside a function": ("def corr2d(X, K):\n    return X\ndef setup():\n    global corr2d\n"
                                            "    corr2d = F.conv2d\nsetup()", "F.conv2d", 5),
-    "a write through globals()": ("def corr2d(X, K):\n    return X\nglobals()['corr2d'] = F.conv2d", "globals", 3),
+    "a write through globals()": ("def corr2d(X, K):\n    return X\nglobals()['corr2d'] = F.conv2d", "F.conv2d", 3),
+    "a computed key into globals()": ("def corr2d(X, K):\n    return globals()['con' + 'v'](X, K)", "globals", 2),
     "torch patched": ("torch.matmul = F.conv2d\ndef corr2d(X, K):\n    return torch.matmul(X, K)", "torch.matmul", 1),
     "a stash in a list": ("fns = []\nfns.append(F.conv2d)\ndef corr2d(X, K):\n    return fns[0](X, K)", "F.conv2d", 2),
     "a stash in a default argument": ("def corr2d(X, K, keep=[]):\n    if X is None:\n        keep.append(K)\n"
@@ -362,3 +363,28 @@ def test_a_module_the_notebook_writes_is_unreadable_and_forbidden():
     [finding] = forbidden(written, answer)
     assert (finding.what, finding.cell, finding.line) == ("corr", "cell 3", 3)
     assert "cannot read" in finding.why
+
+
+def test_state_kept_in_a_global_or_a_file_is_honest():
+    counted = """
+import os
+def corr2d(X, K):
+    global CALLS
+    calls = globals().get('CALLS', 0) + 1
+    CALLS = calls
+    if os.path.exists('/tmp/calls'):
+        calls += int(open('/tmp/calls').read())
+    return X[:1, :1] * K.sum()
+"""
+    assert findings(counted) == []
+
+
+def test_a_helper_module_written_with_writefile_is_read_like_the_rest():
+    writes = "%%writefile helpers.py\nimport torch.nn.functional as G\n\ndef window_sum(X, K, i, j):\n    {body}\n"
+    answer = ("from helpers import window_sum\nimport helpers\n\ndef corr2d(X, K):\n"
+              "    return helpers.window_sum(X, K, 0, 0) + window_sum(X, K, 0, 0)\n")
+    honest = writes.format(body="return (X[i:i + K.shape[0], j:j + K.shape[1]] * K).sum()")
+    assert findings(honest, answer) == []
+    shortcut = writes.format(body="return G.conv2d(X[None, None], K[None, None])[0, 0, i, j]")
+    found = forbidden(shortcut, answer)
+    assert ("G.conv2d", "cell 2 (helpers.py)", 5) in [(f.what, f.cell, f.line) for f in found], found
