@@ -148,8 +148,10 @@ def test_the_attack_cannot_predict_the_inputs_from_what_the_sandbox_shows(graded
 def test_the_attack_earns_what_the_same_mistake_made_openly_earns(graded):
     attack_scores = {k: v[1] for k, v in outcome(graded["attack"]).items()}
     zeros_scores = {k: v[1] for k, v in outcome(graded["zeros"]).items()}
-    assert attack_scores == zeros_scores
-    assert graded["attack"]["score"] == graded["zeros"]["score"] < graded["control"]["score"]
+    # No more, check for check (the attack's reads of the environment also cost it the
+    # "computes it itself" check: the static rule fails closed on what it cannot resolve).
+    assert all(attack_scores[k] <= zeros_scores[k] for k in zeros_scores), (attack_scores, zeros_scores)
+    assert graded["attack"]["score"] <= graded["zeros"]["score"]
 
 
 def test_the_sandbox_is_not_seeded_with_the_recorded_seed():
