@@ -28,6 +28,7 @@ import time
 
 import torch
 from safetensors.torch import load as load_tensors
+from safetensors.torch import save as save_safetensors
 
 MAX_MESSAGE_BYTES = 256 * 1024 * 1024
 MAX_HEADER_BYTES = 1 << 20
@@ -231,33 +232,23 @@ def through_bytes(tensors):
     return load_checked(save_tensors(tensors)) if tensors else {}
 
 
+# The dtypes that cross, by safetensors' names for them (a header is checked against these
+# before safetensors builds anything).
 _SAFETENSORS_DTYPES = {
     torch.float64: "F64", torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16",
     torch.int64: "I64", torch.int32: "I32", torch.int16: "I16", torch.int8: "I8",
     torch.uint8: "U8", torch.bool: "BOOL", torch.complex64: "C64",
 }
-
-
 _SAFETENSORS_CODES = {code: dtype for dtype, code in _SAFETENSORS_DTYPES.items()}
 
 
 def save_tensors(tensors):
-    """Tensors in the safetensors format (8-byte little-endian header length, JSON header,
-    raw bytes), written here rather than with safetensors.torch.save: that one copies the
-    bytes through ctypes, which the sandbox's audit hook refuses (grader.untrusted.audit).
-    safetensors (its Rust parser) still reads every message on both sides."""
-    header, chunks, offset = {}, [], 0
-    for name, tensor in tensors.items():
+    """Tensors in the safetensors format: safetensors' own writer, and its Rust parser reads
+    every message on both sides."""
+    for tensor in tensors.values():
         if tensor.dtype not in _SAFETENSORS_DTYPES:
             raise TypeError(f"a {tensor.dtype} tensor cannot cross the sandbox boundary")
-        data = tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes()
-        header[name] = {"dtype": _SAFETENSORS_DTYPES[tensor.dtype], "shape": list(tensor.shape),
-                        "data_offsets": [offset, offset + len(data)]}
-        chunks.append(data)
-        offset += len(data)
-    encoded = json.dumps(header, separators=(",", ":")).encode()
-    encoded += b" " * (-len(encoded) % 8)  # safetensors aligns the data to 8 bytes
-    return struct.pack("<Q", len(encoded)) + encoded + b"".join(chunks)
+    return save_safetensors({name: t.detach().cpu().contiguous() for name, t in tensors.items()})
 
 
 def pack(header, tensors):

@@ -172,7 +172,7 @@ class _SockFprog(ctypes.Structure):
 # another thread could be using).
 _syscall = ctypes.PyDLL(None).syscall
 _syscall.restype = ctypes.c_long
-# errno read through its address: ctypes.get_errno is an audited event, refused later.
+# errno read through its address (one call, no ctypes errno bookkeeping).
 _errno_location = ctypes.PyDLL(None).__errno_location
 _errno_location.restype = ctypes.POINTER(ctypes.c_int)
 _ulong = ctypes.c_ulong
@@ -191,7 +191,7 @@ def _raw(name, *args):
 
 
 def _prepared(bpf):
-    """The sock_fprog the kernel reads, built now: ctypes buffers are audited events later."""
+    """The sock_fprog the kernel reads, built once, in the zygote."""
     program = ctypes.create_string_buffer(bpf, len(bpf))
     return program, _SockFprog(len(bpf) // 8, ctypes.cast(program, ctypes.c_void_p))
 
