@@ -35,7 +35,7 @@ the check with its cell and line named:
 Anywhere in the program (not only in reached code), what can rewrite the notebook's
 namespace or torch out of the grader's sight counts as a forbidden shortcut for every
 exercise with such a check: `exec`/`eval`, `globals()`/`vars()`, `setattr` on anything but
-`self`, `sys.modules`, a frame's globals, `__main__`, unpickling, a non-constant assigned
+`self`, `sys.modules`, a frame's globals, `__main__`, a non-constant assigned
 to an attribute of an imported module (`torch.matmul = ...`), an IPython magic that runs
 code the grader cannot read (`%run`).
 
@@ -94,7 +94,7 @@ _TORCH_FUNCTIONAL = """
 _NUMPY = "inf nan pi prod ceil floor sqrt float32 float64 int32 int64"
 _PURE_MODULES = ("math", "itertools", "functools", "operator", "typing", "collections", "time",
                  "random", "json", "copy", "string", "statistics", "fractions", "decimal",
-                 "dataclasses", "numbers", "warnings", "enum", "abc")
+                 "dataclasses", "numbers", "warnings", "enum", "abc", "logging")
 _IMPURE_IN_PURE_MODULES = {"operator.attrgetter", "operator.methodcaller"}
 
 ALLOWED = frozenset(
@@ -145,8 +145,8 @@ _ESCAPE_MODULES = ("importlib", "builtins", "__main__", "ctypes", "gc", "imp", "
                    "torch.compiler", "torch.jit", "torch.library", "torch.testing._")
 # Anywhere in the program, importing these can rewrite the notebook's namespace or torch (a
 # pickle's load runs code in the caller's globals; gc finds the namespace's dict).
-_ESCAPE_IMPORTS = ("importlib", "builtins", "__main__", "ctypes", "runpy", "pickle", "marshal",
-                   "dill", "cloudpickle", "shelve", "joblib", "copyreg", "torch._C", "torch.ops",
+_ESCAPE_IMPORTS = ("importlib", "builtins", "__main__", "ctypes", "runpy", "marshal",
+                   "torch._C", "torch.ops",
                    "torch.library", "sys.modules")
 _ESCAPE_PATHS = ("sys.modules", "torch._C", "torch.ops", "torch.library", "torch.jit.CompilationUnit",
                  "gc.get_objects", "gc.get_referrers", "gc.get_referents")
@@ -595,9 +595,12 @@ class Reach:
         """A global the piece reads. `held`: read uncalled at the VALUE level, so a function or
         class it names may be kept and called later by the exercise: its body is reached code."""
         bindings = self.program.bindings.get(name, [])
+        # A value handed to the exercise by test code, under a name the notebook also binds to
+        # data (hypothesis's `settings`, later a list of test settings): the data is what it holds.
+        rebound_as_data = level == VALUE and any(b.module is None for b in bindings)
         for binding in bindings:
             if binding.module is not None:
-                if judge:  # the exercise itself may be an import: locate it at the import line
+                if judge and not rebound_as_data:  # the exercise itself may be an import: locate it at the import line
                     self._judge_path(binding.module, name, cell or binding.cell, node or binding.node)
             else:
                 self._globals.add(name)
@@ -812,10 +815,6 @@ class Reach:
                     if _under(path, _ESCAPE_PATHS):
                         self._find(cell, node, _short(node), why="it can change torch or your functions "
                                                                  "out of the grader's sight")
-        elif isinstance(node, ast.Call) and _unpickles(node):
-            paths = self._modules_of(cell, _chain_root(node.func)) if isinstance(node.func, ast.Attribute) else []
-            if any(_canonical(f"{m}.{node.func.attr}") in ("torch.load", "numpy.load") for m in paths):
-                self._find(cell, node, _short(node), why="unpickling runs code in the notebook's namespace")
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             for alias in node.names:
                 full = alias.name if isinstance(node, ast.Import) else f"{node.module or ''}.{alias.name}"
@@ -934,12 +933,6 @@ def _globals_key(cell, node):
                 and isinstance(get.args[0].value, str):
             return get.args[0].value, False
     return None
-
-
-def _unpickles(call):
-    """torch.load(..., weights_only=False) or numpy.load(..., allow_pickle=True): a pickle."""
-    return any(k.arg in ("weights_only", "allow_pickle") and isinstance(k.value, ast.Constant)
-               and k.value.value == (k.arg == "allow_pickle") for k in call.keywords)
 
 
 _FINDABLE = {}
