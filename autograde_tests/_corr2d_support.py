@@ -154,19 +154,20 @@ def interior_close(actual, expected):
     return bool(agree(a, e, **tolerance(torch.float32)).all())
 
 
-def call_twice_on_the_same_tensors(student, name, X, K):
-    """Two results of `name`(X, K) with one and the same X and K in the sandbox (a call sends
-    fresh copies of its arguments): an answer that changes its inputs in place computes the
-    second result from what the first call left behind. The two arguments are bound with
-    Python's own method binding, so no method of the student's tensors is trusted for it."""
-    def ask(what, target, method, args):
-        return student._call(what, target, method, tuple(args), {}, None, False, None).result
+def call_twice_on_the_same_tensors(student, name, tensors, *rest, **kwargs):
+    """Two results of `name`(*tensors, *rest, **kwargs) with one and the same tensors in the
+    sandbox (a call sends fresh copies of its arguments): an answer that changes its inputs in
+    place computes the second result from what the first call left behind. The tensors are
+    bound with Python's own method binding, so no method of the student's tensors is trusted."""
+    def ask(target, method, args, kw=None):
+        return student._call(f"`{name}`", target, method, tuple(args), kw or {}, None, False, None).result
 
     module = student.torch_module(["Identity"])
     method_type = module.method("__getattribute__", "forward").method("__getattribute__", "__class__")
-    function = ask(f"`{name}`", name, "__getattribute__", ["__call__"])
-    bound = method_type(method_type(function, X), K)  # bound() is function(X, K)
-    return [ask(f"`{name}`", bound.handle, None, []) for _ in range(2)]
+    bound = ask(name, "__getattribute__", ["__call__"])
+    for tensor in tensors:  # MethodType(f, a)(*r) is f(a, *r)
+        bound = method_type(bound, tensor)
+    return [ask(bound.handle, None, rest, kwargs) for _ in range(2)]
 
 
 def expect_runs(student, name, *args):

@@ -148,7 +148,7 @@ def test_corr2d_input_unchanged(student, seed, devices):
         X = torch.randn(6, 7, generator=gen).to(device)
         K = half_turn_symmetric(torch.randn(3, 3, generator=gen)).to(device)
         expected = ref_corr2d(X, K)
-        first, second = call_twice_on_the_same_tensors(student, "corr2d", X, K)
+        first, second = call_twice_on_the_same_tensors(student, "corr2d", (X, K))
         if not interior_close(first, expected):
             fail(f"corr2d(X, K) returned {describe(first)} for X of shape (6, 7) and a 3 x 3 K; expected "
                  f"torch's {shape_text(expected.shape)} result, so whether it leaves X and K unchanged "
