@@ -3,7 +3,8 @@
 Each network is checked from several independent angles, so that one mistake costs the
 checks aimed at it and no others:
 
-- layers: the given __init__ is intact (parameter names, shapes, count; child types);
+- layers: the given __init__ is intact: torch's parameters loaded into it give torch's output
+  or that of a single usual mistake in forward;
 - forward: one image, float32 and float64, every device, against torch's network;
 - batch: on 3 and 5 images the output is (N, classes) and every row equals the
   student's own output for that image alone (so an activation mistake does not cost
@@ -30,7 +31,11 @@ def _shape(value):
     return tuple(value.shape) if isinstance(value, torch.Tensor) else None
 
 
-def check_layers(student, net):
+def check_layers(student, net, seed):
+    """The given layers are intact, judged by behaviour: with torch's parameters loaded through
+    them, the output on one image is torch's network's, or that network with one usual mistake
+    in forward (the aimed checks charge those). What the module says about its parameters and
+    children can fail this check (the messages name them) but never pass it."""
     model = student_model_plain(student, net)
     try:  # the layers are given: credit them only once forward is written
         model(torch.zeros(net.input_shape(1)))
@@ -42,18 +47,12 @@ def check_layers(student, net):
     if got != net.params:
         fail(f"your {net.name} has the parameters {ref._param_list(got)}; the given __init__ creates "
              f"{ref._param_list(net.params)}. Keep the layers of __init__ as given and write only forward.")
-    frozen = [p["name"] for p in info["parameters"] if not p["requires_grad"]]
-    if frozen:
-        fail(f"the parameters {', '.join(frozen)} of your {net.name} have requires_grad=False; "
-             "they must stay trainable")
-    children = dict(model.children())
-    for name, type_name in net.children:
-        if name not in children:
-            fail(f"your {net.name} has no layer `{name}`; keep the layers of the given __init__ "
-                 f"({', '.join(n for n, _ in net.children)})")
-        if children[name] != type_name:
-            fail(f"`{net.name}.{name}` is {_a(children[name])}, but the given __init__ makes it "
-                 f"{_a(type_name)}; keep the layers of __init__ as given and write only forward")
+    model = ref.student_model(student, net, "cpu", torch.float32, ref.params(net, seed))
+    out = model(ref.image_batch(net, 1, seed))
+    if ref.matching_variant(net, seed, 1, out) is None:
+        fail(f"with torch's parameters loaded into the given layers, your {net.name}'s output on one image "
+             f"({describe(out)}) matches neither torch's {net.name} nor {net.name} with a single usual mistake "
+             "in forward: keep the layers of __init__ as given (types, sizes, order of use) and write only forward.")
 
 
 def _a(word):
