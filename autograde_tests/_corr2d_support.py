@@ -14,7 +14,7 @@ One mistake should cost only the checks aimed at it. So:
 import torch
 import torch.nn.functional as F
 
-from grader.checks import default_tolerance, describe, expect_tensor, fail, first_difference, inputs
+from grader.checks import agree, default_tolerance, describe, expect_tensor, fail, first_difference, inputs, within
 from grader.student import StudentError
 
 # Names whose use turns corr2d into a call of torch's own convolution (or of a pooling
@@ -56,8 +56,7 @@ def close(actual, expected, extra_dtypes=()):
         return False
     a = actual.detach().cpu().to(torch.float64)
     e = expected.detach().cpu().to(torch.float64)
-    return bool(torch.isclose(a, e, equal_nan=True,
-                              **tolerance(actual.dtype, expected.dtype, *extra_dtypes)).all())
+    return bool(agree(a, e, **tolerance(actual.dtype, expected.dtype, *extra_dtypes)).all())
 
 
 def expect_values(actual, expected, what, on, extra_dtypes=()):
@@ -68,7 +67,7 @@ def expect_values(actual, expected, what, on, extra_dtypes=()):
         fail(f"{what} returned shape {tuple(actual.shape)}{where}; expected {tuple(expected.shape)}")
     a = actual.detach().cpu().to(torch.float64)
     e = expected.detach().cpu().to(torch.float64)
-    ok = torch.isclose(a, e, equal_nan=True, **tolerance(actual.dtype, expected.dtype, *extra_dtypes))
+    ok = agree(a, e, **tolerance(actual.dtype, expected.dtype, *extra_dtypes))
     if not bool(ok.all()):
         fail(f"{what} returned wrong values{where}: {first_difference(a, e, ok)}")
 
@@ -117,16 +116,58 @@ def expect_gradients(student, name, args, reference, what, on, gen, kwargs=None)
             expect_values(grads[i], arg.grad, f"the gradient of {names[i]} through {what}", on,
                           extra_dtypes=(out.dtype,))
         return
-    # The forward differs from torch (other checks say how); judge the gradients of what it computed.
+    # The forward differs from torch (other checks say how); judge the gradients of what it
+    # computed. Only a finite output that is not all zeros can vouch for them (the identity
+    # holds trivially for an output of zeros).
+    values = out.detach().cpu().double()
+    if not bool(torch.isfinite(values).all()) or not bool((values != 0).any()):
+        fail(f"{what} returned {describe(out)}{' for ' + on if on else ''}; its gradients can only be "
+             "judged on a finite output that is not all zeros")
     total = (G.detach().cpu().double() * out.detach().cpu().double()).sum()
     for i, arg in enumerate(args):
         euler = (arg.detach().cpu().double() * grads[i].detach().cpu().double()).sum()
         scale = 1.0 + abs(float(total)) + float((arg.detach().cpu().double().abs()
                                                  * grads[i].detach().cpu().double().abs()).sum())
-        if abs(float(euler - total)) > 1e-4 * scale:
+        if not within(euler, total, 1e-4 * scale):
             fail(f"the gradient of {names[i]} through {what}{' for ' + on if on else ''} is not "
                  f"the gradient of the output it returned: part of the computation is cut off "
                  f"from autograd ({NO_GRAPH_HINT})")
+
+
+def half_turn_symmetric(K):
+    """K plus K turned by 180 degrees: a kernel for which cross-correlation and convolution agree,
+    so a flipped kernel (corr2d's own check) does not change a result judged with it."""
+    return K + torch.flip(K, dims=(0, 1))
+
+
+def interior_close(actual, expected):
+    """`actual` agrees with torch's `expected` on every output position but the last row and
+    column, and has at most one row and column fewer: what a corr2d gives whose only mistakes
+    are in its output size or its borders (corr2d's own checks). Float32 tolerance, NaN never."""
+    if not isinstance(actual, torch.Tensor) or actual.dim() != 2 or expected.dim() != 2:
+        return False
+    rows, cols = (min(int(a), int(e)) for a, e in zip(actual.shape, expected.shape))
+    if rows < expected.shape[0] - 1 or cols < expected.shape[1] - 1 or rows < 2 or cols < 2:
+        return False
+    a = actual.detach().cpu().double()[:rows - 1, :cols - 1]
+    e = expected.detach().cpu().double()[:rows - 1, :cols - 1]
+    return bool(agree(a, e, **tolerance(torch.float32)).all())
+
+
+def call_twice_on_the_same_tensors(student, name, tensors, *rest, **kwargs):
+    """Two results of `name`(*tensors, *rest, **kwargs) with one and the same tensors in the
+    sandbox (a call sends fresh copies of its arguments): an answer that changes its inputs in
+    place computes the second result from what the first call left behind. The tensors are
+    bound with Python's own method binding, so no method of the student's tensors is trusted."""
+    def ask(target, method, args, kw=None):
+        return student._call(f"`{name}`", target, method, tuple(args), kw or {}, None, False, None).result
+
+    module = student.torch_module(["Identity"])
+    method_type = module.method("__getattribute__", "forward").method("__getattribute__", "__class__")
+    bound = ask(name, "__getattribute__", ["__call__"])
+    for tensor in tensors:  # MethodType(f, a)(*r) is f(a, *r)
+        bound = method_type(bound, tensor)
+    return [ask(bound.handle, None, rest, kwargs) for _ in range(2)]
 
 
 def expect_runs(student, name, *args):
@@ -140,6 +181,6 @@ def shape_text(shape):
     return "(" + ", ".join(str(int(s)) for s in shape) + ")"
 
 
-__all__ = ["FORBIDDEN", "FORBIDDEN_REASON", "ref_corr2d", "ref_conv_flipped", "tolerance", "close",
+__all__ = ["half_turn_symmetric", "interior_close", "call_twice_on_the_same_tensors", "FORBIDDEN", "FORBIDDEN_REASON", "ref_corr2d", "ref_conv_flipped", "tolerance", "close",
            "expect_values", "expect_gradients", "call_with_backward", "expect_runs", "describe",
            "shape_text", "NO_GRAPH_HINT", "inputs"]

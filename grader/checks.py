@@ -13,6 +13,8 @@ expected, what came back, and on which input: small inputs shown in full, larger
 summarised, so hidden inputs are never dumped.
 """
 
+import math
+import numbers
 import random
 
 import pytest
@@ -23,6 +25,13 @@ from grader.secret import input_seed
 from grader.student import plain_tensor
 
 SHOW_VALUES_UP_TO = 16
+
+# numpy scalars, should one reach the trusted side as an object: what to return instead
+NUMPY_SCALARS = {**{name: "return a Python int, e.g. int(x)" for name in
+                    ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "intc", "intp")},
+                 **{name: "return a Python float, e.g. float(x)" for name in
+                    ("float16", "float32", "float64", "longdouble")},
+                 "bool_": "return a Python bool, e.g. bool(x)"}
 
 
 class CheckFailed(AssertionError):
@@ -59,6 +68,9 @@ def describe(value):
             text += f" = {_values(value)}"
         return text
     if type(value).__name__ == "RemoteObject":
+        hint = NUMPY_SCALARS.get(value.type_name)
+        if hint:
+            return f"a numpy {value.type_name} ({hint})"
         return f"an object of type {value.type_name}"
     text = repr(value)
     return f"{type(value).__name__} {text if len(text) <= 80 else text[:77] + '...'}"
@@ -106,9 +118,25 @@ def expect_close(actual, expected, what, on, rtol=None, atol=None, check_dtype=T
     tolerance = default_tolerance(expected.dtype)
     tolerance.update({k: v for k, v in (("rtol", rtol), ("atol", atol)) if v is not None})
     actual = actual.to(expected.dtype)
-    close = torch.isclose(actual, expected, equal_nan=True, **tolerance)
+    close = agree(actual, expected, **tolerance)
     if not bool(close.all()):
         fail(f"{what} returned wrong values{where}: {first_difference(actual, expected, close)}")
+
+
+def agree(actual, expected, rtol, atol):
+    """Entrywise: `actual` (the student's) lies within the tolerance of `expected` (torch's).
+
+    One rule for numbers: NaN and inf never pass by comparing "not greater". Where the
+    reference is finite the student's value must be finite and close; where the reference is
+    inf it must be the same inf, and only where the reference itself is NaN may it be NaN."""
+    close = torch.isclose(actual, expected, rtol=rtol, atol=atol, equal_nan=False)
+    return close | (torch.isnan(expected) & torch.isnan(actual))
+
+
+def within(actual, expected, tolerance):
+    """A scalar comparison that NaN and inf cannot pass: |actual - expected| <= tolerance, all finite."""
+    values = (float(actual), float(expected), float(tolerance))
+    return all(math.isfinite(v) for v in values) and abs(values[0] - values[1]) <= values[2]
 
 
 def first_difference(actual, expected, close):
@@ -137,17 +165,37 @@ def _dtype(tensor):
 
 
 def expect_equal(actual, expected, what, on):
-    """Exact equality of plain values (ints, tuples, lists)."""
-    if plain_value(actual) != plain_value(expected):
+    """Equality by value of plain values (ints, tuples, lists): a namedtuple equals the plain
+    tuple, 5.0 equals 5 (the type has its own check where it matters), True is not 1, NaN
+    equals nothing."""
+    if not same_value(actual, expected):
         fail(f"{what} returned {describe(actual)} for {on}; expected {expected!r}")
 
 
+def same_value(actual, expected):
+    return _comparable(plain_value(actual)) == _comparable(plain_value(expected))
+
+
+def _comparable(value):
+    """bools tagged, so that True is not taken for 1 (an answer that returns a comparison)."""
+    if isinstance(value, tuple):
+        return tuple(_comparable(v) for v in value)
+    if isinstance(value, bool):
+        return ("bool", value)
+    return value
+
+
 def plain_value(value):
-    """A value with tuples for lists and ints for whole floats, for exact comparison."""
+    """A value by what it is worth: tuples for lists and tuple subclasses (namedtuples), Python
+    numbers for numpy scalars, ints for whole floats; for comparison by value."""
     if isinstance(value, (list, tuple)):
         return tuple(plain_value(v) for v in value)
-    if isinstance(value, bool):
-        return value
+    if isinstance(value, bool) or type(value).__name__ == "bool_":
+        return bool(value)
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real) and not isinstance(value, float):
+        value = float(value)
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value

@@ -85,3 +85,13 @@ def test_a_corr2d_dtype_mistake_never_costs_conv2d_a_check():
     for seed in (1, 9, 11, 19, 31, 34, 36):
         result = grade(submission, entry.assignment, seed=seed)
         assert failed_tests(result) == entry.loses, f"seed {seed}: {dumps(result)}"
+
+
+def test_cifarnet_gradient_check_passes_the_reference_at_max_pool_near_ties():
+    """Central differences (eps 1e-6) crossed a max-pool's kink at near-ties and failed the
+    reference at these seeds (about 2 in 100); the check now compares autograd with torch's
+    autograd through the same network, which agree at every seed."""
+    submission = make_submission("a5_lenet")
+    for seed in (128, 143):
+        result = grade(submission, "a5_lenet", seed=seed)
+        assert result["score"] == result["max_score"], f"seed {seed}: {dumps(result)}"

@@ -4,8 +4,9 @@ import torch
 
 from grader.checks import check, expect_not_used, fail, rng
 
-from .._corr2d_support import (FORBIDDEN, FORBIDDEN_REASON, close, expect_gradients, expect_runs,
-                       expect_values, inputs, ref_conv_flipped, ref_corr2d, shape_text)
+from .._corr2d_support import (FORBIDDEN, FORBIDDEN_REASON, call_twice_on_the_same_tensors, close, describe,
+                       expect_gradients, expect_runs, expect_values, half_turn_symmetric, inputs,
+                       interior_close, ref_conv_flipped, ref_corr2d, shape_text)
 
 # (input shape, kernel shape, dtype): non-square inputs and kernels, 1x1 kernels, kernels as
 # large as the input, row and column kernels; at most 12 x 12 so Python loops stay fast.
@@ -138,16 +139,25 @@ def test_corr2d_keeps_device(student, seed, devices):
 
 @check("corr2d", points=1, name="corr2d does not modify X or K")
 def test_corr2d_input_unchanged(student, seed, devices):
+    # Judged by behaviour: two calls on the same X and K in the sandbox must both give torch's
+    # answer; what an answer writes into its inputs shows in the second. The kernel is
+    # symmetric under a half turn and the last row and column are left out, so a flipped
+    # kernel or an output-size mistake (corr2d's other checks) does not cost this one.
     gen = rng(seed, "test_corr2d_input_unchanged")
     for device in devices:
-        X = torch.randn(5, 6, generator=gen).to(device)
-        K = torch.randn(2, 2, generator=gen).to(device)
-        after = student.run("corr2d", X, K, return_args=True).args_after
-        for name, before, now in (("X", X, after[0]), ("K", K, after[1])):
-            if not isinstance(now, torch.Tensor) or not torch.equal(now.cpu(), before.cpu()):
-                fail(f"corr2d changed its argument {name} in place (X of shape (5, 6), K of shape "
-                     "(2, 2)); it must leave its inputs as they were. Create a new output tensor "
-                     "with torch.zeros instead of writing into X or into a slice (a view) of it")
+        X = torch.randn(6, 7, generator=gen).to(device)
+        K = half_turn_symmetric(torch.randn(3, 3, generator=gen)).to(device)
+        expected = ref_corr2d(X, K)
+        first, second = call_twice_on_the_same_tensors(student, "corr2d", (X, K))
+        if not interior_close(first, expected):
+            fail(f"corr2d(X, K) returned {describe(first)} for X of shape (6, 7) and a 3 x 3 K; expected "
+                 f"torch's {shape_text(expected.shape)} result, so whether it leaves X and K unchanged "
+                 "could not be judged (the value checks say what is wrong)")
+        if not interior_close(second, expected):
+            fail("corr2d changes its arguments in place: called a second time on the same X (shape "
+                 "(6, 7)) and K (3 x 3), it returned different values. It must leave its inputs as they "
+                 "were: create a new output tensor with torch.zeros instead of writing into X or into a "
+                 "slice (a view) of it")
 
 
 @check("corr2d", points=2, name="corr2d lets gradients flow back to X and K")

@@ -118,8 +118,11 @@ def expect_multi_in_out(student, X, K, what_on):
     expected = ref_multi_in_out(X, K)
     if isinstance(out, torch.Tensor) and not close(out, expected):
         own = own_channels(student, X, K)
-        if own is not None and not close(own, expected) and close(out, own):
-            return  # right for the (wrong) corr2d_multi_in it builds on; that one loses its own checks
+        # right for the (wrong) corr2d_multi_in it builds on, which loses its own checks on these
+        # same values: excused only for a finite part that is demonstrably not torch's
+        if own is not None and bool(torch.isfinite(own).all()) and not close(own, expected) \
+                and close(out, own):
+            return
     expect_values(out, expected, "corr2d_multi_in_out", what_on)
 
 

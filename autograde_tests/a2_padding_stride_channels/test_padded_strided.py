@@ -93,8 +93,9 @@ def test_padded_strided_int_arguments(student, seed, devices):
             as_pairs = tuple(v if isinstance(v, tuple) else (v, v) for v in (padding, stride))
             pair_out = student.corr2d_padded_strided(X, K, padding=as_pairs[0], stride=as_pairs[1])
             int_out = student.corr2d_padded_strided(X, K, padding=padding, stride=stride)
-            if isinstance(pair_out, torch.Tensor) and close(int_out, pair_out):
-                continue
+            if isinstance(pair_out, torch.Tensor) and bool(torch.isfinite(pair_out).all()) \
+                    and close(int_out, pair_out):
+                continue  # ints handled as the pairs are (a finite answer; the values are judged elsewhere)
             expect_values(int_out, ref(X, K, padding, stride), NAME, call_text(X, K, padding, stride)
                           + f", which should equal padding={as_pairs[0]}, stride={as_pairs[1]}")
 

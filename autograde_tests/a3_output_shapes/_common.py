@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from grader.checks import plain_value, fail
+from grader.checks import fail, same_value
 from grader.student import StudentError
 
 
@@ -191,7 +191,7 @@ def compare_cases(student, function, cases, reference, excuse=None):
         elif error is not None:
             wrong.append(f"{call} raised {str(error).removeprefix(prefix)[:200]}; {reference} "
                          f"gives {expected!r}")
-        elif plain_value(got) != plain_value(expected) or isinstance(got, bool):
+        elif not same_value(got, expected):
             wrong.append(f"{call} returned {got!r}; {reference} gives {expected!r}")
     if wrong:
         more = f" ({len(wrong)} of {len(cases)} cases are wrong)" if len(wrong) > 1 else ""

@@ -5,10 +5,10 @@ fields, from measuring with autograd (see _common.py)."""
 
 import functools
 
-from grader.checks import check, plain_value, py_rng
+from grader.checks import check, py_rng, same_value
 from grader.student import StudentError
 
-from ._common import (Raises, compare_cases, conv2d_macs, conv2d_params, conv2d_shape,
+from ._common import (Raises, compare_cases, conv1d_length, conv2d_macs, conv2d_params, conv2d_shape,
                       measured_receptive_field)
 
 # -- conv2d_output_shape ----------------------------------------------------------------------
@@ -50,21 +50,32 @@ def _pair(v):
     return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
 
 
+def unguarded_size(n, k, s, p, d):
+    """What the output-size formula gives when nothing checks that the kernel fits (0 or less)."""
+    return (n + 2 * p - d * (k - 1) - 1) // s + 1
+
+
 def own_conv_output_size(student):
-    """excuse() for compare_cases: conv2d_output_shape returned, for a kernel that does not
-    fit, what the student's own conv_output_size gives on each axis. That missing ValueError
-    is conv_output_size's (test_conv_kernel_too_large), so it is not charged twice."""
+    """excuse() for compare_cases: conv2d_output_shape returned, for a kernel that does not fit,
+    the unguarded formula's sizes (computed here), and the student's own conv_output_size also
+    returns a size for that axis instead of raising. That missing ValueError is
+    conv_output_size's (test_conv_kernel_too_large judges these same axes), so it is not
+    charged twice; the student's value is never the reference."""
     def excuse(args, kwargs, got):
         (n, _, h, w), out_channels, kernel_size = args
         sizes = [_pair(kernel_size), _pair(kwargs.get("stride", 1)), _pair(kwargs.get("padding", 0)),
                  _pair(kwargs.get("dilation", 1))]
-        try:
-            fresh = student.fresh()
-            own = [fresh.conv_output_size(length, *(v[axis] for v in sizes))
-                   for axis, length in enumerate((h, w))]
-        except StudentError:
+        axes = [(length, *(v[axis] for v in sizes)) for axis, length in enumerate((h, w))]
+        if not same_value(got, (n, out_channels, *(unguarded_size(*axis) for axis in axes))):
             return False
-        return plain_value(got) == plain_value((n, out_channels, *own))
+        fresh = student.fresh()
+        for axis in axes:
+            if isinstance(conv1d_length(*axis), Raises):
+                try:
+                    fresh.conv_output_size(*axis)
+                except StudentError:
+                    return False
+        return True
     return excuse
 
 

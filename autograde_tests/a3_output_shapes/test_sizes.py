@@ -4,9 +4,9 @@ pool_output_size. Expected values (or errors) come from running torch (see _comm
 import functools
 import random
 
-from grader.checks import check, py_rng
+from grader.checks import check, describe, fail, py_rng
 
-from ._common import (Accepted, Raises, compare_cases, conv1d_length, conv_transpose1d_length,
+from ._common import (Accepted, Raises, call_text, compare_cases, conv1d_length, conv_transpose1d_length,
                       grid, max_pool1d_length, sweep)
 
 # -- conv_output_size -------------------------------------------------------------------------
@@ -42,12 +42,25 @@ def test_conv_dilation(student):
 
 @check("conv_output_size", points=1, name="conv_output_size raises ValueError when the kernel does not fit the padded input")
 def test_conv_kernel_too_large(student):
+    # (4, 5), (8, 9) and (2, 3) are also the axes test_shape_kernel_too_large leaves to this check
     cases = [conv_case(2, 3), conv_case(4, 5), conv_case(5, 7, 2), conv_case(1, 4, 1, 1),
-             conv_case(2, 5, 3, 1),
+             conv_case(2, 5, 3, 1), conv_case(8, 9),
              # the edge: the kernel exactly fits (with or without padding) gives one output
              conv_case(3, 3), conv_case(1, 3, 1, 1), conv_case(7, 7, 3), conv_case(3, 5, 2, 1)]
     assert any(isinstance(c[2], Raises) for c in cases)
     compare_cases(student, "conv_output_size", cases, "nn.Conv1d")
+
+
+@check("conv_output_size", points=1, name="conv_output_size returns a Python int")
+def test_conv_returns_int(student):
+    # One mistake, one check: the value checks judge 5.0 as 5; only this one asks for the type.
+    # (A numpy integer reaches the grader as the int it is worth.)
+    for args, kwargs, _ in [conv_case(32, 5, 1, 2), conv_case(227, 11, 4), conv_case(10, 3, 2, 1)]:
+        got = student.conv_output_size(*args, **kwargs)
+        if type(got) is not int:
+            kind = "a float" if isinstance(got, float) else describe(got)
+            fail(f"{call_text('conv_output_size', args, kwargs)} returned {got!r}, {kind}; return an int "
+                 "(use // for the division, or int(...))")
 
 
 @functools.lru_cache(maxsize=4)  # keyed by the submission's seed: keep the last few only

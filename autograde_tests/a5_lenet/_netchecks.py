@@ -3,13 +3,15 @@
 Each network is checked from several independent angles, so that one mistake costs the
 checks aimed at it and no others:
 
-- layers: the given __init__ is intact (parameter names, shapes, count; child types);
+- layers: the given __init__ is intact: torch's parameters loaded into it give torch's output
+  or that of a single usual mistake in forward;
 - forward: one image, float32 and float64, every device, against torch's network;
 - batch: on 3 and 5 images the output is (N, classes) and every row equals the
   student's own output for that image alone (so an activation mistake does not cost
   this check, a batch-of-one flatten does);
-- gradients: autograd through the student's forward agrees with finite differences of
-  the student's own forward (so a forward mistake does not cost it, a `.data` does);
+- gradients: autograd through the student's forward agrees with torch's autograd through
+  the network the output matches, torch's or a usual mistake's (so a forward mistake does
+  not cost it, a `.data` does);
 - aimed checks: the student's output is compared with the usual single mistakes
   (max pooling, ReLU, a missing activation, ...). Such a check passes only with evidence
   that its aspect is right: the output matches torch's network, or matches a mistake in
@@ -18,7 +20,7 @@ checks aimed at it and no others:
 
 import torch
 
-from grader.checks import CheckFailed, describe, expect_close, expect_tensor, fail, inputs, rng
+from grader.checks import CheckFailed, agree, describe, expect_close, expect_tensor, fail, inputs, rng
 from grader.student import RemoteObject, StudentError
 
 from . import _reference as ref
@@ -29,7 +31,11 @@ def _shape(value):
     return tuple(value.shape) if isinstance(value, torch.Tensor) else None
 
 
-def check_layers(student, net):
+def check_layers(student, net, seed):
+    """The given layers are intact, judged by behaviour: with torch's parameters loaded through
+    them, the output on one image is torch's network's, or that network with one usual mistake
+    in forward (the aimed checks charge those). What the module says about its parameters and
+    children can fail this check (the messages name them) but never pass it."""
     model = student_model_plain(student, net)
     try:  # the layers are given: credit them only once forward is written
         model(torch.zeros(net.input_shape(1)))
@@ -41,18 +47,12 @@ def check_layers(student, net):
     if got != net.params:
         fail(f"your {net.name} has the parameters {ref._param_list(got)}; the given __init__ creates "
              f"{ref._param_list(net.params)}. Keep the layers of __init__ as given and write only forward.")
-    frozen = [p["name"] for p in info["parameters"] if not p["requires_grad"]]
-    if frozen:
-        fail(f"the parameters {', '.join(frozen)} of your {net.name} have requires_grad=False; "
-             "they must stay trainable")
-    children = dict(model.children())
-    for name, type_name in net.children:
-        if name not in children:
-            fail(f"your {net.name} has no layer `{name}`; keep the layers of the given __init__ "
-                 f"({', '.join(n for n, _ in net.children)})")
-        if children[name] != type_name:
-            fail(f"`{net.name}.{name}` is {_a(children[name])}, but the given __init__ makes it "
-                 f"{_a(type_name)}; keep the layers of __init__ as given and write only forward")
+    model = ref.student_model(student, net, "cpu", torch.float32, ref.params(net, seed))
+    out = model(ref.image_batch(net, 1, seed))
+    if ref.matching_variant(net, seed, 1, out) is None:
+        fail(f"with torch's parameters loaded into the given layers, your {net.name}'s output on one image "
+             f"({describe(out)}) matches neither torch's {net.name} nor {net.name} with a single usual mistake "
+             "in forward: keep the layers of __init__ as given (types, sizes, order of use) and write only forward.")
 
 
 def _a(word):
@@ -134,27 +134,19 @@ def check_batch(student, devices, net, seed):
 
 
 def check_gradients(student, devices, net, seed):
-    """Autograd through the student's forward against central differences of that same forward."""
-    eps = 1e-6
+    """Autograd through the student's forward against torch's autograd through the network its
+    output matches (torch's, or the one with the usual mistake it makes, so a forward mistake
+    does not cost this check), in float64 with the parameters loaded here. Both sides
+    differentiate the same function exactly (max pooling included, ties or not); no finite
+    differences, which cross a max-pool's kinks at near-ties."""
     gen = rng(seed, f"{net.name} gradient directions")
     for device in devices:
-        dtype = torch.float64  # finite differences need double precision
-        state = ref.params(net, seed, dtype)
-        model = ref.student_model(student, net, device, dtype, state)
+        dtype = torch.float64
+        model = ref.student_model(student, net, device, dtype, ref.params(net, seed, dtype))
         x = ref.image_batch(net, 1, seed, dtype).to(device)
-        dx = torch.randn(x.shape, generator=gen, dtype=dtype).to(device)
-        dp = {k: torch.randn(v.shape, generator=gen, dtype=dtype) for k, v in state.items()}
-        outs = []
-        for sign in (1, -1):
-            model.load({k: v + sign * eps * dp[k] for k, v in state.items()})
-            out = model.run(x + sign * eps * dx, no_grad=True).result
-            outs.append(expect_tensor(out, f"{net.name}.forward").detach().cpu())
-        if outs[0].shape != outs[1].shape:
-            fail(f"{net.name}.forward returned outputs of different shapes for the same input shape")
-        model.load(state)
-        grad_out = torch.randn(outs[0].shape, generator=gen, dtype=dtype)
-        x_in = x.clone().requires_grad_(True)
-        result = model.run(x_in, backward=grad_out.to(device))
+        out = expect_tensor(model(x), f"{net.name}.forward")
+        grad_out = torch.randn(tuple(out.shape), generator=gen, dtype=dtype)
+        result = model.run(x.clone().requires_grad_(True), backward=grad_out.to(device))
         grads = result.param_grads or {}
         missing = [name for name, _ in net.params if not isinstance(grads.get(name), torch.Tensor)]
         if missing:
@@ -166,15 +158,21 @@ def check_gradients(student, devices, net, seed):
         if not isinstance(x_grad, torch.Tensor):
             fail(f"after backward() through {net.name}.forward, the input image has no gradient: your forward "
                  "cuts the autograd graph between x and the output (.data, .detach(), torch.tensor(...)).")
-        analytic = sum(float((grads[k].detach().cpu().to(dtype) * dp[k]).sum()) for k in dp)
-        analytic += float((x_grad.detach().cpu().to(dtype) * dx.cpu()).sum())
-        numeric = float(((outs[0] - outs[1]).to(dtype) * grad_out).sum()) / (2 * eps)
-        # central differences in float64 with eps=1e-6: error ~1e-9 relative; 1e-5 is generous.
-        if abs(analytic - numeric) > 1e-5 * max(1.0, abs(numeric)):
-            fail(f"the gradients autograd computes through your {net.name}.forward do not match how its "
-                 f"output changes (directional derivative {analytic:.6g} from .grad, {numeric:.6g} measured, "
-                 f"float64 on {device}): something in forward breaks autograd (.data, .detach(), in-place "
-                 "changes of a tensor autograd still needs, or a rebuilt tensor).")
+        index = ref.matching_variant(net, seed, 1, out)
+        if index is None:
+            fail(f"your {net.name}'s output on one image ({describe(out)}) matches neither torch's {net.name} "
+                 f"nor {net.name} with a single usual mistake, so its gradients could not be judged "
+                 "(the forward check says what differs)")
+        expected, expected_x = ref.variant_gradients(net, seed, 1, index, grad_out)
+        for name, grad in [*((k, grads[k]) for k, _ in net.params), ("the input", x_grad)]:
+            want = expected_x if name == "the input" else expected[name]
+            got = grad.detach().cpu().to(dtype)
+            if got.numel() != want.numel() or not bool(
+                    agree(got.reshape(want.shape), want, rtol=1e-5, atol=1e-8).all()):
+                fail(f"the gradient autograd computes for {name if name == 'the input' else name + '.grad'} "
+                     f"through your {net.name}.forward ({describe(got)}) differs from torch's for the same "
+                     f"forward ({describe(want)}; float64 on {device}): something in forward breaks autograd "
+                     "(.data, .detach(), in-place changes of a tensor autograd still needs, or a rebuilt tensor).")
 
 
 def check_aspect(student, devices, net, seed, aspect, advice):

@@ -251,6 +251,30 @@ def _matches(actual, expected):
     return bool(torch.isclose(a, expected, rtol=1e-4, atol=1e-4).all())
 
 
+def matching_variant(net, seed, n, actual):
+    """-1 when `actual` is torch's output on image_batch(net, n, seed) with params(net, seed),
+    the index of the usual mistake it matches, or None."""
+    if _matches(actual, _variant_output(net.name, seed, n, None)):
+        return -1
+    variants = _lenet_variants() if net is LENET else _cifarnet_variants()
+    for index in range(len(variants)):
+        if _matches(actual, _variant_output(net.name, seed, n, index)):
+            return index
+    return None
+
+
+def variant_gradients(net, seed, n, index, grad_output):
+    """Autograd through torch's network (index -1) or the mistake `index`, in float64 on the CPU,
+    on image_batch(net, n, seed) with params(net, seed): ({parameter: gradient}, input gradient)
+    of sum(grad_output * output)."""
+    fn, variants, p, x = _setup(net.name, seed, n)
+    p = {k: v.detach().clone().requires_grad_(True) for k, v in p.items()}
+    x = x.detach().clone().requires_grad_(True)
+    out = fn(p, x) if index == -1 else fn(p, x, **variants[index][2])
+    out.backward(grad_output.detach().cpu().to(torch.float64).reshape(out.shape))
+    return {k: v.grad for k, v in p.items()}, x.grad
+
+
 def diagnose(net, seed, n, actual):
     """'reference', or (aspect, description) of the known mistake `actual` matches, or None,
     for the output on image_batch(net, n, seed) with params(net, seed)."""

@@ -7,8 +7,8 @@ from ._reference import CIFARNET
 
 
 @check("CifarNet", points=1, name="CifarNet keeps the given layers (conv1, act1, pool1, conv2, act2, pool2, fc1, act3, fc2; 18,090 parameters)")
-def test_cifarnet_layers(student):
-    nc.check_layers(student, CIFARNET)
+def test_cifarnet_layers(student, seed):
+    nc.check_layers(student, CIFARNET, seed)
 
 
 @check("CifarNet", points=3, name="CifarNet.forward matches torch's CifarNet on one image (float32 and float64, every device)")

@@ -7,8 +7,8 @@ from ._reference import LENET
 
 
 @check("LeNet", points=1, name="LeNet keeps the given layers (conv1, pool1, conv2, pool2, fc1, fc2, fc3; 61,706 parameters)")
-def test_lenet_layers(student):
-    nc.check_layers(student, LENET)
+def test_lenet_layers(student, seed):
+    nc.check_layers(student, LENET, seed)
 
 
 @check("LeNet", points=3, name="LeNet.forward matches torch's LeNet on one image (float32 and float64, every device)")
