@@ -18,6 +18,7 @@ Nothing here asks them anything; it reads /proc and sends signals:
 
 import os
 import signal
+import stat
 import threading
 import time
 
@@ -171,13 +172,26 @@ def stray_descriptors(pid):
             target = os.readlink(f"/proc/{pid}/fd/{name}")
         except OSError:
             continue
-        if int(name) <= 2 and target == "/dev/null":
+        if int(name) <= 2 and _is_null_device(f"/proc/{pid}/fd/{name}"):
             continue
         if target.startswith("socket:") and sockets == 0 and int(name) > 2:
             sockets += 1
             continue
         stray.append(f"{name} -> {target}")
     return stray
+
+
+_NULL_DEVICE = os.stat("/dev/null").st_rdev
+
+
+def _is_null_device(fd_path):
+    """The null device, known by its device number: under a chroot (Docker refuses pivot_root)
+    the link reads as a path below the sandbox's root, e.g. /tmp/xyz/dev/null."""
+    try:
+        info = os.stat(fd_path)
+    except OSError:
+        return False
+    return stat.S_ISCHR(info.st_mode) and info.st_rdev == _NULL_DEVICE
 
 
 # -- memory ------------------------------------------------------------------------------
