@@ -8,7 +8,7 @@ many suite seeds on each (the hidden inputs). Every (program seed, suite seed) p
 grading as `grade(..., seed=...)` does it, except that the two seeds differ.
 
     .venv/bin/python bench/seed_sweep.py --seeds 50 [--program-seeds 5] [--assignment a1_cross_correlation]
-        [--entry NAME] [--out bench/seed_sweep.json]
+        [--entry NAME ...] [--out bench/seed_sweep.json]
 
 Prints one line per notebook and a summary; exits 1 when any grading lost other checks than
 declared. Suite seeds are 1000, 1001, ...: disjoint from tests/test_corpus.py's.
@@ -41,10 +41,10 @@ def notebooks(assignment_filter, entry_filter):
     for assignment in assignments.names():
         if assignment_filter and assignment != assignment_filter:
             continue
-        if not entry_filter or entry_filter == "reference":
+        if not entry_filter or "reference" in entry_filter:
             yield f"{assignment}/reference", assignment, make_submission(assignment), set()
         for entry in corpus(assignment):
-            if entry_filter and entry.name != entry_filter:
+            if entry_filter and entry.name not in entry_filter:
                 continue
             if "cuda" in entry.needs and not torch.cuda.is_available():
                 continue
@@ -78,7 +78,7 @@ def main():
     parser.add_argument("--seeds", type=int, default=50, help="suite seeds per notebook")
     parser.add_argument("--program-seeds", type=int, default=5, help="sandbox (program) seeds per notebook")
     parser.add_argument("--assignment")
-    parser.add_argument("--entry", help="one corpus entry by name, or 'reference'")
+    parser.add_argument("--entry", nargs="*", help="corpus entries by name, and/or 'reference'")
     parser.add_argument("--out", help="write the summary as JSON here")
     args = parser.parse_args()
     suite_seeds = list(range(FIRST_SUITE_SEED, FIRST_SUITE_SEED + args.seeds))
