@@ -55,7 +55,7 @@ def grade(submission, assignment=None, limits=None, seed=None):
         student = Student(sandbox, program.answers, program.student_code, cells=program.cells)
         tests = runner.run_suite(assignment, student, devices, seed=seed)
         notes = (program.notes + _skipped_notes(sandbox.program, program)
-                 + shortcuts.apply_policy(tests, deadlines.policy()) + _cell_error_notes(student)
+                 + shortcuts.apply_policy(tests, deadlines.policy()) + _cell_error_notes(student, program.cells)
                  + sandbox.notes)
         weakened = sandbox.weakened
     stdout = sandbox.stdout.text()  # after close: the capture has drained the pipe
@@ -97,13 +97,25 @@ def _skipped_notes(reply, program):
     return notes
 
 
-def _cell_error_notes(student):
+def _cell_error_notes(student, cells=()):
     """One note per cell of the program that raised: what depends on it is what it costs."""
+    sources = {cell["id"]: cell["source"] for cell in cells}
     notes = []
     for label, error in student.program_errors()[:20]:
-        notes.append(f"{StudentError.from_child(error, f'`{label}`')}; "
+        why = _SHARED_MEMORY_HINT if _needs_shared_memory(error, sources.get(label, "")) else ""
+        notes.append(f"{StudentError.from_child(error, f'`{label}`')}{why}; "
                      "grading went on with the cells after it")
     return notes
+
+
+_SHARED_MEMORY_HINT = (" (worker processes, such as a DataLoader's with num_workers > 0, talk through "
+                       "shared memory, which the grading sandbox does not give; num_workers=0 runs the same here)")
+
+
+def _needs_shared_memory(error, source):
+    """A refused shared mapping in a cell that starts worker processes: said in plain words."""
+    return (isinstance(error, dict) and error.get("type") == "PermissionError"
+            and any(word in source for word in ("num_workers", "multiprocessing", "Pool(")))
 
 
 def ungradable(assignment, errors, seconds=0.0, seed=None):

@@ -812,7 +812,7 @@ class Reach:
             elif not _is_chain_inner(cell, node):
                 for module in self._modules_of(cell, _chain_root(node)):
                     path = _canonical(".".join([module] + _chain_parts(node)))
-                    if _under(path, _ESCAPE_PATHS):
+                    if _under(path, _ESCAPE_PATHS) and not _own_module(cell, node, path):
                         self._find(cell, node, _short(node), why="it can change torch or your functions "
                                                                  "out of the grader's sight")
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
@@ -933,6 +933,16 @@ def _globals_key(cell, node):
                 and isinstance(get.args[0].value, str):
             return get.args[0].value, False
     return None
+
+
+def _own_module(cell, node, path):
+    """`sys.modules[__name__]`, read: the notebook's own module, as a kernel gives it (pickle and
+    dataclasses look it up so); a write or any other key is still an escape."""
+    subscript = cell.parent.get(id(node))
+    return (path == "sys.modules" and isinstance(subscript, ast.Subscript) and subscript.value is node
+            and isinstance(subscript.ctx, ast.Load) and isinstance(subscript.slice, ast.Name)
+            and subscript.slice.id == "__name__" and not isinstance(cell.parent.get(id(subscript)), ast.Attribute)
+            or False)
 
 
 _FINDABLE = {}

@@ -149,7 +149,15 @@ def test_no_cell_raises_in_the_grader(habit):
     depends on it (the next habit may put a definition below the failing line)."""
     result = graded(habit, honest_seeds()[0])
     raised = [note for note in result.get("notes", []) if re.search(r"\braised [A-Za-z_][\w.]*", note)]
+    if repr(habit) in KNOWN_DIVERGENCES:  # the one place the sandbox differs from Jupyter, said plainly
+        assert raised and all(KNOWN_DIVERGENCES[repr(habit)] in note for note in raised), raised
+        return
     assert not raised, f"{habit} ({habit.doc})\n" + "\n".join(raised)
+
+
+# Worker processes need shared memory, which the sandbox withholds so that no check can hand
+# state to the next; the cell fails alone (the notebook keeps full marks) and the note says why.
+KNOWN_DIVERGENCES = {"a5_lenet/dataloader_workers": "num_workers=0 runs the same here"}
 
 
 @pytest.mark.slow

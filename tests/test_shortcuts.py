@@ -328,6 +328,11 @@ def test_saving_and_loading_the_notebooks_own_objects_is_not_an_escape():
     assert findings(LOOP_CORR2D, roundtrip) == []
 
 
+def test_reading_the_notebooks_own_module_is_not_an_escape():
+    assert findings(LOOP_CORR2D, "import sys\nthis = sys.modules[__name__]\nprint(this.__name__)\n") == []
+    assert [f.cell for f in forbidden(LOOP_CORR2D, "import sys\nsys.modules['torch.nn.functional'].x = 1\n")]
+
+
 def test_honest_top_level_housekeeping_is_not_an_escape():
     housekeeping = ("import gc, sys, time\ngc.collect()\nprint(sys.version)\nstart = time.time()\n"
                     "torch.backends.cudnn.deterministic = True\nstate = torch.load('w.pt') if False else None\n")
