@@ -108,11 +108,24 @@ def stop(pid):
     while True:
         tids = _tasks(pid)
         if all(_state(pid, tid) in _STOPPED_STATES for tid in tids):
-            return {tid: _run_time(pid, tid) for tid in tids}
+            return _settled_run_times(pid, tids)
         waited = time.monotonic() - started
         if waited > STOP_WAIT_SECONDS:
             raise StopFailed(f"process {pid} did not stop within {STOP_WAIT_SECONDS:.0f} s")
         time.sleep(0 if waited < 0.002 else 0.0005)  # it usually takes ~0.2 ms
+
+
+def _settled_run_times(pid, tids):
+    """The threads' run times once they stop changing: a thread shows 'T' as soon as it marks
+    itself stopped, a few microseconds before it is switched out and its run time is counted."""
+    times = {tid: _run_time(pid, tid) for tid in tids}
+    for _ in range(20):
+        time.sleep(0.0005)
+        again = {tid: _run_time(pid, tid) for tid in tids}
+        if again == times:
+            break
+        times = again
+    return times
 
 
 def ran_since(pid, record):
