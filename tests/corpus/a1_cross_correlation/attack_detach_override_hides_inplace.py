@@ -1,7 +1,9 @@
 # Attack: corr2d zeroes X in place after computing, then swaps X's class for a subclass whose
 # detach() returns a copy saved beforehand, so that anything reading the argument back through
-# its own methods sees it unchanged. Judged by behaviour, a second call on the same X shows it.
-# loses: test_corr2d_input_unchanged
+# its own methods sees it unchanged. Judged by behaviour, a second call on the same X shows it;
+# and assigning `__class__` is something the static rule cannot follow, so the course's policy
+# voids every check of corr2d.
+# loses: test_corr2d_worked_example test_corr2d_output_shape test_corr2d_fills_every_position test_corr2d_random_values test_corr2d_not_flipped test_corr2d_keeps_dtype test_corr2d_keeps_device test_corr2d_input_unchanged test_corr2d_gradients test_corr2d_no_builtin_conv
 # cell: corr2d
 class _LooksUnchanged(torch.Tensor):
     def detach(self):
