@@ -8,9 +8,9 @@ under every seed.
 
 Seeds: CONVGRADE_HONEST_SEEDS=N grades each notebook under N seeds (3 by default); the
 no-raise test reuses the first seed's result.
-Time, measured on a shared 2-core machine (load 8 to 18) against the engine of December 2026:
-the up-to-date check 3 s; the 51 notebooks x 3 seeds 1,190 s (4 to 20 s a notebook, 95 s
-for the background thread, whose checks all time out there); `-m slow`: Jupyter ~45 s a
+Time, measured on a shared 2-core machine (load 8 to 18): the up-to-date check 3 s; the 51
+notebooks x 3 seeds 1,190 s against the engine before issue 20 (95 s of it the background
+thread, whose checks all timed out), and x 1 seed 285 s (about 5 s a notebook) after it; `-m slow`: Jupyter ~45 s a
 notebook (41 min for 49), nbgrader autograde ~40 min for all.
 """
 
