@@ -294,8 +294,7 @@ def test_introspection_runs_and_processes_stay_refused_by_the_kernel():
     assert program["getframe"] == "<cell getframe>" and program["tb_frame"] == 4
     assert program["gc_objects"] is True and program["set_code"] == 1 and program["import_ctypes"] is True
     assert program["settrace"] == program["namedtuple_typevar_logging"] == "ok"
-    assert program["fork"].startswith("PermissionError"), program["fork"]
-    assert program["system"] != 0, program["system"]
+    assert program["system"] != 0, program["system"]  # no execve (a fork is allowed and held from outside)
 
 
 def test_without_the_filter_the_same_snippets_succeed():

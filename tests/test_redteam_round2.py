@@ -117,7 +117,7 @@ import sys, gc
 # the engine's own object, rewired: every call of every check now answers True
 for engine in [o for o in gc.get_objects() if type(o).__name__ == "Child"]:
     engine.op_call = lambda *args, **kwargs: {"result": True, "ops": [], "args_after": []}
-    print("ENGINE_REWIRED")
+    print("ENGINE_REWIRED", flush=True)  # flushed: the watchdog may end the program with SIGKILL
 try:
     frame = sys._getframe(1)
     print("FRAMES_OK", frame.f_code.co_filename)
@@ -293,7 +293,9 @@ def test_in_process_attacks_gain_nothing():
                                               for name in ("corr2d", "Conv2D", "learn_edge_kernel")},
                                           reference=False), A1, limits=LIMITS)
     assert_nothing_gained_or_left(result, seconds, earned=plainly_true["score"])
-    assert "ENGINE_REWIRED" in result["stdout"]  # the attack did reach the engine
+    ended_by_budget = any("of memory in total across its processes" in t["output"] for t in result["tests"])
+    # the attack reached the engine, unless its fork attack ended the whole program first
+    assert ended_by_budget or "ENGINE_REWIRED" in result["stdout"], result["stdout"][-500:]
     # The watchdog (grader.containment) ends a submission over its 1 GiB across all its processes.
     assert peak < LIMITS.memory_bytes + (768 << 20), peak
 

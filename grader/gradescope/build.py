@@ -16,7 +16,8 @@ from grader import assignments
 HERE = Path(__file__).resolve().parent
 PACKAGE = HERE.parent
 # What grading imports (grader.grading and the suites); the rest of the closure follows.
-GRADING_REQUIREMENTS = ("torch", "numpy", "safetensors", "nbformat", "pytest", "pyseccomp")
+GRADING_REQUIREMENTS = ("torch", "numpy", "safetensors", "nbformat", "pytest", "pyseccomp", "ipython",
+                        "matplotlib", "matplotlib-inline")
 LEFT_OUT_OF_PACKAGE = ("service", "lti", "__pycache__")
 TARGET_ENVIRONMENT = {"python_version": "3.11", "python_full_version": "3.11.2", "sys_platform": "linux",
                       "platform_system": "Linux", "platform_machine": "x86_64", "os_name": "posix",
