@@ -32,6 +32,14 @@ def service_env(data_dir, **extra):
     return env
 
 
+def checks_as_served(result):
+    """(number, status) of each check in the order the HTTP API lists them: exercise by exercise in
+    notebook order, failures first. Compare a served result with an embedded grade through this."""
+    from grader import feedback
+    ordered = feedback.in_notebook_order(result, feedback.assignment_order(result["assignment"]))
+    return [(t["number"], t["status"]) for t in ordered["tests"]]
+
+
 def convgrade(env, *args, **kwargs):
     """Run the CLI (python -m grader.cli ...) as a subprocess."""
     return subprocess.Popen([sys.executable, "-m", "grader.cli", *args], cwd=REPO, env=env, **kwargs)
