@@ -100,28 +100,38 @@ class StopFailed(Exception):
 def stop(pid):
     """SIGSTOP `pid` and wait until every one of its threads is stopped; returns its
     threads' run times then (for `ran_since`). A process that is gone counts as stopped."""
-    try:
-        os.kill(pid, signal.SIGSTOP)
-    except ProcessLookupError:
-        return {}
+    return stop_all([pid])[pid]
+
+
+def stop_all(pids):
+    """`stop()` for several processes at once (one wait for them all): pid -> run times."""
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGSTOP)
+        except ProcessLookupError:
+            pass
     started = time.monotonic()
-    while True:
-        tids = _tasks(pid)
-        if all(_state(pid, tid) in _STOPPED_STATES for tid in tids):
-            return _settled_run_times(pid, tids)
+    waiting = list(pids)
+    while waiting:
+        waiting = [pid for pid in waiting if not all(_state(pid, tid) in _STOPPED_STATES for tid in _tasks(pid))]
         waited = time.monotonic() - started
-        if waited > STOP_WAIT_SECONDS:
-            raise StopFailed(f"process {pid} did not stop within {STOP_WAIT_SECONDS:.0f} s")
-        time.sleep(0 if waited < 0.002 else 0.0005)  # it usually takes ~0.2 ms
+        if waiting and waited > STOP_WAIT_SECONDS:
+            raise StopFailed(f"process {waiting[0]} did not stop within {STOP_WAIT_SECONDS:.0f} s")
+        if waiting:
+            time.sleep(0 if waited < 0.002 else 0.0005)  # it usually takes ~0.2 ms
+    return _settled_run_times({pid: _tasks(pid) for pid in pids})
 
 
-def _settled_run_times(pid, tids):
-    """The threads' run times once they stop changing: a thread shows 'T' as soon as it marks
-    itself stopped, a few microseconds before it is switched out and its run time is counted."""
-    times = {tid: _run_time(pid, tid) for tid in tids}
+def _settled_run_times(tasks):
+    """Each process's threads' run times once they stop changing (`tasks`: pid -> its thread
+    ids): a thread shows 'T' as soon as it marks itself stopped, a few microseconds before it
+    is switched out and its run time is counted."""
+    def read():
+        return {pid: {tid: _run_time(pid, tid) for tid in tids} for pid, tids in tasks.items()}
+    times = read()
     for _ in range(20):
         time.sleep(0.0005)
-        again = {tid: _run_time(pid, tid) for tid in tids}
+        again = read()
         if again == times:
             break
         times = again

@@ -37,9 +37,9 @@ class Limits:
     file_bytes: int = 16 << 20
     tmp_bytes: int = 64 << 20
     open_files: int = 256
-    # RLIMIT_NPROC of the submission's uid, which counts threads: the 4 processes the grader
-    # makes (E, a check's process, the spare, a one-off fresh one) and 28 threads or
-    # processes for honest code (a DataLoader's workers and their queue threads, torch's).
+    # RLIMIT_NPROC of the submission's uid, which counts threads: the 5 processes the grader
+    # may hold at once (E, a check's process, a one-off fresh one or Sandbox.SPARES spares)
+    # and 27 threads or processes for honest code (a DataLoader's workers and their queue threads, torch's).
     processes: int = 32
     output_bytes: int = 64 << 10
     reply_bytes: int = 64 << 20
@@ -69,12 +69,21 @@ class Sandbox:
     put there, the engine's own code in them included), so what holds them is outside them
     (grader.containment): only the process the grader is talking to runs; every other one
     is stopped (SIGSTOP, verified in /proc, and found not to have run when it is resumed).
-    E runs on its own for the program, then only to fork the next check process: that
-    "spare" is asked for as soon as the previous check's process is gone, so the fork
-    overlaps the grader's own work between checks. After the program, and whenever E or a
-    check process has run, every process of the submission the grader did not ask for is
-    killed. A watchdog sums the memory of all of them against `Limits.memory_bytes`.
+    E runs on its own for the program, then only to fork check processes, `SPARES` at a
+    time ("spares", each stopped once it has said hello): a new batch is asked for as soon
+    as the previous check's process is gone and none is left, so E's forks overlap the
+    grader's own work between checks and each spare's start overlaps E's next fork. After
+    the program, and whenever E or a check process has run, every process of the submission
+    the grader did not ask for is killed. A watchdog sums the memory of all of them against `Limits.memory_bytes`.
     """
+
+    # Check processes E forks in one go. More than one would overlap each spare's start with
+    # E's next fork, but E's own threads run while it forks: a notebook that leaves a thread
+    # busy in torch is then often mid-call (holding torch's generator lock) at the second
+    # fork, and that copy hangs when it seeds (tests/test_containment.py's thread notebook
+    # timed out in 4 of 36 grades at 3, in none at 1). Right after E is resumed, the thread
+    # is rarely inside torch.
+    SPARES = 1
 
     def __init__(self, cells, limits=Limits(), hidden_paths=(), read_only_paths=(), seed=0):
         self.cells = cells
@@ -90,8 +99,8 @@ class Sandbox:
         self.notes = []  # what the student should know about how their processes were held
         self._executed = None
         self._check = None
-        self._spare = None  # the next check's process, forked in advance and stopped
-        self._spare_asked = None  # our end of the spare's socket while E forks it
+        self._spares = []  # the next checks' processes, forked in advance and stopped
+        self._asked = []  # our ends of their sockets while E forks them
         self._stopped = {}  # pid -> its threads' run times when it was stopped
         self._ended = set()  # check processes the grader killed
         self._fresh_pids = set()  # the one-off process a comparison is talking to
@@ -121,7 +130,7 @@ class Sandbox:
             self._sweep("after its cells ran; stopped before the checks, which start from the notebook's "
                         "main process alone")
             self.weakened += Zygote.shared().freeze(self._e_pid)
-            self._ask_for_spare()
+            self._ask_for_spares()
         except SandboxFailure as failure:
             running = f" (`{self.running_cell}` was running)" if self.running_cell and failure.kind != "protocol" else ""
             self._failure = SandboxFailure(failure.kind, f"while running your notebook's cells: {failure}{running}")
@@ -138,9 +147,10 @@ class Sandbox:
             self._check = None
         if self._executed is not None and self.program is not None and self._failure is None:
             try:
-                if self._spare_asked is None:
+                self._verify_stopped()
+                if not self._asked:
                     self._sweep("when a check ended; stopped")
-                self._ask_for_spare()
+                self._ask_for_spares()
             except SandboxFailure as failure:
                 self._failure = failure
                 self.kill()
@@ -151,10 +161,7 @@ class Sandbox:
         if self._check is not None:
             self._end(self._check)
             self._check = None
-        for process in (self._spare, self._spare_asked):
-            if process is not None:  # it dies with E's PID namespace; this only closes our end
-                process.close() if isinstance(process, socket.socket) else self._end(process)
-        self._spare = self._spare_asked = None
+        self._end_spares()
         if self._executed is not None:
             self._executed.kill()
             self._executed = None
@@ -187,7 +194,7 @@ class Sandbox:
                 self._end(process)
                 self._fresh_pids = set()
                 if self._failure is None and self._executed is not None:
-                    self._ask_for_spare()  # the next comparison's, forked while the grader judges this one
+                    self._ask_for_spares()  # when none is left: forked while the grader judges this one
         if self._check is None:
             self._check = self._fork()
         else:
@@ -204,51 +211,57 @@ class Sandbox:
         Each must prove, through the kernel's credentials on its first message, that it is
         a new child of E. While E forks one for a comparison inside a check, the check's
         own process is stopped (and found unchanged when it resumes)."""
-        if self._spare is None:
-            if self._spare_asked is None:
-                self._ask_for_spare()
-            self._take_spare()
-        process, self._spare = self._spare, None
+        if not self._spares:
+            self._ask_for_spares()
+            self._take_spares()
+        process = self._spares.pop(0)
         self._run_only(process)
         return process
 
-    def _ask_for_spare(self):
-        """Let E run to fork the next check process (every other process stopped)."""
-        if self._spare is not None or self._spare_asked is not None:
+    def _ask_for_spares(self):
+        """When none is left: let E run to fork the next `SPARES` check processes (every
+        other process stopped)."""
+        if self._spares or self._asked:
             return
         if self._check is not None:
             self._stop(self._check.peer.pid)
         self._resume(self._e_pid)
-        self._spare_asked = self._ask_for_fork()
+        self._asked = [self._ask_for_fork() for _ in range(self.SPARES)]
 
-    def _take_spare(self):
-        """The spare's first message; then E and the spare are stopped, and every process
+    def _take_spares(self):
+        """The spares' first messages; then E and the spares are stopped, and every process
         of the submission the grader did not ask for is killed."""
-        ours, self._spare_asked = self._spare_asked, None
+        asked, self._asked = self._asked, []
         if self._e_pid in self._stopped:  # E stopped before it forked: it must run to do so
             self._run_only(self._executed)
-        process = _CheckProcess(ours, wire.Peer())
+        spares = [_CheckProcess(ours, wire.Peer()) for ours in asked]
+        self._spares += spares  # held (the watchdog's count) from their first message on
         try:
-            self._receive(process, self.limits.call_seconds)
+            for process in spares:
+                self._receive(process, self.limits.call_seconds)
         except SandboxFailure:
-            self._end(process)
+            self._end_spares()
             raise
-        if _parent_of(process.peer.pid) != self._e_pid:
-            self._end(process)
+        if any(_parent_of(process.peer.pid) != self._e_pid for process in spares):
             self.kill()
             raise SandboxFailure("protocol", "the sandbox answered from a process it was not asked to start")
-        self._stop(self._e_pid)
-        self._stop(process.peer.pid)
-        stray = containment.stray_descriptors(process.peer.pid)
-        if stray:
-            self._end(process)
-            self.kill()
-            self._failure = SandboxFailure(
-                "protocol", "a check's process of your notebook kept descriptors it inherited "
-                f"({', '.join(stray[:3])}); the submission was ended")
-            raise self._failure
-        self._spare = process
+        self._stop(self._e_pid, *(process.peer.pid for process in spares))
+        for process in spares:
+            stray = containment.stray_descriptors(process.peer.pid)
+            if stray:
+                self.kill()
+                self._failure = SandboxFailure(
+                    "protocol", "a check's process of your notebook kept descriptors it inherited "
+                    f"({', '.join(stray[:3])}); the submission was ended")
+                raise self._failure
         self._sweep("while the grader forked a check's process; stopped")
+
+    def _end_spares(self):
+        for process in self._spares:  # they die with E's PID namespace too; this closes our ends
+            self._end(process)
+        for ours in self._asked:
+            ours.close()
+        self._spares, self._asked = [], []
 
     def _ask_for_fork(self):
         """Ask E for a check process; returns our end of its call socket."""
@@ -270,28 +283,30 @@ class Sandbox:
         return self._executed.peer.pid
 
     def _held(self):
-        """The processes the grader asked for: E, the check's, the spare (pid -> process)."""
+        """The processes the grader asked for: E, the check's, the spares (pid -> process)."""
         held = {self._e_pid: self._executed}
-        for process in (self._check, self._spare):
+        for process in (self._check, *self._spares):
             if process is not None and process.peer.pid is not None:
                 held[process.peer.pid] = process
         return held
 
     def _held_pids(self):
         """For the watchdog's thread: the processes the grader asked for (E, the check's,
-        the spare, a one-off fresh one), or None while E forks one whose pid is not known yet."""
+        the spares, a one-off fresh one), or None while E forks some whose pids are not known yet."""
         try:
-            if self._spare_asked is not None:
+            if self._asked or any(process.peer.pid is None for process in self._spares):
                 return None
-            return set(self._held()) | self._fresh_pids
+            # the processes it killed too: they run nothing more, and are gone within milliseconds
+            return set(self._held()) | self._fresh_pids | self._ended
         except AttributeError:  # E already gone
             return set()
 
-    def _stop(self, pid):
-        if pid in self._stopped:
+    def _stop(self, *pids):
+        pids = [pid for pid in pids if pid not in self._stopped]
+        if not pids:
             return
         try:
-            self._stopped[pid] = containment.stop(pid)
+            self._stopped.update(containment.stop_all(pids))
         except containment.StopFailed as exc:
             self.kill()
             self._failure = SandboxFailure("crash", f"a process of your notebook could not be stopped ({exc})")
@@ -307,12 +322,17 @@ class Sandbox:
             raise self._failure
         containment.resume(pid)
 
+    def _verify_stopped(self):
+        """Every process the grader holds stopped (E, the spares) has not run since: checked
+        when a check ends, whether or not E is resumed next."""
+        for pid, record in list(self._stopped.items()):
+            if containment.ran_since(pid, record):
+                self._resume(pid)  # ends the submission, with the reason
+
     def _run_only(self, process):
-        if self._spare_asked is not None:
-            self._take_spare()  # a process E is forking runs too: it must be held first
-        for pid in self._held():
-            if pid != process.peer.pid:
-                self._stop(pid)
+        if self._asked:
+            self._take_spares()  # processes E is forking run too: they must be held first
+        self._stop(*(pid for pid in self._held() if pid != process.peer.pid))
         self._resume(process.peer.pid)
 
     def _end(self, process):
