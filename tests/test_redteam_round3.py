@@ -179,8 +179,6 @@ def test_nan_earns_no_more_than_a_finite_wrong_value(attack, honest, exercise):
     assert_no_gain(graded(attack), graded(honest), exercise)
 
 
-@pytest.mark.xfail(strict=True, reason="a1's 'not flipped' check pays any answer that is not the flipped "
-                   "convolution, None included; judging it by the right answer would charge one mistake twice")
 def test_a_non_answer_earns_no_more_than_the_stub():
     """`return None` is the stub without its exception: the checks that look only for one
     wrong value ("not flipped", "does not modify X") must not pay for an answer never given."""
