@@ -148,19 +148,23 @@ SELF_REPORTS = {
 }
 
 
-OPEN_SELF_REPORTS = {
-    "Conv2D": "a named_parameters() that yields the very tensors the forward uses behaves, through "
-              "every public parameter API the checks use (loading, gradients), as registered parameters",
-    "learn_edge_kernel": "a backward hook that raises makes an attached kernel behave as a detached one "
-                         "for the only behaviour the check observes",
+# What no value the trusted side receives can show: no check pays for it (the point went to a
+# behaviour the check still judges), so the honest twin loses nothing there and the attack
+# has nothing to gain.
+UNOBSERVABLE = {
+    "learn_edge_kernel": "whether the returned kernel is detached shows only inside the sandbox (its "
+                         "backward, the requires_grad its reply reports); the check pays for the (1, 2) shape",
 }
 
 
-@pytest.mark.parametrize("exercise", [
-    pytest.param(e, marks=pytest.mark.xfail(strict=True, reason=OPEN_SELF_REPORTS[e])) if e in OPEN_SELF_REPORTS
-    else e for e in sorted(SELF_REPORTS)])
+@pytest.mark.parametrize("exercise", sorted(SELF_REPORTS))
 def test_what_the_sandbox_says_about_itself_earns_nothing(exercise):
-    assert_no_gain(graded("self_reports"), graded("honest_self_reports"), exercise)
+    attack, honest = graded("self_reports"), graded("honest_self_reports")
+    if exercise in UNOBSERVABLE:
+        assert points(honest, exercise) == max_points(honest, exercise), (UNOBSERVABLE[exercise], dumps(honest))
+        assert points(attack, exercise) <= points(honest, exercise), dumps(attack)
+        return
+    assert_no_gain(attack, honest, exercise)
 
 
 # -- 3. NaN in place of values --------------------------------------------------------
@@ -179,8 +183,6 @@ def test_nan_earns_no_more_than_a_finite_wrong_value(attack, honest, exercise):
     assert_no_gain(graded(attack), graded(honest), exercise)
 
 
-@pytest.mark.xfail(strict=True, reason="a1's 'not flipped' check pays any answer that is not the flipped "
-                   "convolution, None included; judging it by the right answer would charge one mistake twice")
 def test_a_non_answer_earns_no_more_than_the_stub():
     """`return None` is the stub without its exception: the checks that look only for one
     wrong value ("not flipped", "does not modify X") must not pay for an answer never given."""

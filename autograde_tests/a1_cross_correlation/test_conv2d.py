@@ -8,8 +8,11 @@ state_dict, its attributes) earns a point.
   output is the bias everywhere except for a window-shaped patch holding the weight's entries
   (turned by a half turn) plus the bias. Its extent is the weight's shape, its values the
   initial weight; the output on zeros is the bias.
-- Registration shows in behaviour: values loaded through the module's parameters must be
-  what the forward computes with.
+- Registration shows in behaviour, through nn.Module's own machinery, which reaches only the
+  tensors registered in the module: after `.to(torch.float64)` and `load_state_dict`, the
+  forward must compute with the loaded values, at float64 precision where its output is
+  float64. A module that keeps plain tensors and says otherwise (named_parameters(),
+  state_dict()) shows the forward of its unloaded, unconverted tensors.
 - The forward is judged against torch's corr2d + bias with kernels that are symmetric under a
   half turn, leaving out the last output row and column: a corr2d that flips the kernel or
   gets the output size or the borders wrong loses corr2d's checks, not Conv2D's.
@@ -23,8 +26,8 @@ from .._corr2d_support import half_turn_symmetric, interior_close, ref_corr2d, s
 
 PARAMETER_HINT = ("wrap the tensors in nn.Parameter, e.g. self.weight = nn.Parameter(torch.rand(kernel_size)) "
                   "and self.bias = nn.Parameter(torch.zeros(1)); a plain tensor, even with "
-                  "requires_grad=True, is not returned by parameters(), so an optimizer never updates it "
-                  "and .to(device) does not move it")
+                  "requires_grad=True, is not returned by parameters(), so an optimizer never updates it, "
+                  "load_state_dict does not load it and .to(device) or .to(torch.float64) does not move it")
 MAX_PARAMETER_ELEMENTS = 4096  # Conv2D's tensors are a few numbers; a bigger claim is not believed
 
 
@@ -48,28 +51,43 @@ def reported_shapes(conv):
     return shapes
 
 
-def load_parameters(conv, values):
-    """Load `values` ({name: tensor, or a function of a shape giving one}) through the module's
-    parameters; returns the names the module has no parameter for."""
-    shapes = reported_shapes(conv)
+def load_parameters(conv, values, kernel_size):
+    """Load `values` ({name: tensor, or a function of a shape giving one}) with the module's
+    load_state_dict, nn.Module's loader: it copies only into registered parameters and buffers,
+    never through named_parameters() or state_dict(). Returns the names not loaded (the ones
+    load_state_dict calls unexpected): that reply can only cost the module a check, and the
+    forward's values decide whether anything was loaded. Values are shaped as the module reports
+    its parameters, else as the exercise asks (weight: kernel_size, bias: (1,))."""
+    shapes = {"weight": tuple(kernel_size), "bias": (1,), **reported_shapes(conv)}
     state = {}
     for name, value in values.items():
-        shape = shapes.get(name)
+        shape = shapes[name]
         if callable(value):
-            value = value(shape) if shape is not None else None
-        elif shape is not None and value.numel() == _numel(shape):
+            value = value(shape)
+        elif value.numel() == _numel(shape):
             value = value.reshape(shape)
-        if value is not None:
-            state[name] = value
-    missing = set(conv.load(state) or []) if state else set()
-    return sorted((set(values) - set(state)) | (missing & set(values)))
+        state[name] = value
+    reply = conv.method("load_state_dict", state, strict=False)
+    return sorted(_unexpected_keys(reply, state) & set(values))
+
+
+def _unexpected_keys(reply, state):
+    """The names load_state_dict did not load, from its (missing_keys, unexpected_keys) reply;
+    every name sent when the reply is anything else."""
+    if isinstance(reply, tuple) and len(reply) == 2 and isinstance(reply[1], list) \
+            and all(isinstance(key, str) for key in reply[1]):
+        return set(reply[1])
+    return set(state)
 
 
 def set_parameters(conv, W, b):
-    """Give the layer our weight and bias: through its parameters, else as plain attributes
-    (a plain tensor costs the registration check only). The forward's values decide the rest."""
-    for name in load_parameters(conv, {"weight": W, "bias": b}):
+    """Give the layer our weight and bias: through load_state_dict, else as plain attributes
+    (a plain tensor costs the registration and gradient checks only). Returns the names set as
+    plain attributes. The forward's values decide the rest."""
+    plain = load_parameters(conv, {"weight": W, "bias": b}, tuple(W.shape))
+    for name in plain:
         conv.method("__setattr__", name, W if name == "weight" else b)
+    return plain
 
 
 def _numel(shape):
@@ -80,10 +98,15 @@ def _numel(shape):
 
 
 def finite_output(conv, x, what):
+    return forward_values(conv, x, what)[0]
+
+
+def forward_values(conv, x, what):
+    """(the forward's output on `x` as float64 on the CPU, the output as it came), finite."""
     out = expect_tensor(conv(x), "Conv2D's forward")
     if not bool(torch.isfinite(out.detach().cpu()).all()):
         fail(f"Conv2D's forward returned {describe(out)} for {what}: the output must be finite")
-    return out.detach().cpu().double()
+    return out.detach().cpu().double(), out
 
 
 def read_layer(conv, kernel_size):
@@ -107,28 +130,36 @@ def read_layer(conv, kernel_size):
     return base, (response - base)[top:bottom + 1, left:right + 1]
 
 
-@check("Conv2D", points=2, name="Conv2D's weight and bias are registered parameters: values loaded through them are what the forward computes with")
+@check("Conv2D", points=2, name="Conv2D's weight and bias are registered parameters: .to(torch.float64) converts them, and values loaded with load_state_dict are what the forward computes with")
 def test_conv2d_parameters_registered(student, seed, devices):
     gen = rng(seed, "test_conv2d_parameters_registered")
     kernel_size = (2, 3)
-    x = torch.randn(5, 6, generator=gen)
-    c = float(torch.rand(1, generator=gen)) + 0.5
-    conv = student.Conv2D(kernel_size)
-    missing = load_parameters(conv, {"weight": lambda shape: torch.zeros(shape),
-                                     "bias": lambda shape: torch.full(shape, c)})
-    if missing:
-        fail(f"Conv2D({kernel_size}).parameters() does not return {' and '.join(f'`{n}`' for n in missing)}: "
+    x = torch.randn(5, 6, generator=gen, dtype=torch.float64)
+    # a float64 bias that no float32 holds (torch.rand's float32 draws are multiples of 2**-24):
+    # a bias that .to(torch.float64) left in float32 comes back rounded by at least 2**-31
+    c = float(torch.rand(1, generator=gen)) + 0.5 + 2.0 ** -30
+    conv = student.Conv2D(kernel_size).to(dtype=torch.float64)
+    not_loaded = load_parameters(conv, {"weight": lambda shape: torch.zeros(shape, dtype=torch.float64),
+                                        "bias": lambda shape: torch.full(shape, c, dtype=torch.float64)},
+                                 kernel_size)
+    if not_loaded:
+        fail(f"Conv2D({kernel_size}).load_state_dict did not load {' and '.join(f'`{n}`' for n in not_loaded)}: "
+             f"it loads registered parameters only: {PARAMETER_HINT}")
+    out, returned = forward_values(conv, x, "x of shape (5, 6) (float64)")
+    on = (f"after .to(torch.float64) and load_state_dict with the weight set to zeros and the bias to {c:.17g}, "
+          f"Conv2D({kernel_size})'s forward on x of shape (5, 6) returned {describe(returned)}")
+    if not bool((out - c).abs().max() <= 1e-5 * (1 + c)):
+        fail(f"{on}, not {c:.4g} everywhere: the forward does not compute with the registered parameters. "
              f"{PARAMETER_HINT}")
-    out = finite_output(conv, x, f"x of shape (5, 6)")
-    if not bool((out - c).abs().max() <= 1e-5):
-        fail(f"after the weight was set to zeros and the bias to {c:.4g} through Conv2D({kernel_size})'s "
-             f"parameters, its forward on x of shape (5, 6) returned {describe(out)}, not {c:.4g} everywhere: "
-             f"the forward does not compute with the registered parameters. {PARAMETER_HINT}")
-    load_parameters(conv, {"weight": lambda shape: torch.rand(shape, generator=gen) + 0.5,
-                           "bias": lambda shape: torch.zeros(shape)})
-    out = finite_output(conv, x, f"x of shape (5, 6)")
+    # zeros times x plus the bias is exact in float64; only a float64 output can show the conversion
+    if returned.dtype == torch.float64 and not bool((out - c).abs().max() <= 1e-12):
+        fail(f"{on}: the bias the forward computes with was not converted to float64 by .to(torch.float64). "
+             f"{PARAMETER_HINT}")
+    load_parameters(conv, {"weight": lambda shape: torch.rand(shape, generator=gen, dtype=torch.float64) + 0.5,
+                           "bias": lambda shape: torch.zeros(shape, dtype=torch.float64)}, kernel_size)
+    out = finite_output(conv, x, "x of shape (5, 6) (float64)")
     if not bool((out != 0).any()):
-        fail(f"after a nonzero weight was set through Conv2D({kernel_size})'s parameters, its forward "
+        fail(f"after a nonzero weight was loaded into Conv2D({kernel_size}) with load_state_dict, its forward "
              f"still returned zeros: the forward does not compute with the registered weight. {PARAMETER_HINT}")
 
 
@@ -138,7 +169,7 @@ def test_conv2d_weight_shape(student, devices):
         conv = student.Conv2D(kernel_size)
         # ones where the module takes them, so that an initial weight with zeros cannot hide a row
         load_parameters(conv, {"weight": lambda shape: torch.ones(shape),
-                               "bias": lambda shape: torch.zeros(shape)})
+                               "bias": lambda shape: torch.zeros(shape)}, kernel_size)
         _, patch = read_layer(conv, kernel_size)
         if patch is None:
             fail(f"Conv2D({kernel_size})'s forward does not depend on its input: a single 1 in a zero input "
@@ -216,7 +247,10 @@ def test_conv2d_gradients(student, seed, devices):
         for kernel_size, x, W, b, dtype in gradient_cases(seed):
             x, W, b = x.to(device), W.to(device), b.to(device)
             conv = student.Conv2D(kernel_size).to(device=device, dtype=dtype)
-            set_parameters(conv, W, b)
+            plain = set_parameters(conv, W, b)
+            if plain:
+                fail(f"no gradient can reach Conv2D's {' and '.join(f'`{n}`' for n in plain)}: load_state_dict "
+                     f"did not load them, so they are not registered parameters ({PARAMETER_HINT})")
             out = expect_tensor(conv(x), "Conv2D's forward")
             G = torch.randn(tuple(out.shape), generator=gen, dtype=torch.float64).to(
                 dtype=out.dtype, device=out.device)

@@ -2,7 +2,7 @@
 
 import torch
 
-from grader.checks import check, expect_not_used, fail, rng
+from grader.checks import check, expect_not_used, expect_tensor, fail, rng
 
 from .._corr2d_support import (FORBIDDEN, FORBIDDEN_REASON, call_twice_on_the_same_tensors, close, describe,
                        expect_gradients, expect_runs, expect_values, half_turn_symmetric, inputs,
@@ -101,7 +101,9 @@ def test_corr2d_not_flipped(student, devices):
         for X, K in [(torch.arange(12.0).reshape(3, 4), torch.tensor([[1.0, 2.0], [3.0, 4.0]])),
                      (torch.arange(15.0).reshape(3, 5), torch.tensor([[1.0, 0.0, -2.0]]))]:
             X, K = X.to(device), K.to(device)
-            out = student.corr2d(X, K)
+            # only an answer can be "not flipped": a tensor, whatever its shape and values (those
+            # are the other checks' business); None or a stub's exception earns nothing here
+            out = expect_tensor(student.corr2d(X, K), "corr2d")
             if close(out, ref_conv_flipped(X, K)) and not close(out, ref_corr2d(X, K)):
                 fail(f"corr2d computed a convolution with the kernel flipped for X of shape (3, "
                      f"{X.shape[1]}) and K = {K.tolist()}: it returned {out.tolist()}, expected "

@@ -1,9 +1,10 @@
 # Attack: plain tensors (the notebook's trap), with named_parameters() and state_dict() that
 # report decoy nn.Parameters of the right names and shapes, so a grader that believes the module
-# sees registered parameters. Judged by behaviour: values loaded through the parameters never
-# reach the forward, and no gradient reaches what the forward uses. It gains nothing over the
-# honest plain-tensor mistake (conv2d_plain_tensors); the decoys cost it the forward check too.
-# loses: test_conv2d_parameters_registered test_conv2d_forward test_conv2d_gradients
+# sees registered parameters. Judged by behaviour: nn.Module's load_state_dict loads nothing into
+# plain tensors, so the forward never computes with loaded values, and no gradient is judged on
+# tensors that are not registered. It loses what the honest plain-tensor mistake
+# (conv2d_plain_tensors) loses, nothing less.
+# loses: test_conv2d_parameters_registered test_conv2d_gradients
 # cell: Conv2D
 class Conv2D(nn.Module):
     def __init__(self, kernel_size):

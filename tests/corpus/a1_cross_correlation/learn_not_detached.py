@@ -1,5 +1,8 @@
-# Returns the weight itself, reshaped but still attached to the autograd graph.
-# loses: test_learn_edge_kernel_returns_detached_1x2
+# Returns the weight itself, reshaped but still attached to the autograd graph. The notebook
+# asks for a detached copy, but whether a returned tensor is detached shows only inside the
+# sandbox, which the student's code controls: no value the grader receives differs, so no
+# check charges it (and none can be won by pretending, tests/test_redteam_round3.py).
+# loses:
 # cell: learn_edge_kernel
 def learn_edge_kernel(X, Y, lr=3e-2, num_epochs=10):
     """Learn a (1, 2) kernel mapping the image X (H, W) to the edge map Y (H, W - 1)."""

@@ -1,5 +1,5 @@
 # Returns nn.Conv2d's weight as it is, shape (1, 1, 1, 2), not reshaped to (1, 2).
-# loses: test_learn_edge_kernel_returns_detached_1x2
+# loses: test_learn_edge_kernel_returns_1x2
 # cell: learn_edge_kernel
 def learn_edge_kernel(X, Y, lr=3e-2, num_epochs=10):
     """Learn a (1, 2) kernel mapping the image X (H, W) to the edge map Y (H, W - 1)."""
