@@ -3,7 +3,7 @@
 import os
 from pathlib import Path
 
-COURSE_DIR = Path(os.environ.get("CONVGRADE_COURSE_DIR", Path(__file__).resolve().parent.parent))
+COURSE_DIR = Path(os.environ.get("CONVGRADE_COURSE_DIR", Path(__file__).resolve().parents[2]))
 SOLUTIONS = COURSE_DIR / "solutions"
 EXERCISES = COURSE_DIR / "exercises"
 SUITES = COURSE_DIR / "autograde_tests"

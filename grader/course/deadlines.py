@@ -17,7 +17,7 @@ The server's clock decides. CONVGRADE_CLOCK (tests only) fixes it: an ISO time w
 offset, or `@FILE` naming a file that holds one (read at every call, so a test can move time
 without restarting the service).
 
-Times in the database are naive UTC (as everywhere in grader.service.db); times here are aware.
+Times in the database are naive UTC (as everywhere in grader.store.db); times here are aware.
 """
 
 import dataclasses
@@ -26,7 +26,7 @@ import os
 import tomllib
 from pathlib import Path
 
-from grader import assignments
+from grader.course import assignments
 
 UTC = datetime.timezone.utc
 
@@ -140,7 +140,7 @@ def course():
 
 
 def policy():
-    """The course's `[policy]` table: what a forbidden shortcut costs (grader.shortcuts.apply_policy).
+    """The course's `[policy]` table: what a forbidden shortcut costs (grader.engine.shortcuts.apply_policy).
 
         [policy]
         forbidden_shortcut = "void_exercise"   # default: every check of the exercise scores 0
@@ -203,7 +203,7 @@ def effective(assignment, student=None, session=None):
     base = course().get(assignment)
     if base is None or student is None or session is None:
         return base
-    from grader.service.db import Extension
+    from grader.store.db import Extension
 
     extension = session.get(Extension, (student, assignment))
     return base.with_due(from_db(extension.due)) if extension else base
@@ -228,7 +228,7 @@ def credited(submission):
 
 def extend(session, student, assignment, due):
     """Give `student` their own due date (aware) for `assignment`; recredit what they submitted."""
-    from grader.service.db import Extension
+    from grader.store.db import Extension
 
     if assignment not in course():
         raise ConfigError(f"{assignment} has no deadlines in {config_path()}; there is nothing to extend")
@@ -245,7 +245,7 @@ def extend(session, student, assignment, due):
 def remove_extension(session, student, assignment):
     """Take `student`'s extension of `assignment` away; recredit what they submitted.
     Returns the deadlines that apply again (the course's), or raises ConfigError."""
-    from grader.service.db import Extension
+    from grader.store.db import Extension
 
     row = session.get(Extension, (student, assignment))
     if row is None:
@@ -260,7 +260,7 @@ def _require_known(session, student):
     (signed in through the LMS or JupyterHub)."""
     from sqlalchemy import select
 
-    from grader.service.db import Student, Submission
+    from grader.store.db import Student, Submission
 
     if session.get(Student, student) is None and session.scalar(
             select(Submission.id).where(Submission.student_id == student).limit(1)) is None:
@@ -271,7 +271,7 @@ def _require_known(session, student):
 def _recredit(session, student, assignment):
     from sqlalchemy import select
 
-    from grader.service.db import Submission
+    from grader.store.db import Submission
 
     deadlines = effective(assignment, student, session)
     for submission in session.scalars(select(Submission).where(
@@ -329,13 +329,13 @@ class _service_session:
     """A session on the service's database if there is one, else None (no extensions)."""
 
     def __enter__(self):
-        from grader.service.config import Settings
+        from grader.store.settings import Settings
 
         settings = Settings.from_env()
         configured = os.environ.get("CONVGRADE_DATABASE_URL") or (settings.data_dir / "convgrade.sqlite3").exists()
         self.session = None
         if configured:
-            from grader.service.db import sessions_for
+            from grader.store.db import sessions_for
 
             self.session = sessions_for(settings.database_url)()
         return self.session

@@ -72,7 +72,7 @@ def notebook_order(notebook):
 
 def assignment_order(assignment):
     """The notebook order of a course assignment, from its source (else released) notebook."""
-    from grader import assignments
+    from grader.course import assignments
 
     if assignment not in assignments.names():
         return []
@@ -107,7 +107,7 @@ def grouped(result, order=()):
     return [groups[name] for name in sorted(groups, key=place)]
 
 
-exercises = grouped  # the name grader.gradebook reads points with
+exercises = grouped  # the name grader.operations.gradebook reads points with
 
 
 def in_notebook_order(result, order):

@@ -28,7 +28,7 @@ from pathlib import Path
 import nbformat
 from IPython.core.inputtransformer2 import TransformerManager
 
-from grader import assignments
+from grader.course import assignments
 
 MAX_NOTEBOOK_BYTES = 64 << 20   # the file as uploaded, outputs included
 MAX_SOURCE_BYTES = 4 << 20      # what is graded: the code, once outputs are dropped

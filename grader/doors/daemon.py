@@ -29,9 +29,10 @@ import time
 import traceback
 from pathlib import Path
 
-from grader import assignments, zygote
+from grader.course import assignments
+from grader.engine import zygote_launcher
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
 # What changes the result besides the notebook: these reach the daemon from its starter's environment.
 STEERING_ENV = ("CONVGRADE_COURSE_DIR", "CONVGRADE_DATA_DIR", "CONVGRADE_SECRET", "CUDA_VISIBLE_DEVICES",
                 "PYTHONPATH")
@@ -102,14 +103,14 @@ def socket_path(key=None):
 # -- the client ----------------------------------------------------------------------
 
 def grade(path, assignment=None, seed=None):
-    """The result of grader.grading.grade(path, assignment), from the daemon when it can
+    """The result of grader.engine.grading.grade(path, assignment), from the daemon when it can
     serve this call (starting it when none runs), in this process otherwise."""
     try:
         return request({"op": "grade", "path": str(Path(path).resolve()), "assignment": assignment,
                         "seed": seed, "wait": wait_seconds()})["result"]
     except Unavailable as reason:
         print(f"convgrade: grading in this process ({reason})", file=sys.stderr)
-        from grader.grading import grade as grade_here
+        from grader.engine.grading import grade as grade_here
 
         return grade_here(path, assignment, seed=seed)
 
@@ -188,7 +189,7 @@ def _start(path):
         with contextlib.suppress(FileNotFoundError):
             path.unlink()  # left by a daemon that was killed
         log = os.open(path.with_suffix(".log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        daemon = subprocess.Popen([sys.executable, "-m", "grader.daemon", str(path)], start_new_session=True,
+        daemon = subprocess.Popen([sys.executable, "-m", "grader.doors.daemon", str(path)], start_new_session=True,
                                   stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=str(assignments.COURSE_DIR))
         os.close(log)
         connection = _wait_for(path, daemon)
@@ -234,7 +235,7 @@ def _read_all(connection):
 
 
 def _submission_seconds():
-    return 90.0  # grader.sandbox.Limits().submission_seconds, without importing torch here
+    return 90.0  # grader.engine.sandbox.Limits().submission_seconds, without importing torch here
 
 
 # -- the daemon ------------------------------------------------------------------------
@@ -265,8 +266,8 @@ class Daemon:
         # Callers already wait in the backlog while this imports torch, pytest and nbformat,
         # and the sandbox's zygote imports torch beside it; the other assignments' suites are
         # loaded after the first reply (_warm_up).
-        zygote.start_early()
-        import grader.grading  # noqa: F401
+        zygote_launcher.start_early()
+        import grader.engine.grading  # noqa: F401
 
         self.last_request = time.monotonic()  # idle time counts from being ready, not from launch
         self.listener.settimeout(min(1.0, self.idle / 4))
@@ -331,14 +332,14 @@ class Daemon:
         if self.warm or self.stopping.is_set():
             return
         with self.grading:
-            from grader.grading import warm_up
+            from grader.engine.grading import warm_up
 
             warm_up()
             self.warm = True
 
 
 def _grade_here(message):
-    from grader.grading import grade
+    from grader.engine.grading import grade
 
     return grade(message["path"], message.get("assignment"), seed=message.get("seed"))
 

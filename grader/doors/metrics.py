@@ -24,7 +24,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from grader.service.db import Submission, utcnow
+from grader.store.db import Submission, utcnow
 
 bp = Blueprint("metrics", __name__)
 GRADING_BUCKETS = (1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800)
@@ -71,8 +71,8 @@ class DatabaseCollector:
         yield outcomes
 
     def _passback_backlog(self):
-        """Scores owed to the LMS (grader/lti/passback.py's outbox): not yet accepted by it."""
-        from grader.lti.models import Passback
+        """Scores owed to the LMS (grader/doors/lti/passback.py's outbox): not yet accepted by it."""
+        from grader.store.lti_tables import Passback
 
         try:
             with self.sessions() as session:

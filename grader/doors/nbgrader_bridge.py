@@ -3,7 +3,7 @@
 The graded test cell of each exercise in solutions/ ends with
 
     ### BEGIN HIDDEN TESTS
-    from grader.nbgrader_bridge import score_exercise
+    from grader.doors.nbgrader_bridge import score_exercise
     score_exercise("a1_cross_correlation", "corr2d", globals())
     ### END HIDDEN TESTS
 
@@ -12,7 +12,7 @@ student's code and these checks share one kernel, so a student can rig what the 
 see (replace torch.isclose, say); `convgrade grade` runs the same suite across a process
 boundary where that is impossible. Use this door for practice and parity, not for
 graded work. For the same reason this door never reads the installation's secret
-(grader.secret): its hidden inputs come from a random secret of the kernel's own process.
+(grader.engine.secret): its hidden inputs come from a random secret of the kernel's own process.
 """
 
 import contextlib
@@ -24,10 +24,12 @@ import warnings
 import numpy
 import torch
 
-from grader import deadlines, runner, secret, shortcuts, wire
-from grader.notebook import CELL_SEPARATOR
-from grader.sandbox import _place_on_device
-from grader.student import Student
+from grader import wire
+from grader.course import deadlines
+from grader.course.notebook import CELL_SEPARATOR
+from grader.engine import runner, secret, shortcuts
+from grader.engine.sandbox import _place_on_device
+from grader.engine.student import Student
 from grader.untrusted.child import Child, answer, seed_everything
 
 
@@ -95,7 +97,7 @@ _DEFINES = re.compile(r"^(?:(?:async\s+)?def\s+(\w+)|class\s+(\w+)|(\w+)\s*(?::[
 def _bridge_cell(source):
     """A hidden test cell of this door (its `globals()` is the door's, not the student's code)."""
     lines = [line.strip() for line in source.splitlines() if line.strip() and not line.strip().startswith("#")]
-    return bool(lines) and all(line == "from grader.nbgrader_bridge import score_exercise"
+    return bool(lines) and all(line == "from grader.doors.nbgrader_bridge import score_exercise"
                                or re.fullmatch(r'score_exercise\("\w+", "\w+", globals\(\)\)', line)
                                for line in lines)
 

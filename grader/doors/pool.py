@@ -3,7 +3,7 @@
 Workers are forked from one warm parent: multiprocessing's fork server, itself started
 fresh (exec, no threads, CUDA untouched), imports torch, pytest, nbformat and the grader
 once, and every worker is a fork of it, so N workers cost one import instead of N. The
-sandbox's zygote is shared the same way: the parent starts one (grader.zygote, before
+sandbox's zygote is shared the same way: the parent starts one (grader.engine.zygote_launcher, before
 anything imports torch, so the two imports run side by side) and hands its control socket
 to every worker. Each worker loads the hidden suites (grading.warm_up) before its first
 job, so a submission pays only for its own checks.
@@ -15,11 +15,11 @@ import concurrent.futures
 import multiprocessing
 import os
 
-from grader import zygote
+from grader.engine import zygote_launcher
 
 # What the fork server imports before forking workers: nothing that starts a thread or
 # touches CUDA at import time.
-WARM_MODULES = ["grader.grading"]
+WARM_MODULES = ["grader.engine.grading"]
 
 
 def default_size():
@@ -39,7 +39,7 @@ def _context():
 
 class GradingPool:
     def __init__(self, size=None):
-        self._zygote = zygote.launch()
+        self._zygote = zygote_launcher.launch()
         self._executor = concurrent.futures.ProcessPoolExecutor(
             max_workers=size or default_size(), mp_context=_context(), initializer=_warm_up,
             initargs=(self._zygote.pid, self._zygote.control))
@@ -64,13 +64,13 @@ class GradingPool:
 
 # Run in the workers; imported there, so that the parent stays light.
 def _warm_up(zygote_pid, zygote_control):
-    zygote.attach(zygote_pid, zygote_control)
-    from grader import grading
+    zygote_launcher.attach(zygote_pid, zygote_control)
+    from grader.engine import grading
 
     grading.warm_up()
 
 
 def _grade(submission, assignment, seed):
-    from grader import grading
+    from grader.engine import grading
 
     return grading.grade(submission, assignment, seed=seed)

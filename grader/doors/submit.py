@@ -2,7 +2,7 @@
 
 `GraderClient` speaks the JSON API of section 4 with the standard library only, so the
 command works wherever the package is installed; the JupyterLab server extension
-(grader/lab/) uses the same client, so both ways to submit refuse with the same sentences.
+(grader/doors/lab/) uses the same client, so both ways to submit refuse with the same sentences.
 Every failure becomes a `SubmitError` carrying one sentence for the student.
 """
 
@@ -15,7 +15,7 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-from grader import feedback
+from grader.course import feedback
 
 DEFAULT_WAIT_SECONDS = 60.0
 # The service caps ?wait= (max_wait_seconds, 300 by default); longer waits poll.

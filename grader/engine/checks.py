@@ -20,9 +20,9 @@ import random
 import pytest
 import torch
 
-from grader import shortcuts
-from grader.secret import input_seed
-from grader.student import plain_tensor
+from grader.engine import shortcuts
+from grader.engine.secret import input_seed
+from grader.engine.student import plain_tensor
 
 SHOW_VALUES_UP_TO = 16
 

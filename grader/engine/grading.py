@@ -9,11 +9,12 @@ import secrets
 import time
 from pathlib import Path
 
-from grader import assignments, deadlines, notebook, runner, secret, shortcuts
-from grader.notebook import NotebookError
-from grader.runner import max_score  # each suite is collected once per process
-from grader.sandbox import Limits, Sandbox, Zygote
-from grader.student import Student, StudentError, clip
+from grader.course import assignments, deadlines, notebook
+from grader.course.notebook import NotebookError
+from grader.engine import runner, secret, shortcuts
+from grader.engine.runner import max_score  # each suite is collected once per process
+from grader.engine.sandbox import Limits, Sandbox, Zygote
+from grader.engine.student import Student, StudentError, clip
 
 MAX_OUTPUT_CHARS = 1500      # one check's message
 MAX_NOTE_CHARS = 400
@@ -32,7 +33,7 @@ def grade(submission, assignment=None, limits=None, seed=None):
     with the same seed gets the same result, test for test, on the same installation (the
     result records it). Neither is the seed itself: the inputs are drawn from
     HMAC(secret, seed, check), the sandbox is seeded from HMAC(secret, seed, "sandbox")
-    (grader.secret), so nothing the program can read reveals the inputs."""
+    (grader.engine.secret), so nothing the program can read reveals the inputs."""
     started = time.monotonic()
     seed = new_seed() if seed is None else int(seed)
     path = submission if isinstance(submission, (str, Path)) else None

@@ -1,6 +1,6 @@
 """Running a hidden suite with pytest, in the trusted process, and scoring what it reports.
 
-`run_suite` hands the suite a `student` (grader.student.Student) and a `devices` list
+`run_suite` hands the suite a `student` (grader.engine.student.Student) and a `devices` list
 through a plugin object, and collects one outcome per test from pytest's report hooks;
 terminal output is never parsed. Each suite is collected once per process (`_Suite`). A
 failure's feedback is the check's own message, never a traceback of the hidden test.
@@ -13,9 +13,9 @@ import _pytest.config
 import pytest
 import torch
 
-from grader import assignments
-from grader.checks import CheckFailed, ShortcutFound
-from grader.student import StudentError
+from grader.course import assignments
+from grader.engine.checks import CheckFailed, ShortcutFound
+from grader.engine.student import StudentError
 
 
 def available_devices():
@@ -38,13 +38,13 @@ _THIS_RUN = pytest.StashKey()
 
 @pytest.fixture(scope="session")
 def student(request):
-    """The submission under test (grader.student.Student)."""
+    """The submission under test (grader.engine.student.Student)."""
     return request.config.stash[_THIS_RUN]._student
 
 
 @pytest.fixture(scope="session")
 def seed(request):
-    """The submission's seed: draw hidden random inputs from it (grader.checks.rng)."""
+    """The submission's seed: draw hidden random inputs from it (grader.engine.checks.rng)."""
     return request.config.stash[_THIS_RUN]._seed
 
 
@@ -108,7 +108,7 @@ class SuitePlugin:
                 "visibility": "visible",
             })
             if call.excinfo is not None and isinstance(call.excinfo.value, ShortcutFound):
-                self.outcomes[-1]["shortcut"] = call.excinfo.value.sentence  # grader.shortcuts.apply_policy
+                self.outcomes[-1]["shortcut"] = call.excinfo.value.sentence  # grader.engine.shortcuts.apply_policy
 
 
 def _exercise_of(item):
@@ -204,7 +204,7 @@ def _suite(assignment):
 
 
 def forget_suites():
-    """Collect every suite again when next used: their files changed (grader.regrade)."""
+    """Collect every suite again when next used: their files changed (grader.operations.regrade)."""
     with _suites_lock:
         suites = list(_suites.values())
         _suites.clear()

@@ -22,7 +22,8 @@ import threading
 import time
 from pathlib import Path
 
-from grader import containment, wire, zygote
+from grader import wire
+from grader.engine import containment, zygote_launcher
 
 
 @dataclasses.dataclass(frozen=True)
@@ -520,7 +521,7 @@ class Zygote:
     _shared_lock = threading.Lock()
 
     def __init__(self):
-        launched = zygote.adopt_or_launch()
+        launched = zygote_launcher.adopt_or_launch()
         self.pid, self._control, self._launched = launched.pid, launched.control, launched
         self.process = launched.popen  # None where a parent started it (a pool's worker)
         self._gone = False

@@ -16,7 +16,7 @@ Where the secret comes from, first found:
 * where neither can be had (a read-only data directory), a random secret for this process,
   with a warning: gradings still cannot be predicted, but `--seed` cannot replay them.
 
-The nbgrader door (grader.nbgrader_bridge) never reads either: there the student's code
+The nbgrader door (grader.doors.nbgrader_bridge) never reads either: there the student's code
 shares the grading process, so it gets a random secret of its own per process
 (`private_secret`). On Gradescope every run starts from a fresh container, so unless the
 autograder's environment sets CONVGRADE_SECRET each run makes its own: the inputs stay
@@ -32,7 +32,7 @@ import secrets
 import sys
 import threading
 
-from grader import assignments
+from grader.course import assignments
 
 FILE_NAME = ".convgrade-secret"
 

@@ -44,7 +44,7 @@ escapes into Python first, keeping line numbers, and the code that `%time`/`%tim
 `%%capture` run is read too.
 
 `apply_policy` turns a forbidden shortcut into the course's penalty (course.toml `[policy]`,
-grader.deadlines.policy): by default every check of the exercise scores 0.
+grader.course.deadlines.policy): by default every check of the exercise scores 0.
 """
 
 import ast
@@ -52,7 +52,7 @@ import builtins
 import dataclasses
 import re
 
-try:  # imported with the suites (grader.grading.warm_up), not on the first submission
+try:  # imported with the suites (grader.engine.grading.warm_up), not on the first submission
     from IPython.core.inputtransformer2 import TransformerManager
 except ImportError:  # the grader without IPython: magics then fail to parse, and fail closed
     TransformerManager = None

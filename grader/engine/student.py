@@ -29,7 +29,7 @@ import re
 import torch
 
 from grader import wire
-from grader.sandbox import SandboxFailure
+from grader.engine.sandbox import SandboxFailure
 
 
 class StudentError(Exception):
@@ -129,7 +129,7 @@ class Student:
         checks (grader.shortcuts). Without the program's cells, the student's code, cell by cell."""
         if self._cells is not None:
             return [(c["id"], c["source"]) for c in self._cells]
-        from grader.notebook import CELL_SEPARATOR
+        from grader.course.notebook import CELL_SEPARATOR
 
         return [(f"cell {i}", part) for i, part in enumerate(self._code.split(CELL_SEPARATOR), start=1)]
 

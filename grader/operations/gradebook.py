@@ -11,7 +11,7 @@ generate_assignment` (with the course's db_url) puts them there; when they are m
 they are recorded here from the source notebook with nbgrader's own ComputeChecksums and
 SaveCells preprocessors, the ones generate_assignment runs.
 
-Late credit (grader.deadlines) becomes nbgrader's own `late_submission_penalty`
+Late credit (grader.course.deadlines) becomes nbgrader's own `late_submission_penalty`
 (raw score x (1 - credit)), so `nbgrader export` and the formgrader show the credited score
 as `score` beside `raw_score`; the assignment's due date and a student's extension are
 recorded as nbgrader's `duedate` and `extension`.
@@ -25,8 +25,8 @@ from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
 
-from grader import assignments, deadlines
-from grader.feedback import exercises
+from grader.course import assignments, deadlines
+from grader.course.feedback import exercises
 
 HIDDEN = "hidden_"
 
@@ -126,7 +126,7 @@ def released_points(assignment):
     it by generate_assignment) states on each hidden_<exercise> cell; {} without one."""
     import nbformat
 
-    from grader import notebook
+    from grader.course import notebook
 
     try:
         released = nbformat.read(assignments.released_notebook(assignment), as_version=4)

@@ -6,7 +6,7 @@ regrade never rewrites a growing blob, and "what did regrade N change" is a quer
 puts the row back in the queue with `regrading` set (workers take new submissions first)
 and `replay_seed` set to the seed the result recorded, so the hidden inputs are the same
 and only the suite's change shows. The worker grades it like any submission
-(grader.service.jobs); nothing runs in the web process.
+(grader.doors.service.jobs); nothing runs in the web process.
 
 A worker notices a changed hidden suite (a fixed check, new points) by the files' mtimes
 and sizes, and imports it afresh before the next grading: no restart is needed.
@@ -19,8 +19,8 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from grader import assignments
-from grader.service.db import PastResult, Submission
+from grader.course import assignments
+from grader.store.db import PastResult, Submission
 
 FINISHED = ("done", "error")
 
@@ -44,7 +44,7 @@ def _stamp(root):
 
 
 def _forget_suites(root):
-    from grader import runner
+    from grader.engine import runner
 
     root = str(Path(root).resolve())
     for name, module in list(sys.modules.items()):
@@ -132,9 +132,9 @@ def _score(row):
 # -- `convgrade regrade` ------------------------------------------------------------------
 
 def main(args):
-    from grader.service.config import Settings
-    from grader.service.db import sessions_for
-    from grader.service.queue import make_queue
+    from grader.doors.service.queue import make_queue
+    from grader.store.db import sessions_for
+    from grader.store.settings import Settings
 
     settings = Settings.from_env().prepare()
     sessions = sessions_for(settings.database_url)

@@ -11,7 +11,8 @@ import sys
 
 import nbformat
 
-from grader import assignments, notebook, runner
+from grader.course import assignments, notebook
+from grader.engine import runner
 
 CHECKLIST_INTRO = """## What the grader checks / 채점 항목
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import nbformat
 import numpy as np
 
-from grader import assignments, notebook
+from grader.course import assignments, notebook
 
 NOISE_CHARS = 25          # copydetect's k: shorter matches are noise
 GUARANTEE_CHARS = 25      # matches this long are always found (window = guarantee - noise + 1)

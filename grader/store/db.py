@@ -11,7 +11,7 @@ import time
 from sqlalchemy import Boolean, DateTime, Float, Integer, String, Text, create_engine, event, exc, inspect, literal
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
-from grader.service.config import new_token  # noqa: F401  (a student's token: roster, LTI)
+from grader.store.settings import new_token  # noqa: F401  (a student's token: roster, LTI)
 
 STATUSES = ("queued", "running", "done", "error")
 
@@ -47,11 +47,11 @@ class Submission(Base):
     created_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow, index=True)
     started_at: Mapped[datetime.datetime | None] = mapped_column(DateTime, nullable=True)
     finished_at: Mapped[datetime.datetime | None] = mapped_column(DateTime, nullable=True)
-    # deadlines (grader/deadlines.py): the server's clock at upload, and the credit it earned
+    # deadlines (grader/course/deadlines.py): the server's clock at upload, and the credit it earned
     submitted_at: Mapped[datetime.datetime | None] = mapped_column(DateTime, nullable=True)
     credit: Mapped[float] = mapped_column(Float, default=1.0)
     credited_score: Mapped[float | None] = mapped_column(Float, nullable=True)
-    # regrades (grader/regrade.py): queued again behind new work, replaying this seed
+    # regrades (grader/operations/regrade.py): queued again behind new work, replaying this seed
     regrading: Mapped[bool] = mapped_column(Boolean, default=False)
     replay_seed: Mapped[int | None] = mapped_column(Integer, nullable=True)
 

@@ -6,7 +6,7 @@ import functools
 from sqlalchemy import DateTime, Float, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from grader.service.db import Base, engine_for, utcnow
+from grader.store.db import Base, engine_for, utcnow
 
 
 class LaunchCache(Base):

@@ -1,7 +1,7 @@
 """`convgrade gradescope OUT.zip [--assignment A]`: the autograder zip Gradescope asks for.
 
 At the zip's root: setup.sh, run_autograder, requirements.txt; then the grader package
-(without the service and LTI rooms, which Gradescope does not run), autograde_tests/ with
+(without the web service, LTI and the store, which Gradescope does not run), autograde_tests/ with
 the chosen assignments' suites and the modules they share, and solutions/<a>/<a>.ipynb
 (the instructor's notebook: it says which cells are locked). Nothing else of the course.
 """
@@ -11,14 +11,15 @@ import re
 import zipfile
 from pathlib import Path
 
-from grader import assignments
+from grader.course import assignments
 
 HERE = Path(__file__).resolve().parent
-PACKAGE = HERE.parent
-# What grading imports (grader.grading and the suites); the rest of the closure follows.
+PACKAGE = HERE.parents[1]
+# What grading imports (grader.engine.grading and the suites); the rest of the closure follows.
 GRADING_REQUIREMENTS = ("torch", "numpy", "safetensors", "nbformat", "pytest", "pyseccomp", "ipython",
                         "matplotlib", "matplotlib-inline")
-LEFT_OUT_OF_PACKAGE = ("service", "lti", "__pycache__")
+# The web service, LTI and the database they share: Gradescope runs none of them.
+LEFT_OUT_OF_PACKAGE = (("store",), ("doors", "service"), ("doors", "lti"))
 TARGET_ENVIRONMENT = {"python_version": "3.11", "python_full_version": "3.11.2", "sys_platform": "linux",
                       "platform_system": "Linux", "platform_machine": "x86_64", "os_name": "posix",
                       "implementation_name": "cpython", "platform_python_implementation": "CPython",
@@ -68,8 +69,8 @@ def _add_text(archive, name, text, executable=False):
 def _package_files():
     for path in sorted(PACKAGE.rglob("*")):
         parts = path.relative_to(PACKAGE).parts
-        if path.is_file() and parts[0] not in LEFT_OUT_OF_PACKAGE and "__pycache__" not in parts \
-                and path.suffix != ".pyc":
+        if path.is_file() and not any(parts[:len(room)] == room for room in LEFT_OUT_OF_PACKAGE) \
+                and "__pycache__" not in parts and path.suffix != ".pyc":
             yield path
 
 

@@ -2,7 +2,7 @@
 
 The root is /autograder on Gradescope; CONVGRADE_AUTOGRADER_ROOT moves it (tests). The
 course (suites, source notebooks) is /autograder/source, set as CONVGRADE_COURSE_DIR by
-run_autograder before grader.assignments is imported.
+run_autograder before grader.course.assignments is imported.
 """
 
 import argparse
@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from grader.gradescope.results import to_gradescope
+from grader.doors.gradescope.results import to_gradescope
 
 
 def main(argv=None):
@@ -28,8 +28,8 @@ def main(argv=None):
 
 
 def grade_submission(submission_dir, assignment):
-    from grader import assignments
-    from grader.grading import grade
+    from grader.course import assignments
+    from grader.engine.grading import grade
 
     notebooks = sorted(p for p in submission_dir.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
     if not notebooks:

@@ -3,13 +3,13 @@ extension (labextension/, built from /labextension by `make labextension`).
 
 The page asks this server extension to submit; the server extension holds the grader's
 address and the student's token (JupyterLab settings, else CONVGRADE_URL / CONVGRADE_TOKEN in
-the server's environment) and forwards the request with grader.submit.GraderClient, so the
+the server's environment) and forwards the request with grader.doors.submit.GraderClient, so the
 token never reaches page scripts or another origin.
 """
 
 
 def _jupyter_server_extension_points():
-    return [{"module": "grader.lab"}]
+    return [{"module": "grader.doors.lab"}]
 
 
 def _jupyter_labextension_paths():
@@ -19,7 +19,7 @@ def _jupyter_labextension_paths():
 
 
 def _load_jupyter_server_extension(server_app):
-    from grader.lab.handlers import setup_handlers
+    from grader.doors.lab.handlers import setup_handlers
 
     setup_handlers(server_app.web_app)
     server_app.log.info("convgrade: submit handlers registered under /convgrade/")

@@ -1,6 +1,6 @@
 """The /convgrade/ handlers of the Jupyter server: submit, poll, overview, config.
 
-Each one forwards to the grader service with grader.submit.GraderClient (blocking urllib,
+Each one forwards to the grader service with grader.doors.submit.GraderClient (blocking urllib,
 run in a thread so the server stays responsive) and answers JSON; a refusal keeps the
 grader's status code (401, 403, 413, 422, 429, ...) and its one sentence as {"error": ...}.
 """
@@ -15,7 +15,7 @@ import tornado.web
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import ensure_async, url_path_join
 
-from grader.submit import GraderClient, SubmitError
+from grader.doors.submit import GraderClient, SubmitError
 
 PLUGIN_SETTINGS = ("convgrade", "plugin.jupyterlab-settings")  # user-settings/<package>/<plugin>
 DEFAULT_WAIT_SECONDS = 120
@@ -43,7 +43,7 @@ def grader_config(env=os.environ):
     """(server, token, wait seconds): JupyterLab settings first, the server's environment after.
 
     On a JupyterHub whose admin set CONVGRADE_URL for the single-user servers, the server's own
-    hub token (JUPYTERHUB_API_TOKEN) identifies the student to the grader (grader/service/hub.py);
+    hub token (JUPYTERHUB_API_TOKEN) identifies the student to the grader (grader/doors/service/hub.py);
     it is sent only to that admin-set address, never to one typed into the settings.
     """
     settings = lab_settings()

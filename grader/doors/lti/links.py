@@ -12,8 +12,8 @@ from urllib.parse import urlparse
 from pylti1p3.tool_config import ToolConfJsonFile
 from sqlalchemy import select
 
-from grader.lti.models import CourseContext, LaunchLink, ensure_tables
-from grader.service.db import Student, hash_token, new_token, sessions_for, utcnow
+from grader.store.db import Student, hash_token, new_token, sessions_for, utcnow
+from grader.store.lti_tables import CourseContext, LaunchLink, ensure_tables
 
 CONFIG_ENV = "CONVGRADE_LTI_CONFIG"
 AGS_CLAIM = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"

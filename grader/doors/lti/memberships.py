@@ -10,7 +10,7 @@ import sys
 from pylti1p3.names_roles import NamesRolesProvisioningService
 from pylti1p3.service_connector import ServiceConnector
 
-from grader.lti import links
+from grader.doors.lti import links
 
 LEARNER = "membership#Learner"
 

@@ -19,9 +19,9 @@ from pylti1p3.lineitem import LineItem
 from pylti1p3.service_connector import ServiceConnector
 from sqlalchemy import or_, select, update
 
-from grader.lti import links
-from grader.lti.models import Passback, ensure_tables
-from grader.service.db import Submission, sessions_for, utcnow
+from grader.doors.lti import links
+from grader.store.db import Submission, sessions_for, utcnow
+from grader.store.lti_tables import Passback, ensure_tables
 
 RETRY_ENV = "CONVGRADE_LTI_RETRY_SECONDS"
 MAX_BACKOFF_SECONDS = 3600

@@ -11,8 +11,8 @@ import json
 
 from sqlalchemy import delete, select
 
-from grader.lti.models import LaunchCache, ensure_tables
-from grader.service.db import sessions_for, utcnow
+from grader.store.db import sessions_for, utcnow
+from grader.store.lti_tables import LaunchCache, ensure_tables
 from pylti1p3.launch_data_storage.cache import CacheDataStorage
 
 NONCE_KEY = "lti1p3-nonce-"

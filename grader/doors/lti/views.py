@@ -14,10 +14,10 @@ from flask.sessions import SecureCookieSessionInterface
 from pylti1p3.contrib.flask import FlaskMessageLaunch, FlaskOIDCLogin, FlaskRequest
 from pylti1p3.exception import LtiException, OIDCException
 
-from grader import assignments
-from grader.lti import links
-from grader.lti.storage import DatabaseLaunchDataStorage
-from grader.service.auth import SESSION_CSRF, SESSION_STUDENT, bearer_identity, require_admin
+from grader.course import assignments
+from grader.doors.lti import links
+from grader.doors.lti.storage import DatabaseLaunchDataStorage
+from grader.doors.service.auth import SESSION_CSRF, SESSION_STUDENT, bearer_identity, require_admin
 
 bp = Blueprint("lti", __name__, url_prefix="/lti")
 SESSION_COOKIE = "convgrade_session"
@@ -105,7 +105,7 @@ def roster():
     """The instructor imports the members of every launched course (NRPS) as students."""
     require_admin(bearer_identity())
     _tool_config()
-    from grader.lti.roster import import_members
+    from grader.doors.lti.memberships import import_members
 
     imported = import_members(current_app.config["SETTINGS"].database_url)
     return jsonify({"students": [{"student_id": s, "name": n} for s, n in imported]})

@@ -1,6 +1,6 @@
 """The grader service (docs/reference.md): a Flask app, a durable queue, grading workers.
 
-    create_app(config=None)   the WSGI app (gunicorn: 'grader.service:create_app()');
+    create_app(config=None)   the WSGI app (gunicorn: 'grader.doors.service:create_app()');
                               it serves HTTP only: run `convgrade worker` beside it
     serve(host, port)         `convgrade serve`: worker pool + app under waitress, one command
 """
@@ -9,7 +9,7 @@ import os
 import signal
 import sys
 
-from grader.service.config import Settings
+from grader.store.settings import Settings
 
 __all__ = ["create_app", "serve", "Settings"]
 
@@ -18,7 +18,7 @@ HTTP_THREADS = 32
 
 def create_app(config=None):
     """The Flask app (imported lazily: `convgrade students` need not load Flask or torch)."""
-    from grader.service.app import create_app as factory
+    from grader.doors.service.app import create_app as factory
 
     return factory(config)
 

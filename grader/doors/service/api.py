@@ -4,9 +4,9 @@ from flask import Blueprint, Response, abort, current_app, jsonify, request
 
 from sqlalchemy import text
 
-from grader import assignments, deadlines, feedback
-from grader.service import reports, submissions
-from grader.service.auth import bearer_identity, require_admin
+from grader.course import assignments, deadlines, feedback
+from grader.doors.service import reports, submissions
+from grader.doors.service.auth import bearer_identity, require_admin
 
 bp = Blueprint("api", __name__)
 
@@ -54,7 +54,7 @@ def get_submission(submission_id):
 
 
 def _with_history(submission):
-    from grader.regrade import history
+    from grader.operations.regrade import history
 
     with current_app.config["SESSIONS"]() as session:
         body = in_notebook_order(submission.to_json(history=history(session, submission.id)))
@@ -66,7 +66,7 @@ def _with_history(submission):
 
 def in_notebook_order(body):
     """A finished submission's checks in notebook order, failures first within each exercise,
-    and `exercises`: the same checks grouped, with each exercise's points (grader.feedback)."""
+    and `exercises`: the same checks grouped, with each exercise's points (grader.course.feedback)."""
     result = body.get("result")
     if result:
         order = feedback.assignment_order(body.get("assignment"))
@@ -78,7 +78,7 @@ def in_notebook_order(body):
 @bp.get("/api/v1/assignments")
 def list_assignments():
     """Each assignment with its deadlines: a student's own (extensions applied) with their token."""
-    from grader.grading import max_score  # collects the hidden suites: imports torch
+    from grader.engine.grading import max_score  # collects the hidden suites: imports torch
 
     student = _optional_student()
     now = deadlines.now()

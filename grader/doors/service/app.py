@@ -3,12 +3,12 @@
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from grader import metrics
-from grader.lti import views as lti
-from grader.service import api, instructor, pages
-from grader.service.config import Settings
-from grader.service.db import sessions_for
-from grader.service.queue import make_queue
+from grader.doors import metrics
+from grader.doors.lti import views as lti
+from grader.doors.service import api, instructor, pages
+from grader.doors.service.queue import make_queue
+from grader.store.db import sessions_for
+from grader.store.settings import Settings
 
 # Werkzeug's own descriptions are paragraphs; a student reads one sentence.
 SHORT_ERRORS = {

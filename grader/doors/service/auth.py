@@ -7,11 +7,11 @@ import hmac
 from flask import abort, current_app, request, session
 from sqlalchemy import select
 
-from grader.service import hub
-from grader.service.db import Student, hash_token
+from grader.doors.service import hub
+from grader.store.db import Student, hash_token
 
 INSTRUCTOR = "(instructor)"
-SESSION_STUDENT = "student_id"   # set by an LTI launch (grader.lti.views)
+SESSION_STUDENT = "student_id"   # set by an LTI launch (grader.doors.lti.views)
 SESSION_CSRF = "csrf"
 
 

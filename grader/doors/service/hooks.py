@@ -2,13 +2,13 @@
 
 `jobs.run_claimed` calls `graded(submission)` in the worker process after a result is
 stored (first grading and every regrade); `submission` is the committed Submission row,
-with `credit` and `credited_score` set (grader.deadlines.credited gives the same number).
+with `credit` and `credited_score` set (grader.course.deadlines.credited gives the same number).
 
 Register a listener in either of two ways; both work in every worker process (embedded
 workers are spawned, RQ workers are separate commands, so an import in the web process is
 not enough):
 
-    DEFAULT_LISTENERS = ("grader.lti.ags:send_score",)   # add a line here, or
+    DEFAULT_LISTENERS = ("grader.doors.lti.ags:send_score",)   # add a line here, or
     CONVGRADE_GRADED_HOOKS=package.module:function,...    # name them in the environment
 
 `register(fn)` adds one at run time (in this process only). A listener that raises is

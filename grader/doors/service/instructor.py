@@ -1,16 +1,17 @@
 """The instructor's course home (blueprint "instructor"): deadlines and extensions, regrades, similarity.
 
-Every route needs the instructor's token (the page cookie, as in grader.service.pages). The
+Every route needs the instructor's token (the page cookie, as in grader.doors.service.pages). The
 forms post here and redirect back with a one-line message; grading stays in the queue.
 """
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from grader import assignments, deadlines, regrade
-from grader.service import reports
-from grader.service.auth import INSTRUCTOR, identify
-from grader.service.db import Extension
+from grader.course import assignments, deadlines
+from grader.doors.service import reports
+from grader.doors.service.auth import INSTRUCTOR, identify
+from grader.operations import regrade
+from grader.store.db import Extension
 
 bp = Blueprint("instructor", __name__, url_prefix="/instructor")
 COOKIE = "convgrade_token"
@@ -41,7 +42,7 @@ def home_context():
 def roster_view():
     """Every student the course knows, with each assignment's state: the counted score, or
     what stands in its way (not submitted, queued, could not be graded)."""
-    from grader.service.db import Submission
+    from grader.store.db import Submission
 
     best = reports.best_submissions()
     with current_app.config["SESSIONS"]() as session:
@@ -107,8 +108,8 @@ def remove_extension():
 @bp.post("/roster/token")
 def reissue_token():
     """A new token for one rostered student (the old one stops working), shown once."""
-    from grader.service.db import Student, hash_token, new_token
-    from grader.service.pages import instructor_page
+    from grader.doors.service.pages import instructor_page
+    from grader.store.db import Student, hash_token, new_token
 
     _require_instructor()
     student_id = request.form.get("student", "")
@@ -126,7 +127,7 @@ def reissue_token():
 @bp.get("/gradebook.csv")
 def gradebook_download():
     """The gradebook for the signed-in instructor's browser (the API takes a bearer token)."""
-    from grader.service.api import gradebook_response
+    from grader.doors.service.api import gradebook_response
 
     _require_instructor()
     return gradebook_response()
@@ -144,7 +145,7 @@ def regrade_now():
 
 @bp.get("/similarity/<assignment>")
 def similarity_report(assignment):
-    from grader import similarity
+    from grader.operations import similarity
 
     _require_instructor()
     if assignment not in assignments.names():
@@ -158,10 +159,10 @@ def similarity_report(assignment):
 
 
 def stored_answers(assignment):
-    """{student: answer code} of each student's counted submission (grader.service.reports)."""
+    """{student: answer code} of each student's counted submission (grader.doors.service.reports)."""
     import nbformat
 
-    from grader import similarity
+    from grader.operations import similarity
 
     data_dir = current_app.config["SETTINGS"].data_dir
     found = {}

@@ -11,8 +11,8 @@ import traceback
 
 from sqlalchemy import select, update
 
-from grader.service.config import Settings
-from grader.service.db import Submission, sessions_for, utcnow
+from grader.store.db import Submission, sessions_for, utcnow
+from grader.store.settings import Settings
 
 MAX_ATTEMPTS = 3
 
@@ -32,10 +32,10 @@ def grade_submission(submission_id, settings=None):
 
 def warm_up():
     """Start this process's sandbox zygote and import every suite before the first job."""
-    from grader import zygote
+    from grader.engine import zygote_launcher
 
-    zygote.start_early()  # its torch import runs beside ours
-    from grader import grading
+    zygote_launcher.start_early()  # its torch import runs beside ours
+    from grader.engine import grading
 
     grading.warm_up()
 
@@ -68,7 +68,8 @@ def claim_next(database_url, worker=None):
 
 
 def run_claimed(settings, submission):
-    from grader import grading, regrade
+    from grader.engine import grading
+    from grader.operations import regrade
 
     if submission.attempts > MAX_ATTEMPTS:
         return finish(settings.database_url, submission.id, error=(
@@ -88,17 +89,17 @@ def run_claimed(settings, submission):
 
 def _after_grading(settings, submission_id):
     """Post-grading hook: the LMS gets the score of a student who came through LTI."""
-    from grader.lti.passback import after_grading
+    from grader.doors.lti.passback import after_grading
 
     after_grading(settings, submission_id)
 
 
 def finish(database_url, submission_id, result=None, error=None, worker=None):
-    """Store the outcome and its credited score, then tell the graded hook (grader.service.hooks);
+    """Store the outcome and its credited score, then tell the graded hook (grader.doors.service.hooks);
     True when stored. With `worker`, only while that worker still holds the claim: a submission
     requeued from a worker thought dead is finished by its new claimant alone."""
-    from grader import deadlines
-    from grader.service import hooks
+    from grader.course import deadlines
+    from grader.doors.service import hooks
 
     with sessions_for(database_url)() as session:
         submission = session.get(Submission, submission_id)

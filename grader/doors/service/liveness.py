@@ -17,7 +17,7 @@ import os
 import sys
 import threading
 
-from grader.service import jobs
+from grader.doors.service import jobs
 
 KEY = "convgrade:alive:{}"
 BEATS_TO_DEATH = 3

@@ -7,9 +7,9 @@ takes only the Authorization header.
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from werkzeug.exceptions import HTTPException
 
-from grader import assignments, deadlines, feedback
-from grader.service import instructor as course_home, reports, submissions
-from grader.service.auth import identify, session_identity
+from grader.course import assignments, deadlines, feedback
+from grader.doors.service import instructor as course_home, reports, submissions
+from grader.doors.service.auth import identify, session_identity
 
 bp = Blueprint("pages", __name__)
 COOKIE = "convgrade_token"
@@ -87,7 +87,7 @@ def submission_page(submission_id):
     identity = _page_identity()
     if identity is None:
         return render_template("login.html", error="Paste your token to see this submission."), 401
-    from grader.regrade import history
+    from grader.operations.regrade import history
 
     submission = submissions.visible_submission(identity, submission_id)
     with current_app.config["SESSIONS"]() as session:

@@ -1,4 +1,4 @@
-"""The two queues behind the service, one job function (grader.service.jobs) behind both.
+"""The two queues behind the service, one job function (grader.doors.service.jobs) behind both.
 
 Embedded (CONVGRADE_QUEUE_URL empty): the database is the queue. A pool of worker
 processes (one grade at a time each: a hidden suite runs one submission at a time), sharing
@@ -10,7 +10,7 @@ Distributed (CONVGRADE_QUEUE_URL=redis://...): each accepted submission is also 
 job on the "convgrade" queue; `convgrade worker` runs RQ workers anywhere that can reach
 the database, Redis and the data dir. Rows still queued at start are enqueued again
 (a duplicate job is a no-op: the claim is atomic). What a worker that died mid-grade left running is
-requeued by grader.service.liveness (worker heartbeats in Redis).
+requeued by grader.doors.service.liveness (worker heartbeats in Redis).
 """
 
 import ctypes
@@ -21,9 +21,9 @@ import sys
 import threading
 import time
 
-from grader import zygote
-from grader.lti import passback
-from grader.service import jobs, liveness
+from grader.doors.lti import passback
+from grader.doors.service import jobs, liveness
+from grader.engine import zygote_launcher
 
 POLL_SECONDS = 0.2
 RQ_QUEUE_NAME = "convgrade"
@@ -55,7 +55,7 @@ class EmbeddedQueue:
         requeued = jobs.requeue(self.settings.database_url)
         if requeued:
             print(f"convgrade: requeued {requeued} submission(s) left running by a previous run", file=sys.stderr)
-        self.zygote = zygote.launch()  # one sandbox zygote, shared by every worker
+        self.zygote = zygote_launcher.launch()  # one sandbox zygote, shared by every worker
         self.processes = [self._spawn() for _ in range(self.settings.workers)]
         self.supervisor = threading.Thread(target=self._supervise, name="convgrade-supervisor", daemon=True)
         self.supervisor.start()
@@ -94,7 +94,7 @@ def worker_loop(settings, parent_pid, zygote_pid=None, zygote_control=None):
     _die_with_parent(parent_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if zygote_control is not None:
-        zygote.attach(zygote_pid, zygote_control)
+        zygote_launcher.attach(zygote_pid, zygote_control)
     jobs.warm_up()
     while os.getppid() == parent_pid:
         submission = jobs.claim_next(settings.database_url)
@@ -128,7 +128,7 @@ class RQQueue:
         """Best effort: the row is durable already, and start() re-enqueues what Redis lost."""
         queue = self.regrades if regrade else self.queue
         try:
-            queue.enqueue("grader.service.jobs.grade_submission", submission_id,
+            queue.enqueue("grader.doors.service.jobs.grade_submission", submission_id,
                           job_timeout=RQ_JOB_TIMEOUT, result_ttl=0, failure_ttl=24 * 3600)
         except Exception as exc:
             print(f"convgrade: could not enqueue {submission_id} on Redis ({exc}); "

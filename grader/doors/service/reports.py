@@ -1,7 +1,7 @@
 """What the instructor reads: the gradebook, score histograms and per-test pass rates.
 
 Each counts a student's best graded submission per assignment, by credited score
-(score x late credit, grader.deadlines).
+(score x late credit, grader.course.deadlines).
 """
 
 import csv
@@ -9,13 +9,13 @@ import io
 import re
 from collections import defaultdict
 
-from grader import assignments, deadlines
+from grader.course import assignments, deadlines
 
 from flask import current_app
 from sqlalchemy import select
 
-from grader.service.auth import INSTRUCTOR
-from grader.service.db import Student, Submission
+from grader.doors.service.auth import INSTRUCTOR
+from grader.store.db import Student, Submission
 
 HISTOGRAM_BINS = 10
 
@@ -79,7 +79,7 @@ def gradebook_rows():
 def _max_scores(best):
     """Each assignment's max_score: what its graded results were out of, else the points its
     released notebook states (no suite is collected in the web process for this)."""
-    from grader.gradebook import released_points
+    from grader.operations.gradebook import released_points
 
     found = {assignment: submission.result["max_score"] for (_, assignment), submission in best.items()}
     return {a: found[a] if a in found else sum(released_points(a).values()) for a in assignments.names()}
@@ -112,8 +112,8 @@ def gradebook_csv(layout="long"):
 
 def suite_warnings():
     """Sentences for each assignment whose counted results were graded out of other points
-    than its released notebook states (grader.gradebook.points_warnings)."""
-    from grader.gradebook import points_warnings
+    than its released notebook states (grader.operations.gradebook.points_warnings)."""
+    from grader.operations.gradebook import points_warnings
 
     by_assignment = defaultdict(list)
     for (_, assignment), submission in best_submissions().items():
@@ -162,7 +162,7 @@ def _pass_rates(results):
 def _notebook_order(assignment):
     """Sort key: the exercise's place in the notebook, then the check number read naturally
     (corr2d.2 before corr2d.10)."""
-    from grader import notebook
+    from grader.course import notebook
 
     try:
         import nbformat

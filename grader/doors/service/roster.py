@@ -4,7 +4,7 @@ import csv
 
 from sqlalchemy import select
 
-from grader.service.db import Student, hash_token, new_token, sessions_for
+from grader.store.db import Student, hash_token, new_token, sessions_for
 
 
 class RosterError(Exception):

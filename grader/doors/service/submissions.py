@@ -11,9 +11,9 @@ import time
 from flask import abort, current_app
 from sqlalchemy import func, select
 
-from grader import assignments, deadlines, notebook
-from grader.notebook import NotebookError
-from grader.service.db import Submission, new_id, utcnow
+from grader.course import assignments, deadlines, notebook
+from grader.course.notebook import NotebookError
+from grader.store.db import Submission, new_id, utcnow
 
 
 def accept(identity, upload, assignment=None):
