@@ -14,8 +14,8 @@ One mistake should cost only the checks aimed at it. So:
 import torch
 import torch.nn.functional as F
 
-from grader.checks import agree, default_tolerance, describe, expect_tensor, fail, first_difference, inputs, within
-from grader.student import StudentError
+from grader.engine.checks import agree, default_tolerance, describe, expect_tensor, fail, first_difference, inputs, within
+from grader.engine.student import StudentError
 
 # Names whose use turns corr2d into a call of torch's own convolution (or of a pooling
 # layer, which computes a windowed sum as well). Tensor.unfold / F.unfold included.
