@@ -324,9 +324,10 @@ def _extend(args):
 
 
 def _regrade(args):
+    from grader.doors.service.queue import make_queue
     from grader.operations.regrade import main as regrade
 
-    return regrade(args)
+    return regrade(args, make_queue)
 
 
 def _similarity(args):

@@ -131,8 +131,9 @@ def _score(row):
 
 # -- `convgrade regrade` ------------------------------------------------------------------
 
-def main(args):
-    from grader.doors.service.queue import make_queue
+def main(args, make_queue):
+    """`make_queue(settings)`: the service's queue (the CLI passes it, so the queue's worker,
+    which calls reload_changed_suites, and this module need not import each other)."""
     from grader.store.db import sessions_for
     from grader.store.settings import Settings
 

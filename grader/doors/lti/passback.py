@@ -29,6 +29,14 @@ CLAIM_LEASE_SECONDS = 300
 LOOP_SECONDS = 1.0
 
 
+def graded_listener(settings):
+    """A listener for the graded event (grader.doors.service.hooks) in a worker grading with
+    `settings`: the LMS gets the score of a student who came through LTI."""
+    def send_score(submission):
+        after_grading(settings, submission.id)
+    return send_score
+
+
 def after_grading(settings, submission_id):
     """The post-grading hook: queue the score of a launched student and try to send it now.
 

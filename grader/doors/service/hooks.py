@@ -8,11 +8,13 @@ Register a listener in either of two ways; both work in every worker process (em
 workers are spawned, RQ workers are separate commands, so an import in the web process is
 not enough):
 
-    DEFAULT_LISTENERS = ("grader.doors.lti.ags:send_score",)   # add a line here, or
+    DEFAULT_LISTENERS = ("package.module:function",)      # add a line here, or
     CONVGRADE_GRADED_HOOKS=package.module:function,...    # name them in the environment
 
-`register(fn)` adds one at run time (in this process only). A listener that raises is
-logged and skipped: it never fails the grading.
+`register(fn)` adds one at run time (in this process only): each grading worker of the
+queue (queue.worker_loop, queue.run_workers) registers LTI's score passback this way
+(grader.doors.lti.passback.graded_listener), so grading never calls into LTI. A listener
+that raises is logged and skipped: it never fails the grading.
 """
 
 import importlib

@@ -83,15 +83,7 @@ def run_claimed(settings, submission):
         traceback.print_exc()
         return finish(settings.database_url, submission.id, error=f"the grader failed: {exc}",
                       worker=submission.worker)
-    if finish(settings.database_url, submission.id, result=result, worker=submission.worker):
-        _after_grading(settings, submission.id)
-
-
-def _after_grading(settings, submission_id):
-    """Post-grading hook: the LMS gets the score of a student who came through LTI."""
-    from grader.doors.lti.passback import after_grading
-
-    after_grading(settings, submission_id)
+    finish(settings.database_url, submission.id, result=result, worker=submission.worker)
 
 
 def finish(database_url, submission_id, result=None, error=None, worker=None):

@@ -22,7 +22,7 @@ import threading
 import time
 
 from grader.doors.lti import passback
-from grader.doors.service import jobs, liveness
+from grader.doors.service import hooks, jobs, liveness
 from grader.engine import zygote_launcher
 
 POLL_SECONDS = 0.2
@@ -95,6 +95,7 @@ def worker_loop(settings, parent_pid, zygote_pid=None, zygote_control=None):
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if zygote_control is not None:
         zygote_launcher.attach(zygote_pid, zygote_control)
+    hooks.register(passback.graded_listener(settings))
     jobs.warm_up()
     while os.getppid() == parent_pid:
         submission = jobs.claim_next(settings.database_url)
@@ -152,6 +153,7 @@ def run_workers(settings):
     if isinstance(queue, RQQueue):
         from rq.worker import SimpleWorker  # grades in-process: the sandbox zygote stays warm
 
+        hooks.register(passback.graded_listener(settings))
         jobs.warm_up()
         liveness.start(queue.redis, settings.database_url, queue.enqueue, name=jobs.worker_name())
         SimpleWorker([queue.queue, queue.regrades], connection=queue.redis).work()
