@@ -8,7 +8,7 @@ from flask import Blueprint, abort, current_app, redirect, render_template, requ
 from sqlalchemy import select
 
 from grader.course import assignments, deadlines
-from grader.doors.service import reports
+from grader.doors.service import reports, submissions
 from grader.doors.service.auth import INSTRUCTOR, identify
 from grader.operations import regrade
 from grader.store.db import Extension
@@ -22,6 +22,13 @@ def _require_instructor():
     if identity is None or not identity.is_admin:
         abort(403, "only the instructor's token may do this")
     return identity
+
+
+def instructor_page(identity, new_token=None):
+    """The course home, for the instructor's `identity` (with a reissued token shown once)."""
+    return render_template("instructor.html", reports={r["assignment"]: r for r in reports.assignment_reports()},
+                           submissions=submissions.listing(identity, limit=500), identity=identity,
+                           new_token=new_token, **home_context())
 
 
 def home_context():
@@ -108,10 +115,9 @@ def remove_extension():
 @bp.post("/roster/token")
 def reissue_token():
     """A new token for one rostered student (the old one stops working), shown once."""
-    from grader.doors.service.pages import instructor_page
     from grader.store.db import Student, hash_token, new_token
 
-    _require_instructor()
+    identity = _require_instructor()
     student_id = request.form.get("student", "")
     with current_app.config["SESSIONS"]() as session:
         student = session.get(Student, student_id)
@@ -121,7 +127,7 @@ def reissue_token():
         student.token_hash = hash_token(token)
         session.commit()
     # rendered, not redirected: a token never travels in a URL
-    return instructor_page(new_token={"student_id": student_id, "token": token})
+    return instructor_page(identity, new_token={"student_id": student_id, "token": token})
 
 
 @bp.get("/gradebook.csv")

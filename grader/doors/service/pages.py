@@ -8,7 +8,7 @@ from flask import Blueprint, current_app, redirect, render_template, request, se
 from werkzeug.exceptions import HTTPException
 
 from grader.course import assignments, deadlines, feedback
-from grader.doors.service import instructor as course_home, reports, submissions
+from grader.doors.service import instructor as course_home, submissions
 from grader.doors.service.auth import identify, session_identity
 
 bp = Blueprint("pages", __name__)
@@ -107,11 +107,4 @@ def instructor():
     if identity is None or not identity.is_admin:
         return render_template("login.html", error="The instructor page needs the instructor's token.",
                                instructor=True), 403 if identity else 401
-    return instructor_page()
-
-
-def instructor_page(new_token=None):
-    identity = _page_identity()
-    return render_template("instructor.html", reports={r["assignment"]: r for r in reports.assignment_reports()},
-                           submissions=submissions.listing(identity, limit=500), identity=identity,
-                           new_token=new_token, **course_home.home_context())
+    return course_home.instructor_page(identity)
