@@ -63,7 +63,10 @@ serve: setup
 grade: setup
 	$(VENV)/bin/convgrade grade solutions/a1_cross_correlation/a1_cross_correlation.ipynb
 
+# The layer contracts first (pyproject.toml [tool.importlinter], docs/architecture.md): an
+# import that points up a layer, or an import circle, fails before any test runs.
 test: setup
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q
 
 release: setup
