@@ -41,7 +41,7 @@ RUN set -eux; \
     CONVGRADE_SKIP_LABEXTENSION=1 /opt/convgrade/bin/pip --disable-pip-version-check --no-cache-dir install \
         --no-index --no-deps --no-build-isolation '/build/src[server]'; \
     /opt/convgrade/bin/pip check; \
-    /opt/convgrade/bin/python -c 'import torch, flask, grader.service; print("torch", torch.__version__)'
+    /opt/convgrade/bin/python -c 'import torch, flask, grader.doors.service; print("torch", torch.__version__)'
 
 FROM ${BASE_IMAGE}
 LABEL org.opencontainers.image.title="convgrade" \

@@ -13,9 +13,9 @@ $(VENV)/installed: pyproject.toml setup.py
 	touch $@
 
 # The JupyterLab extension (labextension/, TypeScript) is built with JupyterLab's own toolchain
-# (jlpm, from the jupyterlab package) into grader/lab/labextension/, which the wheel ships
+# (jlpm, from the jupyterlab package) into grader/doors/lab/labextension/, which the wheel ships
 # prebuilt. Rebuilt only when its sources or lock file change; skipped where node is absent.
-LABEXT_BUILT := grader/lab/labextension/package.json
+LABEXT_BUILT := grader/doors/lab/labextension/package.json
 LABEXT_SOURCES := $(wildcard labextension/src/*.ts labextension/style/* labextension/schema/*) \
 	labextension/package.json labextension/yarn.lock labextension/tsconfig.json
 LABEXT_LINKED := $(VENV)/share/jupyter/labextensions/convgrade
@@ -31,9 +31,9 @@ $(LABEXT_BUILT): $(LABEXT_SOURCES) | $(VENV)/installed
 $(LABEXT_LINKED): $(LABEXT_BUILT)
 	@if [ -f $(LABEXT_BUILT) ]; then \
 		mkdir -p $(dir $@) $(VENV)/etc/jupyter/jupyter_server_config.d $(VENV)/etc/jupyter/labconfig/page_config.d \
-		&& rm -rf $@ && ln -sfn $(CURDIR)/grader/lab/labextension $@ \
-		&& cp grader/lab/jupyter-config/convgrade.json $(VENV)/etc/jupyter/jupyter_server_config.d/ \
-		&& cp grader/lab/jupyter-config/labconfig/convgrade.json $(VENV)/etc/jupyter/labconfig/page_config.d/; fi
+		&& rm -rf $@ && ln -sfn $(CURDIR)/grader/doors/lab/labextension $@ \
+		&& cp grader/doors/lab/jupyter-config/convgrade.json $(VENV)/etc/jupyter/jupyter_server_config.d/ \
+		&& cp grader/doors/lab/jupyter-config/labconfig/convgrade.json $(VENV)/etc/jupyter/labconfig/page_config.d/; fi
 
 # JupyterHub's proxy, for tests/test_hub.py: an npm package, kept inside the venv.
 HUB_PROXY := $(VENV)/chp/node_modules/.bin/configurable-http-proxy
@@ -63,7 +63,10 @@ serve: setup
 grade: setup
 	$(VENV)/bin/convgrade grade solutions/a1_cross_correlation/a1_cross_correlation.ipynb
 
+# The layer contracts first (pyproject.toml [tool.importlinter], docs/architecture.md): an
+# import that points up a layer, or an import circle, fails before any test runs.
 test: setup
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q
 
 release: setup

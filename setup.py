@@ -2,7 +2,7 @@
 
 Whatever builds the package (`pip install .`, `pip wheel .`, `python -m build`, an editable
 install), the extension in labextension/ is built first with JupyterLab's own toolchain
-(jlpm, from the jupyterlab package in [build-system].requires) into grader/lab/labextension/,
+(jlpm, from the jupyterlab package in [build-system].requires) into grader/doors/lab/labextension/,
 as JupyterLab's extension template does with its build hook, when the build there is
 missing or older than its sources. The wheel then puts the build where JupyterLab looks
 (share/jupyter/labextensions/convgrade) and the switches beside it (etc/jupyter: the server
@@ -24,8 +24,8 @@ from setuptools import setup
 
 ROOT = Path(__file__).resolve().parent
 SOURCE = ROOT / "labextension"
-BUILT = ROOT / "grader" / "lab" / "labextension"
-CONFIG = ROOT / "grader" / "lab" / "jupyter-config"
+BUILT = ROOT / "grader" / "doors" / "lab" / "labextension"
+CONFIG = ROOT / "grader" / "doors" / "lab" / "jupyter-config"
 SKIP = "CONVGRADE_SKIP_LABEXTENSION"
 
 
@@ -69,8 +69,8 @@ def data_files():
         if path.is_file():
             target = Path("share/jupyter/labextensions/convgrade") / path.parent.relative_to(BUILT)
             mapped.setdefault(str(target), []).append(str(path.relative_to(ROOT)))
-    mapped["etc/jupyter/jupyter_server_config.d"] = ["grader/lab/jupyter-config/convgrade.json"]
-    mapped["etc/jupyter/labconfig/page_config.d"] = ["grader/lab/jupyter-config/labconfig/convgrade.json"]
+    mapped["etc/jupyter/jupyter_server_config.d"] = ["grader/doors/lab/jupyter-config/convgrade.json"]
+    mapped["etc/jupyter/labconfig/page_config.d"] = ["grader/doors/lab/jupyter-config/labconfig/convgrade.json"]
     return sorted(mapped.items())
 
 

@@ -14,8 +14,8 @@ One mistake should cost only the checks aimed at it. So:
 import torch
 import torch.nn.functional as F
 
-from grader.checks import agree, default_tolerance, describe, expect_tensor, fail, first_difference, inputs, within
-from grader.student import StudentError
+from grader.engine.checks import agree, default_tolerance, describe, expect_tensor, fail, first_difference, inputs, within
+from grader.engine.student import StudentError
 
 # Names whose use turns corr2d into a call of torch's own convolution (or of a pooling
 # layer, which computes a windowed sum as well). Tensor.unfold / F.unfold included.
@@ -42,7 +42,7 @@ def ref_conv_flipped(X, K):
 
 
 def tolerance(*dtypes):
-    """The loosest of torch.testing.assert_close's defaults (grader.checks) over `dtypes`."""
+    """The loosest of torch.testing.assert_close's defaults (grader.engine.checks) over `dtypes`."""
     tol = {"rtol": 0.0, "atol": 0.0}
     for dtype in dtypes:
         for key, value in default_tolerance(dtype).items():

@@ -37,7 +37,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
-from grader import assignments, notebook, runner  # noqa: E402
+from grader.course import assignments, notebook  # noqa: E402
+from grader.engine import runner  # noqa: E402
 from service_harness import Client, Service  # noqa: E402
 from submissions import corpus, make_submission  # noqa: E402
 
@@ -109,7 +110,7 @@ def summarise(latencies, wall, n):
 
 def bench_warm(subs):
     """grade() in one warm process, full correct submissions only: the p50 < 300 ms target."""
-    from grader.grading import grade, warm_up
+    from grader.engine.grading import grade, warm_up
     warm_up()
     references = [s for s in subs if s[0] == "reference"]
     for _, assignment, data, _ in references[:5]:
@@ -209,7 +210,7 @@ def bench_nbgrader_single(subs, workdir, repeats=3):
 
 
 def bench_http(subs, workdir, clients=16):
-    # the mix holds a notebook with 7 MiB of outputs (grader/notebook.py drops them): over the
+    # the mix holds a notebook with 7 MiB of outputs (grader/course/notebook.py drops them): over the
     # service's default 8 MiB upload cap once wrapped in a form, and this measures grading
     service = Service(workdir / "data", max_upload_bytes=64 << 20).start(timeout=300)
     client = Client(service.url, service.admin_token)

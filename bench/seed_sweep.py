@@ -26,9 +26,10 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 import torch  # noqa: E402
 
-from grader import assignments, notebook, runner  # noqa: E402
-from grader.sandbox import Limits, Sandbox  # noqa: E402
-from grader.student import Student  # noqa: E402
+from grader.course import assignments, notebook  # noqa: E402
+from grader.engine import runner  # noqa: E402
+from grader.engine.sandbox import Limits, Sandbox  # noqa: E402
+from grader.engine.student import Student  # noqa: E402
 from submissions import corpus, make_submission  # noqa: E402
 
 FIRST_SUITE_SEED = 1000

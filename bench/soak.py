@@ -15,8 +15,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from run import mixed_submissions  # noqa: E402
 
-from grader.grading import grade, warm_up  # noqa: E402
-from grader.sandbox import Zygote  # noqa: E402
+from grader.engine.grading import grade, warm_up  # noqa: E402
+from grader.engine.sandbox import Zygote  # noqa: E402
 
 
 def rss_mib(pid):

@@ -1,4 +1,9 @@
-"""convgrade: an autograded PyTorch course and a grader that does not trust student code."""
+"""convgrade: an autograded PyTorch course and a grader that does not trust student code.
+
+One folder per layer, imports pointing down (docs/architecture.md): cli -> doors ->
+operations -> engine -> course -> store -> wire; untrusted/ (the sandbox's code) beside the
+engine, importing only the wire.
+"""
 
 import sys
 

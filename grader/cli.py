@@ -29,7 +29,7 @@ def main(argv=None):
                        help="with --gradebook: write the gradebook as `nbgrader export` does")
     grade.add_argument("--no-daemon", action="store_true",
                        help="grade one notebook in this process, not in the warm local grader "
-                            "(grader/daemon.py); CONVGRADE_NO_DAEMON=1 does the same")
+                            "(grader/doors/daemon.py); CONVGRADE_NO_DAEMON=1 does the same")
 
     serve = commands.add_parser("serve", help="run the grader service")
     serve.add_argument("--host", default="127.0.0.1")
@@ -123,20 +123,20 @@ def _grade(args):
 
 def _grade_notebook(args):
     if args.no_daemon or os.environ.get("CONVGRADE_NO_DAEMON"):
-        from grader import zygote
+        from grader.engine import zygote_launcher
 
-        zygote.start_early()  # its torch import runs beside ours
-        from grader.grading import grade
+        zygote_launcher.start_early()  # its torch import runs beside ours
+        from grader.engine.grading import grade
 
         return grade(args.path, args.assignment, seed=args.seed)
-    from grader import daemon
+    from grader.doors import daemon
 
     return daemon.grade(args.path, args.assignment, args.seed)
 
 
 def _grade_tree(args):
-    from grader import deadlines
-    from grader.pool import GradingPool
+    from grader.course import deadlines
+    from grader.doors.pool import GradingPool
 
     if args.export and not args.gradebook:
         return _refuse("--export needs --gradebook")
@@ -169,13 +169,13 @@ def _grade_tree(args):
             writer.writeheader()
             writer.writerows(rows)
     if args.feedback:
-        from grader import feedback
+        from grader.course import feedback
 
         for (path, result), row in zip(graded, rows):
             feedback.write(args.feedback, path.parent.parent.name, path.parent.name, path.stem, result,
                            credit=row["credit"])
     if args.gradebook:
-        from grader import gradebook
+        from grader.operations import gradebook
 
         try:
             gradebook.write(args.gradebook, [(path.parent.parent.name, result["assignment"], path, result)
@@ -185,7 +185,7 @@ def _grade_tree(args):
         except gradebook.GradebookError as exc:
             return _refuse(str(exc))
     if args.gradebook or args.out:
-        from grader import gradebook
+        from grader.operations import gradebook
 
         for name in dict.fromkeys(r["assignment"] for _, r in graded if r["assignment"]):
             for warning in gradebook.points_warnings(name, [r for _, r in graded if r["assignment"] == name]):
@@ -199,7 +199,7 @@ def _grade_tree(args):
 
 
 def _course_deadlines():
-    from grader import deadlines
+    from grader.course import deadlines
 
     try:
         return deadlines.course()
@@ -213,7 +213,7 @@ def _warn(message):
 
 def _result_of(future, path, assignment):
     """A notebook whose grading failed in any way is that student's ungradable row, never the batch's end."""
-    from grader.grading import ungradable
+    from grader.engine.grading import ungradable
 
     try:
         return future.result()
@@ -223,11 +223,11 @@ def _result_of(future, path, assignment):
 
 def summary(result):
     """The result as text for a terminal: everything from the sandbox has its control characters escaped."""
-    from grader.student import clip
+    from grader.engine.student import clip
 
     if not result["gradable"]:
         return "not gradable: " + clip("; ".join(result["format_errors"]), 2000)
-    from grader import feedback
+    from grader.course import feedback
 
     lines = [f"  note: {clip(note, 500)}" for note in result.get("notes", [])]
     lines.append(f"{result['assignment']}: {result['score']:g} / {result['max_score']:g} "
@@ -243,8 +243,8 @@ def summary(result):
 
 
 def _refuse(message):
-    # grader.submit, not grader.student: a student's install (no server extra) refuses too
-    from grader.submit import escape
+    # grader.doors.submit, not grader.engine.student: a student's install (no server extra) refuses too
+    from grader.doors.submit import escape
 
     text = escape(str(message).replace("\n", " ")[:2000])
     print(f"convgrade: {text if len(text) <= 500 else text[:497] + '...'}", file=sys.stderr)
@@ -252,15 +252,15 @@ def _refuse(message):
 
 
 def _serve(args):
-    from grader.service import serve
+    from grader.doors.service import serve
 
     serve(args.host, args.port)
     return 0
 
 
 def _worker(args):
-    from grader.service.config import Settings
-    from grader.service.queue import run_workers
+    from grader.doors.service.queue import run_workers
+    from grader.store.settings import Settings
 
     run_workers(Settings.from_env().prepare())
     return 0
@@ -269,8 +269,8 @@ def _worker(args):
 def _students(args):
     import os
 
-    from grader.service.config import Settings
-    from grader.service.roster import RosterError, import_roster, write_tokens
+    from grader.doors.service.roster import RosterError, import_roster, write_tokens
+    from grader.store.settings import Settings
 
     if not args.roster.is_file():
         return _refuse(f"{args.roster} does not exist")
@@ -289,7 +289,7 @@ def _students(args):
 
 
 def _daemon(args):
-    from grader import daemon
+    from grader.doors import daemon
 
     if args.action == "stop":
         print(f"convgrade: stopped {daemon.stop_all()} local grader(s)")
@@ -300,16 +300,16 @@ def _daemon(args):
 
 
 def _release(args):
-    from grader.release import release
+    from grader.operations.release import release
 
     release()
     return 0
 
 
 def _extend(args):
-    from grader import deadlines
-    from grader.service.config import Settings
-    from grader.service.db import sessions_for
+    from grader.course import deadlines
+    from grader.store.db import sessions_for
+    from grader.store.settings import Settings
 
     try:
         due = None if args.remove else deadlines.parse_time(args.due, "--due")
@@ -324,13 +324,14 @@ def _extend(args):
 
 
 def _regrade(args):
-    from grader.regrade import main as regrade
+    from grader.doors.service.queue import make_queue
+    from grader.operations.regrade import main as regrade
 
-    return regrade(args)
+    return regrade(args, make_queue)
 
 
 def _similarity(args):
-    from grader.similarity import main as similarity
+    from grader.operations.similarity import main as similarity
 
     if not args.path.is_dir():
         return _refuse(f"{args.path} is not a folder (a submitted/<student>/<assignment>/ tree)")
@@ -338,7 +339,7 @@ def _similarity(args):
 
 
 def _submit(args):
-    from grader import submit
+    from grader.doors import submit
 
     try:
         return submit.run(args)
@@ -347,7 +348,7 @@ def _submit(args):
 
 
 def _lab(args):
-    from grader.lab import set_instructor_tools
+    from grader.doors.lab import set_instructor_tools
 
     path = set_instructor_tools(args.state == "on")
     print(f"convgrade: nbgrader's instructor tools are {args.state} in your JupyterLab ({path}); "
@@ -356,14 +357,14 @@ def _lab(args):
 
 
 def _lti(args):
-    from grader.lti.roster import main
-    from grader.service.config import Settings
+    from grader.doors.lti.memberships import main
+    from grader.store.settings import Settings
 
     return main(Settings.from_env().prepare())
 
 
 def _gradescope(args):
-    from grader.gradescope.build import BuildError, build
+    from grader.doors.gradescope.build import BuildError, build
 
     try:
         written = build(args.out, args.assignment)

@@ -122,7 +122,7 @@ def decode(data, tensors, place_tensor=None, resolve_handle=None):
     Anything but what `encode` writes is refused (WireError): a dtype outside DTYPES, a
     device outside DEVICES, a handle that is not a number in [0, MAX_HANDLE). (Strings are
     left whole here: the sandbox decodes the program's cells with this too; the trusted
-    side clips what it is sent in grader.student.) A tensor referred to twice counts twice
+    side clips what it is sent in grader.engine.student.) A tensor referred to twice counts twice
     towards MAX_MESSAGE_ELEMENTS: each reference may become a copy on its device."""
     placed = [0]
 

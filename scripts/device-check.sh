@@ -118,7 +118,7 @@ wanted warm-grade || { line "$([ $failures = 0 ] && echo PASS || echo FAIL)" tot
 # next ones are what a student waits for.
 timing=$(WARM_ASSIGNMENT=${WARM_ASSIGNMENT:-a5_lenet} timeout "$PART_TIMEOUT" "$PYTHON" - <<'PY' 2> "$LOGS/warm.log"
 import os, time
-from grader import grading
+from grader.engine import grading
 from submissions import make_submission
 
 assignment = os.environ["WARM_ASSIGNMENT"]

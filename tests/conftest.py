@@ -12,7 +12,7 @@ SERVICE_ASSIGNMENT = "a1_cross_correlation"
 # `convgrade grade NOTEBOOK` grades in-process in the tests, leaving no warm grader behind;
 # tests/test_daemon.py starts its own in a temporary runtime directory.
 os.environ.setdefault("CONVGRADE_NO_DAEMON", "1")
-# Hidden inputs come from the installation's secret (grader.secret): the tests use one of
+# Hidden inputs come from the installation's secret (grader.engine.secret): the tests use one of
 # their own, never a developer's data/.convgrade-secret, and write none into the checkout.
 os.environ["CONVGRADE_SECRET"] = "convgrade-test-suite-secret"
 

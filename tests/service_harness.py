@@ -35,7 +35,7 @@ def service_env(data_dir, **extra):
 def checks_as_served(result):
     """(number, status) of each check in the order the HTTP API lists them: exercise by exercise in
     notebook order, failures first. Compare a served result with an embedded grade through this."""
-    from grader import feedback
+    from grader.course import feedback
     ordered = feedback.in_notebook_order(result, feedback.assignment_order(result["assignment"]))
     return [(t["number"], t["status"]) for t in ordered["tests"]]
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import nbformat
 
-from grader import assignments, notebook
+from grader.course import assignments, notebook
 
 CORPUS = Path(__file__).parent / "corpus"
 _MARKERS = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$\n?", re.MULTILINE)

@@ -90,7 +90,7 @@ def test_a_tree_without_nbgrader_timestamps_is_named(submitted, tmp_path):
 
 
 def test_results_out_of_other_points_than_the_release_are_warned_about():
-    from grader.gradebook import points_warnings, released_points
+    from grader.operations.gradebook import points_warnings, released_points
 
     stated = released_points(A1)
     assert stated and set(stated) == {"corr2d", "Conv2D", "learn_edge_kernel"}

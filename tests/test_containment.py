@@ -14,10 +14,10 @@ import time
 
 import pytest
 
-from grader import containment
-from grader.grading import grade
-from grader.sandbox import Limits, Sandbox, SandboxFailure
-from grader.zygote import start_early
+from grader.engine import containment
+from grader.engine.grading import grade
+from grader.engine.sandbox import Limits, Sandbox, SandboxFailure
+from grader.engine.zygote_launcher import start_early
 from submissions import make_submission
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the sandbox's namespaces and uid need root")

@@ -13,8 +13,8 @@ import os
 import pytest
 import torch
 
-from grader import assignments
-from grader.grading import grade
+from grader.course import assignments
+from grader.engine.grading import grade
 from submissions import corpus, dumps, failed_tests, make_submission
 
 ASSIGNMENTS = assignments.names()
@@ -69,7 +69,7 @@ def test_corpus_covers_every_assignment():
 def test_every_check_is_failed_by_some_corpus_entry(assignment):
     """A check no wrong submission fails is unproven. (Device checks count their `# needs:
     cuda` entries, which run where a GPU is.)"""
-    from grader import runner
+    from grader.engine import runner
 
     lost = set().union(*(e.loses for e in corpus(assignment)))
     unproven = {c["id"] for c in runner.collect_checks(assignment)} - lost

@@ -98,7 +98,7 @@ def graded(course, notebooks):
 ])
 def test_windows_at_their_boundaries(moment, credit):
     """course.toml parsed and applied without a server: each bound belongs to the window it ends."""
-    from grader import deadlines
+    from grader.course import deadlines
 
     a1 = deadlines.parse(COURSE_TOML)[A1]
     when = deadlines.parse_time(moment)
@@ -110,7 +110,7 @@ def test_windows_at_their_boundaries(moment, credit):
 
 
 def test_an_extension_moves_the_late_windows_with_the_due_date():
-    from grader import deadlines
+    from grader.course import deadlines
 
     moved = deadlines.parse(COURSE_TOML)[A1].with_due(deadlines.parse_time("2026-09-19T23:59:00Z"))
     assert moved.opens == deadlines.parse_time("2026-09-01T00:00:00Z") and moved.extended
@@ -125,14 +125,14 @@ def test_an_extension_moves_the_late_windows_with_the_due_date():
     (COURSE_TOML.replace("due =", "dew ="), "needs a `due`"),
 ])
 def test_course_toml_mistakes_are_named(toml, complaint):
-    from grader import deadlines
+    from grader.course import deadlines
 
     with pytest.raises(deadlines.ConfigError, match=re.escape(complaint)):
         deadlines.parse(toml)
 
 
 def test_the_example_course_toml_parses():
-    from grader import deadlines
+    from grader.course import deadlines
 
     assert A1 in deadlines.parse((REPO / "course.example.toml").read_text())
 
@@ -141,7 +141,7 @@ def test_an_older_database_gains_the_new_columns(tmp_path):
     """A data dir from before deadlines and regrades: its rows get credit 1 and stay readable."""
     import sqlite3
 
-    from grader.service.db import Submission, sessions_for
+    from grader.store.db import Submission, sessions_for
 
     path = tmp_path / "old.sqlite3"
     with sqlite3.connect(path) as db:
@@ -222,7 +222,7 @@ def test_nbgrader_gradebook_export_carries_the_credit(course, graded, tmp_path, 
     service's own result: the late penalty is raw x (1 - credit) by the collection time.
     d2's time is after the class's last window, but 0.8 credit with d2's extension (read from
     the service's database)."""
-    from grader import gradebook
+    from grader.operations import gradebook
 
     monkeypatch.setenv("CONVGRADE_COURSE_CONFIG", str(course.root / "course.toml"))
     monkeypatch.setenv("CONVGRADE_DATA_DIR", str(course.data_dir))
@@ -341,7 +341,7 @@ def test_class_common_code_never_flags_a_pair(tmp_path):
     """ind_loops and ind_strided share only the reference Conv2D and learn_edge_kernel (as
     most of the class does): with the MOSS-like discount they score nothing, without it high."""
     tree = _similarity_tree(tmp_path / "submitted")
-    from grader import similarity
+    from grader.operations import similarity
 
     answers = similarity.tree_answers(tree, A1)
     template = similarity.released_code(A1)
@@ -491,7 +491,7 @@ def test_submit_command_shows_the_notes_the_credit_and_the_deadline(course, note
 def test_similarity_blocks_show_the_students_code_with_its_own_line_numbers(tmp_path):
     """No seam between cells in the code shown, and each block's line range is the code it shows,
     numbered as the student's answer code (cells in order, seams left out)."""
-    from grader import similarity
+    from grader.operations import similarity
 
     answers = similarity.tree_answers(_similarity_tree(tmp_path / "submitted"), A1)
     blocks = [(p["a"], p["b"], m) for p in similarity.compare(answers, similarity.released_code(A1))

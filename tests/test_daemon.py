@@ -1,4 +1,4 @@
-"""The warm local grader behind `convgrade grade NOTEBOOK` (grader/daemon.py), as a user meets it:
+"""The warm local grader behind `convgrade grade NOTEBOOK` (grader/doors/daemon.py), as a user meets it:
 real daemon processes on a real Unix socket, each test in its own runtime directory.
 
 Slow-ish (about 1.5 to 3 minutes on 2 cores): five daemons start, and two grades run cold.
@@ -18,7 +18,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader import assignments, notebook
+from grader.course import assignments, notebook
 from submissions import corpus, make_submission
 
 A1 = "a1_cross_correlation"

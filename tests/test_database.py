@@ -13,7 +13,7 @@ STARTERS = 8
 
 
 def _start(url, barrier, results):
-    from grader.service import db
+    from grader.store import db
 
     barrier.wait()
     try:

@@ -14,7 +14,7 @@ Slow-ish: about 14 gradings of a1 (about 1 s each with light demos, 5-15 s on a 
 
 import pytest
 
-from grader.grading import grade
+from grader.engine.grading import grade
 from submissions import corpus, dumps, failed_tests, make_submission
 
 A1 = "a1_cross_correlation"

@@ -20,7 +20,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from grader.gradescope.results import to_gradescope
+from grader.doors.gradescope.results import to_gradescope
 from service_harness import REPO
 from submissions import CorpusEntry, CORPUS, make_submission
 
@@ -118,7 +118,8 @@ def test_the_zip_holds_the_autograder_and_nothing_else_of_the_course(autograder)
     assert any(n.startswith(f"autograde_tests/{ASSIGNMENT}/test_") for n in names)
     tops = {n.split("/")[0] for n in names}
     assert tops == {"setup.sh", "run_autograder", "requirements.txt", "grader", "autograde_tests", "solutions"}
-    assert not any(n.startswith(("grader/service/", "grader/lti/")) or "__pycache__" in n for n in names)
+    left_out = ("grader/doors/service/", "grader/doors/lti/", "grader/store/")   # what Gradescope never runs
+    assert not any(n.startswith(left_out) or "__pycache__" in n for n in names)
     others = {n.split("/")[1] for n in names if n.startswith(("autograde_tests/", "solutions/")) and n.count("/") > 1}
     assert others == {ASSIGNMENT}, "no other assignment's suite or solution"
 
@@ -134,7 +135,7 @@ def _grade_on_gradescope(root, env, notebook_bytes):
 
 def _grade_here(tmp_path, notebook_bytes):
     """What `convgrade grade` computes (the same grade() call), in this process: no second torch start."""
-    from grader.grading import grade
+    from grader.engine.grading import grade
 
     path = tmp_path / f"{ASSIGNMENT}.ipynb"
     path.write_bytes(notebook_bytes)

@@ -25,8 +25,8 @@ from pathlib import Path
 
 import pytest
 
-from grader import runner
-from grader.grading import grade
+from grader.engine import runner
+from grader.engine.grading import grade
 
 ROOT = Path(__file__).resolve().parent.parent
 _spec = importlib.util.spec_from_file_location("honest_build", ROOT / "tests" / "honest" / "build.py")
@@ -34,7 +34,7 @@ build = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(build)
 HABITS = build.HABITS
 
-# What `nbgrader autograde` (0.9.6, the hidden cells calling grader.nbgrader_bridge in the
+# What `nbgrader autograde` (0.9.6, the hidden cells calling grader.doors.nbgrader_bridge in the
 # student's kernel) gives where it gives fewer points than full marks, and why:
 # {habit: ({exercise: points nbgrader gives}, why)}. Every habit not named here gets full marks.
 NBGRADER_SHORT = {
@@ -107,7 +107,7 @@ def test_the_committed_corpus_is_what_build_py_writes():
 
 
 def test_the_corpus_covers_every_assignment():
-    from grader import assignments
+    from grader.course import assignments
 
     assert {h.assignment for h in HABITS} == set(assignments.names())
     assert len(HABITS) >= 40

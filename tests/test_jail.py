@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.assignments import COURSE_DIR
-from grader.sandbox import UidLease
+from grader.course.assignments import COURSE_DIR
+from grader.engine.sandbox import UidLease
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the sandbox's namespaces, mounts and uid need root")
 
@@ -217,7 +217,7 @@ def test_no_program_is_executed(kernel, way):
 
 
 def test_fork_is_glibc_fork_only(kernel):
-    """The program may fork (its processes are held from outside: grader.containment), the
+    """The program may fork (its processes are held from outside: grader.engine.containment), the
     way glibc and CPython do it, so that a fork with threads alive leaves a runnable copy;
     every other clone that makes a process is refused."""
     assert kernel["program"]["fork"] == 7

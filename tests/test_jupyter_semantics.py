@@ -1,5 +1,5 @@
 """Notebooks written the way students write them in Jupyter get full marks: the program runs
-with IPython's own machinery in the real sandbox (grader.grading.grade), so what runs clean
+with IPython's own machinery in the real sandbox (grader.engine.grading.grade), so what runs clean
 in a kernel runs clean here. Several habits share a notebook where they cannot interfere
 (each grading costs seconds)."""
 
@@ -11,10 +11,11 @@ import nbformat
 import pytest
 import torch
 
-from grader import notebook, wire
-from grader.grading import grade
-from grader.nbgrader_bridge import answer_sources
-from grader.sandbox import Limits, Sandbox
+from grader import wire
+from grader.course import notebook
+from grader.doors.nbgrader_bridge import answer_sources
+from grader.engine.grading import grade
+from grader.engine.sandbox import Limits, Sandbox
 from submissions import dumps, make_submission
 
 A1, A3 = "a1_cross_correlation", "a3_output_shapes"

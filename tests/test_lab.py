@@ -25,7 +25,7 @@ from submissions import CorpusEntry, reference_answers
 from browser import CHROMIUM, browser  # noqa: F401 (the module-scoped chromium fixture)
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
-BUILT = REPO / "grader/lab/labextension/package.json"
+BUILT = REPO / "grader/doors/lab/labextension/package.json"
 pytestmark = [
     pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is absent (apt-get install chromium)"),
     pytest.mark.skipif(not BUILT.exists(), reason="the lab extension is not built (make labextension needs node)"),
@@ -79,7 +79,7 @@ def lab(tmp_path_factory, grader):
     # The student install's switch for nbgrader's instructor tools (a wheel puts it in
     # <prefix>/etc/jupyter/labconfig/page_config.d/), here at the user level.
     (home / "config/labconfig/page_config.d").mkdir(parents=True)
-    shutil.copy(REPO / "grader/lab/jupyter-config/labconfig/convgrade.json",
+    shutil.copy(REPO / "grader/doors/lab/jupyter-config/labconfig/convgrade.json",
                 home / "config/labconfig/page_config.d/convgrade.json")
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CONVGRADE_", "JUPYTER"))}

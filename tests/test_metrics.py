@@ -5,8 +5,8 @@ import datetime
 
 from prometheus_client import CollectorRegistry, generate_latest
 
-from grader.metrics import DatabaseCollector
-from grader.service.db import Submission, sessions_for, utcnow
+from grader.doors.metrics import DatabaseCollector
+from grader.store.db import Submission, sessions_for, utcnow
 
 
 def _scrape(sessions):
@@ -38,7 +38,7 @@ def test_queue_and_outcomes_per_assignment(tmp_path):
 
 
 def test_lti_passback_backlog(tmp_path):
-    from grader.lti.models import Passback   # registers the outbox table before the engine exists
+    from grader.store.lti_tables import Passback   # registers the outbox table before the engine exists
 
     sessions = sessions_for(f"sqlite:///{tmp_path / 'lti.sqlite3'}")
     hour_ago = utcnow() - datetime.timedelta(hours=1)

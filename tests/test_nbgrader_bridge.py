@@ -1,5 +1,5 @@
 """nbgrader's door scores like the sandboxed grader: for every corpus submission, the
-hidden cells' in-kernel scoring (grader.nbgrader_bridge) gives each exercise exactly the
+hidden cells' in-kernel scoring (grader.doors.nbgrader_bridge) gives each exercise exactly the
 points the corpus proves the sandbox gives it.
 
 The kernel runs the setup and answer cells, and the cells the student added; a corpus entry
@@ -14,8 +14,9 @@ import nbformat
 import pytest
 import torch
 
-from grader import notebook, runner
-from grader.nbgrader_bridge import score_exercise
+from grader.course import notebook
+from grader.doors.nbgrader_bridge import score_exercise
+from grader.engine import runner
 from submissions import corpus
 
 

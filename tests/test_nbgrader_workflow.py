@@ -223,7 +223,7 @@ def test_feedback_shows_scores_and_failure_messages_but_no_hidden_source(course)
 
 
 def test_feedback_escapes_student_controlled_text():
-    from grader import feedback
+    from grader.course import feedback
 
     evil = "<script>alert(1)</script>"
     result = {"assignment": A1, "gradable": True, "score": 0.0, "max_score": 1.0, "notes": [evil],
@@ -235,7 +235,7 @@ def test_feedback_escapes_student_controlled_text():
 
 def test_the_gradebook_records_an_assignment_missing_from_the_database(course, tmp_path):
     """No generate_assignment against this database: the notebook and its cells are recorded first."""
-    from grader import gradebook
+    from grader.operations import gradebook
 
     db_url = f"sqlite:///{tmp_path / 'fresh.db'}"
     results = course["convgrade"]

@@ -12,7 +12,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from grader import assignments, notebook
+from grader.course import assignments, notebook
 from submissions import reference_answers
 
 AUTHORED = assignments.authored()
@@ -101,7 +101,7 @@ def _solution_lines(assignment, cid):
 
 @pytest.mark.parametrize("assignment", sorted(CONTRACT))
 def test_hidden_test_cells_carry_the_suite_points(assignment):
-    from grader import runner
+    from grader.engine import runner
 
     checks = runner.collect_checks(assignment)
     source = nbformat.read(assignments.source_notebook(assignment), as_version=4)

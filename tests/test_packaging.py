@@ -43,7 +43,7 @@ def wheel(tmp_path_factory):
     jupyterlab, so no index is needed; `python -m build` with isolation does the same)."""
     root = tmp_path_factory.mktemp("wheel")
     run("git", "clone", "--quiet", REPO, root / "clone")
-    assert not (root / "clone/grader/lab/labextension").exists()
+    assert not (root / "clone/grader/doors/lab/labextension").exists()
     run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", root / "dist",
         root / "clone", cwd=root)
     (built,) = (root / "dist").glob("convgrade-*.whl")
@@ -96,7 +96,7 @@ def test_jupyterlab_lists_the_extension_enabled(fresh):
     disabled = json.loads(page_config.stdout).get("disabledExtensions", {})
     assert disabled.get("@jupyter/nbgrader:formgrader") is True, page_config.stdout
     server = run(fresh / "bin/python", "-m", "jupyter_server.extension.serverextension", "list", env=env)
-    assert re.search(r"grader\.lab\b.*enabled", server.stdout + server.stderr), server.stdout + server.stderr
+    assert re.search(r"grader\.doors\.lab\b.*enabled", server.stdout + server.stderr), server.stdout + server.stderr
 
 
 @pytest.fixture(scope="module")
@@ -161,8 +161,8 @@ def test_the_student_side_needs_no_server_package(tmp_path):
 import sys
 for name in {SERVER_ONLY!r}:
     sys.modules[name] = None        # import fails, as where the package is not installed
-import grader.lab, grader.lab.handlers, grader.submit, grader.feedback
 from grader.cli import main
+import grader.doors.lab, grader.doors.lab.handlers, grader.doors.submit, grader.course.feedback
 sys.exit(main(["submit", {str(tmp_path / "a.ipynb")!r}, "--server", "http://127.0.0.1:9", "--token", "t"]))
 """
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)

@@ -1,12 +1,12 @@
-"""The batch pool (grader/pool.py) and the zygote it shares (grader/zygote.py): one sandbox
+"""The batch pool (grader/doors/pool.py) and the zygote it shares (grader/engine/zygote_launcher.py): one sandbox
 zygote serves every worker, concurrently, and goes when the pool does."""
 
 import os
 import time
 
-from grader import zygote
-from grader.pool import GradingPool
-from grader.sandbox import UidLease, Zygote
+from grader.doors.pool import GradingPool
+from grader.engine import zygote_launcher
+from grader.engine.sandbox import UidLease, Zygote
 from submissions import make_submission
 
 ASSIGNMENTS = ["a1_cross_correlation", "a4_pooling"]
@@ -75,8 +75,8 @@ def test_concurrent_requests_each_get_their_own_answer():
 
 
 def test_a_dead_shared_zygote_is_replaced():
-    launched = zygote.launch()
-    zygote.attach(launched.pid, launched.control)
+    launched = zygote_launcher.launch()
+    zygote_launcher.attach(launched.pid, launched.control)
     launched.stop()
     Zygote._shared = None
     client = Zygote.shared()
@@ -87,12 +87,12 @@ def test_a_zygote_that_died_unreaped_is_replaced():
     """A pool's zygote killed while its parent has not reaped it yet (a zombie) counts as gone."""
     import signal
 
-    launched = zygote.launch()
+    launched = zygote_launcher.launch()
     os.kill(launched.pid, signal.SIGKILL)
     deadline = time.monotonic() + 10
-    while zygote.Launched(launched.pid, None).alive() and time.monotonic() < deadline:
+    while zygote_launcher.Launched(launched.pid, None).alive() and time.monotonic() < deadline:
         time.sleep(0.05)
-    zygote.attach(launched.pid, launched.control)
+    zygote_launcher.attach(launched.pid, launched.control)
     Zygote._shared = None
     client = Zygote.shared()
     assert client.pid != launched.pid and client._launched.alive()

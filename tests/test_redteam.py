@@ -13,10 +13,10 @@ import time
 
 import pytest
 
-from grader.assignments import COURSE_DIR
 from grader.cli import summary
-from grader.grading import grade
-from grader.sandbox import Limits, Zygote
+from grader.course.assignments import COURSE_DIR
+from grader.engine.grading import grade
+from grader.engine.sandbox import Limits, Zygote
 from submissions import dumps, make_submission
 
 A1 = "a1_cross_correlation"
@@ -72,7 +72,7 @@ print(json.dumps({"assignment": "a1_cross_correlation", "gradable": True, "score
 import os, glob
 for target in ["/work/main/autograde_tests/a1_cross_correlation/test_pwned.py",
                "/work/main/autograde_tests/conftest.py", "/work/main/data/result.json",
-               "/work/main/grader/runner.py"]:
+               "/work/main/grader/engine/runner.py"]:
     try:
         with open(target, "w") as f:
             f.write("raise SystemExit('pwned')\\n")
@@ -189,7 +189,7 @@ def test_attack_beside_wrong_answer_gains_nothing(name, reference_notebook):
     honest = grade(make_submission(A1, {"corr2d": WRONG}), A1, limits=LIMITS)
     attack = grade(make_submission(A1, {"corr2d": ATTACKS_WITH_WRONG_ANSWER[name]}), A1, limits=LIMITS)
     # no more than the wrong answer alone (replacing torch's functions is itself a forbidden
-    # shortcut, which may cost the exercise: grader.shortcuts)
+    # shortcut, which may cost the exercise: grader.engine.shortcuts)
     assert attack["score"] <= honest["score"] < honest["max_score"], dumps(attack)
 
 
@@ -281,7 +281,7 @@ def test_a_reply_flood_does_not_bloat_the_grading_process(tmp_path):
     probe.write_text(f"""
 import sys
 sys.path.insert(0, {str(COURSE_DIR / "tests")!r})
-from grader.grading import grade
+from grader.engine.grading import grade
 from submissions import make_submission
 grade(make_submission("a1_cross_correlation"), "a1_cross_correlation")
 def peak():

@@ -24,9 +24,9 @@ import uuid
 
 import pytest
 
-from grader.assignments import COURSE_DIR
-from grader.grading import grade, warm_up
-from grader.sandbox import Limits, UidLease, Zygote
+from grader.course.assignments import COURSE_DIR
+from grader.engine.grading import grade, warm_up
+from grader.engine.sandbox import Limits, UidLease, Zygote
 from submissions import dumps, make_submission
 
 A1 = "a1_cross_correlation"
@@ -145,7 +145,7 @@ for attempt in ("import ctypes; ctypes.CDLL(None).getpid()",
         pass
 """
 IMPORT_GRADER = """
-for attempt in ("import grader.wire", "from grader.untrusted import child", "import grader.sandbox"):
+for attempt in ("import grader.wire", "from grader.untrusted import child", "import grader.engine.sandbox"):
     try:
         exec(attempt)
         print("GRADER_IMPORTED", attempt)
@@ -239,7 +239,7 @@ class MemoryWatch:
 
 def _pss(pid):
     """What a process holds, a page shared between k processes counted 1/k times: the program
-    may fork (grader.containment holds the submission as a whole), and RSS would count every
+    may fork (grader.engine.containment holds the submission as a whole), and RSS would count every
     page a fork shares with the warm template once per process."""
     try:
         with open(f"/proc/{pid}/smaps_rollup") as rollup:
@@ -296,7 +296,7 @@ def test_in_process_attacks_gain_nothing():
     ended_by_budget = any("of memory in total across its processes" in t["output"] for t in result["tests"])
     # the attack reached the engine, unless its fork attack ended the whole program first
     assert ended_by_budget or "ENGINE_REWIRED" in result["stdout"], result["stdout"][-500:]
-    # The watchdog (grader.containment) ends a submission over its 1 GiB across all its processes.
+    # The watchdog (grader.engine.containment) ends a submission over its 1 GiB across all its processes.
     assert peak < LIMITS.memory_bytes + (768 << 20), peak
 
 

@@ -7,7 +7,7 @@ attacks assume the student reaches everything in the sandbox's processes (the en
 modules through `__main__`, sys.modules or the heap, its fork, its wire encoder) and use it.
 
 Each attack is an a1 notebook in tests/redteam3/ (its answer cells; see the README there),
-graded through grader.grading.grade in the real sandbox, next to its honest twin:
+graded through grader.engine.grading.grade in the real sandbox, next to its honest twin:
 
 1. a forbidden convolution, hidden (torch.conv_tbc, torch._C._DisableTorchDispatch, the
    dispatch stack's length as a sign of being watched, a second thread, another exercise's
@@ -44,8 +44,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.grading import grade, warm_up
-from grader.sandbox import Limits, Zygote
+from grader.engine.grading import grade, warm_up
+from grader.engine.sandbox import Limits, Zygote
 from submissions import dumps, make_submission
 
 A1 = "a1_cross_correlation"

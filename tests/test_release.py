@@ -4,7 +4,8 @@ tests/test_notebooks.py checks that exercises/ is what nbgrader makes of solutio
 
 import pytest
 
-from grader import assignments, release
+from grader.course import assignments
+from grader.operations import release
 
 
 @pytest.mark.parametrize("assignment", assignments.authored())

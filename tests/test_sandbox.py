@@ -7,9 +7,10 @@ import time
 import pytest
 import torch
 
-from grader import assignments, wire
-from grader.sandbox import Limits, Sandbox
-from grader.student import Student, StudentError, plain_tensor
+from grader import wire
+from grader.course import assignments
+from grader.engine.sandbox import Limits, Sandbox
+from grader.engine.student import Student, StudentError, plain_tensor
 
 PROBES = """
 import os, socket, torch
@@ -167,7 +168,7 @@ def test_wire_refuses_what_is_not_data():
 def test_a_request_too_big_for_the_sandbox_is_the_graders_fault_not_a_crash(student):
     """The grader's own message over what the sandbox reads: not sent, and never reported as
     the student's process dying; the check's process goes on answering."""
-    from grader.sandbox import SandboxFailure
+    from grader.engine.sandbox import SandboxFailure
 
     sandbox = student._sandbox
     with pytest.raises(SandboxFailure) as refused:

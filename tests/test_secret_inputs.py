@@ -1,4 +1,4 @@
-"""Hidden inputs come from the installation's secret (grader.secret), so nothing the sandbox
+"""Hidden inputs come from the installation's secret (grader.engine.secret), so nothing the sandbox
 can read predicts them, and one seed with one secret replays a grading exactly.
 
 - the attack: a corr2d that reads back every generator it can see (torch.initial_seed(),
@@ -26,9 +26,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from grader import assignments, secret
-from grader.checks import rng
-from grader.grading import grade
+from grader.course import assignments
+from grader.engine import secret
+from grader.engine.checks import rng
+from grader.engine.grading import grade
 from submissions import make_submission
 
 A1 = "a1_cross_correlation"

@@ -11,7 +11,7 @@ import pytest
 import redis
 
 from conftest import SERVICE_ASSIGNMENT
-from grader.grading import grade
+from grader.engine.grading import grade
 from service_harness import HOST, Client, Service, checks_as_served, convgrade, error_of, free_port, import_roster
 
 REDIS = shutil.which("redis-server", path="/usr/local/bin:/usr/bin:/usr/sbin")

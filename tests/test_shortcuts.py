@@ -1,15 +1,16 @@
-"""Forbidden shortcuts (grader.shortcuts): only the code the exercise reaches is judged, what
+"""Forbidden shortcuts (grader.engine.shortcuts): only the code the exercise reaches is judged, what
 the grader cannot resolve fails closed, every message names the cell and line, and the
 course's policy decides what a forbidden shortcut costs (issue 20 item 5, issue 21 item 5).
 
 The rule is unit-tested on source snippets (each honest habit passes; each evasion fails);
-a few gradings through grader.grading.grade (the real sandbox) prove the policy end to end.
+a few gradings through grader.engine.grading.grade (the real sandbox) prove the policy end to end.
 """
 
 import pytest
 
-from grader import deadlines, shortcuts
-from grader.grading import grade
+from grader.course import deadlines
+from grader.engine import shortcuts
+from grader.engine.grading import grade
 from submissions import dumps, failed_tests, make_submission
 
 SETUP = ("setup", "import torch\nfrom torch import nn\nimport torch.nn.functional as F\n")

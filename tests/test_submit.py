@@ -73,7 +73,7 @@ def test_wrong_notebook_prints_each_failed_check_with_its_message(strict_service
 
 def test_wrong_notebook_as_text_names_the_failed_checks(strict_service, tmp_path):
     # The same student again would be rate limited: read the stored result as text instead.
-    from grader.submit import describe
+    from grader.doors.submit import describe
 
     done = submit(FLIPPED.submission(), strict_service.url, strict_service.admin_token, *GRADED,
                   tmp_path=tmp_path)
@@ -185,7 +185,7 @@ def test_missing_token_and_missing_file(tmp_path):
 def test_no_token_reads_as_an_option():
     """`convgrade submit --token TOKEN`: a token starting with "-" would be taken for an
     option (argparse), as about one random URL-safe token in 64 does."""
-    from grader.service.config import new_token
+    from grader.store.settings import new_token
 
     tokens = [new_token() for _ in range(5000)]
     assert not [t for t in tokens if t.startswith("-")]

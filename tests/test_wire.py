@@ -1,10 +1,10 @@
 """The trusted side validates everything the sandbox sends, in one place (grader.wire for
-the format, grader.student for each reply's shape), before it builds anything from it.
+the format, grader.engine.student for each reply's shape), before it builds anything from it.
 
 Every process in the sandbox is the student's, so these tests play the sandbox: they write
 crafted bytes into a real socket and let the trusted side's own code (Sandbox._request,
 wire.receive, wire.decode, Student) read them. The last test does it through
-grader.grading.grade with a real sandbox: a module that reports a giant parameter shape
+grader.engine.grading.grade with a real sandbox: a module that reports a giant parameter shape
 costs the grading process no memory and the student reads what happened.
 """
 
@@ -22,9 +22,9 @@ import pytest
 import torch
 
 from grader import wire
-from grader.grading import grade
-from grader.sandbox import Limits, Sandbox
-from grader.student import Student, StudentError
+from grader.engine.grading import grade
+from grader.engine.sandbox import Limits, Sandbox
+from grader.engine.student import Student, StudentError
 from submissions import make_submission
 
 A1 = "a1_cross_correlation"
@@ -54,7 +54,7 @@ def call_reply(result):
 
 
 class CraftedSandbox:
-    """The Sandbox interface of grader.sandbox, whose process is a socket this test writes
+    """The Sandbox interface of grader.engine.sandbox, whose process is a socket this test writes
     crafted replies into; the trusted side reads them with Sandbox's own code."""
 
     def __init__(self, names=("corr2d", "Conv2D")):

@@ -28,7 +28,7 @@ import requests
 from sqlalchemy import create_engine, text
 
 from conftest import SERVICE_ASSIGNMENT
-from grader.grading import grade
+from grader.engine.grading import grade
 from real_engines import postgres_cluster, postgres_missing_reason, redis_server, redis_server_binary
 from service_harness import HOST, REPO, Client, checks_as_served, convgrade, free_port, import_roster, service_env
 
@@ -63,7 +63,7 @@ def deployment(tmp_path_factory, redis_url, database_url):
     port = free_port()
     log = open(data_dir / "gunicorn.log", "wb")
     web = subprocess.Popen([sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", f"{HOST}:{port}",
-                            "grader.service:create_app()"], cwd=REPO, env=env, stdout=log,
+                            "grader.doors.service:create_app()"], cwd=REPO, env=env, stdout=log,
                            stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://{HOST}:{port}"
     _until(lambda: requests.get(url + "/healthz", timeout=2).status_code == 200, 60, "gunicorn healthy",

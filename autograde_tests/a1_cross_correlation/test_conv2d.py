@@ -20,7 +20,7 @@ state_dict, its attributes) earns a point.
 
 import torch
 
-from grader.checks import check, describe, expect_tensor, fail, rng, within
+from grader.engine.checks import check, describe, expect_tensor, fail, rng, within
 
 from .._corr2d_support import half_turn_symmetric, interior_close, ref_corr2d, shape_text
 

@@ -2,7 +2,7 @@
 
 import torch
 
-from grader.checks import check, expect_not_used, expect_tensor, fail, rng
+from grader.engine.checks import check, expect_not_used, expect_tensor, fail, rng
 
 from .._corr2d_support import (FORBIDDEN, FORBIDDEN_REASON, call_twice_on_the_same_tensors, close, describe,
                        expect_gradients, expect_runs, expect_values, half_turn_symmetric, inputs,

@@ -21,8 +21,8 @@ descent checks accept gradient descent with the default in place of the ignored 
 
 import torch
 
-from grader.checks import check, expect_tensor, fail, rng
-from grader.student import StudentError
+from grader.engine.checks import check, expect_tensor, fail, rng
+from grader.engine.student import StudentError
 
 from .._corr2d_support import ref_corr2d, shape_text
 

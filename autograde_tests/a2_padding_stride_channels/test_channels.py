@@ -7,7 +7,7 @@ checks say how), the output channels may be what that function returns for each 
 import torch
 import torch.nn.functional as F
 
-from grader.checks import check, expect_not_used, fail, loops_in, rng
+from grader.engine.checks import check, expect_not_used, fail, loops_in, rng
 
 from .._corr2d_support import (FORBIDDEN, FORBIDDEN_REASON, close, expect_runs, expect_values,
                               shape_text)

@@ -8,7 +8,7 @@ padding and stride as (height, width) pairs.
 import torch
 import torch.nn.functional as F
 
-from grader.checks import check, expect_not_used, fail, rng
+from grader.engine.checks import check, expect_not_used, fail, rng
 
 from .._corr2d_support import (FORBIDDEN, FORBIDDEN_REASON, close, expect_gradients, expect_runs, expect_values,
                        inputs, shape_text)

@@ -19,8 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from grader.checks import fail, same_value
-from grader.student import StudentError
+from grader.engine.checks import fail, same_value
+from grader.engine.student import StudentError
 
 
 class Raises:

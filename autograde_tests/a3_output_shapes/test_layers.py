@@ -5,8 +5,8 @@ fields, from measuring with autograd (see _common.py)."""
 
 import functools
 
-from grader.checks import check, py_rng, same_value
-from grader.student import StudentError
+from grader.engine.checks import check, py_rng, same_value
+from grader.engine.student import StudentError
 
 from ._common import (Raises, compare_cases, conv1d_length, conv2d_macs, conv2d_params, conv2d_shape,
                       measured_receptive_field)

@@ -4,7 +4,7 @@ pool_output_size. Expected values (or errors) come from running torch (see _comm
 import functools
 import random
 
-from grader.checks import check, describe, fail, py_rng
+from grader.engine.checks import check, describe, fail, py_rng
 
 from ._common import (Accepted, Raises, call_text, compare_cases, conv1d_length, conv_transpose1d_length,
                       grid, max_pool1d_length, sweep)

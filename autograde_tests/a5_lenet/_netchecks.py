@@ -20,8 +20,8 @@ checks aimed at it and no others:
 
 import torch
 
-from grader.checks import CheckFailed, agree, describe, expect_close, expect_tensor, fail, inputs, rng
-from grader.student import RemoteObject, StudentError
+from grader.engine.checks import CheckFailed, agree, describe, expect_close, expect_tensor, fail, inputs, rng
+from grader.engine.student import RemoteObject, StudentError
 
 from . import _reference as ref
 

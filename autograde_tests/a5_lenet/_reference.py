@@ -13,8 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from grader.checks import describe, fail, rng
-from grader.student import RemoteObject
+from grader.engine.checks import describe, fail, rng
+from grader.engine.student import RemoteObject
 
 
 # -- the architectures --------------------------------------------------------------

@@ -1,6 +1,6 @@
 """CifarNet: the student writes a forward() that flattens between the convolutional and linear parts."""
 
-from grader.checks import check
+from grader.engine.checks import check
 
 from . import _netchecks as nc
 from ._reference import CIFARNET

@@ -6,8 +6,8 @@ from forward hooks on the same architecture built here."""
 import torch
 from torch import nn
 
-from grader.checks import CheckFailed, check, fail
-from grader.student import StudentError
+from grader.engine.checks import CheckFailed, check, fail
+from grader.engine.student import StudentError
 
 from . import _reference as ref
 

@@ -1,6 +1,6 @@
 """LeNet: the student writes forward() for the given layers (sigmoid activations, average pooling)."""
 
-from grader.checks import check
+from grader.engine.checks import check
 
 from . import _netchecks as nc
 from ._reference import LENET

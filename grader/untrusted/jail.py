@@ -30,7 +30,7 @@ Three moments, three functions:
   code in the sandbox it runs in a process the student controls, so it keeps honest
   programs from tripping over each other and nothing more: the trusted side checks from
   /proc that each check process holds no inherited descriptor, and holds every process of
-  the submission from outside (grader.containment).
+  the submission from outside (grader.engine.containment).
 * `freeze_writable` runs in a root process forked from the zygote once the program has
   finished: it remounts the sandbox's tmpfs (/tmp, /dev/shm, /run, /var/tmp) read-only,
   so no check can leave a file for another, whatever handle it holds.

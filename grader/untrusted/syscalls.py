@@ -16,7 +16,7 @@ in the zygote, long before any student code runs, and kept as compiled BPF bytes
     can run the grader's fork). The student's forks are bounded outside the filter: RLIMIT_NPROC
     on the submission's uid, the trusted side's sweep of every process it did not ask for,
     its memory watchdog over all of them, and SIGSTOP of every process but the one it talks
-    to (grader.sandbox). Allowing glibc's own pattern also means every fork runs glibc's and
+    to (grader.engine.sandbox). Allowing glibc's own pattern also means every fork runs glibc's and
     the libraries' atfork handlers (malloc's arena locks, OpenBLAS's pool) and CPython's
     after-fork step before any bytecode, so a fork with other threads alive leaves a
     runnable copy;

@@ -6,7 +6,7 @@ run in (grader.untrusted.child.sandbox_shell: never used here), never touches CU
 cannot fork children that use it), never sees hidden tests or solutions, and never runs
 student code itself. Each request on the control socket carries the limits and three
 file descriptors (the submission's control socket, stdout and stderr) after the socket its
-answer goes to (grader.zygote: one zygote can serve a whole pool); the zygote forks,
+answer goes to (grader.engine.zygote_launcher: one zygote can serve a whole pool); the zygote forks,
 the child locks itself down and serves the submission (grader.untrusted.child: the program
 once, then a fresh fork per check), and the zygote answers with the child's pid.
 """

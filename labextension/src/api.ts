@@ -1,5 +1,5 @@
 /**
- * Requests to the convgrade jupyter_server extension (grader/lab/handlers.py) under
+ * Requests to the convgrade jupyter_server extension (grader/doors/lab/handlers.py) under
  * <base_url>/convgrade/. The page never talks to the grader itself: the Jupyter server holds
  * the grader's address and the student's token and forwards each request.
  */

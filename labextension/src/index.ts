@@ -2,7 +2,7 @@
  * convgrade for JupyterLab 4: a "Submit for grading" button on assignment notebooks (those
  * carrying nbgrader metadata) and a side panel with the grader's feedback.
  *
- * The button saves the notebook and asks the Jupyter server (grader/lab/handlers.py) to send
+ * The button saves the notebook and asks the Jupyter server (grader/doors/lab/handlers.py) to send
  * the saved file to the grader; the grader's address and the student's token stay on the
  * server (JupyterLab settings or CONVGRADE_URL / CONVGRADE_TOKEN).
  */

@@ -117,7 +117,7 @@ export class ResultPanel extends Widget {
   private _history: HTMLElement;
 }
 
-/** The score that counts and how it came about (grader/feedback.py credit_words). */
+/** The score that counts and how it came about (grader/course/feedback.py credit_words). */
 export function creditWords(score: number, max: number, credit: number, credited: number): string {
   if (credit >= 1) {
     return `${fmt(score)} / ${fmt(max)} points (full credit: this is the score that counts)`;
@@ -128,7 +128,7 @@ export function creditWords(score: number, max: number, credit: number, credited
   return `${fmt(score)} / ${fmt(max)} points; submitted late, ${pct(credit)} credit: it counts as ${fmt(credited)} / ${fmt(max)}`;
 }
 
-/** The assignment's windows in one sentence (grader/feedback.py deadline_words). */
+/** The assignment's windows in one sentence (grader/course/feedback.py deadline_words). */
 export function deadlineWords(a: IDeadlines): string {
   if (!a.due) {
     return 'No deadline: open, full credit.';

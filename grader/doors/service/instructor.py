@@ -1,0 +1,193 @@
+"""The instructor's course home (blueprint "instructor"): deadlines and extensions, regrades, similarity.
+
+Every route needs the instructor's token (the page cookie, as in grader.doors.service.pages). The
+forms post here and redirect back with a one-line message; grading stays in the queue.
+"""
+
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from grader.course import assignments, deadlines
+from grader.doors.service import reports, submissions
+from grader.doors.service.auth import INSTRUCTOR, identify
+from grader.operations import regrade
+from grader.store.db import Extension
+
+bp = Blueprint("instructor", __name__, url_prefix="/instructor")
+COOKIE = "convgrade_token"
+
+
+def _require_instructor():
+    identity = identify(request.cookies.get(COOKIE, ""))
+    if identity is None or not identity.is_admin:
+        abort(403, "only the instructor's token may do this")
+    return identity
+
+
+def instructor_page(identity, new_token=None):
+    """The course home, for the instructor's `identity` (with a reissued token shown once)."""
+    return render_template("instructor.html", reports={r["assignment"]: r for r in reports.assignment_reports()},
+                           submissions=submissions.listing(identity, limit=500), identity=identity,
+                           new_token=new_token, **home_context())
+
+
+def home_context():
+    """What the course home shows besides the reports and the submissions list."""
+    sessions = current_app.config["SESSIONS"]
+    with sessions() as session:
+        extensions = list(session.scalars(select(Extension).order_by(Extension.assignment, Extension.student_id)))
+    course = _course_or_error()
+    schedule = [{"assignment": name, "deadlines": course.get(name),
+                 "extensions": [{"student_id": e.student_id, **_shifted(course.get(name), e)}
+                                for e in extensions if e.assignment == name]}
+                for name in assignments.names()]
+    return {"schedule": schedule, "changes": regrade.changes(sessions), "message": request.args.get("message"),
+            "config_path": deadlines.config_path(), "human": deadlines.human,
+            "roster": roster_view(), "suite_warnings": reports.suite_warnings(), "assignment_names": assignments.names()}
+
+
+def roster_view():
+    """Every student the course knows, with each assignment's state: the counted score, or
+    what stands in its way (not submitted, queued, could not be graded)."""
+    from grader.store.db import Submission
+
+    best = reports.best_submissions()
+    with current_app.config["SESSIONS"]() as session:
+        latest = {}
+        for row in session.scalars(select(Submission).order_by(Submission.created_at)):
+            latest[row.student_id, row.assignment] = row
+    students = []
+    for student, name in reports.roster().items():
+        states = {}
+        for assignment in assignments.names():
+            counted, last = best.get((student, assignment)), latest.get((student, assignment))
+            if counted is not None:
+                states[assignment] = {"state": "graded", "text": f"{reports.counted(counted):g} / "
+                                      f"{counted.result['max_score']:g}", "id": counted.id}
+            elif last is not None:
+                states[assignment] = {"state": last.status, "text": last.status, "id": last.id}
+            else:
+                states[assignment] = {"state": "missing", "text": "not submitted", "id": None}
+        students.append({"student_id": student, "name": name, "assignments": states})
+    return students
+
+
+def _course_or_error():
+    try:
+        return deadlines.course()
+    except deadlines.ConfigError:
+        return {}
+
+
+def _shifted(base, extension):
+    moved = base.with_due(deadlines.from_db(extension.due)) if base else None
+    return {"due": moved.due if moved else deadlines.from_db(extension.due),
+            "closes": moved.closes if moved else None}
+
+
+@bp.post("/extensions")
+def add_extension():
+    _require_instructor()
+    student, assignment = request.form.get("student", "").strip(), request.form.get("assignment", "")
+    try:
+        if not student:
+            raise ValueError("name the student who gets the extension")
+        due = deadlines.parse_time(request.form.get("due", ""), "the new due date")
+        with current_app.config["SESSIONS"]() as session:
+            moved = deadlines.extend(session, student, assignment, due)
+    except (ValueError, deadlines.ConfigError) as exc:
+        return _back(str(exc))
+    return _back(f"{student} now has {assignment} due {deadlines.human(moved.due)}")
+
+
+@bp.post("/extensions/remove")
+def remove_extension():
+    _require_instructor()
+    student, assignment = request.form.get("student", ""), request.form.get("assignment", "")
+    try:
+        with current_app.config["SESSIONS"]() as session:
+            deadlines.remove_extension(session, student, assignment)
+    except deadlines.ConfigError as exc:
+        return _back(str(exc))
+    return _back(f"{student}'s extension of {assignment} is removed; the course's deadlines apply again")
+
+
+@bp.post("/roster/token")
+def reissue_token():
+    """A new token for one rostered student (the old one stops working), shown once."""
+    from grader.store.db import Student, hash_token, new_token
+
+    identity = _require_instructor()
+    student_id = request.form.get("student", "")
+    with current_app.config["SESSIONS"]() as session:
+        student = session.get(Student, student_id)
+        if student is None:
+            return _back(f"{student_id} is not on the roster: import them with `convgrade students import`")
+        token = new_token()
+        student.token_hash = hash_token(token)
+        session.commit()
+    # rendered, not redirected: a token never travels in a URL
+    return instructor_page(identity, new_token={"student_id": student_id, "token": token})
+
+
+@bp.get("/gradebook.csv")
+def gradebook_download():
+    """The gradebook for the signed-in instructor's browser (the API takes a bearer token)."""
+    from grader.doors.service.api import gradebook_response
+
+    _require_instructor()
+    return gradebook_response()
+
+
+@bp.post("/regrade")
+def regrade_now():
+    _require_instructor()
+    form = request.form
+    chosen = regrade.request(current_app.config["SESSIONS"], current_app.config["QUEUE"],
+                             assignment=form.get("assignment") or None, student=form.get("student") or None,
+                             submission_id=form.get("submission") or None, fresh_seed=bool(form.get("fresh_seed")))
+    return _back(f"queued {len(chosen)} submission(s) for regrading; changed scores appear below when graded")
+
+
+@bp.get("/similarity/<assignment>")
+def similarity_report(assignment):
+    from grader.operations import similarity
+
+    _require_instructor()
+    if assignment not in assignments.names():
+        abort(404, f"there is no assignment {assignment!r}")
+    threshold = _threshold(request.args.get("threshold", "0.3"))
+    answers = stored_answers(assignment)
+    pairs = similarity.compare(answers, similarity.released_code(assignment), threshold=threshold) \
+        if len(answers) > 1 else []
+    return render_template("similarity.html", assignment=assignment, pairs=pairs, threshold=threshold,
+                           students=len(answers))
+
+
+def stored_answers(assignment):
+    """{student: answer code} of each student's counted submission (grader.doors.service.reports)."""
+    import nbformat
+
+    from grader.operations import similarity
+
+    data_dir = current_app.config["SETTINGS"].data_dir
+    found = {}
+    for (student, name), submission in reports.best_submissions().items():
+        if name == assignment and student != INSTRUCTOR:
+            nb = nbformat.read(data_dir / submission.path, as_version=4)
+            found[student] = similarity.answer_code(nb, assignment)
+    return found
+
+
+def _threshold(raw):
+    try:
+        value = float(raw)
+    except ValueError:
+        abort(400, f"threshold must be a number from 0 to 1, not {raw!r}")
+    if not 0 <= value <= 1:
+        abort(400, "threshold must be from 0 to 1")
+    return value
+
+
+def _back(message):
+    return redirect(url_for("pages.instructor", message=message), code=303)

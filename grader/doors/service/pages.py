@@ -1,0 +1,110 @@
+"""Server-rendered pages: the student's upload-and-feedback page and the instructor's overview.
+
+A token pasted into the form is kept in an HttpOnly, SameSite=Strict cookie; the JSON API
+takes only the Authorization header.
+"""
+
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from werkzeug.exceptions import HTTPException
+
+from grader.course import assignments, deadlines, feedback
+from grader.doors.service import instructor as course_home, submissions
+from grader.doors.service.auth import identify, session_identity
+
+bp = Blueprint("pages", __name__)
+COOKIE = "convgrade_token"
+
+
+def _page_identity():
+    """The pasted token's identity, else the student an LTI launch signed in."""
+    return (identify(request.cookies.get(COOKIE, ""))
+            or session_identity(require_csrf=request.method == "POST"))
+
+
+@bp.get("/")
+def index():
+    identity = _page_identity()
+    if identity is None:
+        return render_template("login.html")
+    return _index_page(identity)
+
+
+def _index_page(identity, error=None, status=200):
+    return render_template("index.html", identity=identity, assignments=assignments.names(),
+                           submissions=submissions.listing(identity, limit=50), error=error,
+                           schedule=_schedule(identity), human=deadlines.human), status
+
+
+def _schedule(identity, names=None):
+    """Each assignment's deadlines as this student sees them (their extension applied), and
+    the credit a submission would earn now."""
+    now, rows = deadlines.now(), []
+    student = None if identity.is_admin else identity.student_id
+    with current_app.config["SESSIONS"]() as session:
+        for name in assignments.names() if names is None else names:
+            found = deadlines.effective(name, student, session)
+            try:
+                credit, refusal = (found.credit_at(now) if found else 1.0), None
+            except deadlines.Refused as exc:
+                credit, refusal = None, str(exc)
+            rows.append({"assignment": name, "deadlines": found, "credit": credit, "refusal": refusal})
+    return rows
+
+
+@bp.post("/login")
+def login():
+    token = request.form.get("token", "").strip()
+    identity = identify(token)
+    if identity is None:
+        return render_template("login.html", error="That token is not valid."), 401
+    response = redirect(url_for("pages.instructor" if identity.is_admin else "pages.index"), code=303)
+    response.set_cookie(COOKIE, token, httponly=True, samesite="Strict", secure=request.is_secure)
+    return response
+
+
+@bp.post("/logout")
+def logout():
+    response = redirect(url_for("pages.index"), code=303)
+    response.delete_cookie(COOKIE)
+    session.clear()
+    return response
+
+
+@bp.post("/submit")
+def submit():
+    identity = _page_identity()
+    if identity is None:
+        return render_template("login.html", error="Paste your token first."), 401
+    try:
+        submission = submissions.accept(identity, request.files.get("notebook"), request.form.get("assignment"))
+    except HTTPException as exc:
+        return _index_page(identity, error=exc.description, status=exc.code)
+    return redirect(url_for("pages.submission_page", submission_id=submission.id), code=303)
+
+
+@bp.get("/submissions/<submission_id>")
+def submission_page(submission_id):
+    identity = _page_identity()
+    if identity is None:
+        return render_template("login.html", error="Paste your token to see this submission."), 401
+    from grader.operations.regrade import history
+
+    submission = submissions.visible_submission(identity, submission_id)
+    with current_app.config["SESSIONS"]() as session:
+        earlier = history(session, submission.id)
+    result = submission.result
+    order = feedback.assignment_order(submission.assignment)
+    schedule = _schedule(identity, [submission.assignment]) if result else []
+    return render_template("submission.html", submission=submission, result=result,
+                           exercises=feedback.grouped(result, order), credit_words=feedback.credit_words,
+                           schedule=schedule[0] if schedule else None, human=deadlines.human,
+                           history=earlier, identity=identity)
+
+
+@bp.get("/instructor")
+def instructor():
+    identity = _page_identity()
+    if identity is None or not identity.is_admin:
+        return render_template("login.html", error="The instructor page needs the instructor's token.",
+                               instructor=True), 403 if identity else 401
+    return course_home.instructor_page(identity)

@@ -1,0 +1,132 @@
+"""Accepting a submission: validate everything first, then store the file and the row, then queue.
+
+Nothing is written for a request that is refused; the file is fsynced and the row
+committed before the caller hears "queued".
+"""
+
+import datetime
+import os
+import time
+
+from flask import abort, current_app
+from sqlalchemy import func, select
+
+from grader.course import assignments, deadlines, notebook
+from grader.course.notebook import NotebookError
+from grader.store.db import Submission, new_id, utcnow
+
+
+def accept(identity, upload, assignment=None):
+    """Validate and store one upload (a werkzeug FileStorage); return the queued Submission."""
+    settings = current_app.config["SETTINGS"]
+    raw = upload.read() if upload is not None else b""
+    if upload is None or not (upload.filename or raw):
+        abort(400, "attach the notebook as the multipart field 'notebook'")
+    if not raw:
+        abort(422, "the uploaded notebook is empty")
+    assignment = _assignment_of(raw, upload.filename, (assignment or "").strip() or None)
+    _check_rate_limit(identity, settings.resubmit_seconds)
+    submitted_at = deadlines.now()
+    credit = _credit(identity, assignment, submitted_at)
+    return _store(settings, identity, raw, assignment, upload.filename or "notebook.ipynb",
+                  submitted_at, credit)
+
+
+def _credit(identity, assignment, when):
+    """The late credit the server's clock gives this upload; a 403 outside every window.
+
+    The instructor's own uploads (trying the assignment out) are never refused."""
+    if identity.is_admin:
+        return 1.0
+    with current_app.config["SESSIONS"]() as session:
+        try:
+            return deadlines.credit_at(assignment, identity.student_id, when, session)
+        except deadlines.Refused as refusal:
+            abort(403, str(refusal))
+
+
+def _assignment_of(raw, filename, requested):
+    known = assignments.names()
+    if requested is not None and requested not in known:
+        abort(400, f"there is no assignment {requested[:100]!r}; this grader grades {', '.join(known) or 'nothing yet'}")
+    try:
+        nb = notebook.read(raw)
+        return requested or notebook.guess_assignment(nb, filename)
+    except NotebookError as exc:
+        abort(422, "; ".join(exc.errors)[:1000])
+    except Exception as exc:  # a hostile file gets its own 422, never a 500
+        abort(422, f"the notebook could not be read ({type(exc).__name__})")
+
+
+def _check_rate_limit(identity, seconds):
+    if seconds <= 0 or identity.is_admin:
+        return
+    since = utcnow() - datetime.timedelta(seconds=seconds)
+    with current_app.config["SESSIONS"]() as session:
+        last = session.scalar(select(func.max(Submission.created_at))
+                              .where(Submission.student_id == identity.student_id))
+    if last is not None and last > since:
+        wait = int((last - since).total_seconds()) + 1
+        abort(429, f"you may submit once every {seconds:g} seconds; try again in {wait} seconds")
+
+
+def _store(settings, identity, raw, assignment, filename, submitted_at, credit):
+    submission_id = new_id()
+    relative = f"submissions/{submission_id}.ipynb"
+    _write_durably(settings.data_dir / relative, raw)
+    submission = Submission(id=submission_id, student_id=identity.student_id, assignment=assignment,
+                            filename=os.path.basename(filename)[:400], path=relative, status="queued",
+                            attempts=0, created_at=utcnow(), submitted_at=deadlines.to_db(submitted_at),
+                            credit=credit)
+    try:
+        with current_app.config["SESSIONS"]() as session:
+            session.add(submission)
+            session.commit()
+    except BaseException:
+        (settings.data_dir / relative).unlink(missing_ok=True)
+        raise
+    current_app.config["QUEUE"].enqueue(submission_id)
+    return submission
+
+
+def _write_durably(path, data):
+    temporary = path.with_suffix(".part")
+    with open(temporary, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(temporary, path)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+def visible_submission(identity, submission_id):
+    """The submission if this caller may see it; a 404 otherwise (never says whose it is)."""
+    with current_app.config["SESSIONS"]() as session:
+        submission = session.get(Submission, submission_id)
+    if submission is None or not (identity.is_admin or submission.student_id == identity.student_id):
+        abort(404, f"there is no submission {submission_id!r} of yours")
+    return submission
+
+
+def wait_for(identity, submission_id, seconds):
+    """Poll until the submission is done or failed, or `seconds` pass; return its latest state."""
+    deadline = time.monotonic() + seconds
+    while True:
+        submission = visible_submission(identity, submission_id)
+        if submission.status in ("done", "error") or time.monotonic() >= deadline:
+            return submission
+        time.sleep(0.1)
+
+
+def listing(identity, assignment=None, limit=1000):
+    query = select(Submission).order_by(Submission.created_at.desc()).limit(limit)
+    if not identity.is_admin:
+        query = query.where(Submission.student_id == identity.student_id)
+    if assignment:
+        query = query.where(Submission.assignment == assignment)
+    with current_app.config["SESSIONS"]() as session:
+        return list(session.scalars(query))

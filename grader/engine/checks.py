@@ -1,0 +1,255 @@
+"""What the hidden suites are written with: the `check` marker and assertions whose
+failure messages a student can act on.
+
+    @check("corr2d", points=2, name="corr2d matches torch on random inputs")
+    def test_random(student, devices):
+        for device in devices:
+            X, K = ...
+            out = student.corr2d(X, K)
+            expect_close(out, F.conv2d(...)[0, 0], "corr2d", inputs(X=X, K=K))
+
+Every helper raises `CheckFailed` (an AssertionError) with a message that says what was
+expected, what came back, and on which input: small inputs shown in full, larger ones
+summarised, so hidden inputs are never dumped.
+"""
+
+import math
+import numbers
+import random
+
+import pytest
+import torch
+
+from grader.engine import shortcuts
+from grader.engine.secret import input_seed
+from grader.engine.student import plain_tensor
+
+SHOW_VALUES_UP_TO = 16
+
+# numpy scalars, should one reach the trusted side as an object: what to return instead
+NUMPY_SCALARS = {**{name: "return a Python int, e.g. int(x)" for name in
+                    ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "intc", "intp")},
+                 **{name: "return a Python float, e.g. float(x)" for name in
+                    ("float16", "float32", "float64", "longdouble")},
+                 "bool_": "return a Python bool, e.g. bool(x)"}
+
+
+class CheckFailed(AssertionError):
+    pass
+
+
+def check(exercise, points, name):
+    """Mark a test as one graded check of `exercise`, worth `points`."""
+    return pytest.mark.check(exercise=exercise, points=points, name=name)
+
+
+def fail(message):
+    raise CheckFailed(message)
+
+
+def default_tolerance(dtype):
+    """torch.testing.assert_close's defaults, slightly widened for float32 (see comment)."""
+    if dtype == torch.float64:
+        return {"rtol": 1e-7, "atol": 1e-7}
+    if dtype in (torch.float16, torch.bfloat16):
+        return {"rtol": 1e-2, "atol": 1e-2}
+    # A student's loop adds the products in another order than torch's kernels do; in
+    # float32 the sums of a few hundred terms differ by a few ulps more than
+    # assert_close's 1.3e-6 / 1e-5 allow, which is rounding, not a mistake.
+    return {"rtol": 1e-5, "atol": 1e-5}
+
+
+def describe(value):
+    """A short description of any value, for a failure message."""
+    if isinstance(value, torch.Tensor):
+        shape = tuple(value.shape)
+        text = f"a {value.dtype} tensor of shape {shape} on {value.device}".replace("torch.", "")
+        if value.numel() <= SHOW_VALUES_UP_TO:
+            text += f" = {_values(value)}"
+        return text
+    if type(value).__name__ == "RemoteObject":
+        hint = NUMPY_SCALARS.get(value.type_name)
+        if hint:
+            return f"a numpy {value.type_name} ({hint})"
+        return f"an object of type {value.type_name}"
+    text = repr(value)
+    return f"{type(value).__name__} {text if len(text) <= 80 else text[:77] + '...'}"
+
+
+def inputs(**named):
+    """'X of shape (5, 7), K = [[1, -1]] (float32 on cpu)': a call's inputs, small ones rounded."""
+    parts = []
+    for name, value in named.items():
+        if isinstance(value, torch.Tensor):
+            if value.numel() <= SHOW_VALUES_UP_TO:
+                parts.append(f"{name} = {_rounded(value)}")
+            else:
+                parts.append(f"{name} of shape {tuple(value.shape)}")
+        else:
+            parts.append(f"{name}={value!r}")
+    device = next((v.device for v in named.values() if isinstance(v, torch.Tensor)), None)
+    dtype = next((v.dtype for v in named.values() if isinstance(v, torch.Tensor)), None)
+    suffix = f" ({str(dtype).replace('torch.', '')} on {device})" if device is not None else ""
+    return ", ".join(parts) + suffix
+
+
+def _values(tensor):
+    return tensor.detach().cpu().tolist()
+
+
+def expect_tensor(value, what):
+    if not isinstance(value, torch.Tensor) or not plain_tensor(value):
+        fail(f"{what} should return a torch.Tensor, but returned {describe(value)}")
+    return value
+
+
+def expect_close(actual, expected, what, on, rtol=None, atol=None, check_dtype=True):
+    """`actual` equals torch's `expected`: type, device, dtype, shape, then values."""
+    expect_tensor(actual, what)
+    where = f" for {on}" if on else ""
+    if actual.device != expected.device:
+        fail(f"{what} returned a tensor on {actual.device}{where}; it should stay on the "
+             f"input's device, {expected.device} (create new tensors with device=X.device)")
+    if check_dtype and actual.dtype != expected.dtype:
+        fail(f"{what} returned a {_dtype(actual)} tensor{where}; expected {_dtype(expected)}, "
+             "the dtype of the input (create new tensors with dtype=X.dtype)")
+    if actual.shape != expected.shape:
+        fail(f"{what} returned shape {tuple(actual.shape)}{where}; expected {tuple(expected.shape)}")
+    tolerance = default_tolerance(expected.dtype)
+    tolerance.update({k: v for k, v in (("rtol", rtol), ("atol", atol)) if v is not None})
+    actual = actual.to(expected.dtype)
+    close = agree(actual, expected, **tolerance)
+    if not bool(close.all()):
+        fail(f"{what} returned wrong values{where}: {first_difference(actual, expected, close)}")
+
+
+def agree(actual, expected, rtol, atol):
+    """Entrywise: `actual` (the student's) lies within the tolerance of `expected` (torch's).
+
+    One rule for numbers: NaN and inf never pass by comparing "not greater". Where the
+    reference is finite the student's value must be finite and close; where the reference is
+    inf it must be the same inf, and only where the reference itself is NaN may it be NaN."""
+    close = torch.isclose(actual, expected, rtol=rtol, atol=atol, equal_nan=False)
+    return close | (torch.isnan(expected) & torch.isnan(actual))
+
+
+def within(actual, expected, tolerance):
+    """A scalar comparison that NaN and inf cannot pass: |actual - expected| <= tolerance, all finite."""
+    values = (float(actual), float(expected), float(tolerance))
+    return all(math.isfinite(v) for v in values) and abs(values[0] - values[1]) <= values[2]
+
+
+def first_difference(actual, expected, close):
+    """Where two tensors of one shape first differ, given the mask of entries that agree."""
+    bad = (~close).nonzero()
+    index = tuple(int(i) for i in bad[0])
+    text = (f"at index {index} it gave {actual[index].item():.6g}, expected "
+            f"{expected[index].item():.6g}; {len(bad)} of {close.numel()} entries differ")
+    if expected.numel() <= SHOW_VALUES_UP_TO:
+        text += f" (expected {_rounded(expected)}, got {_rounded(actual)})"
+    return text
+
+
+def _rounded(tensor):
+    def rounded(value):
+        value = float(f"{value:.4g}")
+        return int(value) if value.is_integer() and abs(value) < 1e6 else value
+
+    def walk(value):
+        return [walk(v) for v in value] if isinstance(value, list) else rounded(value)
+    return walk(tensor.detach().cpu().tolist())
+
+
+def _dtype(tensor):
+    return str(tensor.dtype).replace("torch.", "")
+
+
+def expect_equal(actual, expected, what, on):
+    """Equality by value of plain values (ints, tuples, lists): a namedtuple equals the plain
+    tuple, 5.0 equals 5 (the type has its own check where it matters), True is not 1, NaN
+    equals nothing."""
+    if not same_value(actual, expected):
+        fail(f"{what} returned {describe(actual)} for {on}; expected {expected!r}")
+
+
+def same_value(actual, expected):
+    return _comparable(plain_value(actual)) == _comparable(plain_value(expected))
+
+
+def _comparable(value):
+    """bools tagged, so that True is not taken for 1 (an answer that returns a comparison)."""
+    if isinstance(value, tuple):
+        return tuple(_comparable(v) for v in value)
+    if isinstance(value, bool):
+        return ("bool", value)
+    return value
+
+
+def plain_value(value):
+    """A value by what it is worth: tuples for lists and tuple subclasses (namedtuples), Python
+    numbers for numpy scalars, ints for whole floats; for comparison by value."""
+    if isinstance(value, (list, tuple)):
+        return tuple(plain_value(v) for v in value)
+    if isinstance(value, bool) or type(value).__name__ == "bool_":
+        return bool(value)
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real) and not isinstance(value, float):
+        value = float(value)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+class ShortcutFound(CheckFailed):
+    """A forbidden shortcut in the code the exercise reaches: the course's policy may void
+    every check of that exercise (grader.engine.shortcuts.apply_policy). `sentence` says where."""
+
+    def __init__(self, message, sentence):
+        super().__init__(message)
+        self.sentence = sentence
+
+
+def uses_any(student, exercise, names=()):
+    """What the code `exercise` reaches uses that the rule rejects (grader.engine.shortcuts.Finding,
+    forbidden shortcuts first): any of `names`, any convolution or pooling entry point, what
+    cannot be resolved statically, and what is not on the exercise's allow-list."""
+    return shortcuts.reach(student.cells(), exercise, names).findings
+
+
+def loops_in(student, exercise):
+    """The Python loops (for, while, comprehensions) in the code `exercise` reaches, located
+    (grader.engine.shortcuts.Loop); a self-test loop below the answer is not reached."""
+    return shortcuts.reach(student.cells(), exercise).loops
+
+
+def expect_not_used(student, exercise, names, reason):
+    """Fail when the code `exercise` reaches (grader.engine.shortcuts: its body, its helpers, the
+    globals it reads, never top-level test code) uses one of `names`, another convolution
+    or pooling entry point, something the grader cannot resolve, or anything off the
+    exercise's allow-list; the message names the cell and line. A forbidden shortcut raises
+    ShortcutFound, which the course's policy may turn into the loss of the whole exercise."""
+    if student.source(exercise) is None:
+        fail(f"your notebook has no answer cell `{exercise}`")
+    found = uses_any(student, exercise, names)
+    if not found:
+        return
+    first = found[0]
+    more = f" (also {', '.join(f'`{f.what}` ({f.where()})' for f in found[1:4])})" if len(found) > 1 else ""
+    message = f"{first.sentence(exercise)}: {reason}{more}"
+    if first.forbidden:
+        raise ShortcutFound(message, first.sentence(exercise))
+    fail(message)
+
+
+def rng(seed, name):
+    """A torch.Generator for the hidden random inputs of one check, seeded with
+    HMAC(installation secret, seed, `name`) (grader.engine.secret): the inputs differ from one
+    submission to the next, do not depend on the order the checks run in, repeat under the
+    same seed on the same installation, and cannot be rebuilt inside the sandbox."""
+    return torch.Generator().manual_seed(input_seed(seed, name))
+
+
+def py_rng(seed, name):
+    """The same, as a `random.Random`, for sweeps over settings (a3_output_shapes)."""
+    return random.Random(input_seed(seed, name))

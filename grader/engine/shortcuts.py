@@ -1,0 +1,1051 @@
+"""Forbidden shortcuts: torch doing the exercise for the student, decided on the trusted side
+from the notebook's source, failing closed.
+
+What counts is the code the exercise function *reaches* when it is called:
+
+- its body, the helpers it calls (transitively), the names it reads from the notebook's
+  globals (every statement anywhere in the program that binds such a name: a rebinding like
+  `corr2d = F.conv2d` is the exercise itself), its default arguments and decorators, and for
+  a class its body and methods;
+- code elsewhere that can change what it reads: a statement that stores into, calls a method
+  of, aliases, or hands to a function of the notebook one of those globals, and the
+  arguments of every call of a reached function (a value stashed through a call would
+  otherwise go unseen). That code is read at the VALUE level: what it calls only makes
+  values and is not held against the exercise; what it keeps uncalled (a function, a
+  module, a lambda, whose body is then reached code) is.
+
+Never reached: test code at the top level of a cell (comparing with F.conv2d, as the
+notebooks themselves do), a global the function shadows with a local (Python's scoping
+rules, below), names of an import line the reached code does not use.
+
+What the reached code may use is an allow-list: torch's elementwise, reduction, matrix,
+indexing and shape functions, Tensor methods other than the windowing ones, pure Python
+builtins and a few pure modules (math, itertools, functools, operator). Anything else fails
+the check with its cell and line named:
+
+- a convolution, pooling or unfold entry point under any name (`F.conv2d`, `torch.conv_tbc`,
+  `X.unfold`, `torch._C`, `torch.ops`): a *forbidden shortcut*;
+- what cannot be resolved statically (a computed attribute name, `exec`/`eval`/`compile`,
+  `__import__`/`importlib`, special attributes such as `__dict__`, Jupyter's output history
+  `_`/`Out`): a *forbidden shortcut* as well, since the grader cannot tell it from one
+  (a name bound nowhere only raises NameError);
+- anything else that is not on the list (threads, another library): the check fails, and
+  only the check.
+
+Anywhere in the program (not only in reached code), what can rewrite the notebook's
+namespace or torch out of the grader's sight counts as a forbidden shortcut for every
+exercise with such a check: `exec`/`eval`, `globals()`/`vars()`, `setattr` on anything but
+`self`, `sys.modules`, a frame's globals, `__main__`, a non-constant assigned
+to an attribute of an imported module (`torch.matmul = ...`), an IPython magic that runs
+code the grader cannot read (`%run`).
+
+Cells are read as Jupyter runs them: IPython's own input transformer turns magics and shell
+escapes into Python first, keeping line numbers, and the code that `%time`/`%timeit`/
+`%%capture` run is read too.
+
+`apply_policy` turns a forbidden shortcut into the course's penalty (course.toml `[policy]`,
+grader.course.deadlines.policy): by default every check of the exercise scores 0.
+"""
+
+import ast
+import builtins
+import dataclasses
+import re
+
+try:  # imported with the suites (grader.engine.grading.warm_up), not on the first submission
+    from IPython.core.inputtransformer2 import TransformerManager
+except ImportError:  # the grader without IPython: magics then fail to parse, and fail closed
+    TransformerManager = None
+
+# -- what the reached code may use ------------------------------------------------------------
+
+# The last name of a dotted path (or a method) that computes a convolution, a pooling or a
+# windowing, or reaches torch's internals: forbidden under any module or object.
+_FORBIDDEN_PART = re.compile(r"conv|pool|unfold|^fold$|^Fold$|im2col|col2im|stft|fft|correlat|sliding_window|"
+                             r"^_C$|^ops$|^_ops$|^_refs$|^_prims|^_decomp|^_VF$|^_dynamo$|^_inductor$",
+                             re.IGNORECASE)
+
+_TORCH = """
+    zeros zeros_like ones ones_like empty empty_like full full_like arange linspace tensor
+    as_tensor from_numpy eye stack cat concat concatenate hstack vstack dstack column_stack row_stack
+    sum mean max min amax amin maximum minimum argmax argmin prod cumsum cumprod std var median
+    matmul mm bmm mv dot vdot einsum tensordot outer inner kron addmm baddbmm addcmul addcdiv
+    mul multiply add sub subtract div divide true_divide floor_divide remainder fmod pow
+    float_power sqrt rsqrt square exp log log2 log10 log1p expm1 abs neg negative sign clamp clip
+    where reshape flatten unflatten unsqueeze squeeze transpose permute movedim moveaxis swapaxes
+    swapdims t flip fliplr flipud roll narrow select index_select gather scatter take
+    take_along_dim masked_fill masked_select split chunk unbind tensor_split broadcast_to
+    broadcast_tensors broadcast_shapes atleast_1d atleast_2d atleast_3d tile repeat_interleave
+    as_strided diag diagonal tril triu trace meshgrid sort argsort topk kthvalue nonzero
+    count_nonzero any all logical_and logical_or logical_not logical_xor eq ne lt le gt ge
+    equal allclose isclose isnan isinf isfinite nan_to_num floor ceil round trunc frac
+    relu sigmoid tanh softmax log_softmax is_tensor is_floating_point is_complex numel
+    no_grad enable_grad set_grad_enabled inference_mode is_grad_enabled
+    rand rand_like randn randn_like randint randperm manual_seed Generator
+    float16 float32 float64 half float double bfloat16 int8 int16 int32 int64 int long uint8 bool
+    complex64 complex128 dtype device Size Tensor iinfo finfo inf nan pi e result_type
+    promote_types can_cast get_default_dtype
+    """
+_TORCH_NN = "Module Parameter ModuleList ModuleDict ParameterList ParameterDict Identity"
+_TORCH_FUNCTIONAL = """
+    pad relu relu6 leaky_relu elu gelu silu sigmoid tanh softmax log_softmax softplus
+    normalize linear dropout one_hot mse_loss cross_entropy
+    """
+_NUMPY = "inf nan pi prod ceil floor sqrt float32 float64 int32 int64"
+_PURE_MODULES = ("math", "itertools", "functools", "operator", "typing", "collections", "time",
+                 "random", "json", "copy", "string", "statistics", "fractions", "decimal",
+                 "dataclasses", "numbers", "warnings", "enum", "abc", "logging")
+_IMPURE_IN_PURE_MODULES = {"operator.attrgetter", "operator.methodcaller"}
+
+ALLOWED = frozenset(
+    [f"torch.{n}" for n in _TORCH.split()]
+    + [f"torch.nn.{n}" for n in _TORCH_NN.split()]
+    + [f"torch.nn.functional.{n}" for n in _TORCH_FUNCTIONAL.split()]
+    + [f"numpy.{n}" for n in _NUMPY.split()]
+    + ["torch.jit.script", "torch.linalg.matmul", "torch.linalg.vecdot", "torch.linalg.norm", "torch.autograd.grad",
+       "torch.testing.assert_close", "os.getenv", "os.environ", "os.getpid", "os.cpu_count"]
+)
+ALLOWED_PREFIXES = ("os.path.", "os.environ.", "torch.nn.init.", "torch.Tensor.", "torch.nn.Module.", "torch.nn.Parameter.",
+                    "torch.Size.", "torch.dtype.", "torch.device.")
+
+_BUILTINS = """
+    abs all any ascii bin bool bytes callable chr complex dict divmod enumerate filter float
+    format frozenset hasattr hash hex id int isinstance issubclass iter len list map max min next
+    object oct ord pow print property range repr reversed round set slice sorted staticmethod
+    classmethod str sum super tuple type zip NotImplemented Ellipsis True False None __name__
+    open
+    """
+ALLOWED_BUILTINS = frozenset(_BUILTINS.split()) | {
+    n for n in dir(builtins) if n.endswith(("Error", "Exception", "Warning")) or n in (
+        "StopIteration", "StopAsyncIteration", "GeneratorExit", "KeyboardInterrupt")}
+_ALLOWED_DUNDERS = {"__init__", "__name__", "__doc__", "__len__", "__getitem__", "__qualname__"}
+
+# Magics that run their argument (or the cell's body) as code in the notebook's namespace:
+# that code is read as part of the cell. Magics in the second set run no Python of the
+# notebook's; any other magic (%run, %load, %store, ...) fails closed.
+_CODE_MAGICS = {"time", "timeit", "prun", "capture"}
+_INERT_MAGICS = {"matplotlib", "load_ext", "reload_ext", "autoreload", "aimport", "pip", "conda",
+                 "config", "env", "who", "whos", "who_ls", "pwd", "ls", "precision", "xmode",
+                 "history", "lsmagic", "writefile", "bash", "sh", "html", "HTML", "latex",
+                 "markdown", "javascript", "js", "svg", "md", "pdoc", "pinfo", "pinfo2", "psearch",
+                 "magic", "quickref", "page", "pprint", "colors", "automagic", "system", "sx",
+                 "getoutput", "sc", "set_env", "dhist", "bookmark"}
+
+# Anywhere in the program: names and attributes that reach the namespace or the interpreter.
+_ESCAPE_BUILTINS = {"exec", "eval", "compile", "__import__", "globals", "vars", "setattr",
+                    "delattr", "__builtins__", "breakpoint", "__build_class__"}
+_ESCAPE_MODULES = ("importlib", "builtins", "__main__", "ctypes", "gc", "imp", "runpy", "code",
+                   "codeop", "pickle", "marshal", "dill", "cloudpickle", "shelve", "joblib", "copyreg",
+                   "types", "inspect", "sys.modules", "sys._getframe", "torch._C", "torch.ops", "torch._ops", "torch.library",
+                   "torch.utils.cpp_extension", "torch.jit.CompilationUnit", "torch.jit._",
+                   "operator.attrgetter", "operator.methodcaller",
+                   # torch's own tables of its functions, compilers and tracers: a way to reach
+                   # any function by a name or a table the grader cannot read
+                   "torch.overrides", "torch.utils", "torch.fx", "torch.func", "torch.export",
+                   "torch.compiler", "torch.jit", "torch.library", "torch.testing._")
+# Anywhere in the program, importing these can rewrite the notebook's namespace or torch (a
+# pickle's load runs code in the caller's globals; gc finds the namespace's dict).
+_ESCAPE_IMPORTS = ("importlib", "builtins", "__main__", "ctypes", "runpy", "marshal",
+                   "torch._C", "torch.ops",
+                   "torch.library", "sys.modules")
+_ESCAPE_PATHS = ("sys.modules", "torch._C", "torch.ops", "torch.library", "torch.jit.CompilationUnit",
+                 "gc.get_objects", "gc.get_referrers", "gc.get_referents")
+_ESCAPE_ATTRIBUTES = {"__dict__", "__globals__", "__code__", "__builtins__", "__setattr__",
+                      "__getattribute__", "__closure__", "__defaults__", "__kwdefaults__",
+                      "__class__", "__bases__", "__mro__", "__subclasses__", "__func__",
+                      "__self__", "__wrapped__", "__torch_function__", "__torch_dispatch__",
+                      "f_globals", "f_locals", "f_back", "gi_frame", "tb_frame"}
+# Builtins that read their arguments and keep nothing (a reached global handed to them is safe).
+_PURE_CALLS = {"print", "len", "isinstance", "issubclass", "repr", "str", "type", "id", "hash",
+               "display", "callable", "help", "format", "bool", "int", "float", "tuple", "list",
+               "sorted", "range", "zip", "enumerate", "min", "max", "sum", "abs", "round"}
+
+# What IPython's kernel puts in the namespace: outputs of earlier cells (`_`, `_5`, `Out`),
+# inputs, its own handle. A function reading them reads values the grader cannot see.
+_OUTPUT_HISTORY = re.compile(r"_{1,3}|_\d+|_i+\d*|_[oid]h|Out|In|get_ipython|exit|quit")
+
+_LOOPS = {ast.For: "a for loop", ast.AsyncFor: "a for loop", ast.While: "a while loop",
+          ast.ListComp: "a list comprehension", ast.SetComp: "a set comprehension",
+          ast.DictComp: "a dict comprehension", ast.GeneratorExp: "a generator expression"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Finding:
+    """One use the rule rejects: what, where, and whether it is a forbidden shortcut."""
+    what: str            # the code as written: "F.conv2d", "getattr(F, name)"
+    cell: str
+    line: int
+    inside: str = ""     # the function it is in, when that is not the exercise itself
+    forbidden: bool = True
+    why: str = ""        # for what is not a plain forbidden name: why it fails
+
+    def where(self):
+        inside = f", inside `{self.inside}`" if self.inside else ""
+        return f"{self.cell}, line {self.line}{inside}"
+
+    def sentence(self, exercise):
+        why = f" ({self.why})" if self.why else ""
+        return f"`{exercise}` reaches `{self.what}` ({self.where()}){why}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Loop:
+    kind: str
+    cell: str
+    line: int
+    inside: str = ""
+
+    def where(self):
+        inside = f", inside `{self.inside}`" if self.inside else ""
+        return f"{self.cell}, line {self.line}{inside}"
+
+
+# -- reading the cells as Jupyter runs them ------------------------------------------------------
+
+def _transform(source):
+    """A cell's source as IPython runs it: magics and shell escapes turned into calls, lines kept."""
+    if TransformerManager is None:
+        return source
+    try:
+        code = TransformerManager().transform_cell(source)
+    except Exception:  # IPython's transformer raises on some malformed input
+        return source
+    # IPython drops the cell's leading blank lines; put them back, so lines count as the student sees them
+    return "\n" * (_leading_blank_lines(source) - _leading_blank_lines(code)) + code
+
+
+def _leading_blank_lines(text):
+    lines = text.split("\n")
+    count = 0
+    while count < len(lines) - 1 and not lines[count].strip():
+        count += 1
+    return count
+
+
+class _Cell:
+    def __init__(self, label, tree):
+        self.label = label
+        self.tree = tree
+        self.parent = {}     # id(node) -> parent node
+        self.scope = {}      # id(node) -> the scope node its names are evaluated in
+        self.info = {}       # id(scope node) -> _Scope
+        _Indexer(self).run()
+
+
+class _Scope:
+    def __init__(self, node, parent, kind):
+        self.node, self.parent, self.kind = node, parent, kind
+        self.bound, self.globals, self.nonlocals = set(), set(), set()
+        self.imports = {}  # name -> the dotted paths this scope's imports bind it to
+
+    @property
+    def name(self):
+        return getattr(self.node, "name", None) or ("lambda" if isinstance(self.node, ast.Lambda) else "")
+
+
+class _Indexer:
+    """Python's scoping rules for one cell: which scope each node's names are evaluated in,
+    and what each scope binds (so a name is local, free or global exactly as CPython decides)."""
+
+    def __init__(self, cell):
+        self.cell = cell
+
+    def run(self):
+        module = _Scope(self.cell.tree, None, "module")
+        self.cell.info[id(self.cell.tree)] = module
+        for statement in self.cell.tree.body:
+            self.visit(statement, module, self.cell.tree)
+
+    def visit(self, node, scope, parent):
+        self.cell.parent[id(node)] = parent
+        self.cell.scope[id(node)] = scope
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            return self.function(node, scope)
+        if isinstance(node, ast.ClassDef):
+            return self.klass(node, scope)
+        if isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+            return self.comprehension(node, scope)
+        self.bind(node, scope)
+        for child in ast.iter_child_nodes(node):
+            self.visit(child, scope, node)
+
+    def bind(self, node, scope):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            scope.bound.add(node.id)
+        elif isinstance(node, ast.NamedExpr):
+            target = scope
+            while target.kind == "comprehension":
+                target = target.parent
+            target.bound.add(node.target.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                if alias.name != "*":
+                    name, path = _import_binding(node, alias)
+                    scope.bound.add(name)
+                    scope.imports.setdefault(name, []).append(path)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            scope.bound.add(node.name)
+        elif isinstance(node, ast.Global):
+            scope.globals.update(node.names)
+        elif isinstance(node, ast.Nonlocal):
+            scope.nonlocals.update(node.names)
+        elif isinstance(node, (ast.MatchAs, ast.MatchStar)) and node.name:
+            scope.bound.add(node.name)
+        elif isinstance(node, ast.MatchMapping) and node.rest:
+            scope.bound.add(node.rest)
+
+    def _outer(self, nodes, scope, parent):
+        for node in nodes:
+            if node is not None:
+                self.visit(node, scope, parent)
+
+    def function(self, node, scope):
+        if not isinstance(node, ast.Lambda):
+            scope.bound.add(node.name)
+            self._outer(node.decorator_list, scope, node)
+            self._outer([node.returns], scope, node)
+        args = node.args
+        self._outer(args.defaults + [d for d in args.kw_defaults if d is not None], scope, node)
+        inner = _Scope(node, scope, "function")
+        self.cell.info[id(node)] = inner
+        for arg in args.posonlyargs + args.args + args.kwonlyargs + [args.vararg, args.kwarg]:
+            if arg is not None:
+                inner.bound.add(arg.arg)
+                self.cell.parent[id(arg)] = node
+                self.cell.scope[id(arg)] = scope
+                self._outer([arg.annotation], scope, node)
+        body = [node.body] if isinstance(node, ast.Lambda) else node.body
+        self._outer(body, inner, node)
+
+    def klass(self, node, scope):
+        scope.bound.add(node.name)
+        self._outer(node.decorator_list + node.bases + [k.value for k in node.keywords], scope, node)
+        inner = _Scope(node, scope, "class")
+        self.cell.info[id(node)] = inner
+        self._outer(node.body, inner, node)
+
+    def comprehension(self, node, scope):
+        generators = node.generators
+        self.visit(generators[0].iter, scope, node)  # the first iterable is evaluated outside
+        inner = _Scope(node, scope, "comprehension")
+        self.cell.info[id(node)] = inner
+        for i, generator in enumerate(generators):
+            self.cell.parent[id(generator)] = node
+            self.cell.scope[id(generator)] = inner
+            self._outer([generator.target] + ([generator.iter] if i else []) + generator.ifs,
+                        inner, generator)
+        elements = [node.key, node.value] if isinstance(node, ast.DictComp) else [node.elt]
+        self._outer(elements, inner, node)
+
+
+def _binding_scope(name, scope):
+    """The function or class scope that binds `name` read in `scope`, or None: a global (or builtin)."""
+    if name in scope.globals or scope.kind == "module":
+        return None
+    if name in scope.bound and name not in scope.nonlocals:
+        return scope
+    outer = scope.parent
+    while outer.kind != "module":
+        if outer.kind != "class":
+            if name in outer.globals:
+                return None
+            if name in outer.bound:
+                return outer
+        outer = outer.parent
+    return None
+
+
+def _resolves_global(cell, name, scope):
+    """True when `name`, read in `scope`, is looked up in the notebook's globals (or builtins)."""
+    return _binding_scope(name, scope) is None
+
+
+def _local_imports(cell, name, home):
+    """The dotted paths the imports inside the scope `home` bind `name` to."""
+    return home.imports.get(name, [])
+
+
+def _import_binding(node, alias):
+    """(the name an import alias binds, the dotted path it stands for)."""
+    if isinstance(node, ast.ImportFrom):
+        return alias.asname or alias.name, f"{'.' * node.level}{node.module or ''}.{alias.name}"
+    if alias.asname:
+        return alias.asname, alias.name
+    return alias.name.split(".")[0], alias.name.split(".")[0]
+
+
+def _windowing_names():
+    """Every name torch gives a convolution, pooling or windowing function or method: such an
+    attribute read from any value (`X.unfold`, `layer.conv2d`) is a forbidden shortcut."""
+    import torch
+    from torch import nn
+    from torch.nn import functional
+
+    names = {"_C", "ops", "_ops"}
+    for space in (torch, torch.Tensor, functional, nn):
+        names |= {n for n in dir(space) if _FORBIDDEN_PART.search(n)}
+    return frozenset(names)
+
+
+# -- the program: every cell, and what binds each global -------------------------------------------
+
+@dataclasses.dataclass
+class _Binding:
+    cell: _Cell
+    node: ast.AST            # the code that produces the value (a def, a statement, a function)
+    module: str | None = None  # for an import: the dotted path the name stands for
+
+
+class Program:
+    """Every cell of the notebook's program, parsed as Jupyter runs it; `cells` are
+    [(label, source)] in the order they run."""
+
+    def __init__(self, cells, offset=0):
+        self.cells, self.escapes, self.written = [], [], {}
+        for label, source in cells:
+            self._add(label, source, offset)
+        self.bindings, self.star_modules = {}, []
+        self.global_reads = {}  # name -> [(cell, Name node)] wherever the name is read as a global
+        for cell in self.cells:
+            self._collect_bindings(cell)
+        self.escape_findings = None  # filled by the first Reach: the same for every exercise
+
+    def _add(self, label, source, offset=0):
+        try:
+            tree = ast.parse(_transform(source or ""))
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return  # a cell that does not compile runs nothing
+        if offset:
+            ast.increment_lineno(tree, offset)
+        cell = _Cell(label, tree)
+        self.cells.append(cell)
+        for node in ast.walk(tree):
+            magic = _magic(node)
+            if magic is None:
+                continue
+            name, code, line = magic
+            if name in _CODE_MAGICS and code is not None:
+                self._add(label, code, line)
+            elif name == "writefile" and code is not None:
+                self._written_file(label, node, code, line)
+            elif name not in _INERT_MAGICS:
+                self.escapes.append(Finding(f"%{name}", label, node.lineno,
+                                            why="a magic whose effect on your functions the grader cannot read"))
+
+    def _written_file(self, label, node, body, line):
+        """`%%writefile helpers.py`: the module a later `import helpers` loads, read as its own
+        program (its own namespace), so what the exercise uses from it is judged like the rest."""
+        words = node.args[1].value.split() if isinstance(node.args[1], ast.Constant) else []
+        path = next((w for w in words if not w.startswith("-")), "")
+        if path.endswith(".py") and "/" not in path:
+            self.written[path[:-3]] = Program([(f"{label} ({path})", body)], offset=line)
+
+    def _collect_bindings(self, cell):
+        for node in ast.walk(cell.tree):
+            scope = cell.scope.get(id(node))
+            if scope is None:
+                continue
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) \
+                    and _resolves_global(cell, node.id, scope):
+                self.global_reads.setdefault(node.id, []).append((cell, node))
+                key = _globals_key(cell, node) if node.id == "globals" else None
+                if key is not None and key[1]:  # globals()['name'] = value binds that global
+                    statement = cell.parent[id(cell.parent[id(cell.parent[id(node)])])]
+                    self.bindings.setdefault(key[0], []).append(_Binding(cell, statement))
+                continue
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                self._imports(cell, node, scope)
+                continue
+            name = _bound_name(node)
+            if name is None:
+                continue
+            home = scope
+            if isinstance(node, ast.NamedExpr):
+                while home.kind == "comprehension":
+                    home = home.parent
+            if home.kind == "module":
+                self.bindings.setdefault(name, []).append(_Binding(cell, _value_code(node, cell)))
+            elif name in home.globals:
+                # a function that rebinds a global: the whole function is that binding's code
+                self.bindings.setdefault(name, []).append(_Binding(cell, home.node))
+
+    def _imports(self, cell, node, scope):
+        if scope.kind != "module" and not any(
+                (a.asname or a.name).split(".")[0] in scope.globals for a in node.names):
+            return
+        for alias in node.names:
+            if alias.name == "*":
+                self.star_modules.append((cell, node, ("." * node.level) + (node.module or "")))
+                continue
+            name, path = _import_binding(node, alias)
+            self.bindings.setdefault(name, []).append(_Binding(cell, node, module=path))
+
+
+def _magic(node):
+    """('timeit', code or None, line offset of that code) for get_ipython().run_*_magic(...)."""
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+            and isinstance(node.func.value, ast.Call) and isinstance(node.func.value.func, ast.Name)
+            and node.func.value.func.id == "get_ipython"):
+        return None
+    method = node.func.attr
+    texts = [a.value if isinstance(a, ast.Constant) and isinstance(a.value, str) else None
+             for a in node.args]
+    if method == "run_line_magic" and len(texts) >= 2 and texts[0]:
+        return texts[0], texts[1], node.lineno - 1
+    if method == "run_cell_magic" and len(texts) >= 3 and texts[0]:
+        return texts[0], texts[2], node.lineno  # the body starts on the cell's second line
+    if method in ("system", "getoutput"):
+        return "system", None, node.lineno
+    return (method, None, node.lineno)
+
+
+def _bound_name(node):
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return node.name
+    if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+        return node.id
+    if isinstance(node, ast.NamedExpr):
+        return node.target.id
+    if isinstance(node, ast.ExceptHandler) and node.name:
+        return node.name
+    return None
+
+
+def _value_code(node, cell):
+    """The code whose value a module-level binding gives its name: the def, or the statement
+    (reduced to its header for for/with/except, whose bodies bind their own names)."""
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.NamedExpr,
+                         ast.ExceptHandler)):
+        return node.type if isinstance(node, ast.ExceptHandler) and node.type else node
+    statement = node
+    while not isinstance(statement, ast.stmt) and not isinstance(statement, ast.comprehension):
+        statement = cell.parent[id(statement)]
+    if isinstance(statement, (ast.For, ast.AsyncFor)):
+        return ast.Tuple(elts=[statement.target, statement.iter], ctx=ast.Load())
+    if isinstance(statement, (ast.With, ast.AsyncWith)):
+        return ast.Tuple(elts=[i.context_expr for i in statement.items], ctx=ast.Load())
+    return statement
+
+
+# -- the rule --------------------------------------------------------------------------------------
+
+class Reach:
+    """What `root` reaches in `program`: findings (rejected uses) and loops, each located."""
+
+    def __init__(self, program, root, forbidden_names=()):
+        self.program, self.root = program, root
+        self.forbidden_names = set(forbidden_names)
+        self.findings, self.loops = [], []
+        self._done, self._globals, self._scanned = set(), set(), set()
+        self._todo, self._argument_pieces, self._code_globals = [], {}, set()
+        self._whole_program = False
+        self._global(root, None, None, CODE)
+        while self._todo:
+            while self._todo:
+                self._analyse(*self._todo.pop())
+            self._scan_for_mutations()
+        self._escapes()
+        order = {cell.label: i for i, cell in reversed(list(enumerate(program.cells)))}
+        self.findings = _unique(self.findings, order)
+        self.loops = sorted(set(self.loops), key=lambda loop: (order.get(loop.cell, 0), loop.line))
+
+    # what a reached piece of code does
+
+    def _enqueue(self, cell, node, level):
+        if (id(cell), id(node), CODE) in self._done or (id(cell), id(node), level) in self._done:
+            return
+        self._done.add((id(cell), id(node), level))
+        self._todo.append((cell, node, level))
+
+    def _analyse(self, cell, top, level):
+        """One piece of reached code. At the VALUE level (code that only makes values the reached
+        code may come to hold: test code handing it arguments, stores into its globals), what
+        is called there is not held against the exercise, only what is kept uncalled: a
+        function object, a module, a lambda (whose body is reached code)."""
+        for node in _walk(top, level, lambda nested: self._enqueue(cell, nested, CODE)):
+            if level == VALUE and _called(cell, node):
+                if isinstance(node, ast.Name):  # what it returns is a value
+                    self._name(cell, node, VALUE, judge=False)
+                continue
+            if level == CODE and isinstance(node, tuple(_LOOPS)) and _runs_per_call(cell, node):
+                self.loops.append(Loop(_LOOPS[type(node)], cell.label, node.lineno, self._inside(cell, node)))
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+                self._name(cell, node, level, held=level == VALUE)
+            elif isinstance(node, ast.Attribute) and not _is_chain_inner(cell, node):
+                self._chain(cell, node)
+            elif isinstance(node, ast.Call):
+                self._call(cell, node)
+
+    def _name(self, cell, node, level, judge=True, held=False):
+        scope = cell.scope.get(id(node))
+        if scope is None:
+            return
+        chained = isinstance(cell.parent.get(id(node)), ast.Attribute)
+        home = _binding_scope(node.id, scope)
+        key = _globals_key(cell, node) if node.id == "globals" and home is None else None
+        if key is not None:  # globals()['name']: that global, read (a write is a binding)
+            self._global(key[0], cell, node, level, held=held)
+        elif home is None:
+            self._global(node.id, cell, node, level, judge=judge and not chained, held=held)
+        elif judge and not chained:
+            for path in _local_imports(cell, node.id, home):
+                self._judge_path(path, node.id, cell, node)
+
+    def _global(self, name, cell, node, level, judge=True, held=False):
+        """A global the piece reads. `held`: read uncalled at the VALUE level, so a function or
+        class it names may be kept and called later by the exercise: its body is reached code."""
+        bindings = self.program.bindings.get(name, [])
+        # A value handed to the exercise by test code, under a name the notebook also binds to
+        # data (hypothesis's `settings`, later a list of test settings): the data is what it holds.
+        rebound_as_data = level == VALUE and any(b.module is None for b in bindings)
+        for binding in bindings:
+            if binding.module is not None:
+                if judge and not rebound_as_data:  # the exercise itself may be an import: locate it at the import line
+                    self._judge_path(binding.module, name, cell or binding.cell, node or binding.node)
+            else:
+                self._globals.add(name)
+                if level == CODE:
+                    self._code_globals.add(name)
+                definition = isinstance(binding.node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+                self._enqueue(binding.cell, binding.node, CODE if held and definition else level)
+        if not judge:
+            return
+        if bindings or node is None:
+            return
+        if self.program.star_modules and name not in ALLOWED_BUILTINS:
+            for _, _, module in self.program.star_modules:
+                self._judge_path(f"{module}.{name}", name, cell, node)
+        elif isinstance(cell.parent.get(id(node)), ast.Call) and cell.parent[id(node)].func is node \
+                and node.id == "getattr":
+            return  # judged with its arguments (_call)
+        elif _OUTPUT_HISTORY.fullmatch(name):
+            self._find(cell, node, name, why="Jupyter's history of outputs, which the grader cannot follow")
+        elif name in dir(builtins) and name not in ALLOWED_BUILTINS:
+            computed = name in _ESCAPE_BUILTINS or name == "getattr"  # getattr handed on: names computed
+            self._find(cell, node, name, forbidden=computed,
+                       why="a builtin the grader cannot follow" if computed
+                       else "not on the list of what this exercise may use")
+        # any other name bound nowhere raises NameError when read: no shortcut
+
+    def _chain(self, cell, node):
+        """An attribute chain `root.a.b`: a dotted path under an import, or attributes of a value."""
+        parts, base = [], node
+        while isinstance(base, ast.Attribute):
+            parts.append(base.attr)
+            base = base.value
+        parts.reverse()
+        modules = self._modules_of(cell, base)
+        for module in modules:
+            self._judge_path(".".join([module] + parts), ast.unparse(node), cell, node)
+        if not modules or self._has_value_binding(cell, base):
+            for attr in parts:
+                self._attribute(attr, cell, node)
+
+    def _modules_of(self, cell, base):
+        if not isinstance(base, ast.Name) or cell.scope.get(id(base)) is None:
+            return []
+        home = _binding_scope(base.id, cell.scope[id(base)])
+        if home is not None:
+            return _local_imports(cell, base.id, home)
+        return [b.module for b in self.program.bindings.get(base.id, []) if b.module is not None]
+
+    def _has_value_binding(self, cell, base):
+        if not isinstance(base, ast.Name):
+            return True
+        scope = cell.scope.get(id(base))
+        if scope is None or not _resolves_global(cell, base.id, scope):
+            return True
+        return any(b.module is None for b in self.program.bindings.get(base.id, []))
+
+    def _attribute(self, attr, cell, node):
+        if attr in self.forbidden_names or attr in _WINDOWING:
+            self._find(cell, node, ast.unparse(node))
+        elif attr.startswith("__") and attr.endswith("__") and attr not in _ALLOWED_DUNDERS:
+            self._find(cell, node, ast.unparse(node), why="a special attribute the grader cannot follow")
+
+    def _call(self, cell, node):
+        func = node.func
+        if isinstance(func, ast.Name) and func.id == "getattr" and _is_builtin(cell, func, self.program):
+            name = node.args[1] if len(node.args) > 1 else None
+            if isinstance(name, ast.Constant) and isinstance(name.value, str):
+                synthetic = ast.Attribute(value=node.args[0], attr=name.value, ctx=ast.Load())
+                ast.copy_location(synthetic, node)
+                cell.parent[id(synthetic)] = node
+                self._chain(cell, synthetic)
+            else:
+                self._find(cell, node, _short(node), why="an attribute name computed at run time cannot be checked")
+
+    def _judge_path(self, path, shown, cell, node):
+        path = _canonical(path)
+        if _allowed(path):
+            return
+        module, _, name = path.partition(".")
+        if module in self.program.written and name and "." not in name:
+            return self._written(self.program.written[module], name)
+        parts = path.split(".")
+        private = any(p.startswith("_") and p not in _ALLOWED_DUNDERS for p in parts[1:])
+        forbidden = any(p in self.forbidden_names or _FORBIDDEN_PART.search(p) for p in parts[1:]) \
+            or _under(path, _ESCAPE_MODULES) or private or not _findable(parts[0])
+        why = "" if forbidden else "not on the list of what this exercise may use"
+        if not _findable(parts[0]):
+            why = "a module the grader cannot read, such as one the notebook writes itself"
+        self._find(cell, node, shown if node is not None else path, forbidden=forbidden, why=why)
+
+    def _written(self, module, name):
+        """`name` from a module the notebook wrote (%%writefile): what it reaches there counts."""
+        inner = Reach(module, name, self.forbidden_names)
+        self.findings.extend(inner.findings)
+        self.loops.extend(inner.loops)
+
+    def _find(self, cell, node, what, forbidden=True, why=""):
+        if node is None:
+            return
+        self.findings.append(Finding(_clip(what), cell.label, getattr(node, "lineno", 0),
+                                     self._inside(cell, node), forbidden, why))
+
+    def _inside(self, cell, node):
+        scope = cell.scope.get(id(node))
+        while scope is not None and scope.kind not in ("function", "class"):
+            scope = scope.parent
+        name = scope.name if scope is not None else ""
+        return "" if name == self.root and not self._whole_program else name
+
+    # code elsewhere that can change what the reached code reads
+
+    def _scan_for_mutations(self):
+        fresh = self._globals - self._scanned
+        if not fresh:
+            return
+        self._scanned |= fresh
+        for name in fresh:
+            for cell, node in self.program.global_reads.get(name, []):
+                self._mutation_site(cell, node)
+
+    def _mutation_site(self, cell, name):
+        """Where a reached global is read by code that is not reached: count that code when it
+        can change the global (a store into it, a method call on it, an alias, and for a global
+        the exercise's code reads, handing it to a function), and the arguments of a call of it
+        (a function may keep what it is given)."""
+        node, parent = name, cell.parent.get(id(name))
+        while isinstance(parent, (ast.Attribute, ast.Subscript)) and parent.value is node:
+            node, parent = parent, cell.parent.get(id(parent))
+        if isinstance(node, (ast.Attribute, ast.Subscript)) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            self._enqueue(cell, _statement_of(cell, node), VALUE)
+        elif isinstance(parent, ast.Call) and parent.func is node:
+            if node is not name:  # g.method(...)
+                self._enqueue(cell, parent, VALUE)
+            else:                 # g(...): its arguments reach g
+                self._enqueue(cell, self._arguments(cell, parent), VALUE)
+        elif isinstance(parent, (ast.Call, ast.keyword, ast.Starred)) and name.id in self._code_globals \
+                and not self._pure_call(cell, parent):
+            self._enqueue(cell, _call_of(cell, parent), VALUE)  # what it is handed to may keep it
+        else:
+            while isinstance(parent, (ast.Tuple, ast.List, ast.Dict, ast.Set, ast.Starred)):
+                node, parent = parent, cell.parent.get(id(parent))
+            if not (isinstance(parent, (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.NamedExpr))
+                    and parent.value is node or isinstance(parent, ast.withitem)
+                    or isinstance(parent, ast.For) and parent.iter is node):
+                return
+            statement = self._header(cell, _statement_of(cell, node))
+            self._enqueue(cell, statement, VALUE)
+            for target in ast.walk(statement):
+                if isinstance(target, ast.Name) and isinstance(target.ctx, ast.Store):
+                    self._globals.add(target.id)
+
+    def _header(self, cell, statement):
+        """A statement reduced to what computes its bound values (for/with: the header), once."""
+        if id(statement) not in self._argument_pieces:
+            self._argument_pieces[id(statement)] = _value_code(statement, cell)
+        return self._argument_pieces[id(statement)]
+
+    def _arguments(self, cell, call):
+        """The arguments of a call, as one piece (the same node every time it is asked for)."""
+        if id(call) not in self._argument_pieces:
+            self._argument_pieces[id(call)] = ast.Tuple(
+                elts=list(call.args) + [k.value for k in call.keywords], ctx=ast.Load())
+        return self._argument_pieces[id(call)]
+
+    def _pure_call(self, cell, parent):
+        call = parent
+        while not isinstance(call, ast.Call):
+            call = cell.parent.get(id(call))
+            if call is None:
+                return False
+        func = call.func
+        if isinstance(func, ast.Name) and func.id in _PURE_CALLS and _is_builtin(cell, func, self.program):
+            return True
+        base = func
+        while isinstance(base, ast.Attribute):
+            base = base.value
+        modules = self._modules_of(cell, base) if isinstance(base, ast.Name) else []
+        return bool(modules) and all(m.split(".")[0] in ("torch", "numpy", "math") for m in modules) \
+            and not self._has_value_binding(cell, base)
+
+    # anywhere in the program
+
+    def _escapes(self):
+        if self.program.escape_findings is None:  # named in full, for any exercise to reuse
+            found, self.findings, self._whole_program = self.findings, [], True
+            for cell in self.program.cells:
+                for node in ast.walk(cell.tree):
+                    self._escape(cell, node)
+            self.program.escape_findings = self.program.escapes + self.findings
+            self.findings, self._whole_program = found, False
+        self.findings.extend(dataclasses.replace(f, inside="") if f.inside == self.root else f
+                             for f in self.program.escape_findings)
+
+    def _escape(self, cell, node):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+            if node.id in _ESCAPE_BUILTINS and _is_builtin(cell, node, self.program) \
+                    and not _setattr_on_self(cell, node) \
+                    and not (node.id == "globals" and _globals_key(cell, node)):
+                self._find(cell, node, node.id, why="it can change your functions out of the grader's sight")
+            elif node.id == "locals" and cell.scope[id(node)].kind == "module":
+                self._find(cell, node, node.id, why="it can change your functions out of the grader's sight")
+            elif node.id == "get_ipython" and _magic(_ancestor(cell, node, 3)) is None:
+                self._find(cell, node, "get_ipython", why="it can run code the grader cannot read")
+        elif isinstance(node, ast.Attribute):
+            if node.attr in _ESCAPE_ATTRIBUTES:
+                self._find(cell, node, _short(node), why="it can change your functions out of the grader's sight")
+            elif isinstance(node.ctx, (ast.Store, ast.Del)) and not _is_chain_inner(cell, node):
+                self._monkeypatch(cell, node)
+            elif not _is_chain_inner(cell, node):
+                for module in self._modules_of(cell, _chain_root(node)):
+                    path = _canonical(".".join([module] + _chain_parts(node)))
+                    if _under(path, _ESCAPE_PATHS) and not _own_module(cell, node, path):
+                        self._find(cell, node, _short(node), why="it can change torch or your functions "
+                                                                 "out of the grader's sight")
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                full = alias.name if isinstance(node, ast.Import) else f"{node.module or ''}.{alias.name}"
+                if _under(full, _ESCAPE_IMPORTS + _ESCAPE_PATHS):
+                    self._find(cell, node, f"import {full}", why="it can change torch or your functions "
+                                                                 "out of the grader's sight")
+
+    def _monkeypatch(self, cell, node):
+        """`torch.matmul = ...`: a non-constant stored into an imported module changes torch itself."""
+        if not self._modules_of(cell, _chain_root(node)):
+            return
+        statement = _statement_of(cell, node)
+        value = getattr(statement, "value", None)
+        if isinstance(node.ctx, ast.Del) or not isinstance(value, ast.Constant):
+            self._find(cell, node, _short(node), why="it replaces part of an imported module")
+
+
+def _runs_per_call(cell, node):
+    """A loop inside a function runs on every call; one at the top level (computing a global
+    the function reads) ran once, when its cell ran."""
+    scope = cell.scope.get(id(node))
+    while scope is not None:
+        if scope.kind == "function":
+            return True
+        scope = scope.parent
+    return False
+
+
+def _ancestor(cell, node, levels):
+    for _ in range(levels):
+        node = cell.parent.get(id(node))
+    return node
+
+
+def _call_of(cell, node):
+    while not isinstance(node, ast.Call):
+        node = cell.parent.get(id(node))
+    return node
+
+
+CODE, VALUE = "code", "value"
+
+
+def _walk(top, level, nested_code):
+    """Every node under `top` (a piece made of several expressions is a bare ast.Tuple). At the
+    VALUE level a function or class defined inside is handed to `nested_code`, not walked:
+    its body runs when it is called, so it is reached code."""
+    todo = [top]
+    while todo:
+        node = todo.pop()
+        if level == VALUE and node is not top and isinstance(node, (ast.Lambda, ast.FunctionDef,
+                                                                    ast.AsyncFunctionDef, ast.ClassDef)):
+            nested_code(node)
+            continue
+        yield node
+        todo.extend(ast.iter_child_nodes(node))
+
+
+def _called(cell, node):
+    """`node` is what a call calls: `F.conv2d` in `F.conv2d(X, K)`, `getattr(F, n)` in `getattr(F, n)(X)`."""
+    parent = cell.parent.get(id(node))
+    return isinstance(parent, ast.Call) and parent.func is node
+
+
+
+def _is_chain_inner(cell, node):
+    parent = cell.parent.get(id(node))
+    return isinstance(parent, ast.Attribute) and parent.value is node
+
+
+def _chain_root(node):
+    while isinstance(node, ast.Attribute):
+        node = node.value
+    return node
+
+
+def _chain_parts(node):
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    return parts[::-1]
+
+
+def _statement_of(cell, node):
+    while node is not None and not isinstance(node, ast.stmt):
+        node = cell.parent.get(id(node))
+    return node
+
+
+def _is_builtin(cell, name, program):
+    scope = cell.scope.get(id(name))
+    return (scope is not None and _resolves_global(cell, name.id, scope)
+            and name.id not in program.bindings)
+
+
+def _setattr_on_self(cell, node):
+    call = cell.parent.get(id(node))
+    return (node.id in ("setattr", "delattr") and isinstance(call, ast.Call) and call.func is node
+            and call.args and isinstance(call.args[0], ast.Name) and call.args[0].id == "self")
+
+
+def _globals_key(cell, node):
+    """For `globals` in `globals()['name']` or `globals().get('name', ...)`: ('name', is_store);
+    None for any other use (a computed key, the whole dict handed on)."""
+    call = cell.parent.get(id(node))
+    if not (isinstance(call, ast.Call) and call.func is node and not call.args and not call.keywords):
+        return None
+    use = cell.parent.get(id(call))
+    if isinstance(use, ast.Subscript) and use.value is call and isinstance(use.slice, ast.Constant) \
+            and isinstance(use.slice.value, str):
+        return use.slice.value, isinstance(use.ctx, ast.Store)
+    if isinstance(use, ast.Attribute) and use.attr == "get":
+        get = cell.parent.get(id(use))
+        if isinstance(get, ast.Call) and get.func is use and get.args and isinstance(get.args[0], ast.Constant) \
+                and isinstance(get.args[0].value, str):
+            return get.args[0].value, False
+    return None
+
+
+def _own_module(cell, node, path):
+    """`sys.modules[__name__]`, read: the notebook's own module, as a kernel gives it (pickle and
+    dataclasses look it up so); a write or any other key is still an escape."""
+    subscript = cell.parent.get(id(node))
+    return (path == "sys.modules" and isinstance(subscript, ast.Subscript) and subscript.value is node
+            and isinstance(subscript.ctx, ast.Load) and isinstance(subscript.slice, ast.Name)
+            and subscript.slice.id == "__name__" and not isinstance(cell.parent.get(id(subscript)), ast.Attribute)
+            or False)
+
+
+_FINDABLE = {}
+
+
+def _findable(module):
+    """An installed module (the standard library, torch, numpy, ...); not one the notebook
+    writes itself (`%%writefile helpers.py`, open(...).write), whose code the grader cannot read."""
+    if module not in _FINDABLE:
+        import importlib.util
+        import sys
+
+        try:
+            found = module in sys.stdlib_module_names or importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):
+            found = False
+        _FINDABLE[module] = found
+    return _FINDABLE[module]
+
+
+def _under(path, prefixes):
+    """`path` is one of the dotted `prefixes` or inside one (`torch._C._nn` is under `torch._C`;
+    `torch.jit._script` under `torch.jit._`)."""
+    return any(path == p or path.startswith(p if p.endswith("_") else p + ".") for p in prefixes)
+
+
+def _canonical(path):
+    path = path.lstrip(".")
+    for alias, full in (("np.", "numpy."),):
+        if path.startswith(alias):
+            path = full + path[len(alias):]
+    return path
+
+
+def _allowed(path):
+    if path in ALLOWED or path in ("math", "itertools", "functools", "operator"):
+        return path not in _IMPURE_IN_PURE_MODULES
+    if path.startswith(ALLOWED_PREFIXES):
+        last = path.rsplit(".", 1)[-1]
+        return not _FORBIDDEN_PART.search(last) and not (last.startswith("__") and last not in _ALLOWED_DUNDERS)
+    root = path.split(".")[0]
+    return root in _PURE_MODULES and path not in _IMPURE_IN_PURE_MODULES and "__" not in path
+
+
+def _short(node):
+    return _clip(ast.unparse(node))
+
+
+def _clip(text, limit=60):
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _unique(findings, order):
+    """Each finding once, forbidden shortcuts first, then in the order the cells run."""
+    seen, out = set(), []
+    for finding in sorted(findings, key=lambda f: (not f.forbidden, order.get(f.cell, 0), f.line, f.what)):
+        key = (finding.what, finding.cell, finding.line)
+        if key not in seen:
+            seen.add(key)
+            out.append(finding)
+    return out
+
+
+_WINDOWING = _windowing_names()
+
+
+_PROGRAMS = {}
+
+
+def reach(cells, root, forbidden_names=()):
+    """What `root` reaches in the program made of `cells` ([(label, source)]). The parsed
+    program is kept for the next exercise of the same submission (the last few only)."""
+    key = tuple(cells)
+    program = _PROGRAMS.pop(key, None) or Program(cells)
+    _PROGRAMS[key] = program
+    while len(_PROGRAMS) > 4:
+        _PROGRAMS.pop(next(iter(_PROGRAMS)))
+    return Reach(program, root, forbidden_names)
+
+
+# -- the course's policy ---------------------------------------------------------------------------
+
+POLICIES = ("void_exercise", "fail_check")
+
+
+def apply_policy(tests, policy="void_exercise"):
+    """Turn forbidden shortcuts (tests carrying a "shortcut" sentence) into the course's penalty;
+    returns the notes that say so, one per exercise. Every test loses its "shortcut" key."""
+    found = {}
+    for test in tests:
+        sentence = test.pop("shortcut", None)
+        if sentence and test["exercise"] not in found:
+            found[test["exercise"]] = sentence
+    if policy != "void_exercise":
+        return []
+    notes = []
+    for exercise, sentence in found.items():
+        notes.append(f"{sentence}: every check of `{exercise}` scores 0, the course's rule for a "
+                     "forbidden shortcut")
+        for test in tests:
+            if test["exercise"] == exercise and test["status"] == "passed":
+                test.update(status="failed", score=0.0,
+                            output=f"0 points: `{exercise}` uses a forbidden shortcut ({sentence}); "
+                                   "the course voids every check of that exercise")
+    return notes
