@@ -187,7 +187,7 @@ def test_another_secret_draws_other_inputs():
     assert torch.equal(same, first_input(os.environ["CONVGRADE_SECRET"].encode()))
 
 
-PRINT_SECRET_USE = ("from grader import secret; import json; "
+PRINT_SECRET_USE = ("from grader.engine import secret; import json; "
                     "print(json.dumps([secret.input_seed(1, 'x'), str(secret.secret_path())]))")
 
 
