@@ -104,7 +104,14 @@ def stop(pid):
 
 
 def stop_all(pids):
-    """`stop()` for several processes at once (one wait for them all): pid -> run times."""
+    """`stop()` for several processes at once (one wait for them all): pid -> run times.
+
+    A thread shows 'T' as soon as it marks itself stopped, before it switches itself out; if
+    it is preempted in between (a loaded machine), it waits on the run queue and runs a few
+    microseconds more later, which `ran_since` would take for running while stopped. So a
+    thread counts as stopped once it shows 'T' and has also made the voluntary context switch
+    of the stop (its count has grown since the signal), or was stopped already."""
+    before = {pid: {tid: (_state(pid, tid), _voluntary_switches(pid, tid)) for tid in _tasks(pid)} for pid in pids}
     for pid in pids:
         try:
             os.kill(pid, signal.SIGSTOP)
@@ -113,13 +120,36 @@ def stop_all(pids):
     started = time.monotonic()
     waiting = list(pids)
     while waiting:
-        waiting = [pid for pid in waiting if not all(_state(pid, tid) in _STOPPED_STATES for tid in _tasks(pid))]
+        waiting = [pid for pid in waiting if not all(_switched_out(pid, tid, before[pid].get(tid)) for tid in _tasks(pid))]
         waited = time.monotonic() - started
         if waiting and waited > STOP_WAIT_SECONDS:
             raise StopFailed(f"process {waiting[0]} did not stop within {STOP_WAIT_SECONDS:.0f} s")
         if waiting:
             time.sleep(0 if waited < 0.002 else 0.0005)  # it usually takes ~0.2 ms
     return _settled_run_times({pid: _tasks(pid) for pid in pids})
+
+
+def _switched_out(pid, tid, before):
+    state = _state(pid, tid)
+    if state in ("Z", "X"):
+        return True
+    if state not in _STOPPED_STATES:
+        return False
+    if before is None or before[0] in _STOPPED_STATES or before[1] is None:
+        return True  # a thread started since, one stopped before the signal, or no count to read
+    switches = _voluntary_switches(pid, tid)
+    return switches is None or switches > before[1]
+
+
+def _voluntary_switches(pid, tid):
+    try:
+        with open(f"/proc/{pid}/task/{tid}/status") as status:
+            for line in status:
+                if line.startswith("voluntary_ctxt_switches:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
 def _settled_run_times(tasks):
