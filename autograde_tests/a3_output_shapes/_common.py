@@ -198,14 +198,23 @@ def compare_cases(student, function, cases, reference, excuse=None):
         fail(wrong[0] + more)
 
 
-def sweep(make_case, settings, valid, errors, rng, owned=(), leave_out=None):
+def sweep(make_case, settings, valid, errors, rng, owned=(), leave_out=None, always=()):
     """`valid` cases torch accepts and `errors` cases it rejects, drawn in the order of
     `rng` (a random.Random from the submission's seed) from `settings` (dicts of make_case's
     arguments); torch runs only on those drawn. Errors whose reason contains one of `owned`
     are left out: a ValueError check of their own charges them, so a missing ValueError
-    costs one check, not two; so are the settings `leave_out(setting)` names."""
+    costs one check, not two; so are the settings `leave_out(setting)` names.
+
+    `always`: (predicate, count) pairs. The first `count` settings of the draw for which
+    predicate(setting) holds come before every other: a kind of case too rare in the grid
+    to be drawn at every seed is in every sweep, so a mistake that only it shows costs the
+    sweep under every seed, never at random."""
     settings = list(settings)
     rng.shuffle(settings)
+    first = []
+    for predicate, count in always:
+        first += [setting for setting in settings if predicate(setting) and setting not in first][:count]
+    settings = first + [setting for setting in settings if setting not in first]
     accepted, rejected = [], []
     for setting in settings:
         if len(accepted) >= valid and len(rejected) >= errors:

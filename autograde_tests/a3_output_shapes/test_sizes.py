@@ -225,12 +225,22 @@ def test_pool_dilation(student):
     compare_cases(student, "pool_output_size", cases, "nn.MaxPool1d")
 
 
+def starts_in_right_padding(setting):
+    """ceil_mode, padding torch accepts, and the textbook ceil formula's last window would
+    start in the right padding (torch drops it): about 1 setting in 100 of the sweep's grid."""
+    n, k, s, p, d = (setting[key] for key in ("n", "k", "s", "p", "d"))
+    s = k if s is None else s
+    return setting["ceil"] and p <= k // 2 and (naive_ceil(n, k, s, p, d) - 1) * s >= n + p
+
+
 @functools.lru_cache(maxsize=4)  # keyed by the submission's seed: keep the last few only
 def pool_sweep(seed):
-    # padding over half the kernel is test_pool_padding_too_large's; outputs below 1 stay here
+    # padding over half the kernel is test_pool_padding_too_large's; outputs below 1 stay here.
+    # Drawn at random, ceil-mode windows in the padding were missing at 7 seeds in 1,000.
     return sweep(pool_case, grid(n=range(1, 13), k=range(1, 6), s=(None, 1, 2, 3), p=range(0, 3),
                                  d=(1, 2), ceil=(False, True)), valid=90, errors=12,
-                 rng=py_rng(seed, "pool_sweep"), owned=("at most half",))
+                 rng=py_rng(seed, "pool_sweep"), owned=("at most half",),
+                 always=[(starts_in_right_padding, 2)])
 
 
 @check("pool_output_size", points=1, name="pool_output_size agrees with nn.MaxPool1d over a sweep (stride None, padding, dilation, ceil_mode, outputs too small)")
