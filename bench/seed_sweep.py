@@ -10,12 +10,25 @@ grading as `grade(..., seed=...)` does it, except that the two seeds differ.
     .venv/bin/python bench/seed_sweep.py --seeds 50 [--program-seeds 5] [--assignment a1_cross_correlation]
         [--entry NAME ...] [--out bench/seed_sweep.json]
 
+`--kernel` runs the same hidden suites without the sandbox, many times faster: each notebook's
+program runs once in a fresh process under the sandbox's own IPython shell (shell escapes
+skipped as in the sandbox), and the checks call it in that process through the nbgrader
+door's KernelSandbox, its generators reset to the program seed at every check and every
+fresh call. The values the checks judge are the ones the sandbox would return; what it
+does not show is isolation between checks (the sandboxed sweep and tests/ cover that).
+`--honest` adds the honest corpus (tests/honest/).
+
 Prints one line per notebook and a summary; exits 1 when any grading lost other checks than
 declared. Suite seeds are 1000, 1001, ...: disjoint from tests/test_corpus.py's.
 """
 
 import argparse
+import concurrent.futures
+import contextlib
+import io
 import json
+import multiprocessing
+import tempfile
 import os
 import sys
 import time
@@ -26,8 +39,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 import torch  # noqa: E402
 
-from grader.course import assignments, notebook  # noqa: E402
-from grader.engine import runner  # noqa: E402
+from grader.course import assignments, deadlines, notebook  # noqa: E402
+from grader.engine import runner, shortcuts  # noqa: E402
 from grader.engine.sandbox import Limits, Sandbox  # noqa: E402
 from grader.engine.student import Student  # noqa: E402
 from submissions import corpus, make_submission  # noqa: E402
@@ -37,8 +50,9 @@ FIRST_SUITE_SEED = 1000
 SWEEP_LIMITS = Limits(submission_seconds=3600.0, cpu_seconds=3600)
 
 
-def notebooks(assignment_filter, entry_filter):
-    """(label, assignment, notebook bytes, checks it must lose) for the references and the corpus."""
+def notebooks(assignment_filter, entry_filter, honest=False):
+    """(label, assignment, notebook bytes, checks it must lose) for the references, the corpus
+    and, with `honest`, the honest corpus."""
     for assignment in assignments.names():
         if assignment_filter and assignment != assignment_filter:
             continue
@@ -50,6 +64,10 @@ def notebooks(assignment_filter, entry_filter):
             if "cuda" in entry.needs and not torch.cuda.is_available():
                 continue
             yield repr(entry), assignment, entry.submission(), entry.loses
+        if honest:
+            for path in sorted((ROOT / "tests" / "honest" / assignment).glob("*.ipynb")):
+                if not entry_filter or path.stem in entry_filter:
+                    yield f"honest/{assignment}/{path.stem}", assignment, path.read_bytes(), set()
 
 
 def sweep_one(assignment, raw, loses, suite_seeds, program_seeds):
@@ -61,16 +79,66 @@ def sweep_one(assignment, raw, loses, suite_seeds, program_seeds):
     for i, program_seed in enumerate(program_seeds):
         with Sandbox(program.cells, SWEEP_LIMITS, assignments.hidden_paths(), [assignments.COURSE_DIR],
                      seed=program_seed) as sandbox:
-            student = Student(sandbox, program.answers, program.student_code)
+            student = Student(sandbox, program.answers, program.student_code, cells=program.cells)
             for suite_seed in suite_seeds[i * share:(i + 1) * share]:
                 tests = runner.run_suite(assignment, student, devices, seed=suite_seed)
                 runs += 1
-                lost = {t["id"] for t in tests if t["status"] != "passed"}
-                if lost != loses:
-                    wrong[(program_seed, suite_seed)] = {
-                        "lost": sorted(lost), "expected": sorted(loses),
-                        "messages": {t["id"]: (t.get("output") or "")[:300] for t in tests
-                                     if t["id"] in lost ^ loses}}
+                judged = _not_as_declared(tests, loses)
+                if judged:
+                    wrong[(program_seed, suite_seed)] = judged
+    return wrong, runs
+
+
+def _not_as_declared(tests, loses):
+    """None when the run lost exactly `loses` (after the course's shortcut policy, as grade()
+    applies it); else what it lost and why."""
+    shortcuts.apply_policy(tests, deadlines.policy())
+    lost = {t["id"] for t in tests if t["score"] < t["max_score"]}
+    if lost == loses:
+        return None
+    return {"lost": sorted(lost), "expected": sorted(loses),
+            "messages": {t["id"]: (t.get("output") or "")[:300] for t in tests if t["id"] in lost ^ loses}}
+
+
+def sweep_in_kernel(assignment, raw, loses, suite_seeds, program_seeds):
+    """As sweep_one, without the sandbox (see --kernel): one process per program seed."""
+    wrong, runs = {}, 0
+    share = -(-len(suite_seeds) // len(program_seeds))
+    jobs = [(assignment, raw, loses, program_seed, suite_seeds[i * share:(i + 1) * share])
+            for i, program_seed in enumerate(program_seeds)]
+    # a fresh process per program: IPython's shell and the notebook's namespace are per process
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=context, max_tasks_per_child=1) as pool:
+        for part_wrong, part_runs in pool.map(_kernel_job, jobs):
+            wrong.update(part_wrong)
+            runs += part_runs
+    return wrong, runs
+
+
+def _kernel_job(job):
+    from grader.doors.nbgrader_bridge import KernelSandbox
+    from grader.untrusted.child import Child, _kernel_environment
+
+    assignment, raw, loses, program_seed, suite_seeds = job
+    program = notebook.build_program(notebook.read(raw), assignment)
+    os.chdir(tempfile.mkdtemp(prefix="seed-sweep-"))  # a %%writefile cell writes here
+    _kernel_environment()  # as E: the working directory importable, matplotlib's agg backend
+    quiet = contextlib.ExitStack()
+    quiet.enter_context(contextlib.redirect_stdout(io.StringIO()))
+    quiet.enter_context(contextlib.redirect_stderr(io.StringIO()))
+    with quiet:
+        child = Child()
+        child.op_program(program.cells, program_seed)
+    student = Student(KernelSandbox(child.namespace, seed=program_seed), program.answers, program.student_code,
+                      cells=program.cells)
+    wrong, runs = {}, 0
+    for suite_seed in suite_seeds:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            tests = runner.run_suite(assignment, student, runner.available_devices(), seed=suite_seed)
+        runs += 1
+        judged = _not_as_declared(tests, loses)
+        if judged:
+            wrong[(program_seed, suite_seed)] = judged
     return wrong, runs
 
 
@@ -81,16 +149,19 @@ def main():
     parser.add_argument("--assignment")
     parser.add_argument("--entry", nargs="*", help="corpus entries by name, and/or 'reference'")
     parser.add_argument("--out", help="write the summary as JSON here")
+    parser.add_argument("--kernel", action="store_true", help="without the sandbox: many times faster (see above)")
+    parser.add_argument("--honest", action="store_true", help="the honest corpus too (tests/honest/)")
     args = parser.parse_args()
     suite_seeds = list(range(FIRST_SUITE_SEED, FIRST_SUITE_SEED + args.seeds))
     program_seeds = list(range(min(args.program_seeds, args.seeds)))
     started = time.monotonic()
     summary = {"suite_seeds": [suite_seeds[0], suite_seeds[-1]], "program_seeds": program_seeds,
-               "devices": runner.available_devices(), "notebooks": {}}
+               "devices": runner.available_devices(), "kernel": args.kernel, "notebooks": {}}
+    sweep = sweep_in_kernel if args.kernel else sweep_one
     failures = 0
-    for label, assignment, raw, loses in notebooks(args.assignment, args.entry):
+    for label, assignment, raw, loses in notebooks(args.assignment, args.entry, args.honest):
         t0 = time.monotonic()
-        wrong, runs = sweep_one(assignment, raw, loses, suite_seeds, program_seeds)
+        wrong, runs = sweep(assignment, raw, loses, suite_seeds, program_seeds)
         failures += len(wrong)
         summary["notebooks"][label] = {"gradings": runs, "wrong": len(wrong),
                                        "examples": {f"{p}/{s}": w for (p, s), w in list(wrong.items())[:3]}}
@@ -98,7 +169,7 @@ def main():
               f"({time.monotonic() - t0:.0f} s)", flush=True)
         for (p, s), w in list(wrong.items())[:3]:
             print(f"    program seed {p}, suite seed {s}: lost {w['lost']}, declared {w['expected']}")
-            for check, message in w["messages"].items():
+            for check, message in list(w["messages"].items())[:3]:
                 print(f"      {check}: {message}")
     summary["gradings"] = sum(n["gradings"] for n in summary["notebooks"].values())
     summary["wrong"] = failures
