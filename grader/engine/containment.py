@@ -126,7 +126,12 @@ def stop_all(pids):
             raise StopFailed(f"process {waiting[0]} did not stop within {STOP_WAIT_SECONDS:.0f} s")
         if waiting:
             time.sleep(0 if waited < 0.002 else 0.0005)  # it usually takes ~0.2 ms
-    return _settled_run_times({pid: _tasks(pid) for pid in pids})
+    tasks = {pid: _tasks(pid) for pid in pids}
+    if all(_proved_still(before[pid].get(tid)) for pid, tids in tasks.items() for tid in tids):
+        # each thread was stopped already, or has been switched out since the signal: the
+        # kernel counted its run time at that switch, and it cannot change while stopped
+        return {pid: {tid: _run_time(pid, tid) for tid in tids} for pid, tids in tasks.items()}
+    return _settled_run_times(tasks)
 
 
 def _switched_out(pid, tid, before):
@@ -139,6 +144,12 @@ def _switched_out(pid, tid, before):
         return True  # a thread started since, one stopped before the signal, or no count to read
     switches = _voluntary_switches(pid, tid)
     return switches is None or switches > before[1]
+
+
+def _proved_still(before):
+    """Whether `_switched_out` saw this thread stopped for good (not only 'T'): it was
+    stopped before the signal, or its voluntary switch count was there to grow."""
+    return before is not None and (before[0] in _STOPPED_STATES or before[1] is not None)
 
 
 def _voluntary_switches(pid, tid):
