@@ -50,21 +50,23 @@ FIRST_SUITE_SEED = 1000
 SWEEP_LIMITS = Limits(submission_seconds=3600.0, cpu_seconds=3600)
 
 
-def notebooks(assignment_filter, entry_filter, honest=False):
+def notebooks(assignment_filter, entry_filter, honest=False, only=None):
     """(label, assignment, notebook bytes, checks it must lose) for the references, the corpus
-    and, with `honest`, the honest corpus."""
+    and, with `honest`, the honest corpus; `only` "correct" or "wrong" keeps those alone."""
     for assignment in assignments.names():
         if assignment_filter and assignment != assignment_filter:
             continue
-        if not entry_filter or "reference" in entry_filter:
+        if only != "wrong" and (not entry_filter or "reference" in entry_filter):
             yield f"{assignment}/reference", assignment, make_submission(assignment), set()
         for entry in corpus(assignment):
             if entry_filter and entry.name not in entry_filter:
                 continue
             if "cuda" in entry.needs and not torch.cuda.is_available():
                 continue
+            if only and (only == "wrong") != bool(entry.loses):
+                continue
             yield repr(entry), assignment, entry.submission(), entry.loses
-        if honest:
+        if honest and only != "wrong":
             for path in sorted((ROOT / "tests" / "honest" / assignment).glob("*.ipynb")):
                 if not entry_filter or path.stem in entry_filter:
                     yield f"honest/{assignment}/{path.stem}", assignment, path.read_bytes(), set()
@@ -106,8 +108,10 @@ def sweep_in_kernel(assignment, raw, loses, suite_seeds, program_seeds):
     share = -(-len(suite_seeds) // len(program_seeds))
     jobs = [(assignment, raw, loses, program_seed, suite_seeds[i * share:(i + 1) * share])
             for i, program_seed in enumerate(program_seeds)]
-    # a fresh process per program: IPython's shell and the notebook's namespace are per process
-    context = multiprocessing.get_context("spawn")
+    # a fresh process per program (IPython's shell and the notebook's namespace are per
+    # process), forked from a server that has imported torch and the grader once
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["torch", "grader.untrusted.child", "grader.doors.nbgrader_bridge"])
     with concurrent.futures.ProcessPoolExecutor(1, mp_context=context, max_tasks_per_child=1) as pool:
         for part_wrong, part_runs in pool.map(_kernel_job, jobs):
             wrong.update(part_wrong)
@@ -151,6 +155,7 @@ def main():
     parser.add_argument("--out", help="write the summary as JSON here")
     parser.add_argument("--kernel", action="store_true", help="without the sandbox: many times faster (see above)")
     parser.add_argument("--honest", action="store_true", help="the honest corpus too (tests/honest/)")
+    parser.add_argument("--only", choices=("correct", "wrong"), help="only the notebooks that earn full marks, or only the others")
     args = parser.parse_args()
     suite_seeds = list(range(FIRST_SUITE_SEED, FIRST_SUITE_SEED + args.seeds))
     program_seeds = list(range(min(args.program_seeds, args.seeds)))
@@ -159,7 +164,7 @@ def main():
                "devices": runner.available_devices(), "kernel": args.kernel, "notebooks": {}}
     sweep = sweep_in_kernel if args.kernel else sweep_one
     failures = 0
-    for label, assignment, raw, loses in notebooks(args.assignment, args.entry, args.honest):
+    for label, assignment, raw, loses in notebooks(args.assignment, args.entry, args.honest, args.only):
         t0 = time.monotonic()
         wrong, runs = sweep(assignment, raw, loses, suite_seeds, program_seeds)
         failures += len(wrong)
