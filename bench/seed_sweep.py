@@ -28,9 +28,9 @@ import contextlib
 import io
 import json
 import multiprocessing
-import tempfile
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -82,13 +82,23 @@ def sweep_one(assignment, raw, loses, suite_seeds, program_seeds):
         with Sandbox(program.cells, SWEEP_LIMITS, assignments.hidden_paths(), [assignments.COURSE_DIR],
                      seed=program_seed) as sandbox:
             student = Student(sandbox, program.answers, program.student_code, cells=program.cells)
-            for suite_seed in suite_seeds[i * share:(i + 1) * share]:
-                tests = runner.run_suite(assignment, student, devices, seed=suite_seed)
-                runs += 1
-                judged = _not_as_declared(tests, loses)
-                if judged:
-                    wrong[(program_seed, suite_seed)] = judged
+            part_wrong, part_runs = _run_seeds(assignment, student, devices, loses, program_seed,
+                                               suite_seeds[i * share:(i + 1) * share])
+            wrong.update(part_wrong)
+            runs += part_runs
     return wrong, runs
+
+
+def _run_seeds(assignment, student, devices, loses, program_seed, suite_seeds):
+    """The suite under each suite seed: ({(program seed, suite seed): what was not as declared}, runs)."""
+    wrong = {}
+    for suite_seed in suite_seeds:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            tests = runner.run_suite(assignment, student, devices, seed=suite_seed)
+        judged = _not_as_declared(tests, loses)
+        if judged:
+            wrong[(program_seed, suite_seed)] = judged
+    return wrong, len(suite_seeds)
 
 
 def _not_as_declared(tests, loses):
@@ -127,23 +137,12 @@ def _kernel_job(job):
     program = notebook.build_program(notebook.read(raw), assignment)
     os.chdir(tempfile.mkdtemp(prefix="seed-sweep-"))  # a %%writefile cell writes here
     _kernel_environment()  # as E: the working directory importable, matplotlib's agg backend
-    quiet = contextlib.ExitStack()
-    quiet.enter_context(contextlib.redirect_stdout(io.StringIO()))
-    quiet.enter_context(contextlib.redirect_stderr(io.StringIO()))
-    with quiet:
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         child = Child()
         child.op_program(program.cells, program_seed)
     student = Student(KernelSandbox(child.namespace, seed=program_seed), program.answers, program.student_code,
                       cells=program.cells)
-    wrong, runs = {}, 0
-    for suite_seed in suite_seeds:
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            tests = runner.run_suite(assignment, student, runner.available_devices(), seed=suite_seed)
-        runs += 1
-        judged = _not_as_declared(tests, loses)
-        if judged:
-            wrong[(program_seed, suite_seed)] = judged
-    return wrong, runs
+    return _run_seeds(assignment, student, runner.available_devices(), loses, program_seed, suite_seeds)
 
 
 def main():
