@@ -128,11 +128,11 @@ def engine_for(url):
                            pool_pre_ping=not sqlite)
     if sqlite:
         event.listen(engine, "connect", _sqlite_pragmas)
-    _create_schema(engine)
+    create_schema(engine)
     return engine
 
 
-def _create_schema(engine, attempts=10):
+def create_schema(engine, attempts=10):
     """New tables, then the columns an older database lacks. Processes that start on a new
     database at once (gunicorn's workers, the queue's) race for each CREATE and ALTER: one
     wins, the others fail on it and try again, and then find it done."""
