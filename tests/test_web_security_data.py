@@ -245,3 +245,188 @@ def test_the_lab_handler_sends_the_hub_token_to_the_grader_only(redirecting, tmp
     with pytest.raises(SubmitError, match="redirected"):
         handlers.overview(A1)
     assert grader.seen and elsewhere.seen == []
+
+
+# -- LTI: an identity is (issuer, client id, deployment, sub); a score goes to its launch's line item
+
+@pytest.fixture(scope="module")
+def two_lms(tmp_path_factory):
+    """Two platforms on one host (their issuers differ by path only), one tool trusting both."""
+    from lti_platform import Platform, rsa_pem_pair
+
+    root = tmp_path_factory.mktemp("two-lms")
+    first, second = Platform().serve(), Platform().serve()
+    first.issuer, second.issuer = "https://lms.example.edu", "https://lms.example.edu/second-site"
+    private, public = rsa_pem_pair()
+    (root / "tool_private.pem").write_text(private)
+    (root / "tool_public.pem").write_text(public)
+    config = root / "lti.json"
+    config.write_text(json.dumps({**first.tool_config(root / "tool_private.pem", root / "tool_public.pem"),
+                                  **second.tool_config(root / "tool_private.pem", root / "tool_public.pem")}))
+    service = Service(root / "data", lti_config=config, lti_retry_seconds=1, workers=1)
+    service.start()
+    first.tool_url = second.tool_url = service.url
+    yield first, second, service
+    service.stop()
+    first.stop()
+    second.stop()
+
+
+def launched(platform, service, user_id, **options):
+    """A browser signed in by a launch, and the CSRF token of the page it lands on."""
+    from test_lti import launch
+
+    browser = requests.Session()
+    _, _, response = launch(platform, browser, user_id=user_id, custom={"assignment": A1}, **options)
+    assert response.status_code == 303, response.text
+    page = browser.get(service.url + response.headers["Location"], timeout=30)
+    browser.csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    return browser
+
+
+def submit_as(browser, service, wait=None):
+    files = {"notebook": (f"{A1}.ipynb", make_submission(A1), "application/x-ipynb+json")}
+    response = browser.post(service.url + "/api/v1/submissions" + (f"?wait={wait}" if wait else ""), files=files,
+                            headers={"X-CSRF-Token": browser.csrf}, timeout=(wait or 0) + 60)
+    assert response.status_code in (200, 202), response.text
+    return response.json()
+
+
+def mine(browser, service):
+    response = browser.get(service.url + "/api/v1/submissions", timeout=30)
+    assert response.status_code == 200, response.text
+    return response.json()["submissions"]
+
+
+def test_two_platforms_on_one_host_are_two_students(two_lms):
+    first, second, service = two_lms
+    at_first = launched(first, service, "7", name="Seven of the first site")
+    submitted = submit_as(at_first, service)
+    at_second = launched(second, service, "7", name="Seven of the second site")
+    assert mine(at_second, service) == [], "user 7 of the second site reads user 7 of the first site's work"
+    [own] = mine(at_first, service)
+    assert own["id"] == submitted["id"]
+    assert at_second.get(f"{service.url}/api/v1/submissions/{submitted['id']}", timeout=30).status_code == 404
+    with sqlite3.connect(service.data_dir / "convgrade.sqlite3") as db:
+        names = dict(db.execute("SELECT name, student_id FROM students WHERE name LIKE 'Seven%'"))
+    assert len(set(names.values())) == 2 and own["student_id"] == names["Seven of the first site"]
+
+
+def test_a_regrade_lands_on_the_line_item_its_score_came_from(two_lms):
+    first, _, service = two_lms
+    course_one = launched(first, service, "u-two-courses", resource_link_id="rl-course-1")
+    graded = submit_as(course_one, service, wait=240)
+    assert graded["status"] == "done", graded
+    from test_lti import wait_until
+
+    assert wait_until(lambda: [s for s in first.scores if s["lineitem"] == "rl-course-1"], timeout=60)
+    first.context_id = "course-2"
+    try:
+        launched(first, service, "u-two-courses", resource_link_id="rl-course-2")
+    finally:
+        first.context_id = "course-conv101"
+    from service_harness import convgrade
+
+    regrade = convgrade(service.env, "regrade", "--submission", graded["id"], "--wait", "240",
+                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _, err = regrade.communicate(timeout=300)
+    assert regrade.returncode == 0, err
+    assert wait_until(lambda: len([s for s in first.scores if s["lineitem"] == "rl-course-1"]) == 2, timeout=60), \
+        first.scores
+    assert [s for s in first.scores if s["lineitem"] == "rl-course-2"] == [], "course 1's score went to course 2"
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"iss": "https://unknown.example.edu"}, "no platform with the issuer"),
+    ({"client_id": "a-client-nobody-registered"}, "no registration with the client id"),
+    ({"lti_deployment_id": "a-deployment-nobody-registered"}, "no deployment"),
+])
+def test_an_unknown_platform_at_login_is_refused_in_a_sentence(two_lms, change, words):
+    first, _, service = two_lms
+    params = {"iss": first.issuer, "client_id": first.client_id, "login_hint": "u-1",
+              "target_link_uri": service.url + "/lti/launch", "lti_deployment_id": first.deployment_id, **change}
+    response = requests.get(service.url + "/lti/login", params=params, allow_redirects=False, timeout=30)
+    assert response.status_code == 400 and words in error_of(response), response.text
+
+
+def test_an_unknown_issuer_at_launch_is_refused_in_a_sentence(two_lms):
+    """A platform the tool does not know answers the tool's auth request: its id_token names
+    an issuer no registration has."""
+    from lti_platform import Platform
+
+    first, _, service = two_lms
+    stranger = Platform().serve()
+    try:
+        stranger.issuer, stranger.client_id, stranger.tool_url = "https://unknown.example.edu", first.client_id, service.url
+        stranger.launches = first.launches
+        browser = requests.Session()
+        login = browser.get(first.start_launch("u-1", custom={"assignment": A1}), allow_redirects=False, timeout=30)
+        assert login.status_code == 302, login.text
+        form = browser.get(login.headers["Location"].replace(first.url, stranger.url), timeout=30)
+        assert form.status_code == 200, form.text
+        from html import unescape
+
+        action = unescape(re.search(r'action="([^"]+)"', form.text).group(1))
+        fields = {k: unescape(v) for k, v in re.findall(r'name="(\w+)" value="([^"]*)"', form.text)}
+        response = browser.post(action, data=fields, allow_redirects=False, timeout=30)
+    finally:
+        stranger.stop()
+    assert response.status_code == 401 and "no platform with the issuer" in error_of(response), response.text
+
+
+def test_old_launch_links_are_carried_over(tmp_path):
+    """A database from before identities and launches: lti_links (one row per student and
+    assignment, the host-only student ids), passbacks without a launch, contexts without a
+    deployment. Opened now, its links are launches, its users identities, claimed by the
+    next launch; a student the old ids had merged from two users is carried to neither."""
+    from grader.doors.lti import links
+    from grader.store.lti_tables import ensure_tables
+
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.executescript("""
+            CREATE TABLE lti_links (student_id VARCHAR(200) NOT NULL, assignment VARCHAR(200) NOT NULL,
+                issuer VARCHAR(400) NOT NULL, client_id VARCHAR(400) NOT NULL, lti_user_id VARCHAR(400) NOT NULL,
+                ags_json TEXT NOT NULL, updated_at DATETIME NOT NULL, PRIMARY KEY (student_id, assignment));
+            CREATE TABLE lti_contexts (issuer VARCHAR(400) NOT NULL, context_id VARCHAR(400) NOT NULL,
+                client_id VARCHAR(400) NOT NULL, title VARCHAR(400) NOT NULL, nrps_json TEXT NOT NULL,
+                updated_at DATETIME NOT NULL, PRIMARY KEY (issuer, context_id));
+            CREATE TABLE passbacks (id INTEGER NOT NULL PRIMARY KEY, submission_id VARCHAR(32) NOT NULL,
+                student_id VARCHAR(200) NOT NULL, assignment VARCHAR(200) NOT NULL, score FLOAT NOT NULL,
+                max_score FLOAT NOT NULL, graded_at DATETIME NOT NULL, status VARCHAR(16) NOT NULL,
+                attempts INTEGER NOT NULL, next_attempt_at DATETIME NOT NULL, claimed_at DATETIME,
+                last_error TEXT, sent_at DATETIME);
+        """)
+        ags = json.dumps({"lineitem": "https://lms.example.edu/lineitems/rl-a1", "scope": []})
+        db.executemany("INSERT INTO lti_links VALUES (?, ?, ?, ?, ?, ?, ?)", [
+            ("lti:ada@lms.example.edu", A1, "https://lms.example.edu", "c1", "ada", ags, "2026-09-01 10:00:00.000000"),
+            ("lti:7@lms.example.edu", A1, "https://lms.example.edu", "c1", "7", ags, "2026-09-01 10:00:00.000000"),
+            ("lti:7@lms.example.edu", "a2_padding_stride_channels", "https://lms.example.edu/second-site", "c2",
+             "7", ags, "2026-09-02 10:00:00.000000")])
+        db.execute("INSERT INTO passbacks VALUES (1, 'sub1', 'lti:ada@lms.example.edu', ?, 3, 3, "
+                   "'2026-09-01 11:00:00', 'pending', 1, '2026-09-01 11:00:00', NULL, NULL, NULL)", (A1,))
+    url = f"sqlite:///{path}"
+    ensure_tables(url)
+    with sqlite3.connect(path) as db:
+        tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        launches = db.execute("SELECT student_id, issuer, client_id, deployment_id, lineitem, launched_at "
+                              "FROM lti_launches ORDER BY id").fetchall()
+        identities = db.execute("SELECT issuer, client_id, deployment_id, sub, student_id FROM lti_identities").fetchall()
+        passback_columns = {row[1] for row in db.execute("PRAGMA table_info(passbacks)")}
+        context_columns = {row[1] for row in db.execute("PRAGMA table_info(lti_contexts)")}
+    assert "lti_links" not in tables and "launch_id" in passback_columns and "deployment_id" in context_columns
+    assert launches[0] == ("lti:ada@lms.example.edu", "https://lms.example.edu", "c1", "",
+                           "https://lms.example.edu/lineitems/rl-a1", "2026-09-01 10:00:00.000000")
+    assert len(launches) == 3
+    assert identities == [("https://lms.example.edu", "c1", "", "ada", "lti:ada@lms.example.edu")], \
+        "the merged student is carried to neither of its two users"
+
+    assert links.student_for(url, "https://lms.example.edu", "c1", "d1", "ada") == "lti:ada@lms.example.edu", \
+        "the next launch claims the carried identity: ada keeps her submissions"
+    seven_first = links.student_for(url, "https://lms.example.edu", "c1", "d1", "7")
+    seven_second = links.student_for(url, "https://lms.example.edu/second-site", "c2", "d1", "7")
+    assert len({seven_first, seven_second, "lti:7@lms.example.edu"}) == 3
+    ensure_tables.cache_clear()
+    ensure_tables(url)   # a second start changes nothing
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT count(*) FROM lti_launches").fetchone() == (3,)
