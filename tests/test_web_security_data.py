@@ -374,51 +374,75 @@ def test_an_unknown_issuer_at_launch_is_refused_in_a_sentence(two_lms):
     assert response.status_code == 401 and "no platform with the issuer" in error_of(response), response.text
 
 
-def test_old_launch_links_are_carried_over(tmp_path):
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database(request, tmp_path):
+    """A new database: a SQLite file, or a throwaway PostgreSQL cluster (tests/real_engines.py)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'old.sqlite3'}"
+        return
+    from real_engines import postgres_cluster, postgres_missing_reason
+
+    if postgres_missing_reason():
+        pytest.skip(postgres_missing_reason())
+    with postgres_cluster(free_port()) as url:
+        yield url
+
+
+OLD_LTI_SCHEMA = [
+    """CREATE TABLE lti_links (student_id VARCHAR(200) NOT NULL, assignment VARCHAR(200) NOT NULL,
+        issuer VARCHAR(400) NOT NULL, client_id VARCHAR(400) NOT NULL, lti_user_id VARCHAR(400) NOT NULL,
+        ags_json TEXT NOT NULL, updated_at TIMESTAMP NOT NULL, PRIMARY KEY (student_id, assignment))""",
+    """CREATE TABLE lti_contexts (issuer VARCHAR(400) NOT NULL, context_id VARCHAR(400) NOT NULL,
+        client_id VARCHAR(400) NOT NULL, title VARCHAR(400) NOT NULL, nrps_json TEXT NOT NULL,
+        updated_at TIMESTAMP NOT NULL, PRIMARY KEY (issuer, context_id))""",
+    """CREATE TABLE passbacks (id INTEGER NOT NULL PRIMARY KEY, submission_id VARCHAR(32) NOT NULL,
+        student_id VARCHAR(200) NOT NULL, assignment VARCHAR(200) NOT NULL, score FLOAT NOT NULL,
+        max_score FLOAT NOT NULL, graded_at TIMESTAMP NOT NULL, status VARCHAR(16) NOT NULL,
+        attempts INTEGER NOT NULL, next_attempt_at TIMESTAMP NOT NULL, claimed_at TIMESTAMP,
+        last_error TEXT, sent_at TIMESTAMP)"""]
+
+
+def test_old_launch_links_are_carried_over(empty_database):
     """A database from before identities and launches: lti_links (one row per student and
     assignment, the host-only student ids), passbacks without a launch, contexts without a
     deployment. Opened now, its links are launches, its users identities, claimed by the
     next launch; a student the old ids had merged from two users is carried to neither."""
+    import datetime
+
+    from sqlalchemy import create_engine, inspect
+
     from grader.doors.lti import links
     from grader.store.lti_tables import ensure_tables
 
-    path = tmp_path / "old.sqlite3"
-    with sqlite3.connect(path) as db:
-        db.executescript("""
-            CREATE TABLE lti_links (student_id VARCHAR(200) NOT NULL, assignment VARCHAR(200) NOT NULL,
-                issuer VARCHAR(400) NOT NULL, client_id VARCHAR(400) NOT NULL, lti_user_id VARCHAR(400) NOT NULL,
-                ags_json TEXT NOT NULL, updated_at DATETIME NOT NULL, PRIMARY KEY (student_id, assignment));
-            CREATE TABLE lti_contexts (issuer VARCHAR(400) NOT NULL, context_id VARCHAR(400) NOT NULL,
-                client_id VARCHAR(400) NOT NULL, title VARCHAR(400) NOT NULL, nrps_json TEXT NOT NULL,
-                updated_at DATETIME NOT NULL, PRIMARY KEY (issuer, context_id));
-            CREATE TABLE passbacks (id INTEGER NOT NULL PRIMARY KEY, submission_id VARCHAR(32) NOT NULL,
-                student_id VARCHAR(200) NOT NULL, assignment VARCHAR(200) NOT NULL, score FLOAT NOT NULL,
-                max_score FLOAT NOT NULL, graded_at DATETIME NOT NULL, status VARCHAR(16) NOT NULL,
-                attempts INTEGER NOT NULL, next_attempt_at DATETIME NOT NULL, claimed_at DATETIME,
-                last_error TEXT, sent_at DATETIME);
-        """)
-        ags = json.dumps({"lineitem": "https://lms.example.edu/lineitems/rl-a1", "scope": []})
-        db.executemany("INSERT INTO lti_links VALUES (?, ?, ?, ?, ?, ?, ?)", [
-            ("lti:ada@lms.example.edu", A1, "https://lms.example.edu", "c1", "ada", ags, "2026-09-01 10:00:00.000000"),
-            ("lti:7@lms.example.edu", A1, "https://lms.example.edu", "c1", "7", ags, "2026-09-01 10:00:00.000000"),
-            ("lti:7@lms.example.edu", "a2_padding_stride_channels", "https://lms.example.edu/second-site", "c2",
-             "7", ags, "2026-09-02 10:00:00.000000")])
-        db.execute("INSERT INTO passbacks VALUES (1, 'sub1', 'lti:ada@lms.example.edu', ?, 3, 3, "
-                   "'2026-09-01 11:00:00', 'pending', 1, '2026-09-01 11:00:00', NULL, NULL, NULL)", (A1,))
-    url = f"sqlite:///{path}"
-    ensure_tables(url)
-    with sqlite3.connect(path) as db:
-        tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        launches = db.execute("SELECT student_id, issuer, client_id, deployment_id, lineitem, launched_at "
-                              "FROM lti_launches ORDER BY id").fetchall()
-        identities = db.execute("SELECT issuer, client_id, deployment_id, sub, student_id FROM lti_identities").fetchall()
-        passback_columns = {row[1] for row in db.execute("PRAGMA table_info(passbacks)")}
-        context_columns = {row[1] for row in db.execute("PRAGMA table_info(lti_contexts)")}
+    url, ags = empty_database, json.dumps({"lineitem": "https://lms.example.edu/lineitems/rl-a1", "scope": []})
+    old = create_engine(url)
+    with old.begin() as db:
+        for statement in OLD_LTI_SCHEMA:
+            db.exec_driver_sql(statement)
+        for row in [("lti:ada@lms.example.edu", A1, "https://lms.example.edu", "c1", "ada", "2026-09-01 10:00:00"),
+                    ("lti:7@lms.example.edu", A1, "https://lms.example.edu", "c1", "7", "2026-09-01 10:00:00"),
+                    ("lti:7@lms.example.edu", "a2_padding_stride_channels", "https://lms.example.edu/second-site",
+                     "c2", "7", "2026-09-02 10:00:00")]:
+            db.exec_driver_sql("INSERT INTO lti_links VALUES (%(s)s, %(a)s, %(i)s, %(c)s, %(u)s, %(j)s, %(t)s)"
+                               if url.startswith("postgresql") else
+                               "INSERT INTO lti_links VALUES (:s, :a, :i, :c, :u, :j, :t)",
+                               dict(zip("saicujt", (*row[:5], ags, row[5]))))
+    old.dispose()
+
+    engine = ensure_tables(url)
+    with engine.connect() as db:
+        tables = set(inspect(db).get_table_names())
+        launches = db.exec_driver_sql("SELECT student_id, issuer, client_id, deployment_id, lineitem, launched_at "
+                                      "FROM lti_launches ORDER BY id").all()
+        identities = db.exec_driver_sql("SELECT issuer, client_id, deployment_id, sub, student_id "
+                                        "FROM lti_identities").all()
+        passback_columns = {c["name"] for c in inspect(db).get_columns("passbacks")}
+        context_columns = {c["name"] for c in inspect(db).get_columns("lti_contexts")}
     assert "lti_links" not in tables and "launch_id" in passback_columns and "deployment_id" in context_columns
-    assert launches[0] == ("lti:ada@lms.example.edu", "https://lms.example.edu", "c1", "",
-                           "https://lms.example.edu/lineitems/rl-a1", "2026-09-01 10:00:00.000000")
-    assert len(launches) == 3
-    assert identities == [("https://lms.example.edu", "c1", "", "ada", "lti:ada@lms.example.edu")], \
+    assert len(launches) == 3 and tuple(launches[0][:5]) == (
+        "lti:ada@lms.example.edu", "https://lms.example.edu", "c1", "", "https://lms.example.edu/lineitems/rl-a1")
+    assert str(launches[0][5]).startswith("2026-09-01 10:00:00") or launches[0][5] == datetime.datetime(2026, 9, 1, 10)
+    assert [tuple(r) for r in identities] == [("https://lms.example.edu", "c1", "", "ada", "lti:ada@lms.example.edu")], \
         "the merged student is carried to neither of its two users"
 
     assert links.student_for(url, "https://lms.example.edu", "c1", "d1", "ada") == "lti:ada@lms.example.edu", \
@@ -426,7 +450,8 @@ def test_old_launch_links_are_carried_over(tmp_path):
     seven_first = links.student_for(url, "https://lms.example.edu", "c1", "d1", "7")
     seven_second = links.student_for(url, "https://lms.example.edu/second-site", "c2", "d1", "7")
     assert len({seven_first, seven_second, "lti:7@lms.example.edu"}) == 3
+    assert links.student_for(url, "https://lms.example.edu", "c1", "d1", "7") == seven_first, "stable"
     ensure_tables.cache_clear()
     ensure_tables(url)   # a second start changes nothing
-    with sqlite3.connect(path) as db:
-        assert db.execute("SELECT count(*) FROM lti_launches").fetchone() == (3,)
+    with engine.connect() as db:
+        assert db.exec_driver_sql("SELECT count(*) FROM lti_launches").scalar() == 3
