@@ -101,15 +101,16 @@ def student_for(database_url, issuer, client_id, deployment_id, lti_user_id, nam
     ensure_tables(database_url)
     with sessions_for(database_url)() as session:
         identity = session.get(Identity, (issuer, client_id, deployment_id, lti_user_id))
-        carried = None if identity else session.get(Identity, (issuer, client_id, "", lti_user_id))
-        if carried is not None:
-            student_id = carried.student_id
-            session.delete(carried)
-            session.flush()
+        if identity is not None:
+            student_id = identity.student_id
         else:
-            student_id = identity.student_id if identity else student_id_for(issuer, client_id, deployment_id,
-                                                                              lti_user_id)
-        if identity is None:
+            carried = session.get(Identity, (issuer, client_id, "", lti_user_id))
+            if carried is not None:
+                student_id = carried.student_id
+                session.delete(carried)
+                session.flush()
+            else:
+                student_id = student_id_for(issuer, client_id, deployment_id, lti_user_id)
             session.add(Identity(issuer=issuer, client_id=client_id, deployment_id=deployment_id,
                                  sub=lti_user_id, student_id=student_id))
         student = session.get(Student, student_id)
