@@ -20,15 +20,16 @@ from grader.store.db import Submission, new_id, utcnow
 
 
 class _PartCounter:
-    """A request body stream that counts the multipart delimiters that pass through it."""
+    """A request body stream that counts the bytes and multipart delimiters passing through it."""
 
     def __init__(self, stream, boundary):
-        self.stream, self.delimiter, self.parts, self._tail = stream, b"--" + boundary, 0, b""
+        self.stream, self.delimiter, self.parts, self.bytes, self._tail = stream, b"--" + boundary, 0, 0, b""
 
     def read(self, size=-1):
         data = self.stream.read(size)
         seen = self._tail + data   # the tail is shorter than a delimiter: nothing is counted twice
         self.parts += seen.count(self.delimiter)
+        self.bytes += len(data)
         self._tail = seen[-(len(self.delimiter) - 1):]
         return data
 
@@ -41,6 +42,8 @@ class _LimitNamingParser(FormDataParser):
         try:
             return super()._parse_multipart(counted, mimetype, content_length, options)
         except RequestEntityTooLarge:
+            if self.max_content_length is not None and counted.bytes >= self.max_content_length:
+                raise   # the body's size: the service's own sentence names that limit
             # the last delimiter closes the form: n parts pass n + 1 of them
             if self.max_form_parts is not None and counted.parts - 1 > self.max_form_parts:
                 raise RequestEntityTooLarge(f"the form has more than {self.max_form_parts} parts, the most "
