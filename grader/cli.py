@@ -2,7 +2,6 @@
 similarity, daemon, lab, lti, gradescope."""
 
 import argparse
-import csv
 import json
 import os
 import sys
@@ -164,8 +163,10 @@ def _grade_tree(args):
         if not args.json:
             print(f"{student:20} {result['assignment'] or '?':28} {result['score']:6.1f} / {result['max_score']:.1f}")
     if args.out:
+        from grader.store import csvfile
+
         with args.out.open("w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer = csvfile.DictWriter(f, fieldnames=list(rows[0]))
             writer.writeheader()
             writer.writerows(rows)
     if args.feedback:

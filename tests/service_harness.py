@@ -102,7 +102,8 @@ class Service:
             return [dict(r) for r in db.execute(f"SELECT * FROM submissions WHERE {where}")]
 
     def stored_files(self):
-        return sorted(p.name for p in (self.data_dir / "submissions").iterdir())
+        """The notebooks as uploaded (each has its normalised copy, <id>.graded.ipynb, beside it)."""
+        return sorted(p.name for p in (self.data_dir / "submissions").iterdir() if not p.name.endswith(".graded.ipynb"))
 
 
 class Client:

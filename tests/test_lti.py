@@ -54,6 +54,15 @@ def launch(platform, browser, **options):
     return action, fields, browser.post(action, data=fields, allow_redirects=False, timeout=30)
 
 
+def student_id(platform, user_id):
+    """The student a launch of `user_id` from `platform` signs in: `lti:<sub>@<host>#<digest>`."""
+    from grader.doors.lti.links import student_id_for
+
+    found = student_id_for(platform.issuer, platform.client_id, platform.deployment_id, user_id)
+    assert found.startswith(f"lti:{user_id}@{platform.issuer.split('//')[1]}#")
+    return found
+
+
 def signed_in_as(service, browser):
     """Who the browser's session is, per the API (no Authorization header)."""
     response = browser.get(service.url + "/api/v1/submissions", timeout=30)
@@ -94,7 +103,7 @@ def test_launch_submit_grade_and_the_score_reaches_the_platform(lms):
                              headers={"X-CSRF-Token": csrf}, timeout=150)
     assert submitted.status_code == 200, submitted.text
     body = submitted.json()
-    assert body["student_id"] == f"lti:u-learner-1@{platform.url.split('//')[1]}"
+    assert body["student_id"] == student_id(platform, "u-learner-1")
     assert body["result"]["score"] == body["result"]["max_score"] > 0
 
     assert wait_until(lambda: platform.scores), f"no score reached the platform: {passbacks(service)}"
@@ -167,16 +176,16 @@ def test_roster_through_nrps(lms):
     imported = requests.post(service.url + "/lti/roster", timeout=60,
                              headers={"Authorization": f"Bearer {service.admin_token}"})
     assert imported.status_code == 200, imported.text
-    host = platform.url.split("//")[1]
     ids = {s["student_id"] for s in imported.json()["students"]}
-    assert ids == {f"lti:u-learner-1@{host}", f"lti:u-learner-2@{host}"}, "learners only, active only"
+    assert ids == {student_id(platform, "u-learner-1"), student_id(platform, "u-learner-2")}, \
+        "learners only, active only, with the ids their launches give them"
     with sqlite3.connect(service.data_dir / "convgrade.sqlite3") as db:
         names = dict(db.execute("SELECT student_id, name FROM students"))
-    assert names[f"lti:u-learner-2@{host}"] == "Grace Learner"
+    assert names[student_id(platform, "u-learner-2")] == "Grace Learner"
     cli = convgrade(service.env, "lti", "roster", stdout=-1, stderr=-1, text=True)
     out, err = cli.communicate(timeout=120)
     assert cli.returncode == 0, err
-    assert f"lti:u-learner-1@{host},Ada Learner" in out.splitlines()
+    assert f"{student_id(platform, 'u-learner-1')},Ada Learner" in out.splitlines()
 
 
 def test_jwks_is_the_tools_public_key(lms):

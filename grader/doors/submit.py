@@ -89,7 +89,7 @@ class GraderClient:
         if content_type:
             request.add_header("Content-Type", content_type)
         try:
-            with urllib.request.urlopen(request, timeout=timeout or self.timeout) as response:
+            with _OPENER.open(request, timeout=timeout or self.timeout) as response:
                 status, raw = response.status, response.read()
         except urllib.error.HTTPError as exc:
             raise SubmitError(_refusal(exc), exc.code) from None
@@ -101,6 +101,29 @@ class GraderClient:
         except ValueError:
             raise SubmitError(f"the grader at {self.server} answered HTTP {status} with something that is "
                               f"not JSON: is that the grader's address?", status) from None
+
+
+class _SameOriginRedirects(urllib.request.HTTPRedirectHandler):
+    """Follow a redirect only within the grader's origin: urllib would copy the Authorization
+    header to wherever the answer points, and the token (a hub token, on JupyterHub) is for
+    the grader alone."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        if _origin(newurl) != _origin(req.full_url):
+            raise SubmitError(f"the grader at {_origin(req.full_url)} redirected to {_origin(newurl)}, another "
+                              "address, and your token is never sent there: set the grader's own address "
+                              "(--server or CONVGRADE_URL)", code)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+_OPENER = urllib.request.build_opener(_SameOriginRedirects)
+
+
+def _origin(url):
+    """scheme://host:port, with the scheme's default port made explicit."""
+    parts = urllib.parse.urlsplit(url)
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
+    return f"{parts.scheme.lower()}://{(parts.hostname or '').lower()}:{port}"
 
 
 def _refusal(exc):

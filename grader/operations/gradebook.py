@@ -113,12 +113,39 @@ def _alembic_on_path():
         os.environ["PATH"] = saved
 
 
-def export_csv(db_url, path):
-    """The CSV of `nbgrader export` (CsvExportPlugin: one row per assignment and student)."""
-    from nbgrader.plugins import CsvExportPlugin
+EXPORT_COLUMNS = ("assignment", "duedate", "timestamp", "student_id", "last_name", "first_name", "email",
+                  "raw_score", "late_submission_penalty", "score", "max_score")
 
-    with _alembic_on_path(), Gradebook(db_url) as gradebook:
-        CsvExportPlugin(to=str(path)).export(gradebook)
+
+def export_csv(db_url, path):
+    """The CSV of `nbgrader export` (its CsvExportPlugin's columns and rows: one per assignment
+    and student, 0 for no submission), written as data (grader.store.csvfile): the plugin
+    writes names unquoted and unneutralised, so a comma or a formula in one would break or
+    run in a spreadsheet."""
+    from grader.store import csvfile
+
+    with _alembic_on_path(), Gradebook(db_url) as gradebook, open(path, "w", newline="") as f:
+        writer = csvfile.DictWriter(f, fieldnames=EXPORT_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        for assignment in gradebook.assignments:
+            for student in gradebook.students:
+                writer.writerow(_export_row(gradebook, assignment, student))
+
+
+def _export_row(gradebook, assignment, student):
+    row = {"assignment": assignment.name, "duedate": assignment.duedate, "student_id": student.id,
+           "last_name": student.last_name, "first_name": student.first_name, "email": student.email,
+           "max_score": assignment.max_score, "timestamp": "", "raw_score": 0.0,
+           "late_submission_penalty": 0.0, "score": 0.0}
+    try:
+        submission = gradebook.find_submission(assignment.name, student.id)
+    except MissingEntry:
+        pass
+    else:
+        penalty = submission.late_submission_penalty
+        row.update(timestamp=submission.timestamp, raw_score=submission.score, late_submission_penalty=penalty,
+                   score=max(0.0, submission.score - penalty))
+    return {key: "" if value is None else value for key, value in row.items()}
 
 
 def released_points(assignment):

@@ -38,7 +38,10 @@ class Submission(Base):
     student_id: Mapped[str] = mapped_column(String(200), index=True)
     assignment: Mapped[str] = mapped_column(String(200))
     filename: Mapped[str] = mapped_column(String(400), default="")
-    path: Mapped[str] = mapped_column(String(400))          # relative to the data dir
+    path: Mapped[str] = mapped_column(String(400))          # relative to the data dir: the bytes uploaded
+    # what was graded: the same notebook normalised (nbformat 4, validated, outputs dropped);
+    # None for a submission stored before the service kept it (its `path` is read then)
+    graded_path: Mapped[str | None] = mapped_column(String(400), nullable=True)
     status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
     result_json: Mapped[str | None] = mapped_column(Text, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
@@ -58,6 +61,11 @@ class Submission(Base):
     @property
     def result(self):
         return json.loads(self.result_json) if self.result_json else None
+
+    @property
+    def graded_notebook(self):
+        """The notebook every grading and report reads, relative to the data dir."""
+        return self.graded_path or self.path
 
     def to_json(self, with_result=True, history=()):
         """The API's view; `history` is the submission's PastResult rows, oldest first."""
@@ -120,11 +128,11 @@ def engine_for(url):
                            pool_pre_ping=not sqlite)
     if sqlite:
         event.listen(engine, "connect", _sqlite_pragmas)
-    _create_schema(engine)
+    create_schema(engine)
     return engine
 
 
-def _create_schema(engine, attempts=10):
+def create_schema(engine, attempts=10):
     """New tables, then the columns an older database lacks. Processes that start on a new
     database at once (gunicorn's workers, the queue's) race for each CREATE and ALTER: one
     wins, the others fail on it and try again, and then find it done."""

@@ -24,8 +24,8 @@ def import_members(database_url):
         for member in nrps.get_members():
             if member.get("status", "Active") != "Active" or not _is_learner(member):
                 continue
-            student_id = links.student_id_for(context.issuer, member["user_id"])
-            links.ensure_student(database_url, student_id, member.get("name", ""))
+            student_id = links.student_for(database_url, context.issuer, context.client_id, context.deployment_id,
+                                           member["user_id"], member.get("name", ""))
             imported.append((student_id, member.get("name", "")))
     return imported
 

@@ -57,15 +57,23 @@ def record(database_url, submission_id):
         result = submission.result if submission is not None else None
         if result is None or not result.get("gradable"):
             return None   # an unreadable notebook must not overwrite a real score in the LMS
-        if links.link_for(database_url, submission.student_id, submission.assignment) is None:
+        launch = _launch_of(database_url, submission)
+        if launch is None:
             return None
         row = Passback(submission_id=submission_id, student_id=submission.student_id,
-                       assignment=submission.assignment, score=float(credited_score(submission, result)),
+                       assignment=submission.assignment, launch_id=launch.id,
+                       score=float(credited_score(submission, result)),
                        max_score=float(result["max_score"]), graded_at=submission.finished_at or utcnow(),
                        status="pending", attempts=0, next_attempt_at=utcnow())
         session.add(row)
         session.commit()
         return row.id
+
+
+def _launch_of(database_url, submission):
+    """The launch whose line item gets this submission's score (grader.doors.lti.links.launch_for)."""
+    return links.launch_for(database_url, submission.student_id, submission.assignment,
+                            submission.created_at)
 
 
 def credited_score(submission, result):
@@ -91,7 +99,12 @@ def deliver_due(database_url):
 
 
 def send(database_url, row):
-    link = links.link_for(database_url, row.student_id, row.assignment)
+    """Send one row to the line item of its launch (a row queued by an older version, without
+    one, to the launch its submission belongs to)."""
+    link = links.launch_by_id(database_url, row.launch_id) if row.launch_id is not None else None
+    if link is None:
+        with sessions_for(database_url)() as session:
+            link = _launch_of(database_url, session.get(Submission, row.submission_id))
     registration = links.registration(link.issuer, link.client_id)
     endpoint = json.loads(link.ags_json)
     ags = AssignmentsGradesService(ServiceConnector(registration), endpoint)

@@ -75,6 +75,9 @@ def login():
     flask_request = FlaskRequest(request_is_secure=is_https())
     target = flask_request.get_param("target_link_uri") or url_for("lti.launch", _external=True)
     try:
+        if flask_request.get_param("iss"):   # pylti1p3 checks neither the client id nor the deployment here
+            links.registration(flask_request.get_param("iss"), flask_request.get_param("client_id"),
+                               flask_request.get_param("lti_deployment_id"))
         return FlaskOIDCLogin(flask_request, config, launch_data_storage=_storage()).redirect(target)
     except (OIDCException, LtiException) as exc:
         abort(400, f"the LTI login was refused: {exc}")
@@ -89,8 +92,7 @@ def launch():
         data = message.get_launch_data()
     except LtiException as exc:
         abort(401, f"the LTI launch was refused: {exc}")
-    student_id = links.student_id_for(data["iss"], data["sub"])
-    links.ensure_student(database_url, student_id, data.get("name", ""))
+    student_id = links.student_for(database_url, *links.identity_of(data), name=data.get("name", ""))
     assignment = links.assignment_of(data, assignments.names())
     links.record_launch(database_url, data, student_id, assignment)
     session.clear()

@@ -5,7 +5,7 @@ from werkzeug.exceptions import HTTPException
 
 from grader.doors import metrics
 from grader.doors.lti import views as lti
-from grader.doors.service import api, instructor, pages
+from grader.doors.service import api, instructor, pages, submissions
 from grader.doors.service.queue import make_queue
 from grader.store.db import sessions_for
 from grader.store.settings import Settings
@@ -27,6 +27,7 @@ def create_app(config=None):
     settings = config if isinstance(config, Settings) else Settings.from_env(**(config or {}))
     settings.prepare()
     app = Flask(__name__)
+    app.request_class = submissions.UploadRequest   # a refused form names the limit it hit
     app.config.update(SETTINGS=settings, SESSIONS=sessions_for(settings.database_url),
                       QUEUE=make_queue(settings), MAX_CONTENT_LENGTH=settings.max_upload_bytes,
                       MAX_FORM_MEMORY_SIZE=settings.max_upload_bytes)

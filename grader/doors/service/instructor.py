@@ -157,26 +157,43 @@ def similarity_report(assignment):
     if assignment not in assignments.names():
         abort(404, f"there is no assignment {assignment!r}")
     threshold = _threshold(request.args.get("threshold", "0.3"))
-    answers = stored_answers(assignment)
+    answers, skipped = stored_answers(assignment)
     pairs = similarity.compare(answers, similarity.released_code(assignment), threshold=threshold) \
         if len(answers) > 1 else []
     return render_template("similarity.html", assignment=assignment, pairs=pairs, threshold=threshold,
-                           students=len(answers))
+                           students=len(answers), skipped=skipped)
 
 
 def stored_answers(assignment):
-    """{student: answer code} of each student's counted submission (grader.doors.service.reports)."""
-    import nbformat
-
+    """({student: answer code}, [(student, why it was left out)]) of each student's counted
+    submission (grader.doors.service.reports), read from the notebook that was graded. A
+    notebook that cannot be read is named and left out: it never hides the other pairs."""
     from grader.operations import similarity
 
-    data_dir = current_app.config["SETTINGS"].data_dir
-    found = {}
+    found, skipped = {}, []
     for (student, name), submission in reports.best_submissions().items():
         if name == assignment and student != INSTRUCTOR:
-            nb = nbformat.read(data_dir / submission.path, as_version=4)
-            found[student] = similarity.answer_code(nb, assignment)
-    return found
+            try:
+                found[student] = similarity.answer_code(graded_notebook(submission), assignment)
+            except Exception as exc:   # one bad file, whatever is wrong with it
+                skipped.append((student, f"submission {submission.id} could not be read: {_why(exc)}"))
+    return found, skipped
+
+
+def graded_notebook(submission):
+    """The notebook a submission was graded from (nbformat 4), read as grading reads it; a
+    submission stored before the service kept that copy is normalised from its upload."""
+    from grader.course import notebook
+
+    return notebook.read((current_app.config["SETTINGS"].data_dir / submission.graded_notebook).read_bytes())
+
+
+def _why(exc):
+    from grader.course.notebook import NotebookError
+
+    if isinstance(exc, NotebookError):
+        return "; ".join(exc.errors)
+    return str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
 
 
 def _threshold(raw):

@@ -77,7 +77,7 @@ def run_claimed(settings, submission):
     regrade.reload_changed_suites()
     try:
         # replay_seed: a regrade replays the recorded seed (None: a fresh one)
-        result = grading.grade(settings.data_dir / submission.path, submission.assignment,
+        result = grading.grade(settings.data_dir / submission.graded_notebook, submission.assignment,
                                seed=submission.replay_seed)
     except Exception as exc:  # a grader bug, not the student's: record it, keep the worker alive
         traceback.print_exc()

@@ -4,7 +4,6 @@ Each counts a student's best graded submission per assignment, by credited score
 (score x late credit, grader.course.deadlines).
 """
 
-import csv
 import io
 import re
 from collections import defaultdict
@@ -15,6 +14,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from grader.doors.service.auth import INSTRUCTOR
+from grader.store import csvfile
 from grader.store.db import Student, Submission
 
 HISTOGRAM_BINS = 10
@@ -92,7 +92,7 @@ def gradebook_csv(layout="long"):
     out = io.StringIO()
     if layout == "wide":
         names = assignments.names()
-        writer = csv.writer(out, lineterminator="\n")
+        writer = csvfile.Writer(out, lineterminator="\n")
         writer.writerow(["student_id", "name", *names, "total", "max_total"])
         by_student = defaultdict(dict)
         for row in rows:
@@ -102,7 +102,7 @@ def gradebook_csv(layout="long"):
             writer.writerow([student, name, *scores, round(sum(scores), 6),
                              sum(mine[a]["max_score"] for a in names)])
         return out.getvalue()
-    writer = csv.DictWriter(out, fieldnames=["student_id", "name", "assignment", "score", "max_score", "raw_score",
+    writer = csvfile.DictWriter(out, fieldnames=["student_id", "name", "assignment", "score", "max_score", "raw_score",
                                              "credit", "submissions", "status", "best_submission_id",
                                              "submitted_at"], lineterminator="\n")
     writer.writeheader()

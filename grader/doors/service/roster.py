@@ -4,6 +4,7 @@ import csv
 
 from sqlalchemy import select
 
+from grader.store import csvfile
 from grader.store.db import Student, hash_token, new_token, sessions_for
 
 
@@ -49,6 +50,6 @@ def import_roster(settings, path, reissue=False):
 
 def write_tokens(issued, out):
     # "\n", not csv's default "\r\n": a token cut from a line must not keep a carriage return
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csvfile.Writer(out, lineterminator="\n")
     writer.writerow(["student_id", "token"])
     writer.writerows(issued)

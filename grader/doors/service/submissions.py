@@ -8,12 +8,53 @@ import datetime
 import os
 import time
 
-from flask import abort, current_app
+import nbformat
+from flask import Request, abort, current_app
 from sqlalchemy import func, select
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.formparser import FormDataParser
 
 from grader.course import assignments, deadlines, notebook
 from grader.course.notebook import NotebookError
 from grader.store.db import Submission, new_id, utcnow
+
+
+class _PartCounter:
+    """A request body stream that counts the bytes and multipart delimiters passing through it."""
+
+    def __init__(self, stream, boundary):
+        self.stream, self.delimiter, self.parts, self.bytes, self._tail = stream, b"--" + boundary, 0, 0, b""
+
+    def read(self, size=-1):
+        data = self.stream.read(size)
+        seen = self._tail + data   # the tail is shorter than a delimiter: nothing is counted twice
+        self.parts += seen.count(self.delimiter)
+        self.bytes += len(data)
+        self._tail = seen[-(len(self.delimiter) - 1):]
+        return data
+
+
+class _LimitNamingParser(FormDataParser):
+    """werkzeug refuses a form over any of its limits with the same bare 413; say which one."""
+
+    def _parse_multipart(self, stream, mimetype, content_length, options):
+        counted = _PartCounter(stream, options.get("boundary", "").encode("ascii"))
+        try:
+            return super()._parse_multipart(counted, mimetype, content_length, options)
+        except RequestEntityTooLarge:
+            if self.max_content_length is not None and counted.bytes >= self.max_content_length:
+                raise   # the body's size: the service's own sentence names that limit
+            # the last delimiter closes the form: n parts pass n + 1 of them
+            if self.max_form_parts is not None and counted.parts - 1 > self.max_form_parts:
+                raise RequestEntityTooLarge(f"the form has more than {self.max_form_parts} parts, the most "
+                                            "one request may have; send the notebook alone") from None
+            raise RequestEntityTooLarge(f"a form field other than the notebook is larger than the limit of "
+                                        f"{self.max_form_memory_size / 2**20:g} MiB") from None
+
+
+class UploadRequest(Request):
+    """The service's requests: a refused form names the limit it hit."""
+    form_data_parser_class = _LimitNamingParser
 
 
 def accept(identity, upload, assignment=None):
@@ -24,11 +65,12 @@ def accept(identity, upload, assignment=None):
         abort(400, "attach the notebook as the multipart field 'notebook'")
     if not raw:
         abort(422, "the uploaded notebook is empty")
-    assignment = _assignment_of(raw, upload.filename, (assignment or "").strip() or None)
+    nb = _notebook(raw)
+    assignment = _assignment_of(nb, upload.filename, (assignment or "").strip() or None)
     _check_rate_limit(identity, settings.resubmit_seconds)
     submitted_at = deadlines.now()
     credit = _credit(identity, assignment, submitted_at)
-    return _store(settings, identity, raw, assignment, upload.filename or "notebook.ipynb",
+    return _store(settings, identity, raw, nb, assignment, upload.filename or "notebook.ipynb",
                   submitted_at, credit)
 
 
@@ -45,17 +87,24 @@ def _credit(identity, assignment, when):
             abort(403, str(refusal))
 
 
-def _assignment_of(raw, filename, requested):
-    known = assignments.names()
-    if requested is not None and requested not in known:
-        abort(400, f"there is no assignment {requested[:100]!r}; this grader grades {', '.join(known) or 'nothing yet'}")
+def _notebook(raw):
+    """The upload as it will be graded: nbformat 4, validated, outputs dropped; a 422 otherwise."""
     try:
-        nb = notebook.read(raw)
-        return requested or notebook.guess_assignment(nb, filename)
+        return notebook.read(raw)
     except NotebookError as exc:
         abort(422, "; ".join(exc.errors)[:1000])
     except Exception as exc:  # a hostile file gets its own 422, never a 500
         abort(422, f"the notebook could not be read ({type(exc).__name__})")
+
+
+def _assignment_of(nb, filename, requested):
+    known = assignments.names()
+    if requested is not None and requested not in known:
+        abort(400, f"there is no assignment {requested[:100]!r}; this grader grades {', '.join(known) or 'nothing yet'}")
+    try:
+        return requested or notebook.guess_assignment(nb, filename)
+    except NotebookError as exc:
+        abort(422, "; ".join(exc.errors)[:1000])
 
 
 def _check_rate_limit(identity, seconds):
@@ -70,12 +119,16 @@ def _check_rate_limit(identity, seconds):
         abort(429, f"you may submit once every {seconds:g} seconds; try again in {wait} seconds")
 
 
-def _store(settings, identity, raw, assignment, filename, submitted_at, credit):
+def _store(settings, identity, raw, nb, assignment, filename, submitted_at, credit):
+    """The bytes as uploaded (what the student sent) and, beside them, the notebook that is
+    graded and that every report reads (what `_notebook` made of them)."""
     submission_id = new_id()
-    relative = f"submissions/{submission_id}.ipynb"
+    relative, graded = f"submissions/{submission_id}.ipynb", f"submissions/{submission_id}.graded.ipynb"
     _write_durably(settings.data_dir / relative, raw)
+    _write_durably(settings.data_dir / graded, nbformat.writes(nb).encode())
     submission = Submission(id=submission_id, student_id=identity.student_id, assignment=assignment,
-                            filename=os.path.basename(filename)[:400], path=relative, status="queued",
+                            filename=os.path.basename(filename)[:400], path=relative, graded_path=graded,
+                            status="queued",
                             attempts=0, created_at=utcnow(), submitted_at=deadlines.to_db(submitted_at),
                             credit=credit)
     try:
@@ -84,6 +137,7 @@ def _store(settings, identity, raw, assignment, filename, submitted_at, credit):
             session.commit()
     except BaseException:
         (settings.data_dir / relative).unlink(missing_ok=True)
+        (settings.data_dir / graded).unlink(missing_ok=True)
         raise
     current_app.config["QUEUE"].enqueue(submission_id)
     return submission
