@@ -437,3 +437,89 @@ def test_instructor_forms_refuse_a_same_site_page(site, tab, other_pages):
         assert db.execute("SELECT count(*) FROM extensions WHERE student_id = 's3'").fetchone()[0] == 0
     assert Client(site.url, site.tokens["s3"]).get("/api/v1/submissions").status_code == 200, "s3's token still works"
     assert _browser_identity(tab, site) == "(instructor)", "the instructor is still signed in"
+
+
+# -- LTI: one session per browser, framed only by the platform ---------------------------------
+
+@pytest.fixture(scope="module")
+def lms(tmp_path_factory):
+    from lti_platform import Platform, rsa_pem_pair
+
+    root = tmp_path_factory.mktemp("lti")
+    platform = Platform().serve()
+    private, public = rsa_pem_pair()
+    (root / "tool_private.pem").write_text(private)
+    (root / "tool_public.pem").write_text(public)
+    config = root / "lti.json"
+    config.write_text(json.dumps(platform.tool_config(root / "tool_private.pem", root / "tool_public.pem")))
+    service = Service(root / "data", lti_config=config, workers=1, trusted_proxies="127.0.0.1")
+    service.tokens = import_roster(service.data_dir, ["t1"], service.env)
+    service.start()
+    platform.tool_url = service.url
+    yield platform, service
+    service.stop()
+    platform.stop()
+
+
+def _launch(platform, user_id, browser=None, headers=None):
+    """Tool login -> platform auth -> the form post to the tool; cookies carried by hand, so the
+    Secure ones set behind the (simulated) TLS proxy come back over loopback HTTP too."""
+    jar = dict(browser.cookies) if browser is not None else {}
+
+    def cookie_header():
+        return {"Cookie": "; ".join(f"{k}={v}" for k, v in jar.items())} if jar else {}
+
+    def keep(response):
+        for cookie in _set_cookies(response):
+            name, _, value = cookie.split(";")[0].partition("=")
+            jar[name] = value
+    login = requests.get(platform.start_launch(user_id=user_id, custom={"assignment": A1}), allow_redirects=False,
+                         headers={**(headers or {}), **cookie_header()}, timeout=30)
+    assert login.status_code == 302, login.text
+    keep(login)
+    form = requests.get(login.headers["Location"], timeout=30)
+    action = unescape(re.search(r'action="([^"]+)"', form.text).group(1))
+    fields = {name: unescape(value) for name, value in re.findall(r'name="(\w+)" value="([^"]*)"', form.text)}
+    launched = requests.post(action, data=fields, allow_redirects=False, timeout=30,
+                             headers={**(headers or {}), **cookie_header()})
+    assert launched.status_code == 303, launched.text
+    keep(launched)
+    if browser is not None:
+        browser.cookies.clear()
+        for name, value in jar.items():
+            if value:
+                browser.cookies.set(name, value, domain=HOST, path="/")
+    return login, launched, jar
+
+
+def test_a_token_session_never_outranks_a_newer_lti_session(lms):
+    platform, service = lms
+    browser, _ = signed_in(service, service.tokens["t1"])
+    token_session = browser.cookies["convgrade_session"]
+    _launch(platform, "u-newer", browser)
+    assert who(service, browser).startswith("lti:u-newer@"), "the launch replaced the token session"
+    lti_session = browser.cookies["convgrade_session"]
+    stale = requests.Session()
+    stale.cookies.set("convgrade_session", token_session)
+    assert who(service, stale) is None, "the token session ended with the launch"
+    signed_in(service, service.tokens["t1"], browser)
+    assert who(service, browser) == "t1"
+    stale.cookies.set("convgrade_session", lti_session)
+    assert who(service, stale) is None, "and the LTI session with the next sign-in"
+
+
+def test_the_lti_session_behind_tls_is_samesite_none_secure_and_framed_only_by_the_platform(lms):
+    platform, service = lms
+    login, launched, jar = _launch(platform, "u-framed", headers=HTTPS)
+    every = _set_cookies(login) + _set_cookies(launched)
+    assert every and all("; Secure" in c for c in every), every
+    [session_cookie] = [c for c in _set_cookies(launched) if c.startswith("__Host-convgrade_session=")]
+    assert "SameSite=None" in session_cookie and "HttpOnly" in session_cookie
+    cookie = {"Cookie": f"__Host-convgrade_session={jar['__Host-convgrade_session']}"}
+    page = requests.get(service.url + launched.headers["Location"], headers={**HTTPS, **cookie}, timeout=30)
+    assert "lti:u-framed@" in page.text
+    policy = page.headers["Content-Security-Policy"]
+    assert f"frame-ancestors {platform.url}" in policy and "X-Frame-Options" not in page.headers, policy
+    # a token sign-in's pages are framed by nobody
+    signed = requests.get(service.url + "/", headers=HTTPS, timeout=30)
+    assert "frame-ancestors 'none'" in signed.headers["Content-Security-Policy"]
