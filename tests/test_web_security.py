@@ -202,6 +202,7 @@ def test_every_response_has_a_content_security_policy_and_refuses_frames(site):
         assert "default-src 'none'" in policy and "frame-ancestors 'none'" in policy, (path, policy)
         assert "script-src" not in policy and "unsafe-inline" not in policy
         assert response.headers.get("X-Frame-Options") == "DENY" and response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["Referrer-Policy"] == "same-origin"
         if response.headers.get("Content-Type", "").startswith("text/html"):
             assert "<style" not in response.text and "style=" not in response.text, path
 
