@@ -40,8 +40,10 @@ HTTPS = {"X-Forwarded-Proto": "https"}
 def site(tmp_path_factory):
     """A service that trusts the proxy at 127.0.0.1 (CONVGRADE_TRUSTED_PROXIES), with a per-student
     rate limit, a course.toml with deadlines, and students s1..s4, r1, x1."""
-    service = Service(tmp_path_factory.mktemp("web") / "data", resubmit_seconds=RESUBMIT, workers=1,
-                      trusted_proxies="127.0.0.1")
+    root = tmp_path_factory.mktemp("web")
+    (root / "course.toml").write_text(f"[assignments.{A1}]\nopens = 2026-01-01T00:00:00Z\ndue = 2030-01-01T00:00:00Z\n")
+    service = Service(root / "data", resubmit_seconds=RESUBMIT, workers=1, trusted_proxies="127.0.0.1",
+                      course_config=root / "course.toml")
     service.tokens = import_roster(service.data_dir, ["s1", "s2", "s3", "s4", "r1", "x1"], service.env)
     service.start()
     yield service
@@ -429,7 +431,11 @@ def test_login_csrf_a_cross_site_page_cannot_sign_the_browser_in(site, tab, othe
 
 def test_instructor_forms_refuse_a_same_site_page(site, tab, other_pages):
     _sign_in(tab, site, site.admin_token)
-    assert tab.query_selector("#extend-student-" + A1) is not None or "Course home" in tab.content()
+    tab.select_option(f"#extend-student-{A1}", "s2")              # the instructor's own form works
+    tab.fill(f"#extend-due-{A1}", "2031-01-01T00:00:00Z")
+    tab.click(f"#extend-{A1}")
+    tab.wait_for_selector("#message")
+    assert "s2" in tab.inner_text(f"#extensions-{A1}")
     extension = {"student": "s3", "assignment": A1, "due": "2031-01-01T00:00:00Z"}
     _attack(tab, other_pages, SAME_SITE_HOST, _grader(site) + "/instructor/extensions", extension)
     _attack(tab, other_pages, CROSS_SITE_HOST, _grader(site) + "/instructor/roster/token",
