@@ -17,7 +17,8 @@ cd "$(dirname "$0")/.."
 root=$PWD
 export COMPOSE_PROJECT_NAME=${COMPOSE_PROJECT_NAME:-convgradetest}
 export CONVGRADE_PORT=${CONVGRADE_TEST_PORT:-18000}
-export CONVGRADE_ADMIN_TOKEN=${CONVGRADE_ADMIN_TOKEN:-compose-test-token}
+# the grader binds 0.0.0.0 in its container: it refuses an admin token shorter than 32 characters
+export CONVGRADE_ADMIN_TOKEN=${CONVGRADE_ADMIN_TOKEN:-compose-test-token-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')}
 export CONVGRADE_BASE_IMAGE=${CONVGRADE_BASE_IMAGE:-convgrade-base:bookworm}
 export CONVGRADE_HEARTBEAT_SECONDS=2
 COMPOSE_FILES="-f docker-compose.yml"

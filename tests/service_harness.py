@@ -10,7 +10,9 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import re
 import time
+from html import unescape
 from pathlib import Path
 
 import requests
@@ -151,3 +153,18 @@ def stop_group(process, grace=60):
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=30)
+
+
+def form_token(html):
+    """The CSRF token a page's form carries."""
+    return unescape(re.search(r'name="csrf_token" value="([^"]+)"', html).group(1))
+
+
+def signed_in(service, token, browser=None):
+    """A requests session signed in through the page's own form, as a browser does."""
+    browser = browser or requests.Session()
+    page = browser.get(service.url + "/", timeout=30)
+    response = browser.post(service.url + "/login", data={"token": token, "csrf_token": form_token(page.text)},
+                            allow_redirects=False, timeout=30)
+    assert response.status_code == 303, response.text
+    return browser, response

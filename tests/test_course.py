@@ -423,6 +423,8 @@ def test_course_home_regrade_button_goes_through_the_queue(course, graded, page)
     before = {i: len(b["history"]) for i, b in _bodies(course, "d2").items()}
     _log_in(page, course.url, course.admin_token)
     page.click(f"#regrade-{A1}")
+    assert A1 in page.inner_text("#question")          # regrading every submission asks first
+    page.click("#confirm")
     page.wait_for_selector("#message")
     assert re.search(r"queued \d+ submission", page.inner_text("#message"))
     Client(course.url, course.admin_token).wait_done(list(before))
@@ -565,6 +567,8 @@ def test_roster_shows_who_has_not_submitted_and_reissues_a_token(course, graded,
     graded_cell = page.locator(f'#roster tr[data-student="d1"] td[data-assignment="{A1}"]').inner_text()
     assert re.fullmatch(r"[\d.]+ / [\d.]+", graded_cell), graded_cell
     row.locator("button.reissue").click()
+    assert "never" in page.inner_text("#question")     # replacing a token asks first
+    page.click("#confirm")
     page.wait_for_selector("#new-token")
     new_token = page.inner_text("#new-token code").strip()
     assert new_token and new_token != old_token and new_token not in page.url
@@ -580,8 +584,9 @@ def test_extensions_only_for_the_course_students_and_removable(course, graded, p
     options = page.locator(f"#extend-student-{A1} option").all_inner_texts()
     assert "zed" not in " ".join(options) and any(o.startswith("never") for o in options)
     # a hand-made form post for someone unknown is refused too
-    response = page.request.post(course.url + "/instructor/extensions",
-                                 form={"student": "zed", "assignment": A1, "due": "2026-09-20T23:59:00Z"})
+    csrf = page.locator('input[name="csrf_token"]').first.get_attribute("value")
+    response = page.request.post(course.url + "/instructor/extensions", form={
+        "student": "zed", "assignment": A1, "due": "2026-09-20T23:59:00Z", "csrf_token": csrf})
     assert "zed is not on the roster" in response.text()
     page.select_option(f"#extend-student-{A1}", "v1")
     page.fill(f"#extend-due-{A1}", "2026-09-25T12:00:00Z")

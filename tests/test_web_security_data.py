@@ -16,12 +16,11 @@ import sqlite3
 import subprocess
 import sys
 import threading
-from pathlib import Path
 
 import pytest
 import requests
 
-from service_harness import REPO, Client, Service, error_of, free_port
+from service_harness import REPO, Client, Service, error_of, free_port, signed_in
 from submissions import make_submission
 
 A1 = "a1_cross_correlation"
@@ -126,8 +125,8 @@ def invalid_outputs_v3():
 
 
 def similarity_page(served):
-    return requests.get(f"{served.url}/instructor/similarity/{A1}?threshold=0", timeout=120,
-                        cookies={"convgrade_token": served.admin_token})
+    browser, _ = signed_in(served, served.admin_token)
+    return browser.get(f"{served.url}/instructor/similarity/{A1}?threshold=0", timeout=120)
 
 
 def test_a_bad_stored_notebook_never_hides_the_report(served):

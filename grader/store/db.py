@@ -1,14 +1,17 @@
 """The database: students (hashed tokens), submissions (which are also the embedded queue),
-per-student deadline extensions, and every earlier result of a regraded submission."""
+per-student deadline extensions, every earlier result of a regraded submission, signed-in
+browsers (web_sessions) and the per-student upload slot of the rate limit."""
 
 import datetime
 import functools
 import hashlib
 import json
+import os
 import secrets
 import time
 
 from sqlalchemy import Boolean, DateTime, Float, Integer, String, Text, create_engine, event, exc, inspect, literal
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 from grader.store.settings import new_token  # noqa: F401  (a student's token: roster, LTI)
@@ -116,6 +119,28 @@ class PastResult(Base):
                 "replaced_at": _iso(self.replaced_at)}
 
 
+class WebSession(Base):
+    """A signed-in browser. Its cookie holds only a random id, stored here hashed (the table
+    names no live cookie); the student's or instructor's token is never in a cookie."""
+    __tablename__ = "web_sessions"
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    student_id: Mapped[str] = mapped_column(String(200), index=True)
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    via: Mapped[str] = mapped_column(String(16))              # "token" (the sign-in form) or "lti"
+    credential_hash: Mapped[str] = mapped_column(String(64), default="")  # the token it was opened with
+    frame_ancestors: Mapped[str] = mapped_column(Text, default="")  # origins that may frame its pages
+    created_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
+    seen_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class UploadSlot(Base):
+    """When each student's last upload was accepted: the rate limit takes this one row in a single
+    conditional UPDATE (or its first INSERT), so of simultaneous uploads exactly one wins."""
+    __tablename__ = "upload_slots"
+    student_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    taken_at: Mapped[datetime.datetime] = mapped_column(DateTime)
+
+
 def _iso(moment):
     return moment.isoformat() + "Z" if moment else None
 
@@ -124,6 +149,8 @@ def _iso(moment):
 def engine_for(url):
     """One engine per URL per process; SQLite in WAL mode with a generous busy timeout."""
     sqlite = url.startswith("sqlite")
+    if sqlite:
+        _create_private(make_url(url).database)
     engine = create_engine(url, connect_args={"timeout": 60} if sqlite else {},
                            pool_pre_ping=not sqlite)
     if sqlite:
@@ -162,6 +189,13 @@ def _add_missing_columns(engine):
                     value = literal(column.default.arg, column.type)
                     ddl += " DEFAULT " + str(value.compile(engine, compile_kwargs={"literal_binds": True}))
                 connection.exec_driver_sql(ddl)
+
+
+def _create_private(path):
+    """Create a SQLite file 0600 before SQLite does (it would follow the umask); its -wal and
+    -shm files take the database file's mode."""
+    if path and path != ":memory:" and not path.startswith("file:"):
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
 
 
 def _sqlite_pragmas(connection, _record):

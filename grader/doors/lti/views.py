@@ -1,54 +1,28 @@
 """The LTI routes (blueprint "lti"): OIDC login, launch, the tool's JWKS, and the NRPS roster import.
 
 A launch validated by pylti1p3 (state, nonce, registration, signature, expiry, audience,
-deployment, message) signs the student in with Flask's session cookie and opens the
-student page for the assignment the LMS link names: no token to paste.
+deployment, message) signs the student in through the service's session
+(grader.doors.service.sessions: SameSite=None; Secure over HTTPS, framable by the launching
+platform) and opens the student page for the assignment the LMS link names: no token to paste.
+HTTPS is the request's own scheme, behind a proxy the operator trusts (CONVGRADE_TRUSTED_PROXIES).
 """
 
-import hashlib
-import hmac
-import secrets
+from urllib.parse import urlparse
 
-from flask import Blueprint, abort, current_app, jsonify, redirect, request, session, url_for
-from flask.sessions import SecureCookieSessionInterface
+from flask import Blueprint, abort, current_app, jsonify, redirect, request, url_for
 from pylti1p3.contrib.flask import FlaskMessageLaunch, FlaskOIDCLogin, FlaskRequest
 from pylti1p3.exception import LtiException, OIDCException
 
 from grader.course import assignments
 from grader.doors.lti import links
 from grader.doors.lti.storage import DatabaseLaunchDataStorage
-from grader.doors.service.auth import SESSION_CSRF, SESSION_STUDENT, bearer_identity, require_admin
+from grader.doors.service import sessions
+from grader.doors.service.auth import bearer_identity, require_admin
 
 bp = Blueprint("lti", __name__, url_prefix="/lti")
-SESSION_COOKIE = "convgrade_session"
-
-
-def is_https():
-    """HTTPS here or at the TLS proxy in front. Only cookie flags depend on it, so a forged
-    header gains nothing: a Secure cookie is simply not sent back over plain HTTP."""
-    return request.is_secure or request.headers.get("X-Forwarded-Proto", "").lower() == "https"
-
-
-class FramedSessionInterface(SecureCookieSessionInterface):
-    """The LMS shows the tool in an iframe: over HTTPS the session cookie must be SameSite=None."""
-
-    def get_cookie_samesite(self, app):
-        return "None" if is_https() else "Lax"
-
-    def get_cookie_secure(self, app):
-        return is_https()
 
 
 def init_app(app):
-    """Register the blueprint and the signed session the launch signs students in with.
-
-    The key is derived from the admin token, which every process of one service shares.
-    """
-    settings = app.config["SETTINGS"]
-    app.secret_key = hmac.new(settings.admin_token.encode(), b"convgrade session cookie",
-                              hashlib.sha256).hexdigest()
-    app.config.update(SESSION_COOKIE_NAME=SESSION_COOKIE, SESSION_COOKIE_HTTPONLY=True)
-    app.session_interface = FramedSessionInterface()
     app.register_blueprint(bp)
 
 
@@ -69,10 +43,11 @@ def jwks():
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@sessions.own_proof       # the platform starts it from its own site; it signs nobody in
 def login():
     """OIDC third-party initiated login: send the browser to the platform's auth endpoint."""
     config = _tool_config()
-    flask_request = FlaskRequest(request_is_secure=is_https())
+    flask_request = FlaskRequest(request_is_secure=request.is_secure)
     target = flask_request.get_param("target_link_uri") or url_for("lti.launch", _external=True)
     try:
         if flask_request.get_param("iss"):   # pylti1p3 checks neither the client id nor the deployment here
@@ -84,10 +59,12 @@ def login():
 
 
 @bp.post("/launch")
+@sessions.own_proof       # the platform's signed id_token, with pylti1p3's state and nonce
 def launch():
     config = _tool_config()
     database_url = current_app.config["SETTINGS"].database_url
-    message = FlaskMessageLaunch(FlaskRequest(request_is_secure=is_https()), config, launch_data_storage=_storage())
+    message = FlaskMessageLaunch(FlaskRequest(request_is_secure=request.is_secure), config,
+                                 launch_data_storage=_storage())
     try:
         data = message.get_launch_data()
     except LtiException as exc:
@@ -95,11 +72,18 @@ def launch():
     student_id = links.student_for(database_url, *links.identity_of(data), name=data.get("name", ""))
     assignment = links.assignment_of(data, assignments.names())
     links.record_launch(database_url, data, student_id, assignment)
-    session.clear()
-    session[SESSION_STUDENT] = student_id
-    session[SESSION_CSRF] = secrets.token_urlsafe(24)
+    sessions.sign_in(student_id, via="lti", frame_ancestors=_platform_origins(data))
     return redirect(url_for("pages.index", assignment=assignment) if assignment else url_for("pages.index"),
                     code=303)
+
+
+def _platform_origins(launch):
+    """Where the launching platform shows the tool: its issuer's and its login endpoint's origins
+    (cloud Canvas issues as canvas.instructure.com and serves the course from the school's host)."""
+    audience = launch.get("aud")
+    registration = links.registration(launch["iss"], audience[0] if isinstance(audience, list) else audience)
+    urls = [launch["iss"], registration.get_auth_login_url() if registration else ""]
+    return sorted({f"{u.scheme}://{u.netloc}" for u in map(urlparse, urls) if u.scheme in ("http", "https") and u.netloc})
 
 
 @bp.post("/roster")

@@ -27,6 +27,10 @@ def serve(host="127.0.0.1", port=8000, settings=None):
     import waitress
 
     settings = (settings or Settings.from_env()).prepare()
+    refusal = settings.public_bind_refusal(host)
+    if refusal:
+        print(f"convgrade: not serving: {refusal}", file=sys.stderr, flush=True)
+        raise SystemExit(2)
     app = create_app(settings)
     queue = app.config["QUEUE"].start()
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
@@ -37,7 +41,10 @@ def serve(host="127.0.0.1", port=8000, settings=None):
         print(f"convgrade: the instructor token is in {settings.data_dir / 'admin_token'} "
               "(set CONVGRADE_ADMIN_TOKEN to choose one)", file=sys.stderr, flush=True)
     try:
-        waitress.serve(app, host=host, port=port, threads=HTTP_THREADS, ident="convgrade")
+        # X-Forwarded-* reach the app only where the operator named proxies; the app's one
+        # ProxyFix (grader.doors.service.headers) decides whom to believe, as under gunicorn
+        waitress.serve(app, host=host, port=port, threads=HTTP_THREADS, ident="convgrade",
+                       clear_untrusted_proxy_headers=not settings.trusted_proxies)
     except KeyboardInterrupt:
         pass
     finally:

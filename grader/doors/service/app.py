@@ -1,11 +1,15 @@
-"""The app factory: settings from the environment, database, queue, blueprints, JSON errors."""
+"""The app factory: settings from the environment, database, queue, sessions and security
+headers, blueprints, JSON errors."""
+
+import hashlib
+import hmac
 
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from grader.doors import metrics
 from grader.doors.lti import views as lti
-from grader.doors.service import api, instructor, pages, submissions
+from grader.doors.service import api, headers, instructor, pages, sessions, submissions
 from grader.doors.service.queue import make_queue
 from grader.store.db import sessions_for
 from grader.store.settings import Settings
@@ -31,6 +35,10 @@ def create_app(config=None):
     app.config.update(SETTINGS=settings, SESSIONS=sessions_for(settings.database_url),
                       QUEUE=make_queue(settings), MAX_CONTENT_LENGTH=settings.max_upload_bytes,
                       MAX_FORM_MEMORY_SIZE=settings.max_upload_bytes)
+    # signs the CSRF tokens; derived from the admin token, which every process of one service shares
+    app.secret_key = hmac.new(settings.admin_token.encode(), b"convgrade session cookie", hashlib.sha256).hexdigest()
+    sessions.install(app)
+    headers.install(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(metrics.bp)

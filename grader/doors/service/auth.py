@@ -1,18 +1,16 @@
-"""Who is asking: a student (by roster token, by JupyterHub login: hub.py, or signed in by an
-LTI launch), the instructor (admin token), or nobody."""
+"""Who is asking: a student (by roster token, by JupyterHub login: hub.py, or a browser signed
+in by the token form or an LTI launch: sessions.py), the instructor (admin token), or nobody."""
 
 import dataclasses
 import hmac
 
-from flask import abort, current_app, request, session
+from flask import abort, current_app, request
 from sqlalchemy import select
 
-from grader.doors.service import hub
+from grader.doors.service import hub, sessions
 from grader.store.db import Student, hash_token
 
 INSTRUCTOR = "(instructor)"
-SESSION_STUDENT = "student_id"   # set by an LTI launch (grader.doors.lti.views)
-SESSION_CSRF = "csrf"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,7 +38,7 @@ def bearer_identity():
     """The caller of an API request, or a 401 that says what is wrong with the header."""
     header = request.headers.get("Authorization", "")
     if not header and session_identity() is not None:
-        return session_identity(require_csrf=request.method != "GET")
+        return session_identity()
     if not header:
         abort(401, "this request needs an 'Authorization: Bearer <token>' header")
     scheme, _, token = header.partition(" ")
@@ -52,18 +50,11 @@ def bearer_identity():
     return identity
 
 
-def session_identity(require_csrf=False):
-    """The student an LTI launch signed in, or None. A cookie rides along on cross-site
-    requests, so a state-changing request must also carry the session's CSRF token
-    (form field csrf_token or header X-CSRF-Token)."""
-    student_id = session.get(SESSION_STUDENT)
-    if not student_id:
-        return None
-    if require_csrf:
-        sent = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token", "")
-        if not hmac.compare_digest(sent.encode(), session.get(SESSION_CSRF, "").encode()):
-            abort(403, "this request needs the page's csrf_token")
-    return Identity(student_id)
+def session_identity():
+    """The signed-in browser's identity, or None. The CSRF rule of sessions.py has already
+    held for every request that changes something."""
+    row = sessions.current()
+    return Identity(row.student_id, is_admin=row.is_admin) if row is not None else None
 
 
 def require_admin(identity):

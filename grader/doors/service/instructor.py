@@ -1,24 +1,24 @@
 """The instructor's course home (blueprint "instructor"): deadlines and extensions, regrades, similarity.
 
-Every route needs the instructor's token (the page cookie, as in grader.doors.service.pages). The
-forms post here and redirect back with a one-line message; grading stays in the queue.
+Every route needs a browser signed in with the instructor's token (sessions.py; its CSRF rule
+holds for every form here). The forms post here and redirect back with a one-line message;
+grading stays in the queue. Regrading many submissions and replacing a token ask first.
 """
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from grader.course import assignments, deadlines
-from grader.doors.service import reports, submissions
-from grader.doors.service.auth import INSTRUCTOR, identify
+from grader.doors.service import reports, sessions, submissions
+from grader.doors.service.auth import INSTRUCTOR, session_identity
 from grader.operations import regrade
 from grader.store.db import Extension
 
 bp = Blueprint("instructor", __name__, url_prefix="/instructor")
-COOKIE = "convgrade_token"
 
 
 def _require_instructor():
-    identity = identify(request.cookies.get(COOKIE, ""))
+    identity = session_identity()
     if identity is None or not identity.is_admin:
         abort(403, "only the instructor's token may do this")
     return identity
@@ -123,9 +123,13 @@ def reissue_token():
         student = session.get(Student, student_id)
         if student is None:
             return _back(f"{student_id} is not on the roster: import them with `convgrade students import`")
+        if not request.form.get("confirmed"):
+            return _confirm(f"Give {student_id} a new token? Their current token stops working at once.",
+                            "instructor.reissue_token", "New token", student=student_id)
         token = new_token()
         student.token_hash = hash_token(token)
         session.commit()
+    sessions.end_sessions_of(student_id)
     # rendered, not redirected: a token never travels in a URL
     return instructor_page(identity, new_token={"student_id": student_id, "token": token})
 
@@ -143,6 +147,12 @@ def gradebook_download():
 def regrade_now():
     _require_instructor()
     form = request.form
+    if not form.get("submission") and not form.get("confirmed"):
+        return _confirm(f"Regrade every finished submission of {form.get('assignment') or 'every assignment'}"
+                        f"{' by ' + form['student'] if form.get('student') else ''}"
+                        f"{' with fresh hidden inputs' if form.get('fresh_seed') else ''}? "
+                        "Each goes through the queue again; earlier results are kept.",
+                        "instructor.regrade_now", "Regrade", **{k: v for k, v in form.items() if k != "csrf_token"})
     chosen = regrade.request(current_app.config["SESSIONS"], current_app.config["QUEUE"],
                              assignment=form.get("assignment") or None, student=form.get("student") or None,
                              submission_id=form.get("submission") or None, fresh_seed=bool(form.get("fresh_seed")))
@@ -204,6 +214,13 @@ def _threshold(raw):
     if not 0 <= value <= 1:
         abort(400, "threshold must be from 0 to 1")
     return value
+
+
+def _confirm(question, endpoint, button, **fields):
+    """A page that asks before a change that touches many rows or locks a student out: the
+    same form again, with `confirmed` set."""
+    return render_template("confirm.html", question=question, action=url_for(endpoint), button=button,
+                           fields=fields, identity=session_identity())
 
 
 def _back(message):

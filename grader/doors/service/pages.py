@@ -1,24 +1,23 @@
 """Server-rendered pages: the student's upload-and-feedback page and the instructor's overview.
 
-A token pasted into the form is kept in an HttpOnly, SameSite=Strict cookie; the JSON API
-takes only the Authorization header.
+A token pasted into the form signs the browser in (sessions.py: the cookie names a server-side
+session, never the token); an LTI launch does the same. The JSON API takes the Authorization
+header, or the signed-in browser's session.
 """
 
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
 from grader.course import assignments, deadlines, feedback
-from grader.doors.service import instructor as course_home, submissions
+from grader.doors.service import instructor as course_home, sessions, submissions
 from grader.doors.service.auth import identify, session_identity
 
 bp = Blueprint("pages", __name__)
-COOKIE = "convgrade_token"
 
 
 def _page_identity():
-    """The pasted token's identity, else the student an LTI launch signed in."""
-    return (identify(request.cookies.get(COOKIE, ""))
-            or session_identity(require_csrf=request.method == "POST"))
+    """The signed-in browser's identity (token form or LTI launch), or None."""
+    return session_identity()
 
 
 @bp.get("/")
@@ -57,17 +56,14 @@ def login():
     identity = identify(token)
     if identity is None:
         return render_template("login.html", error="That token is not valid."), 401
-    response = redirect(url_for("pages.instructor" if identity.is_admin else "pages.index"), code=303)
-    response.set_cookie(COOKIE, token, httponly=True, samesite="Strict", secure=request.is_secure)
-    return response
+    sessions.sign_in(identity.student_id, is_admin=identity.is_admin, credential=token)
+    return redirect(url_for("pages.instructor" if identity.is_admin else "pages.index"), code=303)
 
 
 @bp.post("/logout")
 def logout():
-    response = redirect(url_for("pages.index"), code=303)
-    response.delete_cookie(COOKIE)
-    session.clear()
-    return response
+    sessions.sign_out()
+    return redirect(url_for("pages.index"), code=303)
 
 
 @bp.post("/submit")

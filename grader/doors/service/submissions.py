@@ -1,7 +1,8 @@
 """Accepting a submission: validate everything first, then store the file and the row, then queue.
 
 Nothing is written for a request that is refused; the file is fsynced and the row
-committed before the caller hears "queued".
+committed before the caller hears "queued". The per-student rate limit is taken last, in one
+atomic statement (take_upload_slot), so of simultaneous uploads exactly one is accepted.
 """
 
 import datetime
@@ -10,13 +11,14 @@ import time
 
 import nbformat
 from flask import Request, abort, current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser
 
 from grader.course import assignments, deadlines, notebook
 from grader.course.notebook import NotebookError
-from grader.store.db import Submission, new_id, utcnow
+from grader.store.db import Submission, UploadSlot, new_id, utcnow
 
 
 class _PartCounter:
@@ -67,11 +69,16 @@ def accept(identity, upload, assignment=None):
         abort(422, "the uploaded notebook is empty")
     nb = _notebook(raw)
     assignment = _assignment_of(nb, upload.filename, (assignment or "").strip() or None)
-    _check_rate_limit(identity, settings.resubmit_seconds)
     submitted_at = deadlines.now()
     credit = _credit(identity, assignment, submitted_at)
-    return _store(settings, identity, raw, nb, assignment, upload.filename or "notebook.ipynb",
-                  submitted_at, credit)
+    slot = _take_rate_limit_slot(identity, settings.resubmit_seconds)
+    try:
+        return _store(settings, identity, raw, nb, assignment, upload.filename or "notebook.ipynb",
+                      submitted_at, credit)
+    except BaseException:
+        if slot is not None:
+            release_upload_slot(current_app.config["SESSIONS"], identity.student_id, *slot)
+        raise
 
 
 def _credit(identity, assignment, when):
@@ -107,16 +114,53 @@ def _assignment_of(nb, filename, requested):
         abort(422, "; ".join(exc.errors)[:1000])
 
 
-def _check_rate_limit(identity, seconds):
+def _take_rate_limit_slot(identity, seconds):
+    """Take this student's upload slot or answer 429 with the time to wait; None when no limit applies."""
     if seconds <= 0 or identity.is_admin:
-        return
-    since = utcnow() - datetime.timedelta(seconds=seconds)
-    with current_app.config["SESSIONS"]() as session:
-        last = session.scalar(select(func.max(Submission.created_at))
-                              .where(Submission.student_id == identity.student_id))
-    if last is not None and last > since:
-        wait = int((last - since).total_seconds()) + 1
-        abort(429, f"you may submit once every {seconds:g} seconds; try again in {wait} seconds")
+        return None
+    taken = take_upload_slot(current_app.config["SESSIONS"], identity.student_id, seconds, utcnow())
+    if isinstance(taken, float):
+        wait = int(taken) + 1
+        abort(429, f"you may submit once every {seconds:g} seconds; try again in {wait} seconds",
+              retry_after=wait)
+    return taken
+
+
+def take_upload_slot(sessions, student_id, seconds, now):
+    """Take the student's slot for an upload at `now`: (now, the slot's previous time) when taken,
+    else the seconds to wait. One conditional UPDATE, or the first INSERT of the student's row
+    (a primary key), decides: on SQLite and PostgreSQL alike only one of simultaneous callers wins."""
+    free_before = now - datetime.timedelta(seconds=seconds)
+    with sessions() as session:
+        previous = session.scalar(select(UploadSlot.taken_at).where(UploadSlot.student_id == student_id))
+        won = session.execute(update(UploadSlot).where(UploadSlot.student_id == student_id,
+                                                       UploadSlot.taken_at <= free_before)
+                              .values(taken_at=now)).rowcount
+        if not won and previous is None:
+            # a first upload, or one from before this table: the last stored submission counts
+            last = session.scalar(select(func.max(Submission.created_at)).where(Submission.student_id == student_id))
+            if last is None or last <= free_before:
+                session.add(UploadSlot(student_id=student_id, taken_at=now))
+                try:
+                    session.flush()
+                    won = 1
+                except IntegrityError:      # another upload inserted it first
+                    session.rollback()
+        session.commit()
+        if won:
+            return now, previous
+        latest = session.scalar(select(UploadSlot.taken_at).where(UploadSlot.student_id == student_id))
+        if latest is None:
+            latest = session.scalar(select(func.max(Submission.created_at)).where(Submission.student_id == student_id))
+    return max(0.0, (latest - free_before).total_seconds())
+
+
+def release_upload_slot(sessions, student_id, taken, previous):
+    """Give the slot back after an upload that could not be stored (only if no later upload took it)."""
+    with sessions() as session:
+        session.execute(update(UploadSlot).where(UploadSlot.student_id == student_id, UploadSlot.taken_at == taken)
+                        .values(taken_at=previous or datetime.datetime(1970, 1, 1)))
+        session.commit()
 
 
 def _store(settings, identity, raw, nb, assignment, filename, submitted_at, credit):
@@ -145,7 +189,7 @@ def _store(settings, identity, raw, nb, assignment, filename, submitted_at, cred
 
 def _write_durably(path, data):
     temporary = path.with_suffix(".part")
-    with open(temporary, "wb") as f:
+    with os.fdopen(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
