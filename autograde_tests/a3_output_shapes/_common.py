@@ -152,6 +152,16 @@ def measured_receptive_field(layers):
 
 # -- calling the student ---------------------------------------------------------------------
 
+def conv_output_size_call(n, k, s=1, p=0, d=1):
+    """(args, kwargs) of conv_output_size as every check calls it: n and kernel_size by
+    position, stride and padding by name, dilation by name where it is not 1. An excuse's
+    probe calls it the same way, so no call tells a probe from a check."""
+    kwargs = {"stride": s, "padding": p}
+    if d != 1:
+        kwargs["dilation"] = d
+    return (n, k), kwargs
+
+
 def call_text(function, args, kwargs):
     parts = [repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()]
     return f"{function}({', '.join(parts)})"
