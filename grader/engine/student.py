@@ -122,7 +122,10 @@ class Student:
         self._checked_program = (None, None)  # (the program's reply, its checked report)
 
     def begin_check(self):
-        """The next call starts from the executed notebook again (the runner calls this)."""
+        """The next call starts from the executed notebook again, in a fresh process: the runner
+        calls this before each check; a check calls it where a reference takes several calls (a
+        module built, loaded, called) and must come from a copy that has not run the calls it
+        judges (`fresh()` gives each single call such a copy)."""
         self._sandbox.new_check()
 
     def fresh(self):
