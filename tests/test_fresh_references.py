@@ -224,3 +224,21 @@ def test_an_exception_outside_the_expected_class_is_named_with_the_expected_one(
     assert check["status"] == "failed", dumps(result)
     assert re.search(r"raised TypeError.*should be a ValueError.*TypeError is not one", check["output"]), \
         check["output"]
+
+
+def test_isinstance_is_judged_from_builtin_class_names_only():
+    """What the sandbox sends is data: names of builtin exception classes count, anything else
+    it names (a module, a function, a class of its own) counts for nothing."""
+    from grader.engine.student import StudentError
+
+    def error(*classes, type_name="ShapeError"):
+        return StudentError.from_child({"type": type_name, "message": "no", "builtin_classes": list(classes)},
+                                       "`f`")
+
+    shape_error = error("ValueError", "Exception", "BaseException")
+    assert shape_error.is_a(ValueError) and shape_error.is_a(Exception)
+    assert not shape_error.is_a(TypeError) and not shape_error.is_a(KeyError)
+    assert error("KeyError", "LookupError", type_name="KeyError").is_a(LookupError)
+    assert not error("os", "print", "__import__", "ShapeError", "", "x" * 5000, 7).is_a(BaseException)
+    assert not StudentError.from_child({"type": "ValueError", "message": "no"}, "`f`").is_a(ValueError)
+    assert "not written yet" in str(error("NotImplementedError", "RuntimeError", type_name="Todo"))
