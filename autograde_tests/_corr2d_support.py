@@ -89,9 +89,10 @@ def call_with_backward(student, name, args, G, what, kwargs=None):
 def expect_gradients(student, name, args, reference, what, on, gen, kwargs=None):
     """Gradients of sum(G * name(*args)) w.r.t. every tensor in args.
 
-    `reference(*args)` is torch's version. When the student's forward agrees with it, the
-    gradients must agree with torch's; otherwise they must at least exist and satisfy
-    Euler's identity for the (multi-)linear function the student computed.
+    `reference(*args)` is torch's version. When the student's forward (the output of the call
+    that computed the gradients) agrees with it, the gradients must agree with torch's;
+    otherwise they must at least exist and satisfy Euler's identity for the (multi-)linear
+    function that call computed.
     """
     args = [a.detach().clone().requires_grad_(True) for a in args]
     kwargs = kwargs or {}
@@ -100,6 +101,11 @@ def expect_gradients(student, name, args, reference, what, on, gen, kwargs=None)
     G = torch.randn(tuple(out.shape), generator=gen, dtype=torch.float64).to(
         dtype=out.dtype, device=out.device)
     reply = call_with_backward(student, name, args, G, what, kwargs)
+    # the gradients are judged with the output of the same call, never one an earlier call gave
+    out = expect_tensor(reply.result, what)
+    if tuple(out.shape) != tuple(G.shape):
+        fail(f"{what} returned outputs of shapes {tuple(G.shape)} and {tuple(out.shape)} for the same inputs"
+             f"{' (' + on + ')' if on else ''}")
     grads = list(reply.input_grads or [])
     names = ["X", "K", "third argument"]
     for i, arg in enumerate(args):

@@ -254,7 +254,13 @@ def test_conv2d_gradients(student, seed, devices):
             out = expect_tensor(conv(x), "Conv2D's forward")
             G = torch.randn(tuple(out.shape), generator=gen, dtype=torch.float64).to(
                 dtype=out.dtype, device=out.device)
-            grads = conv.run(x, backward=G).param_grads or {}
+            reply = conv.run(x, backward=G)
+            grads = reply.param_grads or {}
+            # judged with the output of the call that computed the gradients, not an earlier one
+            out = expect_tensor(reply.result, "Conv2D's forward")
+            if tuple(out.shape) != tuple(G.shape):
+                fail(f"Conv2D's forward returned outputs of shapes {shape_text(G.shape)} and {shape_text(out.shape)} "
+                     f"for the same x of shape {shape_text(x.shape)}")
             on = f"x of shape {shape_text(x.shape)} and kernel_size {kernel_size}"
             for name, param in (("weight", W), ("bias", b)):
                 grad = grads.get(name)

@@ -1,7 +1,8 @@
 """corr2d_multi_in, corr2d_multi_in_out, corr2d_multi_in_out_1x1: references are F.conv2d.
 
 corr2d_multi_in_out is graded on its own: when the student's corr2d_multi_in is wrong (its
-checks say how), the output channels may be what that function returns for each K[o].
+checks say how), the output channels may be what that function returns for each K[o], asked
+of fresh copies of the notebook that have not run the corr2d_multi_in_out call being judged.
 """
 
 import torch
@@ -103,9 +104,12 @@ def test_multi_in_no_builtin_conv(student, devices):
 # -- corr2d_multi_in_out -----------------------------------------------------------------------
 
 def own_channels(student, X, K):
-    """The student's own corr2d_multi_in applied to each K[o], stacked; None when it misbehaves."""
+    """The student's own corr2d_multi_in applied to each K[o], stacked; None when it misbehaves.
+    Each channel is asked of a fresh copy of the executed notebook: none of them has run the
+    corr2d_multi_in_out call it excuses, so none can hand back what that call returned."""
+    fresh = student.fresh()
     try:
-        channels = [student.corr2d_multi_in(X, K[o]) for o in range(K.shape[0])]
+        channels = [fresh.corr2d_multi_in(X, K[o]) for o in range(K.shape[0])]
         if not all(isinstance(c, torch.Tensor) for c in channels):
             return None
         return torch.stack([c.to(device=X.device) for c in channels])

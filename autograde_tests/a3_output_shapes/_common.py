@@ -4,7 +4,8 @@ Every expected value is what torch itself does: the output length of F.conv1d /
 F.conv_transpose1d / F.max_pool1d (exactly what nn.Conv1d, nn.ConvTranspose1d and
 nn.MaxPool1d run in forward) on a zeros input, F.conv2d's output shape on a zeros input,
 sum(p.numel()) of a real nn.Conv2d, FlopCounterMode on a real nn.Conv2d run.
-Where torch raises, the student's function must raise ValueError (the notebook's contract).
+Where torch raises, the student's function must raise ValueError (the notebook's contract), or
+an exception of a class derived from it (`except ValueError` catches it).
 
 The student's functions are cheap but every call is a round trip into the sandbox, so
 the sweeps take a sample of a grid drawn from the submission's seed; torch's answers are
@@ -151,6 +152,16 @@ def measured_receptive_field(layers):
 
 # -- calling the student ---------------------------------------------------------------------
 
+def conv_output_size_call(n, k, s=1, p=0, d=1):
+    """(args, kwargs) of conv_output_size as every check calls it: n and kernel_size by
+    position, stride and padding by name, dilation by name where it is not 1. An excuse's
+    probe calls it the same way, so no call tells a probe from a check."""
+    kwargs = {"stride": s, "padding": p}
+    if d != 1:
+        kwargs["dilation"] = d
+    return (n, k), kwargs
+
+
 def call_text(function, args, kwargs):
     parts = [repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()]
     return f"{function}({', '.join(parts)})"
@@ -181,9 +192,10 @@ def compare_cases(student, function, cases, reference, excuse=None):
             if error is None:
                 wrong.append(f"{call} returned {got!r}, but torch raises here ({expected.why}); "
                              "it should raise ValueError")
-            elif error.type_name != "ValueError":
+            elif not error.is_a(ValueError):
                 wrong.append(f"{call} raised {error.type_name}; torch cannot run this either "
-                             f"({expected.why}), but the exception should be a ValueError")
+                             f"({expected.why}), but the exception should be a ValueError (or of a "
+                             f"class derived from it), and {error.type_name} is not one")
         elif isinstance(expected, Accepted):
             if error is not None:
                 wrong.append(f"{call} raised {str(error).removeprefix(prefix)[:200]}; torch accepts "

@@ -9,7 +9,7 @@ from grader.engine.checks import check, py_rng, same_value
 from grader.engine.student import StudentError
 
 from ._common import (Raises, compare_cases, conv1d_length, conv2d_macs, conv2d_params, conv2d_shape,
-                      measured_receptive_field)
+                      conv_output_size_call, measured_receptive_field)
 
 # -- conv2d_output_shape ----------------------------------------------------------------------
 
@@ -60,7 +60,9 @@ def own_conv_output_size(student):
     the unguarded formula's sizes (computed here), and the student's own conv_output_size also
     returns a size for that axis instead of raising. That missing ValueError is
     conv_output_size's (test_conv_kernel_too_large judges these same axes), so it is not
-    charged twice; the student's value is never the reference."""
+    charged twice; the student's value is never the reference. conv_output_size is asked in
+    a fresh copy of the notebook (nothing conv2d_output_shape did is visible there), with
+    the arguments shaped as conv_output_size's own checks shape them."""
     def excuse(args, kwargs, got):
         (n, _, h, w), out_channels, kernel_size = args
         sizes = [_pair(kernel_size), _pair(kwargs.get("stride", 1)), _pair(kwargs.get("padding", 0)),
@@ -71,8 +73,9 @@ def own_conv_output_size(student):
         fresh = student.fresh()
         for axis in axes:
             if isinstance(conv1d_length(*axis), Raises):
+                args, kwargs = conv_output_size_call(*axis)  # exactly as conv_output_size's checks call it
                 try:
-                    fresh.conv_output_size(*axis)
+                    fresh.conv_output_size(*args, **kwargs)
                 except StudentError:
                     return False
         return True

@@ -6,17 +6,14 @@ import random
 
 from grader.engine.checks import check, describe, fail, py_rng
 
-from ._common import (Accepted, Raises, call_text, compare_cases, conv1d_length, conv_transpose1d_length,
-                      grid, max_pool1d_length, sweep)
+from ._common import (Accepted, Raises, call_text, compare_cases, conv1d_length, conv_output_size_call,
+                      conv_transpose1d_length, grid, max_pool1d_length, sweep)
 
 # -- conv_output_size -------------------------------------------------------------------------
 
 
 def conv_case(n, k, s=1, p=0, d=1):
-    kwargs = {"stride": s, "padding": p}
-    if d != 1:
-        kwargs["dilation"] = d
-    return (n, k), kwargs, conv1d_length(n, k, s, p, d)
+    return (*conv_output_size_call(n, k, s, p, d), conv1d_length(n, k, s, p, d))
 
 
 @check("conv_output_size", points=2, name="conv_output_size solves the course's five exercises (as nn.Conv2d does)")

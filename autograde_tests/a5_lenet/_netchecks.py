@@ -7,8 +7,8 @@ checks aimed at it and no others:
   or that of a single usual mistake in forward;
 - forward: one image, float32 and float64, every device, against torch's network;
 - batch: on 3 and 5 images the output is (N, classes) and every row equals the
-  student's own output for that image alone (so an activation mistake does not cost
-  this check, a batch-of-one flatten does);
+  student's own output for that image alone, computed in another copy of the notebook (so
+  an activation mistake does not cost this check, a batch-of-one flatten does);
 - gradients: autograd through the student's forward agrees with torch's autograd through
   the network the output matches, torch's or a usual mistake's (so a forward mistake does
   not cost it, a `.data` does);
@@ -40,7 +40,7 @@ def check_layers(student, net, seed):
     try:  # the layers are given: credit them only once forward is written
         model(torch.zeros(net.input_shape(1)))
     except StudentError as error:
-        if error.type_name == "NotImplementedError":
+        if error.is_a(NotImplementedError):
             fail(f"{net.name}.forward is not written yet: {error}")
     info = model.parameters()
     got = [(p["name"], tuple(p["shape"])) for p in info["parameters"]]
@@ -100,19 +100,37 @@ def check_forward(student, devices, net, seed):
                 fail(f"{failure}.{hint}" if hint else str(failure))
 
 
-def check_batch(student, devices, net, seed):
+BATCH_SIZES = (3, 5)
+
+
+def _single_outputs(student, devices, net, seed):
+    """{(device, n): the student's output for each image of the batch of n alone, stacked}."""
+    singles = {}
     for device in devices:
         model = ref.student_model(student, net, device, torch.float32, ref.params(net, seed))
-        for n in (3, 5):
+        for n in BATCH_SIZES:
             x = ref.image_batch(net, n, seed, purpose="batch").to(device)
-            singles = []
+            rows = []
             for i in range(n):
                 one = model(x[i:i + 1])
                 expect_tensor(one, f"{net.name}.forward")
                 if one.numel() != net.n_out:
                     fail(f"{net.name}.forward returned {describe(one)} for one image of shape "
                          f"{net.input_shape(1)}; expected {net.n_out} class scores of shape (1, {net.n_out})")
-                singles.append(one.reshape(1, net.n_out))
+                rows.append(one.reshape(1, net.n_out))
+            singles[device, n] = torch.cat(rows)
+    return singles
+
+
+def check_batch(student, devices, net, seed):
+    """The images one at a time first; then, in a fresh copy of the notebook that has not run
+    those calls (so it cannot hand back what they returned), the batches."""
+    singles = _single_outputs(student, devices, net, seed)
+    student.begin_check()
+    for device in devices:
+        model = ref.student_model(student, net, device, torch.float32, ref.params(net, seed))
+        for n in BATCH_SIZES:
+            x = ref.image_batch(net, n, seed, purpose="batch").to(device)
             try:
                 out = model(x)
             except StudentError as error:
@@ -124,7 +142,7 @@ def check_batch(student, devices, net, seed):
                 fail(f"{net.name}.forward returned shape {tuple(out.shape)} for a batch of {n} images "
                      f"(x of shape {tuple(x.shape)}); expected ({n}, {net.n_out}), one row of scores per "
                      "image. Keep the batch dimension when flattening (x.flatten(1)).")
-            expected = torch.cat(singles).to(out.device, out.dtype)
+            expected = singles[device, n].to(out.device, out.dtype)
             close = torch.isclose(out.detach(), expected, rtol=1e-5, atol=1e-5).all(dim=1)
             if not bool(close.all()):
                 row = int((~close).nonzero()[0])
@@ -158,6 +176,7 @@ def check_gradients(student, devices, net, seed):
         if not isinstance(x_grad, torch.Tensor):
             fail(f"after backward() through {net.name}.forward, the input image has no gradient: your forward "
                  "cuts the autograd graph between x and the output (.data, .detach(), torch.tensor(...)).")
+        out = expect_tensor(result.result, f"{net.name}.forward")  # the output of the call that computed the gradients
         index = ref.matching_variant(net, seed, 1, out)
         if index is None:
             fail(f"your {net.name}'s output on one image ({describe(out)}) matches neither torch's {net.name} "

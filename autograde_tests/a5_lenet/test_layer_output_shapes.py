@@ -168,7 +168,11 @@ def test_shapes_own_forward(student, seed):
         compare(call(student, model, shape, on), expected_for(CIFARNET_SEQUENTIAL, shape), on,
                 model.children())
         return
-    for net, model in usable:
+    # layer_output_shapes runs in a fresh copy of the notebook, on models built there: nothing
+    # their forwards did while usable_networks tried them is there to be handed back
+    student.begin_check()
+    for net, _ in usable:
+        model = ref.student_model(student, net, "cpu", torch.float32, ref.params(net, seed))
         shape = net.input_shape(1)
         on = f"your {net.name} and input_shape={shape}"
         expected = hooked_shapes(net.cls(), shape)

@@ -23,6 +23,7 @@ side arrives as a `StudentError` whose message a student can act on and says wha
 happened; every string that comes from the sandbox is cut to a fixed length.
 """
 
+import builtins
 import dataclasses
 import re
 
@@ -35,22 +36,42 @@ from grader.engine.sandbox import SandboxFailure
 class StudentError(Exception):
     """The student's code raised, crashed, hung, or is missing."""
 
-    def __init__(self, message, type_name="", kind="raised"):
+    def __init__(self, message, type_name="", kind="raised", classes=()):
         super().__init__(message)
         self.type_name = type_name
         self.kind = kind  # "raised", "missing", "timeout", "crash", "budget", "protocol"
+        self.classes = tuple(classes)  # the builtin exception classes it derives from, as sent
+
+    def is_a(self, expected):
+        """Whether the student's code raised an instance of the builtin exception class
+        `expected` (ValueError, NotImplementedError...), judged as isinstance would: from the
+        names of the builtin classes the exception derives from, as the sandbox reported them,
+        each looked up here among Python's own builtins. A subclass the student wrote
+        (`class ShapeError(ValueError)`) is a ValueError."""
+        if self.kind != "raised":
+            return False
+        return any(issubclass(builtin, expected) for builtin in map(_builtin_exception, self.classes)
+                   if builtin is not None)
 
     @classmethod
     def from_child(cls, error, what):
         error = error if isinstance(error, dict) else {}
         type_name = clip(error.get("type"), 80) or "an exception"
+        classes = error.get("builtin_classes")
+        classes = [c for c in classes[:32] if isinstance(c, str)] if isinstance(classes, list) else []
         message = clip(error.get("message"), 400)
         where = [clip(w, 80) for w in error.get("where", [])[-3:]] if isinstance(error.get("where"), list) else []
         at = f" at {where[-1]}" if where else ""
         text = f"{what} raised {type_name}{at}: {message}" if message else f"{what} raised {type_name}{at}"
-        if type_name == "NotImplementedError":
+        if cls("", classes=classes).is_a(NotImplementedError):
             text += " (the exercise is not written yet: replace the `raise NotImplementedError()` line)"
-        return cls(text, type_name=type_name)
+        return cls(text, type_name=type_name, classes=classes)
+
+
+def _builtin_exception(name):
+    """Python's builtin exception class of that name, or None."""
+    found = getattr(builtins, name, None) if name.isidentifier() else None
+    return found if isinstance(found, type) and issubclass(found, BaseException) else None
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -101,7 +122,10 @@ class Student:
         self._checked_program = (None, None)  # (the program's reply, its checked report)
 
     def begin_check(self):
-        """The next call starts from the executed notebook again (the runner calls this)."""
+        """The next call starts from the executed notebook again, in a fresh process: the runner
+        calls this before each check; a check calls it where a reference takes several calls (a
+        module built, loaded, called) and must come from a copy that has not run the calls it
+        judges (`fresh()` gives each single call such a copy)."""
         self._sandbox.new_check()
 
     def fresh(self):

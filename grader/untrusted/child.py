@@ -265,7 +265,21 @@ def describe_error(exc):
         message = str(exc)
     except BaseException:
         message = "(the exception's message could not be read)"
-    return {"type": type(exc).__name__[:200], "message": message[:2000], "where": [w[:200] for w in where[-5:]]}
+    return {"type": type(exc).__name__[:200], "message": message[:2000], "where": [w[:200] for w in where[-5:]],
+            "builtin_classes": _builtin_classes(type(exc))}
+
+
+def _builtin_classes(cls):
+    """The names of the builtin exception classes `cls` derives from (itself included), for the
+    trusted side to judge isinstance by: `class ShapeError(ValueError)` gives ValueError,
+    Exception and BaseException. The names are data like any other the sandbox sends; a class
+    that claims a base it does not have claims only what a subclass of that base, which the
+    student could have written, would make true."""
+    try:
+        return [c.__name__ for c in cls.__mro__
+                if c.__module__ == "builtins" and issubclass(c, BaseException)][:32]
+    except BaseException:
+        return []
 
 
 def _chain(exc):
