@@ -1,19 +1,39 @@
 """The `convgrade` command: grade, submit, serve, worker, students, release, extend, regrade,
-similarity, daemon, lab, lti, gradescope."""
+similarity, daemon, lab, lti, gradescope.
+
+A student's install (the package without its server extra) shows and runs only the commands
+marked student=True (submit, lab); the others answer which extra to install."""
 
 import argparse
 import csv
+import importlib.metadata
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
+SERVER_EXTRA = "pip install 'convgrade[server]'"
+
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="convgrade", description=__doc__)
+    server = server_installed()
+    parser = argparse.ArgumentParser(
+        prog="convgrade", description="The convgrade command: the grader, its service and the course's tools."
+        if server else f"The convgrade command of a student's install (the instructor's commands need {SERVER_EXTRA}).")
+    parser.add_argument("--version", action="version", version=f"convgrade {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
+    shown, hidden = [], []
 
-    grade = commands.add_parser("grade", help="grade a notebook or a submitted/<student>/<assignment>/ tree")
+    def command(name, help, student=False):
+        """A subcommand; an instructor's (student=False) is listed only where the server extra is installed."""
+        if student or server:
+            shown.append(name)
+            return commands.add_parser(name, help=help, description=help)
+        hidden.append(name)
+        return commands.add_parser(name, description=help)
+
+    grade = command("grade", "grade a notebook or a submitted/<student>/<assignment>/ tree")
     grade.add_argument("path", type=Path)
     grade.add_argument("--assignment")
     grade.add_argument("--json", action="store_true", help="print the result JSON on stdout")
@@ -31,29 +51,29 @@ def main(argv=None):
                        help="grade one notebook in this process, not in the warm local grader "
                             "(grader/doors/daemon.py); CONVGRADE_NO_DAEMON=1 does the same")
 
-    serve = commands.add_parser("serve", help="run the grader service")
+    serve = command("serve", "run the grader service")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
 
-    commands.add_parser("worker", help="run grading workers without HTTP (embedded pool, or RQ with CONVGRADE_QUEUE_URL)")
+    command("worker", "run grading workers without HTTP (embedded pool, or RQ with CONVGRADE_QUEUE_URL)")
 
-    students = commands.add_parser("students", help="manage the student roster")
+    students = command("students", "manage the student roster")
     student_commands = students.add_subparsers(dest="students_command", required=True)
     roster = student_commands.add_parser("import", help="import a roster CSV (student_id[,name]); prints student_id,token")
     roster.add_argument("roster", type=Path)
     roster.add_argument("--out", type=Path, help="write the student_id,token CSV here (mode 600) instead of stdout")
     roster.add_argument("--reissue", action="store_true", help="issue new tokens to students already imported")
 
-    commands.add_parser("release", help="regenerate exercises/ from solutions/ with nbgrader")
+    command("release", "regenerate exercises/ from solutions/ with nbgrader")
 
-    extend = commands.add_parser("extend", help="give one student their own due date (late windows move with it)")
+    extend = command("extend", "give one student their own due date (late windows move with it)")
     extend.add_argument("student")
     extend.add_argument("assignment")
     when = extend.add_mutually_exclusive_group(required=True)
     when.add_argument("--due", help="an ISO time with an offset, e.g. 2026-09-20T23:59:00Z")
     when.add_argument("--remove", action="store_true", help="take the student's extension away")
 
-    regrade = commands.add_parser("regrade", help="regrade stored submissions through the queue, keeping old results")
+    regrade = command("regrade", "regrade stored submissions through the queue, keeping old results")
     regrade.add_argument("--assignment")
     regrade.add_argument("--student")
     regrade.add_argument("--submission", metavar="ID")
@@ -61,16 +81,16 @@ def main(argv=None):
     regrade.add_argument("--wait", type=float, default=600, help="seconds to wait for the results (0: just queue)")
     regrade.add_argument("--json", action="store_true")
 
-    similarity = commands.add_parser("similarity", help="pairs of similar answers in a submitted/ tree")
+    similarity = command("similarity", "pairs of similar answers in a submitted/ tree")
     similarity.add_argument("path", type=Path)
     similarity.add_argument("--assignment", required=True)
     similarity.add_argument("--json", action="store_true")
     similarity.add_argument("--threshold", type=float, default=0.0, help="show pairs scoring at least this (0..1)")
 
-    daemon = commands.add_parser("daemon", help="the warm local grader behind `convgrade grade NOTEBOOK`")
+    daemon = command("daemon", "the warm local grader behind `convgrade grade NOTEBOOK`")
     daemon.add_argument("action", choices=["status", "stop"])
 
-    submit = commands.add_parser("submit", help="send a notebook to a grader service and print its feedback")
+    submit = command("submit", "send a notebook to a grader service and print its feedback", student=True)
     submit.add_argument("notebook", type=Path)
     submit.add_argument("--assignment")
     submit.add_argument("--server", help="the grader's address (default: $CONVGRADE_URL)")
@@ -78,25 +98,52 @@ def main(argv=None):
     submit.add_argument("--wait", type=float, default=60.0, help="seconds to wait for the result (default 60)")
     submit.add_argument("--json", action="store_true", help="print the result JSON on stdout")
 
-    lab = commands.add_parser("lab", help="convgrade in JupyterLab")
+    lab = command("lab", "convgrade in JupyterLab", student=True)
     lab_commands = lab.add_subparsers(dest="lab_command", required=True)
     tools = lab_commands.add_parser("instructor-tools", help="nbgrader's Formgrader, Create Assignment and "
                                     "Validate in your own JupyterLab (off for students)")
     tools.add_argument("state", choices=["on", "off"])
 
-    lti = commands.add_parser("lti", help="LTI 1.3: read the course roster from the LMS")
+    lti = command("lti", "LTI 1.3: read the course roster from the LMS")
     lti.add_subparsers(dest="lti_command", required=True).add_parser(
         "roster", help="import the learners of every launched course (NRPS) as students")
 
-    gradescope = commands.add_parser("gradescope", help="build a Gradescope autograder zip")
+    gradescope = command("gradescope", "build a Gradescope autograder zip")
     gradescope.add_argument("out", type=Path, help="the zip to write, e.g. autograder.zip")
     gradescope.add_argument("--assignment", help="only this assignment (default: all of them)")
 
+    commands.metavar = "{" + ",".join(shown) + "}"
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in hidden:
+        return _refuse(f"`convgrade {argv[0]}` is an instructor's command and needs the grader: {SERVER_EXTRA}")
     args = parser.parse_args(argv)
     handlers = {"grade": _grade, "serve": _serve, "worker": _worker, "students": _students, "release": _release,
                 "daemon": _daemon, "extend": _extend, "regrade": _regrade, "similarity": _similarity, "submit": _submit,
                 "lti": _lti, "gradescope": _gradescope, "lab": _lab}
     return handlers[args.command](args)
+
+
+def server_installed():
+    """Whether the server extra's packages are installed: judged from this package's own metadata
+    (a source checkout that is not installed counts as the instructor's)."""
+    try:
+        requirements = importlib.metadata.requires("convgrade") or []
+    except importlib.metadata.PackageNotFoundError:
+        return True
+    for requirement in requirements:
+        if re.search(r"""extra\s*==\s*["']server["']""", requirement):
+            try:
+                importlib.metadata.distribution(re.match(r"[A-Za-z0-9._-]+", requirement).group())
+            except importlib.metadata.PackageNotFoundError:
+                return False
+    return True
+
+
+def _version():
+    try:
+        return importlib.metadata.version("convgrade")
+    except importlib.metadata.PackageNotFoundError:
+        return "(not installed)"
 
 
 def _grade(args):

@@ -167,3 +167,48 @@ sys.exit(main(["submit", {str(tmp_path / "a.ipynb")!r}, "--server", "http://127.
 """
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "cannot be reached" in done.stderr, done.stderr
+
+
+@pytest.fixture(scope="module")
+def student_install(tmp_path_factory):
+    """This working tree installed as a student installs it, without the server extra: a new
+    virtualenv holding only the package (no dependency at all: `convgrade submit` needs none)."""
+    root = tmp_path_factory.mktemp("student")
+    files = run("git", "ls-files", "--cached", "--others", "--exclude-standard", "-z", cwd=REPO).stdout
+    for name in filter(None, files.split("\0")):
+        if (REPO / name).is_file():
+            (root / "src" / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, root / "src" / name)
+    run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", root / "dist", root / "src",
+        env={**os.environ, "CONVGRADE_SKIP_LABEXTENSION": "1"}, cwd=root)
+    run(sys.executable, "-m", "venv", "--without-pip", root / "venv")
+    run(sys.executable, "-m", "pip", "--python", root / "venv/bin/python", "install", "--quiet", "--no-deps",
+        *(root / "dist").glob("convgrade-*.whl"))
+    return root / "venv"
+
+
+def test_a_student_install_offers_only_the_students_commands(student_install, tmp_path):
+    def convgrade(*args):
+        return subprocess.run([student_install / "bin/convgrade", *map(str, args)], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=120,
+                              env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+
+    usage = convgrade("--help")
+    assert usage.returncode == 0 and "{submit,lab}" in usage.stdout, usage.stdout
+    assert not re.search(r"\b(grade|serve|release|gradescope)\b", usage.stdout), usage.stdout
+    assert convgrade("--version").stdout.strip() == "convgrade 0.1.0"
+    for instructor in (["grade", "a1.ipynb"], ["serve"], ["release"], ["students", "import", "roster.csv"]):
+        refused = convgrade(*instructor)
+        assert refused.returncode == 2 and refused.stdout == "", refused
+        assert refused.stderr.count("\n") == 1 and "pip install 'convgrade[server]'" in refused.stderr, refused
+    (tmp_path / "a.ipynb").write_text("{}")
+    sent = convgrade("submit", tmp_path / "a.ipynb", "--server", "http://127.0.0.1:9", "--token", "t")
+    assert sent.returncode == 2 and "cannot be reached" in sent.stderr, sent.stderr
+
+
+def test_the_instructors_install_lists_every_command():
+    usage = subprocess.run([sys.executable, "-m", "grader.cli", "--help"], cwd=REPO, capture_output=True, text=True,
+                           timeout=60)
+    assert usage.returncode == 0
+    for name in ("grade", "serve", "release", "gradescope", "submit", "lab"):
+        assert re.search(rf"^\s+{name}\s", usage.stdout, re.MULTILINE), (name, usage.stdout)
