@@ -397,7 +397,11 @@ def _submit(args):
 def _lab(args):
     from grader.doors.lab import set_instructor_tools
 
-    path = set_instructor_tools(args.state == "on")
+    try:
+        path = set_instructor_tools(args.state == "on")
+    except PermissionError as exc:
+        return _refuse(f"cannot write {exc.filename}, where this JupyterLab reads its page config: "
+                       "run the command as the owner of that install")
     print(f"convgrade: nbgrader's instructor tools are {args.state} in your JupyterLab ({path}); "
           "reload the JupyterLab page")
     return 0
