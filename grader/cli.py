@@ -299,9 +299,12 @@ def _refuse(message):
 
 
 def _serve(args):
-    from grader.doors.service import serve
+    from grader.doors.service import ServeError, serve
 
-    serve(args.host, args.port)
+    try:
+        serve(args.host, args.port)
+    except ServeError as exc:
+        return _refuse(str(exc))
     return 0
 
 

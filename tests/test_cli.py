@@ -123,3 +123,18 @@ def test_the_text_summary_puts_notes_first_and_exercises_in_notebook_order():
     assert exercises == ["corr2d", "Conv2D", "learn_edge_kernel"], lines
     checks = [line.split()[1] for line in lines if line.startswith("    ") and line.split()[0] in ("ok", "FAIL")]
     assert checks[:2] == ["corr2d.2", "corr2d.10"], lines     # the failure first within its exercise
+
+
+def test_serve_on_a_busy_port_says_so_before_serving(tmp_path):
+    import socket
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        env = {**os.environ, "CONVGRADE_DATA_DIR": str(tmp_path / "data"), "CONVGRADE_WORKERS": "1"}
+        run = subprocess.run([sys.executable, "-m", "grader.cli", "serve", "--port", str(port)],
+                             capture_output=True, text=True, timeout=120, env=env)
+    assert run.returncode == 2, run.stderr
+    assert run.stderr.strip() == (f"convgrade: cannot serve on 127.0.0.1:{port}: another program listens there; "
+                                  "stop it or choose another port with --port"), run.stderr

@@ -5,13 +5,14 @@
     serve(host, port)         `convgrade serve`: worker pool + app under waitress, one command
 """
 
+import errno
 import os
 import signal
 import sys
 
 from grader.store.settings import Settings
 
-__all__ = ["create_app", "serve", "Settings"]
+__all__ = ["create_app", "serve", "Settings", "ServeError"]
 
 HTTP_THREADS = 32
 
@@ -23,11 +24,14 @@ def create_app(config=None):
     return factory(config)
 
 
-def serve(host="127.0.0.1", port=8000, settings=None):
-    import waitress
+class ServeError(Exception):
+    """The service cannot start: str() is one sentence for the instructor."""
 
+
+def serve(host="127.0.0.1", port=8000, settings=None):
     settings = (settings or Settings.from_env()).prepare()
     app = create_app(settings)
+    server = _listen(app, host, port)   # a busy port refuses before any worker starts
     queue = app.config["QUEUE"].start()
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     print(f"convgrade: serving on http://{host}:{port} (data in {settings.data_dir}, "
@@ -37,11 +41,22 @@ def serve(host="127.0.0.1", port=8000, settings=None):
         print(f"convgrade: the instructor token is in {settings.data_dir / 'admin_token'} "
               "(set CONVGRADE_ADMIN_TOKEN to choose one)", file=sys.stderr, flush=True)
     try:
-        waitress.serve(app, host=host, port=port, threads=HTTP_THREADS, ident="convgrade")
+        server.run()
     except KeyboardInterrupt:
         pass
     finally:
         queue.stop()
+
+
+def _listen(app, host, port):
+    import waitress
+
+    try:
+        return waitress.create_server(app, host=host, port=port, threads=HTTP_THREADS, ident="convgrade")
+    except OSError as exc:
+        hint = (": another program listens there; stop it or choose another port with --port"
+                if exc.errno == errno.EADDRINUSE else f": {exc.strerror or exc}")
+        raise ServeError(f"cannot serve on {host}:{port}{hint}") from None
 
 
 def _raise_keyboard_interrupt(*_):
