@@ -191,10 +191,14 @@ def _grade_tree(args):
     notebooks = [p for p in notebooks if ".ipynb_checkpoints" not in p.parts]
     if not notebooks:
         return _refuse(f"{args.path} holds no notebooks")
+    from tqdm import tqdm
+
     rows, results = [], []
     with GradingPool(args.jobs) as pool:
         futures = [pool.submit(path, args.assignment, seed=args.seed) for path in notebooks]
-        graded = [(path, _result_of(future, path, args.assignment)) for path, future in zip(notebooks, futures)]
+        graded = [(path, _result_of(future, path, args.assignment)) for path, future in
+                  tqdm(list(zip(notebooks, futures)), desc="grading", unit="notebook", file=sys.stderr,
+                       leave=False, disable=True if args.json else None)]
     unstamped = []
     for path, result in graded:
         student = path.parent.parent.name
@@ -208,8 +212,11 @@ def _grade_tree(args):
                      "score": result["score"], "max_score": result["max_score"],
                      "gradable": result["gradable"], "credit": credit,
                      "credited_score": round(result["score"] * credit, 6), "collected_at": stamp or ""})
-        if not args.json:
-            print(f"{student:20} {result['assignment'] or '?':28} {result['score']:6.1f} / {result['max_score']:.1f}")
+    if not args.json:
+        from grader.course.feedback import aligned
+
+        print("\n".join(aligned([[r["student"], r["assignment"] or "?", f"{r['score']:g}", "/", f"{r['max_score']:g}"]
+                                 for r in rows], right=(2,))))
     if args.out:
         with args.out.open("w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=list(rows[0]))
@@ -237,6 +244,10 @@ def _grade_tree(args):
         for name in dict.fromkeys(r["assignment"] for _, r in graded if r["assignment"]):
             for warning in gradebook.points_warnings(name, [r for _, r in graded if r["assignment"] == name]):
                 _warn(warning)
+    written = [str(p) for p in (args.out, args.feedback, args.export, args.gradebook) if p]
+    print(f"convgrade: graded {len(graded)} notebook(s) of {len({r['student'] for r in rows})} student(s), "
+          f"{sum(not r['gradable'] for r in rows)} not gradable"
+          + (f"; wrote {', '.join(written)}" if written else ""), file=sys.stderr)
     if unstamped:
         _warn(f"{len(unstamped)} submission(s) have no timestamp.txt (the collection time `nbgrader collect` "
               f"writes), so their deadlines could not be applied and they got full credit: {', '.join(unstamped)}")
@@ -350,10 +361,23 @@ def _daemon(args):
 
 
 def _release(args):
+    from grader.course import assignments
     from grader.operations.release import release
 
-    release()
+    released, synced = release(progress=True)
+    course = assignments.COURSE_DIR
+    for source in synced:
+        print(f"convgrade: brought the points and the checklist of {_shown(source, course)} in line with its suite",
+              file=sys.stderr)
+    print(f"convgrade: released {len(released)} assignment(s) into {_shown(assignments.EXERCISES, course)}/: "
+          + ", ".join(_shown(p, course) for p in released), file=sys.stderr)
     return 0
+
+
+def _shown(path, root):
+    """A path as the user reads it: relative to root when inside it."""
+    path = Path(path)
+    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
 
 
 def _extend(args):
@@ -421,10 +445,11 @@ def _gradescope(args):
     from grader.doors.gradescope.build import BuildError, build
 
     try:
-        written = build(args.out, args.assignment)
+        written, chosen, count = build(args.out, args.assignment, progress=True)
     except BuildError as exc:
         return _refuse(str(exc))
-    print(f"convgrade: wrote {written}")
+    print(f"convgrade: wrote {written}: {count} files, the grader with the hidden suites and solutions of "
+          f"{', '.join(chosen)} (keep it out of the repository and away from students)")
     return 0
 
 
