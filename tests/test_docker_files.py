@@ -132,3 +132,19 @@ def test_secrets_and_data_are_ignored():
     paths = [".env", "lti/private.key", "data/convgrade.sqlite3", ".convgrade-secret", "submitted/a/b/c.ipynb"]
     for path in paths:
         assert subprocess.run(["git", "check-ignore", "-q", path], cwd=ROOT).returncode == 0, path
+
+
+def test_what_the_tools_write_with_grades_tokens_or_suites_is_ignored():
+    """Every output file the docs' own commands name (--out, --export, --feedback, a gradebook
+    database, the Gradescope zip) and the course home's gradebook downloads stay out of git."""
+    docs = "\n".join(p.read_text() for p in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))])
+    written = set(re.findall(r"--(?:out|export|feedback) ([\w./-]+)", docs))
+    written |= set(re.findall(r"sqlite:///([\w./-]+)", docs))
+    written |= set(re.findall(r"convgrade gradescope ([\w./-]+\.zip)", docs))
+    api = (ROOT / "grader/doors/service/api.py").read_text()
+    for name, wide in re.findall(r"filename=(\w+)\{'(-\w+)' if", api):
+        written |= {f"{name}.csv", f"{name}{wide}.csv"}
+    assert {"autograder.zip", "gradebook-wide.csv", "grades.csv"} <= written, written
+    for path in sorted(written):
+        path = path.rstrip("/") + ("/alice/a1/a1.html" if path.endswith("/") or "." not in path else "")
+        assert subprocess.run(["git", "check-ignore", "-q", path], cwd=ROOT).returncode == 0, path
