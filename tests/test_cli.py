@@ -206,3 +206,18 @@ def test_similarity_shows_progress_only_on_a_terminal(submitted):
     assert code == 0 and (bar(text, "comparing") or "").endswith("/1"), text
     piped = convgrade("similarity", submitted, "--assignment", A1, "--json")
     assert piped.returncode == 0 and piped.stderr == "" and json.loads(piped.stdout)["pairs"] is not None
+
+
+def test_extending_an_assignment_that_does_not_exist_says_so(tmp_path):
+    course = tmp_path / "course.toml"
+    course.write_text(f"[assignments.{A1}]\ndue = 2026-09-15T23:59:00Z\n")
+    env = {**os.environ, "CONVGRADE_COURSE_CONFIG": str(course), "CONVGRADE_DATA_DIR": str(tmp_path / "data")}
+    for action in (["--due", "2026-09-20T23:59:00Z"], ["--remove"]):
+        run = subprocess.run([sys.executable, "-m", "grader.cli", "extend", "alice", "a1_nope", *action],
+                             capture_output=True, text=True, timeout=120, env=env)
+        assert run.returncode == 2 and run.stderr.startswith("convgrade: no such assignment: a1_nope; "), run.stderr
+        assert A1 in run.stderr and "deadlines" not in run.stderr, run.stderr
+    # a real assignment without deadlines is still told apart
+    run = subprocess.run([sys.executable, "-m", "grader.cli", "extend", "alice", "a4_pooling", "--due",
+                          "2026-09-20T23:59:00Z"], capture_output=True, text=True, timeout=120, env=env)
+    assert run.returncode == 2 and "a4_pooling has no deadlines" in run.stderr, run.stderr
