@@ -290,11 +290,15 @@ def summary(result):
     lines = [f"  note: {clip(note, 500)}" for note in result.get("notes", [])]
     lines.append(f"{result['assignment']}: {result['score']:g} / {result['max_score']:g} "
                  f"({result['execution_time']:.2f} s on {', '.join(result['devices'])}, seed {result.get('seed')})")
+    tests = result.get("tests") or []
+    number_width = max((len(t["number"]) for t in tests), default=0)
+    points_width = max((len(f"{t['score']:g}/{t['max_score']:g}") for t in tests), default=0)
     for exercise in feedback.grouped(result, feedback.assignment_order(result["assignment"])):
         lines.append(f"  {exercise['name']}: {exercise['score']:g} / {exercise['max_score']:g}")
         for test in exercise["tests"]:
             mark = "ok  " if test["status"] == "passed" else "FAIL"
-            lines.append(f"    {mark} {test['number']:18} {test['score']:g}/{test['max_score']:g}  {test['name']}")
+            points = f"{test['score']:g}/{test['max_score']:g}"
+            lines.append(f"    {mark} {test['number']:{number_width}}  {points:>{points_width}}  {test['name']}")
             if test["output"]:
                 lines.append("           " + clip(test["output"], 2000).replace("\n", "\n           "))
     return "\n".join(lines)

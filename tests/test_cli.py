@@ -221,3 +221,17 @@ def test_extending_an_assignment_that_does_not_exist_says_so(tmp_path):
     run = subprocess.run([sys.executable, "-m", "grader.cli", "extend", "alice", "a4_pooling", "--due",
                           "2026-09-20T23:59:00Z"], capture_output=True, text=True, timeout=120, env=env)
     assert run.returncode == 2 and "a4_pooling has no deadlines" in run.stderr, run.stderr
+
+
+def test_the_text_summary_aligns_its_columns_whatever_the_widths():
+    from grader.cli import summary
+
+    def check(number, score, max_score):
+        return {"exercise": "corr2d", "number": number, "name": f"name of {number}", "status": "passed",
+                "score": score, "max_score": max_score, "output": ""}
+
+    result = {"assignment": A1, "gradable": True, "score": 13.5, "max_score": 13.5, "execution_time": 0.5,
+              "devices": ["cpu"], "seed": 1,
+              "tests": [check("corr2d.1", 1, 1), check("corr2d.a_rather_long_check_number", 12.5, 12.5)]}
+    checks = [line for line in summary(result).splitlines() if line.startswith("    ok")]
+    assert len(checks) == 2 and len({line.index("name of") for line in checks}) == 1, checks
