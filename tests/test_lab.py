@@ -297,8 +297,9 @@ def _open_assignment(page, lab):
 
 
 def _instructor_tools(lab, state):
+    # in the environment the JupyterLab runs in (its config folder first), as a user runs it
     done = subprocess.run([sys.executable, "-m", "grader.cli", "lab", "instructor-tools", state], cwd=REPO,
-                          env={**os.environ, "JUPYTER_CONFIG_DIR": str(lab["config"])},
+                          env={**os.environ, "JUPYTER_CONFIG_DIR": str(lab["config"]), "JUPYTER_PREFER_ENV_PATH": "0"},
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
 

@@ -57,6 +57,8 @@ def set_instructor_tools(on, config_dir=None):
             disabled[plugin] = False   # outranks the installed page_config.d's true
         else:
             disabled.pop(plugin, None)
+    if not disabled:
+        del config["disabledExtensions"]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(config, indent=2) + "\n")
     return path
