@@ -1,18 +1,38 @@
 """The `convgrade` command: grade, submit, serve, worker, students, release, extend, regrade,
-similarity, daemon, lab, lti, gradescope."""
+similarity, daemon, lab, lti, gradescope.
+
+A student's install (the package without its server extra) shows and runs only the commands
+marked student=True (submit, lab); the others answer which extra to install."""
 
 import argparse
+import importlib.metadata
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
+SERVER_EXTRA = "pip install 'convgrade[server]'"
+
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="convgrade", description=__doc__)
+    server = server_installed()
+    parser = argparse.ArgumentParser(
+        prog="convgrade", description="The convgrade command: the grader, its service and the course's tools."
+        if server else f"The convgrade command of a student's install (the instructor's commands need {SERVER_EXTRA}).")
+    parser.add_argument("--version", action="version", version=f"convgrade {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
+    shown, hidden = [], []
 
-    grade = commands.add_parser("grade", help="grade a notebook or a submitted/<student>/<assignment>/ tree")
+    def command(name, help, student=False):
+        """A subcommand; an instructor's (student=False) is listed only where the server extra is installed."""
+        if student or server:
+            shown.append(name)
+            return commands.add_parser(name, help=help, description=help)
+        hidden.append(name)
+        return commands.add_parser(name, description=help)
+
+    grade = command("grade", "grade a notebook or a submitted/<student>/<assignment>/ tree")
     grade.add_argument("path", type=Path)
     grade.add_argument("--assignment")
     grade.add_argument("--json", action="store_true", help="print the result JSON on stdout")
@@ -30,29 +50,29 @@ def main(argv=None):
                        help="grade one notebook in this process, not in the warm local grader "
                             "(grader/doors/daemon.py); CONVGRADE_NO_DAEMON=1 does the same")
 
-    serve = commands.add_parser("serve", help="run the grader service")
+    serve = command("serve", "run the grader service")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
 
-    commands.add_parser("worker", help="run grading workers without HTTP (embedded pool, or RQ with CONVGRADE_QUEUE_URL)")
+    command("worker", "run grading workers without HTTP (embedded pool, or RQ with CONVGRADE_QUEUE_URL)")
 
-    students = commands.add_parser("students", help="manage the student roster")
+    students = command("students", "manage the student roster")
     student_commands = students.add_subparsers(dest="students_command", required=True)
     roster = student_commands.add_parser("import", help="import a roster CSV (student_id[,name]); prints student_id,token")
     roster.add_argument("roster", type=Path)
     roster.add_argument("--out", type=Path, help="write the student_id,token CSV here (mode 600) instead of stdout")
     roster.add_argument("--reissue", action="store_true", help="issue new tokens to students already imported")
 
-    commands.add_parser("release", help="regenerate exercises/ from solutions/ with nbgrader")
+    command("release", "regenerate exercises/ from solutions/ with nbgrader")
 
-    extend = commands.add_parser("extend", help="give one student their own due date (late windows move with it)")
+    extend = command("extend", "give one student their own due date (late windows move with it)")
     extend.add_argument("student")
     extend.add_argument("assignment")
     when = extend.add_mutually_exclusive_group(required=True)
     when.add_argument("--due", help="an ISO time with an offset, e.g. 2026-09-20T23:59:00Z")
     when.add_argument("--remove", action="store_true", help="take the student's extension away")
 
-    regrade = commands.add_parser("regrade", help="regrade stored submissions through the queue, keeping old results")
+    regrade = command("regrade", "regrade stored submissions through the queue, keeping old results")
     regrade.add_argument("--assignment")
     regrade.add_argument("--student")
     regrade.add_argument("--submission", metavar="ID")
@@ -60,16 +80,16 @@ def main(argv=None):
     regrade.add_argument("--wait", type=float, default=600, help="seconds to wait for the results (0: just queue)")
     regrade.add_argument("--json", action="store_true")
 
-    similarity = commands.add_parser("similarity", help="pairs of similar answers in a submitted/ tree")
+    similarity = command("similarity", "pairs of similar answers in a submitted/ tree")
     similarity.add_argument("path", type=Path)
     similarity.add_argument("--assignment", required=True)
     similarity.add_argument("--json", action="store_true")
     similarity.add_argument("--threshold", type=float, default=0.0, help="show pairs scoring at least this (0..1)")
 
-    daemon = commands.add_parser("daemon", help="the warm local grader behind `convgrade grade NOTEBOOK`")
+    daemon = command("daemon", "the warm local grader behind `convgrade grade NOTEBOOK`")
     daemon.add_argument("action", choices=["status", "stop"])
 
-    submit = commands.add_parser("submit", help="send a notebook to a grader service and print its feedback")
+    submit = command("submit", "send a notebook to a grader service and print its feedback", student=True)
     submit.add_argument("notebook", type=Path)
     submit.add_argument("--assignment")
     submit.add_argument("--server", help="the grader's address (default: $CONVGRADE_URL)")
@@ -77,25 +97,52 @@ def main(argv=None):
     submit.add_argument("--wait", type=float, default=60.0, help="seconds to wait for the result (default 60)")
     submit.add_argument("--json", action="store_true", help="print the result JSON on stdout")
 
-    lab = commands.add_parser("lab", help="convgrade in JupyterLab")
+    lab = command("lab", "convgrade in JupyterLab", student=True)
     lab_commands = lab.add_subparsers(dest="lab_command", required=True)
     tools = lab_commands.add_parser("instructor-tools", help="nbgrader's Formgrader, Create Assignment and "
                                     "Validate in your own JupyterLab (off for students)")
     tools.add_argument("state", choices=["on", "off"])
 
-    lti = commands.add_parser("lti", help="LTI 1.3: read the course roster from the LMS")
+    lti = command("lti", "LTI 1.3: read the course roster from the LMS")
     lti.add_subparsers(dest="lti_command", required=True).add_parser(
         "roster", help="import the learners of every launched course (NRPS) as students")
 
-    gradescope = commands.add_parser("gradescope", help="build a Gradescope autograder zip")
+    gradescope = command("gradescope", "build a Gradescope autograder zip")
     gradescope.add_argument("out", type=Path, help="the zip to write, e.g. autograder.zip")
     gradescope.add_argument("--assignment", help="only this assignment (default: all of them)")
 
+    commands.metavar = "{" + ",".join(shown) + "}"
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in hidden:
+        return _refuse(f"`convgrade {argv[0]}` is an instructor's command and needs the grader: {SERVER_EXTRA}")
     args = parser.parse_args(argv)
     handlers = {"grade": _grade, "serve": _serve, "worker": _worker, "students": _students, "release": _release,
                 "daemon": _daemon, "extend": _extend, "regrade": _regrade, "similarity": _similarity, "submit": _submit,
                 "lti": _lti, "gradescope": _gradescope, "lab": _lab}
     return handlers[args.command](args)
+
+
+def server_installed():
+    """Whether the server extra's packages are installed: judged from this package's own metadata
+    (a source checkout that is not installed counts as the instructor's)."""
+    try:
+        requirements = importlib.metadata.requires("convgrade") or []
+    except importlib.metadata.PackageNotFoundError:
+        return True
+    for requirement in requirements:
+        if re.search(r"""extra\s*==\s*["']server["']""", requirement):
+            try:
+                importlib.metadata.distribution(re.match(r"[A-Za-z0-9._-]+", requirement).group())
+            except importlib.metadata.PackageNotFoundError:
+                return False
+    return True
+
+
+def _version():
+    try:
+        return importlib.metadata.version("convgrade")
+    except importlib.metadata.PackageNotFoundError:
+        return "(not installed)"
 
 
 def _grade(args):
@@ -143,10 +190,14 @@ def _grade_tree(args):
     notebooks = [p for p in notebooks if ".ipynb_checkpoints" not in p.parts]
     if not notebooks:
         return _refuse(f"{args.path} holds no notebooks")
+    from tqdm import tqdm
+
     rows, results = [], []
     with GradingPool(args.jobs) as pool:
         futures = [pool.submit(path, args.assignment, seed=args.seed) for path in notebooks]
-        graded = [(path, _result_of(future, path, args.assignment)) for path, future in zip(notebooks, futures)]
+        graded = [(path, _result_of(future, path, args.assignment)) for path, future in
+                  tqdm(list(zip(notebooks, futures)), desc="grading", unit="notebook", file=sys.stderr,
+                       leave=False, disable=True if args.json else None)]
     unstamped = []
     for path, result in graded:
         student = path.parent.parent.name
@@ -160,8 +211,11 @@ def _grade_tree(args):
                      "score": result["score"], "max_score": result["max_score"],
                      "gradable": result["gradable"], "credit": credit,
                      "credited_score": round(result["score"] * credit, 6), "collected_at": stamp or ""})
-        if not args.json:
-            print(f"{student:20} {result['assignment'] or '?':28} {result['score']:6.1f} / {result['max_score']:.1f}")
+    if not args.json:
+        from grader.course.feedback import aligned
+
+        print("\n".join(aligned([[r["student"], r["assignment"] or "?", f"{r['score']:g}", "/", f"{r['max_score']:g}"]
+                                 for r in rows], right=(2,))))
     if args.out:
         from grader.store import csvfile
 
@@ -191,6 +245,10 @@ def _grade_tree(args):
         for name in dict.fromkeys(r["assignment"] for _, r in graded if r["assignment"]):
             for warning in gradebook.points_warnings(name, [r for _, r in graded if r["assignment"] == name]):
                 _warn(warning)
+    written = [str(p) for p in (args.out, args.feedback, args.export, args.gradebook) if p]
+    print(f"convgrade: graded {len(graded)} notebook(s) of {len({r['student'] for r in rows})} student(s), "
+          f"{sum(not r['gradable'] for r in rows)} not gradable"
+          + (f"; wrote {', '.join(written)}" if written else ""), file=sys.stderr)
     if unstamped:
         _warn(f"{len(unstamped)} submission(s) have no timestamp.txt (the collection time `nbgrader collect` "
               f"writes), so their deadlines could not be applied and they got full credit: {', '.join(unstamped)}")
@@ -233,11 +291,15 @@ def summary(result):
     lines = [f"  note: {clip(note, 500)}" for note in result.get("notes", [])]
     lines.append(f"{result['assignment']}: {result['score']:g} / {result['max_score']:g} "
                  f"({result['execution_time']:.2f} s on {', '.join(result['devices'])}, seed {result.get('seed')})")
+    tests = result.get("tests") or []
+    number_width = max((len(t["number"]) for t in tests), default=0)
+    points_width = max((len(f"{t['score']:g}/{t['max_score']:g}") for t in tests), default=0)
     for exercise in feedback.grouped(result, feedback.assignment_order(result["assignment"])):
         lines.append(f"  {exercise['name']}: {exercise['score']:g} / {exercise['max_score']:g}")
         for test in exercise["tests"]:
             mark = "ok  " if test["status"] == "passed" else "FAIL"
-            lines.append(f"    {mark} {test['number']:18} {test['score']:g}/{test['max_score']:g}  {test['name']}")
+            points = f"{test['score']:g}/{test['max_score']:g}"
+            lines.append(f"    {mark} {test['number']:{number_width}}  {points:>{points_width}}  {test['name']}")
             if test["output"]:
                 lines.append("           " + clip(test["output"], 2000).replace("\n", "\n           "))
     return "\n".join(lines)
@@ -253,9 +315,12 @@ def _refuse(message):
 
 
 def _serve(args):
-    from grader.doors.service import serve
+    from grader.doors.service import ServeError, serve
 
-    serve(args.host, args.port)
+    try:
+        serve(args.host, args.port)
+    except ServeError as exc:
+        return _refuse(str(exc))
     return 0
 
 
@@ -301,10 +366,23 @@ def _daemon(args):
 
 
 def _release(args):
+    from grader.course import assignments
     from grader.operations.release import release
 
-    release()
+    released, synced = release(progress=True)
+    course = assignments.COURSE_DIR
+    for source in synced:
+        print(f"convgrade: brought the points and the checklist of {_shown(source, course)} in line with its suite",
+              file=sys.stderr)
+    print(f"convgrade: released {len(released)} assignment(s) into {_shown(assignments.EXERCISES, course)}/: "
+          + ", ".join(_shown(p, course) for p in released), file=sys.stderr)
     return 0
+
+
+def _shown(path, root):
+    """A path as the user reads it: relative to root when inside it."""
+    path = Path(path)
+    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
 
 
 def _extend(args):
@@ -351,7 +429,11 @@ def _submit(args):
 def _lab(args):
     from grader.doors.lab import set_instructor_tools
 
-    path = set_instructor_tools(args.state == "on")
+    try:
+        path = set_instructor_tools(args.state == "on")
+    except PermissionError as exc:
+        return _refuse(f"cannot write {exc.filename}, where this JupyterLab reads its page config: "
+                       "run the command as the owner of that install")
     print(f"convgrade: nbgrader's instructor tools are {args.state} in your JupyterLab ({path}); "
           "reload the JupyterLab page")
     return 0
@@ -368,10 +450,11 @@ def _gradescope(args):
     from grader.doors.gradescope.build import BuildError, build
 
     try:
-        written = build(args.out, args.assignment)
+        written, chosen, count = build(args.out, args.assignment, progress=True)
     except BuildError as exc:
         return _refuse(str(exc))
-    print(f"convgrade: wrote {written}")
+    print(f"convgrade: wrote {written}: {count} files, the grader with the hidden suites and solutions of "
+          f"{', '.join(chosen)} (keep it out of the repository and away from students)")
     return 0
 
 

@@ -1,10 +1,17 @@
 """`convgrade grade` as a user runs it: exit codes, --json, a submitted/ tree and its CSV."""
 
 import csv
+import fcntl
 import json
 import os
+import pty
+import re
+import shutil
+import struct
 import subprocess
 import sys
+import termios
+from pathlib import Path
 
 import pytest
 
@@ -123,3 +130,108 @@ def test_the_text_summary_puts_notes_first_and_exercises_in_notebook_order():
     assert exercises == ["corr2d", "Conv2D", "learn_edge_kernel"], lines
     checks = [line.split()[1] for line in lines if line.startswith("    ") and line.split()[0] in ("ok", "FAIL")]
     assert checks[:2] == ["corr2d.2", "corr2d.10"], lines     # the failure first within its exercise
+
+
+def test_serve_on_a_busy_port_says_so_before_serving(tmp_path):
+    import socket
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        env = {**os.environ, "CONVGRADE_DATA_DIR": str(tmp_path / "data"), "CONVGRADE_WORKERS": "1"}
+        run = subprocess.run([sys.executable, "-m", "grader.cli", "serve", "--port", str(port)],
+                             capture_output=True, text=True, timeout=120, env=env)
+    assert run.returncode == 2, run.stderr
+    assert run.stderr.strip() == (f"convgrade: cannot serve on 127.0.0.1:{port}: another program listens there; "
+                                  "stop it or choose another port with --port"), run.stderr
+
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def on_a_terminal(*args, env=None, cwd=None):
+    """`convgrade ARGS` with its stdout and stderr on a pseudo-terminal, as in a shell: (exit code, all it wrote)."""
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))   # 24 rows, 100 columns
+    process = subprocess.Popen([sys.executable, "-m", "grader.cli", *map(str, args)], stdin=subprocess.DEVNULL,
+                               stdout=follower, stderr=follower, env=env, cwd=cwd)
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:            # EIO: the process closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    return process.wait(timeout=300), b"".join(chunks).decode(errors="replace")
+
+
+def bar(text, label):
+    """The last state tqdm drew of the bar labelled `label` (its count, e.g. '2/2'), or None."""
+    counts = re.findall(rf"{label}: .*?(\d+/\d+)", text)
+    return counts[-1] if counts else None
+
+
+def test_grading_a_tree_shows_progress_on_a_terminal_and_says_what_it_did(submitted, tmp_path):
+    code, text = on_a_terminal("grade", submitted, "--out", tmp_path / "grades.csv", "--jobs", "2")
+    assert code == 0, text
+    assert (bar(text, "grading") or "").endswith("/2"), text          # drawn, then cleared when done
+    assert f"graded 2 notebook(s) of 2 student(s), 0 not gradable; wrote {tmp_path / 'grades.csv'}" in text, text
+    piped = convgrade("grade", submitted, "--jobs", "2")
+    assert bar(piped.stderr, "grading") is None and "graded 2 notebook(s)" in piped.stderr, piped.stderr
+    rows = [line for line in piped.stdout.splitlines() if line.strip()]
+    assert len(rows) == 2 and len({line.index(" / ") for line in rows}) == 1, rows   # one column of scores
+
+
+def test_release_shows_progress_and_names_what_it_wrote(tmp_path):
+    course = tmp_path / "course"
+    for part in ("solutions", "autograde_tests"):
+        shutil.copytree(REPO / part / "a3_output_shapes", course / part / "a3_output_shapes")
+    shutil.copy(REPO / "autograde_tests/__init__.py", course / "autograde_tests")
+    shutil.copy(REPO / "nbgrader_config.py", course)
+    env = {**os.environ, "CONVGRADE_COURSE_DIR": str(course), "PYTHONPATH": str(REPO)}
+    code, text = on_a_terminal("release", env=env, cwd=course)
+    assert code == 0, text
+    assert (bar(text, "releasing") or "").endswith("/1"), text
+    assert "released 1 assignment(s) into exercises/: exercises/a3_output_shapes/a3_output_shapes.ipynb" in text
+    assert (course / "exercises/a3_output_shapes/a3_output_shapes.ipynb").is_file()
+
+
+def test_similarity_shows_progress_only_on_a_terminal(submitted):
+    code, text = on_a_terminal("similarity", submitted, "--assignment", A1)
+    assert code == 0 and (bar(text, "comparing") or "").endswith("/1"), text
+    piped = convgrade("similarity", submitted, "--assignment", A1, "--json")
+    assert piped.returncode == 0 and piped.stderr == "" and json.loads(piped.stdout)["pairs"] is not None
+
+
+def test_extending_an_assignment_that_does_not_exist_says_so(tmp_path):
+    course = tmp_path / "course.toml"
+    course.write_text(f"[assignments.{A1}]\ndue = 2026-09-15T23:59:00Z\n")
+    env = {**os.environ, "CONVGRADE_COURSE_CONFIG": str(course), "CONVGRADE_DATA_DIR": str(tmp_path / "data")}
+    for action in (["--due", "2026-09-20T23:59:00Z"], ["--remove"]):
+        run = subprocess.run([sys.executable, "-m", "grader.cli", "extend", "alice", "a1_nope", *action],
+                             capture_output=True, text=True, timeout=120, env=env)
+        assert run.returncode == 2 and run.stderr.startswith("convgrade: no such assignment: a1_nope; "), run.stderr
+        assert A1 in run.stderr and "deadlines" not in run.stderr, run.stderr
+    # a real assignment without deadlines is still told apart
+    run = subprocess.run([sys.executable, "-m", "grader.cli", "extend", "alice", "a4_pooling", "--due",
+                          "2026-09-20T23:59:00Z"], capture_output=True, text=True, timeout=120, env=env)
+    assert run.returncode == 2 and "a4_pooling has no deadlines" in run.stderr, run.stderr
+
+
+def test_the_text_summary_aligns_its_columns_whatever_the_widths():
+    from grader.cli import summary
+
+    def check(number, score, max_score):
+        return {"exercise": "corr2d", "number": number, "name": f"name of {number}", "status": "passed",
+                "score": score, "max_score": max_score, "output": ""}
+
+    result = {"assignment": A1, "gradable": True, "score": 13.5, "max_score": 13.5, "execution_time": 0.5,
+              "devices": ["cpu"], "seed": 1,
+              "tests": [check("corr2d.1", 1, 1), check("corr2d.a_rather_long_check_number", 12.5, 12.5)]}
+    checks = [line for line in summary(result).splitlines() if line.startswith("    ok")]
+    assert len(checks) == 2 and len({line.index("name of") for line in checks}) == 1, checks

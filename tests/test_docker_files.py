@@ -132,3 +132,44 @@ def test_secrets_and_data_are_ignored():
     paths = [".env", "lti/private.key", "data/convgrade.sqlite3", ".convgrade-secret", "submitted/a/b/c.ipynb"]
     for path in paths:
         assert subprocess.run(["git", "check-ignore", "-q", path], cwd=ROOT).returncode == 0, path
+
+
+def test_what_the_tools_write_with_grades_tokens_or_suites_is_ignored():
+    """Every output file the docs' own commands name (--out, --export, --feedback, a gradebook
+    database, the Gradescope zip) and the course home's gradebook downloads stay out of git."""
+    docs = "\n".join(p.read_text() for p in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))])
+    written = set(re.findall(r"--(?:out|export|feedback) ([\w./-]+)", docs))
+    written |= set(re.findall(r"sqlite:///([\w./-]+)", docs))
+    written |= set(re.findall(r"convgrade gradescope ([\w./-]+\.zip)", docs))
+    api = (ROOT / "grader/doors/service/api.py").read_text()
+    for name, wide in re.findall(r"filename=(\w+)\{'(-\w+)' if", api):
+        written |= {f"{name}.csv", f"{name}{wide}.csv"}
+    assert {"autograder.zip", "gradebook-wide.csv", "grades.csv"} <= written, written
+    for path in sorted(written):
+        path = path.rstrip("/") + ("/alice/a1/a1.html" if path.endswith("/") or "." not in path else "")
+        assert subprocess.run(["git", "check-ignore", "-q", path], cwd=ROOT).returncode == 0, path
+
+
+@pytest.mark.parametrize("files", VARIANTS, ids="+".join)
+def test_every_grading_container_grades_the_checkouts_course(files, tmp_path):
+    """The rendered compose config mounts exercises/, solutions/ and autograde_tests/ from the
+    host over the image's copy, read-only, in every container that grades: an edited suite is
+    graded without a rebuild. The image keeps its own copy for running alone."""
+    compose = shutil.which("docker-compose")
+    if compose is None:
+        pytest.skip("docker-compose is not installed (apt-get install docker-compose)")
+    yaml = pytest.importorskip("yaml")
+    args = [a for f in files for a in ("-f", str(ROOT / f))]
+    env = {"PATH": "/usr/bin:/bin:/usr/local/bin", "HOME": str(tmp_path)}
+    out = subprocess.run([compose, *args, "config"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    services = yaml.safe_load(out.stdout)["services"]
+    grading = [name for name, service in services.items() if service.get("cap_add")]   # the sandbox's capabilities
+    assert "grader" in grading and ("worker" in grading) == ("docker-compose.scale.yml" in files), grading
+    for name in grading:
+        mounts = {str(v) for v in services[name]["volumes"]}
+        for part in ("exercises", "solutions", "autograde_tests"):
+            assert f"{ROOT / part}:/srv/convgrade/{part}:ro" in mounts, (name, part, mounts)
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    for part in ("exercises", "solutions", "autograde_tests"):
+        assert f"COPY {part}/ /srv/convgrade/{part}/" in dockerfile

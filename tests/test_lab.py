@@ -209,6 +209,32 @@ def test_a_wrong_answer_shows_its_score_failed_check_and_a_link_to_the_cell(page
     assert active.is_visible()
 
 
+def test_the_panel_opens_with_the_last_result_deadline_and_history_after_a_reload(browser, lab, grader):  # noqa: F811
+    """A new page (a reload, another day): the Grade panel shows the notebook's state before any
+    Submit: the deadline, the last result with its feedback, the earlier submissions."""
+    context = browser.new_context(viewport={"width": 1500, "height": 1000})
+    context.route(re.compile(r"^(?!http://127\.0\.0\.1[:/]).*"), lambda route: route.abort())
+    try:
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        page.goto(f"{lab['url']}/lab/tree/{NOTEBOOK}?token={LAB_TOKEN}", wait_until="commit", timeout=120_000)
+        page.locator(".convgrade-submit:visible").first.wait_for(state="visible", timeout=120_000)
+        panel = page.locator("#convgrade-panel")
+        if not panel.is_visible():
+            page.locator('.lm-TabBar-tab[data-id="convgrade-panel"]').click()
+        text = status_text(page, "your last submission", timeout=60_000)
+        assert text.startswith("Graded"), text
+        raw = grader.rows("student_id = 'alice'")[0]
+        counted = float(panel.locator(".convgrade-score").inner_text().split(" / ")[0])
+        assert counted == pytest.approx(raw["credited_score"], abs=0.05)
+        assert "80% credit" in panel.locator(".convgrade-credit").inner_text()
+        sync_api.expect(panel.locator(".convgrade-deadline")).to_contain_text("80% credit until")
+        assert panel.locator(".convgrade-check").count() >= 1          # the failed checks' feedback
+        sync_api.expect(panel.locator(".convgrade-history-row")).to_have_count(1)
+    finally:
+        context.close()
+
+
 def test_a_second_submission_within_the_limit_says_when_to_try_again(page, grader):
     click_submit(page)
     text = status_text(page, "once every 3600 seconds", timeout=60_000)
@@ -271,8 +297,9 @@ def _open_assignment(page, lab):
 
 
 def _instructor_tools(lab, state):
+    # in the environment the JupyterLab runs in (its config folder first), as a user runs it
     done = subprocess.run([sys.executable, "-m", "grader.cli", "lab", "instructor-tools", state], cwd=REPO,
-                          env={**os.environ, "JUPYTER_CONFIG_DIR": str(lab["config"])},
+                          env={**os.environ, "JUPYTER_CONFIG_DIR": str(lab["config"]), "JUPYTER_PREFER_ENV_PATH": "0"},
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
 

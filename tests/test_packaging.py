@@ -167,3 +167,83 @@ sys.exit(main(["submit", {str(tmp_path / "a.ipynb")!r}, "--server", "http://127.
 """
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "cannot be reached" in done.stderr, done.stderr
+
+
+@pytest.fixture(scope="module")
+def working_tree_wheel(tmp_path_factory):
+    """A wheel of this working tree as it stands (committed or not), without the lab extension's
+    build (quick; the switches in etc/jupyter are in it all the same)."""
+    root = tmp_path_factory.mktemp("tree-wheel")
+    files = run("git", "ls-files", "--cached", "--others", "--exclude-standard", "-z", cwd=REPO).stdout
+    for name in filter(None, files.split("\0")):
+        if (REPO / name).is_file():
+            (root / "src" / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, root / "src" / name)
+    run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", root / "dist", root / "src",
+        env={**os.environ, "CONVGRADE_SKIP_LABEXTENSION": "1"}, cwd=root)
+    (built,) = (root / "dist").glob("convgrade-*.whl")
+    return built
+
+
+def _venv_with(wheel, venv, borrowed=False):
+    run(sys.executable, "-m", "venv", "--without-pip", venv)
+    run(sys.executable, "-m", "pip", "--python", venv / "bin/python", "install", "--quiet", "--no-deps", wheel)
+    if borrowed:
+        site = run(venv / "bin/python", "-c", "import sysconfig; print(sysconfig.get_path('purelib'))").stdout.strip()
+        with open(os.path.join(site, "borrowed-dependencies.pth"), "w") as pth:
+            pth.write(sysconfig.get_path("purelib") + "\n")
+    return venv
+
+
+@pytest.fixture(scope="module")
+def student_install(working_tree_wheel, tmp_path_factory):
+    """The package installed as a student installs it, without the server extra: a new
+    virtualenv holding only the package (no dependency at all: `convgrade submit` needs none)."""
+    return _venv_with(working_tree_wheel, tmp_path_factory.mktemp("student") / "venv")
+
+
+def test_a_student_install_offers_only_the_students_commands(student_install, tmp_path):
+    def convgrade(*args):
+        return subprocess.run([student_install / "bin/convgrade", *map(str, args)], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=120,
+                              env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+
+    usage = convgrade("--help")
+    assert usage.returncode == 0 and "{submit,lab}" in usage.stdout, usage.stdout
+    assert not re.search(r"\b(grade|serve|release|gradescope)\b", usage.stdout), usage.stdout
+    assert convgrade("--version").stdout.strip() == "convgrade 0.1.0"
+    for instructor in (["grade", "a1.ipynb"], ["serve"], ["release"], ["students", "import", "roster.csv"]):
+        refused = convgrade(*instructor)
+        assert refused.returncode == 2 and refused.stdout == "", refused
+        assert refused.stderr.count("\n") == 1 and "pip install 'convgrade[server]'" in refused.stderr, refused
+    (tmp_path / "a.ipynb").write_text("{}")
+    sent = convgrade("submit", tmp_path / "a.ipynb", "--server", "http://127.0.0.1:9", "--token", "t")
+    assert sent.returncode == 2 and "cannot be reached" in sent.stderr, sent.stderr
+
+
+def test_the_instructors_install_lists_every_command():
+    usage = subprocess.run([sys.executable, "-m", "grader.cli", "--help"], cwd=REPO, capture_output=True, text=True,
+                           timeout=60)
+    assert usage.returncode == 0
+    for name in ("grade", "serve", "release", "gradescope", "submit", "lab"):
+        assert re.search(rf"^\s+{name}\s", usage.stdout, re.MULTILINE), (name, usage.stdout)
+
+
+def test_the_instructor_switch_outranks_the_packages_own_in_a_venv(working_tree_wheel, tmp_path):
+    """Jupyter reads a venv's own etc/jupyter before the user's ~/.jupyter (its default in a
+    venv, no JUPYTER_PREFER_ENV_PATH here): `convgrade lab instructor-tools on` must still turn
+    nbgrader's tools on in the page config JupyterLab builds, and `off` back off."""
+    venv = _venv_with(working_tree_wheel, tmp_path / "venv", borrowed=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "PYTHONPATH", "CONVGRADE_"))}
+    env["HOME"] = str(tmp_path / "home")
+
+    def disabled():
+        page = run(venv / "bin/python", "-c", "import json; from jupyterlab_server.config import get_page_config; "
+                   "print(json.dumps(get_page_config([], None)))", env=env, cwd=tmp_path)
+        return "@jupyter/nbgrader:formgrader" in json.loads(page.stdout)["disabledExtensions"]
+
+    assert disabled()                          # the package keeps them off
+    switched = run(venv / "bin/convgrade", "lab", "instructor-tools", "on", env=env, cwd=tmp_path)
+    assert not disabled(), switched.stdout
+    run(venv / "bin/convgrade", "lab", "instructor-tools", "off", env=env, cwd=tmp_path)
+    assert disabled()

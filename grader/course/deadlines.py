@@ -230,6 +230,7 @@ def extend(session, student, assignment, due):
     """Give `student` their own due date (aware) for `assignment`; recredit what they submitted."""
     from grader.store.db import Extension
 
+    _require_assignment(assignment)
     if assignment not in course():
         raise ConfigError(f"{assignment} has no deadlines in {config_path()}; there is nothing to extend")
     _require_known(session, student)
@@ -247,12 +248,18 @@ def remove_extension(session, student, assignment):
     Returns the deadlines that apply again (the course's), or raises ConfigError."""
     from grader.store.db import Extension
 
+    _require_assignment(assignment)
     row = session.get(Extension, (student, assignment))
     if row is None:
         raise ConfigError(f"{student} has no extension of {assignment}")
     session.delete(row)
     session.flush()
     return _recredit(session, student, assignment)
+
+
+def _require_assignment(assignment):
+    if assignment not in assignments.names():
+        raise ConfigError(f"no such assignment: {assignment}; this course has {', '.join(assignments.names())}")
 
 
 def _require_known(session, student):

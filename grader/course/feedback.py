@@ -162,6 +162,15 @@ def deadline_words(deadlines):
     return "; ".join(parts)
 
 
+def aligned(rows, right=()):
+    """Rows of cells as lines of a terminal table: every column as wide as its widest cell, the
+    columns whose index is in `right` (numbers) right-aligned."""
+    rows = [[str(cell) for cell in row] for row in rows]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))] if rows else []
+    return ["  ".join(cell.rjust(w) if i in right else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths)))
+            .rstrip() for row in rows]
+
+
 # -- the HTML feedback file --------------------------------------------------------------------
 
 def render(result, student, order=None, credit=1.0):

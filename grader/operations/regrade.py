@@ -18,8 +18,10 @@ import time
 from pathlib import Path
 
 from sqlalchemy import select
+from tqdm import tqdm
 
 from grader.course import assignments
+from grader.course.feedback import aligned
 from grader.store.db import PastResult, Submission
 
 FINISHED = ("done", "error")
@@ -90,13 +92,17 @@ def history(session, submission_id):
                                 .order_by(PastResult.id)))
 
 
-def wait(sessions, ids, timeout):
-    """Poll until every one of `ids` is finished or `timeout` seconds pass; return those still pending."""
+def wait(sessions, ids, timeout, bar=None):
+    """Poll until every one of `ids` is finished or `timeout` seconds pass; return those still pending.
+    bar: a tqdm bar, advanced by each one finished."""
     pending, deadline = set(ids), time.monotonic() + timeout
     while pending and time.monotonic() < deadline:
         with sessions() as session:
-            pending -= set(session.scalars(select(Submission.id).where(
+            finished = set(session.scalars(select(Submission.id).where(
                 Submission.id.in_(list(pending)), Submission.status.in_(FINISHED))))
+        pending -= finished
+        if bar is not None:
+            bar.update(len(finished))
         if pending:
             time.sleep(0.3)
     return pending
@@ -144,13 +150,15 @@ def main(args, make_queue):
     print(f"convgrade: queued {len(chosen)} submission(s) for regrading", file=sys.stderr)
     if not chosen or args.wait <= 0:
         return 0
-    pending = wait(sessions, [i for i, _ in chosen], args.wait)
+    with tqdm(total=len(chosen), desc="regrading", unit="submission", file=sys.stderr, leave=False,
+              disable=True if args.json else None) as bar:
+        pending = wait(sessions, [i for i, _ in chosen], args.wait, bar)
     changed = changes(sessions, [i for i, _ in chosen if i not in pending])
     if args.json:
         print(json.dumps({"changed": changed, "pending": sorted(pending)}, default=str, indent=1))
-    else:
-        for c in changed:
-            print(f"{c['id']}  {c['student_id']:20} {c['assignment']:28} {_points(c['old'])} -> {_points(c['new'])}")
+    elif changed:
+        print("\n".join(aligned([[c["id"], c["student_id"], c["assignment"],
+                                  f"{_points(c['old'])} -> {_points(c['new'])}"] for c in changed])))
     print(f"convgrade: {len(changed)} score(s) changed, {len(chosen) - len(changed) - len(pending)} unchanged"
           + (f", {len(pending)} still queued after {args.wait:g} s (is a worker running?)" if pending else ""),
           file=sys.stderr)

@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import nbformat
+from tqdm import tqdm
 
 from grader.course import assignments, notebook
 from grader.engine import runner
@@ -27,9 +28,14 @@ exercise are sanity checks only: passing them does not promise that these pass.
 """
 
 
-def release(names=None):
-    for assignment in names or assignments.authored():
-        sync_with_suite(assignment)
+def release(names=None, progress=False):
+    """Release each assignment; returns (the released notebooks, the source notebooks whose points
+    or checklist were brought in line with the suite). progress: a bar on a terminal (stderr)."""
+    released, synced = [], []
+    for assignment in tqdm(names or assignments.authored(), desc="releasing", unit="assignment",
+                           disable=None if progress else True, file=sys.stderr, leave=False):
+        if sync_with_suite(assignment):
+            synced.append(assignments.source_notebook(assignment))
         target = assignments.EXERCISES / assignment
         if target.exists():
             shutil.rmtree(target)
@@ -37,13 +43,16 @@ def release(names=None):
             [sys.executable, "-m", "nbgrader", "generate_assignment", assignment,
              "--force", "--no-db", "--log-level=WARN"],
             cwd=assignments.COURSE_DIR, check=True)
+        released.append(assignments.released_notebook(assignment))
+    return released, synced
 
 
 def sync_with_suite(assignment):
-    """Write the source notebook back when its points or checklist disagree with the suite."""
+    """Write the source notebook back when its points or checklist disagree with the suite; say whether it did."""
     source, changed = synced_source(assignment)
     if changed:
         nbformat.write(source, assignments.source_notebook(assignment))
+    return changed
 
 
 def synced_source(assignment):

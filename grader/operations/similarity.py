@@ -22,8 +22,10 @@ from pathlib import Path
 
 import nbformat
 import numpy as np
+from tqdm import tqdm
 
 from grader.course import assignments, notebook
+from grader.course.feedback import aligned
 
 NOISE_CHARS = 25          # copydetect's k: shorter matches are noise
 GUARANTEE_CHARS = 25      # matches this long are always found (window = guarantee - noise + 1)
@@ -71,10 +73,11 @@ def tree_answers(root, assignment):
 
 # -- comparing --------------------------------------------------------------------------------
 
-def compare(answers, template="", threshold=DEFAULT_THRESHOLD, common_fraction=COMMON_FRACTION):
+def compare(answers, template="", threshold=DEFAULT_THRESHOLD, common_fraction=COMMON_FRACTION, progress=False):
     """[{a, b, score, lines}] for every pair scoring at least `threshold`, most similar first.
 
-    `answers` is {student: code}; `template` is the starter code to ignore.
+    `answers` is {student: code}; `template` is the starter code to ignore; progress: a bar of
+    the pairs compared on a terminal (stderr).
     """
     boilerplate = _fingerprint(template).hashes if template.strip() else set()
     prints = {s: _fingerprint(code, boilerplate) for s, code in answers.items()}
@@ -82,7 +85,9 @@ def compare(answers, template="", threshold=DEFAULT_THRESHOLD, common_fraction=C
     if common:
         boilerplate = boilerplate | common
         prints = {s: _fingerprint(code, boilerplate) for s, code in answers.items()}
-    pairs = [_pair(a, b, prints[a], prints[b]) for a, b in combinations(sorted(prints), 2)]
+    every = list(combinations(sorted(prints), 2))
+    pairs = [_pair(a, b, prints[a], prints[b]) for a, b in tqdm(every, desc="comparing", unit="pair", file=sys.stderr,
+                                                                   leave=False, disable=None if progress else True)]
     pairs = [p for p in pairs if p["score"] >= threshold and p["score"] > 0]
     return sorted(pairs, key=lambda p: (-p["score"], p["a"], p["b"]))
 
@@ -191,12 +196,13 @@ def main(args):
         print(f"convgrade: {args.path} holds fewer than two submissions of {args.assignment} "
               "(expected <student>/<assignment>/*.ipynb)", file=sys.stderr)
         return 2
-    pairs = compare(answers, released_code(args.assignment), threshold=args.threshold)
+    pairs = compare(answers, released_code(args.assignment), threshold=args.threshold, progress=not args.json)
     if args.json:
         print(json.dumps({"pairs": pairs}, indent=1))
         return 0
-    for p in pairs:
-        print(f"{p['score']:.2f}  {p['a']:20} {p['b']:20} {len(p['lines'])} matching block(s)")
+    if pairs:
+        print("\n".join(aligned([[f"{p['score']:.2f}", p["a"], p["b"], f"{len(p['lines'])} matching block(s)"]
+                                 for p in pairs])))
     print(f"convgrade: {len(answers)} submissions, {len(pairs)} pair(s) at or above {args.threshold:g}",
           file=sys.stderr)
     return 0

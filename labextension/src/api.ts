@@ -72,10 +72,12 @@ export interface IAssignment extends IDeadlines {
   max_score: number;
 }
 
-/** What the panel shows beside a result: the assignment (deadline) and earlier submissions. */
+/** What the panel shows beside a result: the assignment (deadline), earlier submissions
+ * (newest first) and the newest one in full. */
 export interface IOverview {
   assignment: IAssignment | null;
   submissions: ISubmission[];
+  last?: ISubmission | null;
 }
 
 export async function requestAPI<T>(

@@ -12,11 +12,11 @@ import {
 } from '@jupyterlab/application';
 import { ToolbarButton } from '@jupyterlab/apputils';
 import { DocumentRegistry } from '@jupyterlab/docregistry';
-import { INotebookModel, NotebookPanel } from '@jupyterlab/notebook';
+import { INotebookModel, INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { DisposableDelegate, IDisposable } from '@lumino/disposable';
 
 import { IOverview, ISubmission, requestAPI } from './api';
-import { ResultPanel } from './panel';
+import { GoToExercise, ResultPanel } from './panel';
 
 const PLUGIN_ID = 'convgrade:plugin';
 // The Jupyter server waits for the grader up to this long per request; the page then polls.
@@ -63,6 +63,7 @@ async function submit(
   const context = notebookPanel.context;
   app.shell.activateById(panel.id);
   panel.showBusy(context.path);
+  panel.submitting = true;
   const goTo = (exercise: string) => void goToExercise(app, notebookPanel, exercise);
   let assignment: string | null = null;
   try {
@@ -88,23 +89,50 @@ async function submit(
   } catch (error) {
     panel.showError((error as Error).message);
   }
+  panel.submitting = false;
   await showOverview(panel, context.path, assignment);
 }
 
 async function showOverview(
   panel: ResultPanel,
   path: string,
-  assignment: string | null
+  assignment: string | null,
+  goTo?: GoToExercise
 ): Promise<void> {
   const query = new URLSearchParams({ path });
   if (assignment) {
     query.set('assignment', assignment);
   }
   try {
-    panel.showOverview(await requestAPI<IOverview>(`overview?${query}`));
-  } catch {
-    // The status line already says what is wrong with the grader.
+    const overview = await requestAPI<IOverview>(`overview?${query}`);
+    if (!goTo || (panel.notebookPath === path && !panel.submitting)) {
+      panel.showOverview(overview, goTo);
+    }
+  } catch (error) {
+    if (goTo && panel.notebookPath === path && !panel.submitting) {
+      panel.showError((error as Error).message, 'Not loaded');
+    }
+    // After a submission the status line already says what is wrong with the grader.
   }
+}
+
+/** The student's state for the assignment notebook in view: deadline, last result, history. */
+async function showState(
+  app: JupyterFrontEnd,
+  panel: ResultPanel,
+  notebookPanel: NotebookPanel | null
+): Promise<void> {
+  if (!notebookPanel || panel.submitting) {
+    return;
+  }
+  await notebookPanel.context.ready;
+  const path = notebookPanel.context.path;
+  if (!isAssignment(notebookPanel.context.model) || panel.notebookPath === path) {
+    return;
+  }
+  panel.showLoading(path);
+  const goTo = (exercise: string) => void goToExercise(app, notebookPanel, exercise);
+  await showOverview(panel, path, null, goTo);
 }
 
 class SubmitButtonExtension
@@ -140,10 +168,13 @@ const plugin: JupyterFrontEndPlugin<void> = {
   id: PLUGIN_ID,
   description: 'Submit convgrade assignment notebooks for grading and read the feedback.',
   autoStart: true,
-  activate: (app: JupyterFrontEnd) => {
+  requires: [INotebookTracker],
+  activate: (app: JupyterFrontEnd, notebooks: INotebookTracker) => {
     const panel = new ResultPanel();
     app.shell.add(panel, 'right', { rank: 900 });
     app.docRegistry.addWidgetExtension('Notebook', new SubmitButtonExtension(app, panel));
+    notebooks.currentChanged.connect((_, current) => void showState(app, panel, current));
+    void showState(app, panel, notebooks.currentWidget);
   }
 };
 

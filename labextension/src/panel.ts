@@ -26,19 +26,36 @@ export class ResultPanel extends Widget {
       'Press "Submit for grading" in an assignment notebook to see its feedback here.';
   }
 
+  /** The notebook whose state the panel shows. */
+  notebookPath = '';
+  /** A submission is on its way: opening another notebook leaves the panel to it. */
+  submitting = false;
+
   showBusy(notebookPath: string): void {
+    this.notebookPath = notebookPath;
     this._status.className = 'convgrade-status convgrade-busy';
     this._status.textContent = `Submitting ${notebookPath} ...`;
     this._result.replaceChildren();
   }
 
-  showError(message: string): void {
+  /** A notebook came into view: its state is on its way. */
+  showLoading(notebookPath: string): void {
+    this.notebookPath = notebookPath;
+    this._assignment.replaceChildren();
+    this._result.replaceChildren();
+    this._history.replaceChildren();
+    this._status.className = 'convgrade-status convgrade-busy';
+    this._status.textContent = `Loading your submissions of ${notebookPath} ...`;
+  }
+
+  showError(message: string, what = 'Not submitted'): void {
     this._status.className = 'convgrade-status convgrade-error';
-    this._status.textContent = `Not submitted: ${message}`;
+    this._status.textContent = `${what}: ${message}`;
     this._result.replaceChildren();
   }
 
-  showSubmission(submission: ISubmission, goTo: GoToExercise): void {
+  /** A submission's result; `earlier`: one loaded when the notebook opened, not one just sent. */
+  showSubmission(submission: ISubmission, goTo: GoToExercise, earlier = false): void {
     this._result.replaceChildren();
     const result = submission.result;
     if (submission.status === 'queued' || submission.status === 'running') {
@@ -57,22 +74,28 @@ export class ResultPanel extends Widget {
       return;
     }
     this._status.className = 'convgrade-status convgrade-done';
-    this._status.textContent = `Graded at ${new Date().toLocaleTimeString()} (submission ${submission.id.slice(0, 8)})`;
-    // Notes first: they say why a check that passed in the notebook may fail here.
-    if (result.notes && result.notes.length) {
-      const notes = this._result.appendChild(el('div', 'convgrade-notes'));
-      notes.appendChild(el('h3', '', 'Read this first'));
-      const list = notes.appendChild(el('ul', ''));
-      for (const note of result.notes) {
-        list.appendChild(el('li', 'convgrade-note', note));
-      }
-    }
+    const sent = submission.submitted_at || submission.created_at;
+    this._status.textContent =
+      earlier && sent
+        ? `Graded: your last submission, sent ${localTime(sent)} (submission ${submission.id.slice(0, 8)})`
+        : `Graded at ${new Date().toLocaleTimeString()} (submission ${submission.id.slice(0, 8)})`;
     const credit = submission.credit ?? 1;
     const credited = submission.credited_score ?? result.score * credit;
     this._result.appendChild(el('div', 'convgrade-score', `${fmt(credited)} / ${fmt(result.max_score)}`));
     this._result.appendChild(
       el('div', 'convgrade-credit', creditWords(result.score, result.max_score, credit, credited))
     );
+    // The notes say why a check that passed in the notebook may fail here: right under the
+    // score, folded, so the score stays in view however many there are.
+    if (result.notes && result.notes.length) {
+      const notes = this._result.appendChild(el('details', 'convgrade-notes'));
+      const count = result.notes.length;
+      notes.appendChild(el('summary', '', `Read this first: ${count} note${count > 1 ? 's' : ''}`));
+      const list = notes.appendChild(el('ul', ''));
+      for (const note of result.notes) {
+        list.appendChild(richText(el('li', 'convgrade-note'), note));
+      }
+    }
     if (submission.deadlines && result.assignment) {
       this._showDeadlines(result.assignment, submission.deadlines);
     }
@@ -80,9 +103,18 @@ export class ResultPanel extends Widget {
     this._result.appendChild(exerciseTable(exercises, goTo));
   }
 
-  showOverview(overview: IOverview): void {
+  /** The assignment's deadline and the earlier submissions; with goTo, the last one's result too. */
+  showOverview(overview: IOverview, goTo?: GoToExercise): void {
     if (overview.assignment) {
       this._showDeadlines(overview.assignment.name, overview.assignment);
+    }
+    if (goTo) {
+      if (overview.last) {
+        this.showSubmission(overview.last, goTo, true);
+      } else {
+        this._status.className = 'convgrade-status';
+        this._status.textContent = 'Not submitted yet: press "Submit for grading" to see its feedback here.';
+      }
     }
     this._history.replaceChildren(el('h3', '', 'Your submissions'));
     if (!overview.submissions.length) {
@@ -198,6 +230,19 @@ function exerciseTable(exercises: IExercise[], goTo: GoToExercise): HTMLElement 
     }
   }
   return list;
+}
+
+/** A note as text: `code` as code, and the line breaks the grader escaped (a tensor's rows)
+ * as breaks. Everything is set as text, never as HTML. */
+export function richText(node: HTMLElement, text: string): HTMLElement {
+  text.replace(/\\n/g, '\n')
+    .split('`')
+    .forEach((part, i) => {
+      if (part) {
+        node.appendChild(i % 2 ? el('code', '', part) : document.createTextNode(part));
+      }
+    });
+  return node;
 }
 
 function pct(credit: number): string {

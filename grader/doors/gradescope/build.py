@@ -8,8 +8,11 @@ the chosen assignments' suites and the modules they share, and solutions/<a>/<a>
 
 import importlib.metadata
 import re
+import sys
 import zipfile
 from pathlib import Path
+
+from tqdm import tqdm
 
 from grader.course import assignments
 
@@ -30,22 +33,25 @@ class BuildError(Exception):
     pass
 
 
-def build(out, assignment=None):
+def build(out, assignment=None, progress=False):
+    """Write the zip; returns (its path, the assignments in it, how many files it holds).
+    progress: a bar of the files written, on a terminal (stderr)."""
     chosen = _chosen(assignment)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    files = [(path, f"grader/{path.relative_to(PACKAGE).as_posix()}") for path in _package_files()]
+    files += [(path, f"autograde_tests/{path.relative_to(assignments.SUITES).as_posix()}")
+              for path in _suite_files(chosen)]
+    files += [(assignments.source_notebook(name), f"solutions/{name}/{name}.ipynb") for name in chosen]
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
         _add_text(archive, "setup.sh", (HERE / "setup.sh").read_text(), executable=True)
         run = (HERE / "run_autograder").read_text().replace("@ASSIGNMENT@", assignment or "")
         _add_text(archive, "run_autograder", run, executable=True)
         _add_text(archive, "requirements.txt", requirements_text())
-        for path in _package_files():
-            archive.write(path, f"grader/{path.relative_to(PACKAGE).as_posix()}")
-        for path in _suite_files(chosen):
-            archive.write(path, f"autograde_tests/{path.relative_to(assignments.SUITES).as_posix()}")
-        for name in chosen:
-            archive.write(assignments.source_notebook(name), f"solutions/{name}/{name}.ipynb")
-    return out
+        for path, name in tqdm(files, desc="packing", unit="file", file=sys.stderr, leave=False,
+                               disable=None if progress else True):
+            archive.write(path, name)
+    return out, chosen, len(files) + 3
 
 
 def _chosen(assignment):

@@ -33,22 +33,46 @@ INSTRUCTOR_PLUGINS = ("@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-
                       "@jupyter/nbgrader:menu")
 
 
+SWITCH = ("labconfig", "page_config.d", "convgrade.json")   # where the package's own switch lies
+
+
 def set_instructor_tools(on, config_dir=None):
-    """Write the user's labconfig/page_config.json: nbgrader's instructor plugins enabled (on)
-    or left to the course's default (off). Returns the file written."""
+    """Write labconfig/page_config.json with nbgrader's instructor plugins enabled (on) or left to
+    the course's default (off), where Jupyter reads it ahead of the package's own switch. Returns
+    the file written.
+
+    A page_config.json outranks the page_config.d/ files of its own folder, and a folder earlier
+    on Jupyter's config path outranks a later one. So the file goes in the user's config folder
+    when that comes first (an install in the system, or with JUPYTER_PREFER_ENV_PATH=0), and
+    beside the package's switch when the install's folder comes first (a venv or conda
+    environment, which Jupyter prefers by default)."""
     import json
     from pathlib import Path
 
-    from jupyter_core.paths import jupyter_config_dir
-
-    path = Path(config_dir or jupyter_config_dir()) / "labconfig" / "page_config.json"
+    path = Path(config_dir or _config_dir_for_the_switch()) / "labconfig" / "page_config.json"
     config = json.loads(path.read_text()) if path.is_file() else {}
     disabled = config.setdefault("disabledExtensions", {})
     for plugin in INSTRUCTOR_PLUGINS:
         if on:
-            disabled[plugin] = False   # a user's false outranks the installed page_config.d's true
+            disabled[plugin] = False   # outranks the installed page_config.d's true
         else:
             disabled.pop(plugin, None)
+    if not disabled:
+        del config["disabledExtensions"]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(config, indent=2) + "\n")
     return path
+
+
+def _config_dir_for_the_switch():
+    """The first of (the user's config folder, the folder holding the package's switch) on
+    Jupyter's config path, highest priority first."""
+    from pathlib import Path
+
+    from jupyter_core.paths import jupyter_config_dir, jupyter_config_path
+
+    user = Path(jupyter_config_dir())
+    for folder in map(Path, jupyter_config_path()):
+        if folder == user or folder.joinpath(*SWITCH).is_file():
+            return folder
+    return user

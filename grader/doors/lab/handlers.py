@@ -108,7 +108,8 @@ class SubmissionHandler(GraderHandler):
 
 
 class OverviewHandler(GraderHandler):
-    """The assignment (with its deadline, when the course has one) and earlier submissions."""
+    """The assignment (with its deadline, when the course has one), earlier submissions and the
+    newest one in full (its result and feedback)."""
 
     @tornado.web.authenticated
     async def get(self):
@@ -128,7 +129,9 @@ def overview(requested):
         if entry["status"] == "done" and entry.get("score") is None:
             detail = grader.submission(entry["id"])
             entry["score"], entry["max_score"] = detail.get("score"), detail.get("max_score")
-    return {"assignment": assignment, "submissions": submissions}
+    # the newest submission in full (newest first): its result and feedback, shown on opening
+    last = grader.submission(submissions[0]["id"]) if submissions else None
+    return {"assignment": assignment, "submissions": submissions, "last": last}
 
 
 def setup_handlers(web_app):
