@@ -359,8 +359,9 @@ class MemoryWatch:
     and a swarm of helpers is stopped within one interval. Otherwise, when the bound exceeds
     the budget, PSS is read, which counts a page shared between k processes 1/k times (the
     sum is what they hold together) but costs a walk of each page table (milliseconds to
-    tens of milliseconds per process), at most every `exact_interval`. Pages a
-    copy-on-write fork dirties are private and counted either way; memfds are refused (the
+    tens of milliseconds per process), at most every `exact_interval`, and the submission
+    is ended on that measure. Pages a copy-on-write fork dirties are private and counted
+    either way; memfds are refused (the
     seccomp program filter), and the tmpfs has its own size and inode caps.
     """
 

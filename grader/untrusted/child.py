@@ -5,6 +5,8 @@
                      E --fork--> C2: answers check 2, from the same executed state, same seed
                      ...
 
+(each C pid 1 of a PID namespace of its own, with its own /proc: docs/sandbox.md)
+
 Every check therefore starts from the same state (the executed notebook, the same seed),
 and nothing one check's calls do reaches another: a C is a copy of E that can create no
 process, write no file (the trusted side makes the writable mounts read-only once the

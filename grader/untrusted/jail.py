@@ -21,12 +21,15 @@ Three moments, three functions:
   no_new_privs, not dumpable (no other process of the uid may read its memory or follow
   its /proc links). Where the kernel refuses a namespace (not root and no user namespaces)
   the rlimits, uid and no_new_privs still apply and the gap is recorded in `weakened`.
+  With root, the uid then gets a user namespace of its own, in which E may give each check
+  process namespaces of its own (`fork_check`, docs/sandbox.md).
   RLIMIT_NPROC is set on the submission's own uid, which nothing else uses, and counts its
   threads as well as its processes (`Limits.processes`: the grader's four and what honest
   code needs); the /proc the sandbox sees hides every process but the reader's own
   (hidepid: all of them are not dumpable).
-* `isolate_call` runs in each check's process (C), right after `syscalls.grader_fork()`:
-  it closes every descriptor but the engine's, unmaps shared memory inherited from the
+* `isolate_call` runs in each check's process (C), right after `fork_check`: it unshares a
+  mount namespace (for the /proc of its own that the trusted side mounts there,
+  `mount_own_proc`), closes every descriptor but the engine's, unmaps shared memory inherited from the
   program, resets signal handlers, mask and timers, and stacks the call filter. Like all
   code in the sandbox it runs in a process the student controls, so it keeps honest
   programs from tripping over each other and nothing more: the trusted side checks from
