@@ -455,20 +455,33 @@ def fork_check(run_child):
 def mount_own_proc(pid):
     """Mount, in `pid`'s mount namespace, a /proc of its own PID namespace over the program's
     (hidepid=invisible as that one): the check process then sees itself as pid 1 there as in
-    getpid(), and no trace of the program's namespace and its counter. Run in a root process
-    forked from the zygote (single-threaded, for setns); returns what could not be done."""
+    getpid(), and no trace of the program's namespace and its counter. Run by a root process
+    with one thread (setns); it is left in that mount namespace (`back_to_mount_namespace`).
+    Returns what could not be done."""
+    opened = []
     try:
-        pid_namespace = os.open(f"/proc/{pid}/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+        opened.append(os.open(f"/proc/{pid}/ns/pid", os.O_RDONLY | os.O_CLOEXEC))
         _enter_mount_namespace_of(pid)
-        context = _fs_call("fsopen", b"proc", FSOPEN_CLOEXEC)
-        _fs_call("fsconfig", context, FSCONFIG_SET_FD, b"pidns", None, pid_namespace)
+        opened.append(_fs_call("fsopen", b"proc", FSOPEN_CLOEXEC))
+        context = opened[-1]
+        _fs_call("fsconfig", context, FSCONFIG_SET_FD, b"pidns", None, opened[0])
         _fs_call("fsconfig", context, FSCONFIG_SET_STRING, b"hidepid", b"invisible", 0)
         _fs_call("fsconfig", context, FSCONFIG_CMD_CREATE, None, None, 0)
-        mount = _fs_call("fsmount", context, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC)
-        _fs_call("move_mount", mount, b"", AT_FDCWD, b"/proc", MOVE_MOUNT_F_EMPTY_PATH)
+        opened.append(_fs_call("fsmount", context, FSMOUNT_CLOEXEC,
+                               MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC))
+        _fs_call("move_mount", opened[-1], b"", AT_FDCWD, b"/proc", MOVE_MOUNT_F_EMPTY_PATH)
     except OSError as exc:
         return [f"per-check /proc: {exc.strerror or exc}; a check process sees the program's /proc"]
+    finally:
+        for fd in opened:
+            os.close(fd)
     return []
+
+
+def back_to_mount_namespace(fd):
+    """Return to the mount namespace `fd` names (the zygote's own, after `mount_own_proc`)."""
+    _setns_fd(fd, CLONE_NEWNS, "setns(own mnt)")
+    os.chdir("/")
 
 
 _FS_SYSCALLS = {"move_mount": 429, "fsopen": 430, "fsconfig": 431, "fsmount": 432}  # x86_64

@@ -79,7 +79,7 @@ def _answer(request, fds, control_fd):
     if request["op"] == "freeze":
         return {"weakened": _in_root_helper(_freeze_writable, request["pid"])}
     if request["op"] == "own_proc":
-        return {"weakened": _in_root_helper(jail.mount_own_proc, request["pid"])}
+        return {"weakened": _mount_own_proc(request["pid"])}
     return {"error": f"unknown request {request['op']!r}"}
 
 
@@ -127,6 +127,27 @@ def _freeze_writable(pid):
     if freeze_writable is None:
         return ["read-only file system after the program: not available"]
     return freeze_writable(pid)
+
+
+def _mount_own_proc(pid):
+    """A check process's own /proc (grader.untrusted.jail.mount_own_proc): as root with one
+    thread, here, entering its mount namespace and coming back (a fork of this process, with
+    torch's pages, would cost more than the rest of a check's start); else in a helper. A
+    zygote that cannot come back ends (the next grading starts another)."""
+    if os.geteuid() != 0 or len(os.listdir("/proc/self/task")) != 1:
+        return _in_root_helper(jail.mount_own_proc, pid)
+    if _mount_own_proc.home is None:
+        _mount_own_proc.home = os.open("/proc/self/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        return jail.mount_own_proc(pid)
+    finally:
+        try:
+            jail.back_to_mount_namespace(_mount_own_proc.home)
+        except OSError:
+            os._exit(1)
+
+
+_mount_own_proc.home = None
 
 
 def _in_root_helper(work, pid):
