@@ -10,9 +10,9 @@ same). Judged from outside: the result, and the machine's /proc/meminfo read whi
    joins 600 threads and answers wrong, and answers right once its pid shows the mark, earns
    no more than the corr2d that always answers wrong.
 3. Page tables: 1.4 TiB of read-only memory touched once every 2 MiB (2.8 GiB of page tables
-   and no page of RSS), then helpers whose memory counts: ended with the budget's message,
-   the machine never short of more than the budget; and the watchdog's measures count a
-   process's page tables.
+   and no page of RSS): refused by the address-space limit or ended with the budget's
+   message, the machine never short of more than the budget; and the watchdog's measures
+   count a process's page tables.
 4. Copy-on-write: a 1.2 GiB ballast that every call writes (E's copy and the check process's
    copy, 2.4 GiB) under a 2 GiB budget: charged, and ended with the budget's message.
 
@@ -95,16 +95,8 @@ def corr2d(X, K):
 
 # One byte read every 2 MiB of a read-only private mapping: each read maps the zero page (no
 # RSS) and costs a 4 KiB page table. Where the address space is limited, as much as it allows.
-# Then memory every measure counts: four helpers of 200 MiB (each under its own RLIMIT_DATA),
-# forked first, fill theirs once E's page tables are made.
 PAGE_TABLES = CORRECT + """
-import mmap, os, time
-for _ in range(4):  # forked first: the address space E fills below is not theirs
-    if os.fork() == 0:
-        time.sleep(3)
-        _ballast = bytearray(b"x") * (200 << 20)
-        time.sleep(60)
-        os._exit(0)
+import mmap, time
 _held, _size = [], 1400 << 30
 while _size >= 64 << 20:
     try:
@@ -114,8 +106,8 @@ while _size >= 64 << 20:
         _size //= 2
         continue
     _held[-1][::2 << 20]
-print("MAPPED", sum(len(m) for m in _held) >> 30, "GiB", flush=True)
-time.sleep(60)
+print("MAPPED", sum(len(m) for m in _held) >> 20, "MiB", flush=True)
+time.sleep(5)
 """
 
 # A ballast under the budget in E that every call writes: each check process holds a copy.
@@ -208,9 +200,14 @@ def _budget_message(result):
 
 
 def test_page_tables_count_against_the_budget():
+    """Ended by the watchdog, or its page tables held to a few MiB by the address space it may
+    map (where CUDA may run, the watchdog alone: the test below); the machine loses no more
+    than the budget either way."""
     with MemAvailable() as memory:
         result = graded(PAGE_TABLES)
-    assert _budget_message(result), dumps(result)
+    mapped = re.search(r"MAPPED (\d+) MiB", result.get("stdout", ""))
+    tables = int(mapped.group(1)) * MiB // 512 if mapped else None  # a 4 KiB table per 2 MiB
+    assert _budget_message(result) or (tables is not None and tables < 64 * MiB), (tables, dumps(result))
     margin = 384 * MiB  # the watchdog's 50 ms between looks, and the rest of a shared machine
     assert memory.drop < LIMITS.memory_bytes + margin, (
         f"MemAvailable fell by {memory.drop / MiB:.0f} MiB, page tables grew by "
