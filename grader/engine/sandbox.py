@@ -33,7 +33,8 @@ class Limits:
     submission_seconds: float = 90.0
     cpu_seconds: int = 120
     # The submission as a whole, all its processes together (grader.engine.containment.MemoryWatch);
-    # also each process's own RLIMIT_DATA above what it started with.
+    # also each process's own RLIMIT_DATA above what it started with, and its RLIMIT_AS with
+    # 4 GiB more (docs/sandbox.md).
     memory_bytes: int = 2 << 30
     file_bytes: int = 16 << 20
     tmp_bytes: int = 64 << 20
