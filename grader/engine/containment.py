@@ -27,7 +27,7 @@ _STOPPED_STATES = frozenset("TtZX")  # stopped, traced, or already gone: none of
 
 
 class Namespace:
-    """E's PID namespace, whose processes are exactly the submission's."""
+    """E's PID namespace and those nested in it, whose processes are exactly the submission's."""
 
     def __init__(self, init_pid):
         self.link = os.readlink(f"/proc/{init_pid}/ns/pid")
@@ -42,9 +42,21 @@ class Namespace:
         known, pids = self._cached
         if inside is not None and inside == known:
             return list(pids)
-        pids = [pid for pid in _all_pids() if _namespace_of(pid) == self.link]
+        links = self._nested(inside)
+        pids = [pid for pid in _all_pids() if _namespace_of(pid) in links]
         self._cached = (inside, pids)
         return list(pids)
+
+    def _nested(self, inside):
+        """E's namespace and every one nested in it (each check process's, any the program
+        made): the sandbox's own /proc lists every process of them, in E's numbering."""
+        links = {self.link}
+        for entry in inside or ():
+            try:
+                links.add(os.readlink(f"{self._own_proc}/{entry}/ns/pid"))
+            except OSError:
+                continue  # gone since the listing
+        return links
 
     def _inside(self):
         try:
@@ -220,6 +232,45 @@ def sweep(namespace, allowed, rounds=64):
     return len(killed)
 
 
+def own_user_namespace(pid):
+    """Whether `pid` has a user namespace other than this process's: the sandbox's, in which
+    its program's process can give each check process namespaces of its own."""
+    try:
+        return os.readlink(f"/proc/{pid}/ns/user") != os.readlink("/proc/self/ns/user")
+    except OSError:
+        return False
+
+
+def shared_namespace(pid, program_pid):
+    """Why check process `pid` does not stand alone (None when it does): it must be pid 1 of
+    a PID namespace nested in the program's (a namespace's first process: no other process
+    was ever in it, whatever its number, which the kernel reuses), in a mount namespace other
+    than the program's. Read from outside: the engine's code in the sandbox that makes them
+    is the student's to replace."""
+    try:
+        own, program = _nspid(pid), _nspid(program_pid)
+        mounts = {os.readlink(f"/proc/{p}/ns/mnt") for p in (pid, program_pid)}
+    except (OSError, StopIteration):
+        return None  # gone: its death is reported where the grader next talks to it
+    if len(own) <= len(program) or own[-1] != "1" or len(mounts) != 2:
+        return "it was not made pid 1 of namespaces of its own"
+    return None
+
+
+def _nspid(pid):
+    """A process's pid in each PID namespace it is in, outermost first."""
+    with open(f"/proc/{pid}/status") as status:
+        return next(line.split()[1:] for line in status if line.startswith("NSpid:"))
+
+
+def sees_itself_alone(pid):
+    """Whether the /proc a check process sees is its own namespace's: itself as pid 1, nothing else."""
+    try:
+        return {e for e in os.listdir(f"/proc/{pid}/root/proc") if e.isdigit()} == {"1"}
+    except OSError:
+        return True  # gone
+
+
 def stray_descriptors(pid):
     """What a fresh check process holds beyond what it should (0-2 on /dev/null and the one
     socket it answers on): read from outside, so a check process that skipped the engine's
@@ -260,8 +311,12 @@ def _is_null_device(fd_path):
 
 # -- memory ------------------------------------------------------------------------------
 
-_CHEAP_FIELDS = ("RssAnon:", "RssShmem:", "VmSwap:")
+_CHEAP_FIELDS = ("RssAnon:", "RssShmem:", "VmSwap:", "VmPTE:")
 _EXACT_FIELDS = ("Pss_Anon:", "Pss_Shmem:", "SwapPss:")
+# Page tables are the kernel memory a process grows fastest without holding a page: one byte
+# touched every 2 MiB of a read-only mapping costs a 4 KiB table and no RSS. They belong to
+# each process alone (no fork shares them), so both measures count them whole.
+_KERNEL_FIELDS = ("VmPTE:",)
 
 
 def _fields(path, names):
@@ -288,7 +343,8 @@ def exact(pids):
     (PSS: the sum is what they hold together). Costs a walk of each page table (milliseconds
     to tens of milliseconds per process), so `MemoryWatch` asks only when `upper_bound`
     says the budget may be exceeded."""
-    return sum(_fields(f"/proc/{pid}/smaps_rollup", _EXACT_FIELDS) or 0 for pid in pids)
+    return sum((_fields(f"/proc/{pid}/smaps_rollup", _EXACT_FIELDS) or 0)
+               + (_fields(f"/proc/{pid}/status", _KERNEL_FIELDS) or 0) for pid in pids)
 
 
 class MemoryWatch:
@@ -303,8 +359,9 @@ class MemoryWatch:
     and a swarm of helpers is stopped within one interval. Otherwise, when the bound exceeds
     the budget, PSS is read, which counts a page shared between k processes 1/k times (the
     sum is what they hold together) but costs a walk of each page table (milliseconds to
-    tens of milliseconds per process), at most every `exact_interval`. Pages a
-    copy-on-write fork dirties are private and counted either way; memfds are refused (the
+    tens of milliseconds per process), at most every `exact_interval`, and the submission
+    is ended on that measure. Pages a copy-on-write fork dirties are private and counted
+    either way; memfds are refused (the
     seccomp program filter), and the tmpfs has its own size and inode caps.
     """
 
@@ -332,12 +389,13 @@ class MemoryWatch:
         used = upper_bound(pids) - self.base_cheap
         held = self.held()
         helpers = set() if held is None else set(pids) - held
+        measured_exactly = False
         if used > self.budget and not helpers and time.monotonic() - self._last_exact >= self.exact_interval:
-            self._last_exact = time.monotonic()
             used = exact(pids) - self.base_exact
+            # timed from the end of the walk: over a GiB it takes longer than `interval`
+            self._last_exact, measured_exactly = time.monotonic(), True
         self.peak = max(self.peak, used)
-        if used > self.budget and (helpers or time.monotonic() - self._last_exact < self.interval) \
-                and not self.tripped:
+        if used > self.budget and (helpers or measured_exactly) and not self.tripped:
             self.tripped = True
             self.over_budget(used)
         return used

@@ -33,7 +33,8 @@ class Limits:
     submission_seconds: float = 90.0
     cpu_seconds: int = 120
     # The submission as a whole, all its processes together (grader.engine.containment.MemoryWatch);
-    # also each process's own RLIMIT_DATA above what it started with.
+    # also each process's own RLIMIT_DATA above what it started with, and its RLIMIT_AS with
+    # 4 GiB more (docs/sandbox.md).
     memory_bytes: int = 2 << 30
     file_bytes: int = 16 << 20
     tmp_bytes: int = 64 << 20
@@ -105,6 +106,7 @@ class Sandbox:
         self._stopped = {}  # pid -> its threads' run times when it was stopped
         self._ended = set()  # check processes the grader killed
         self._fresh_pids = set()  # the one-off process a comparison is talking to
+        self._checks_stand_alone = False  # each check process in namespaces of its own (_stand_alone)
         self._namespace = None
         self._memory = None
         self._over_budget = None
@@ -125,6 +127,7 @@ class Sandbox:
             hello = self._receive(self._executed, self.limits.call_seconds)[0]
             self.weakened = list(hello.get("weakened", []))
             self._watch(self._executed.peer.pid)
+            self._checks_stand_alone = containment.own_user_namespace(self._e_pid)
             self.program = self._request(self._executed, "program", {"cells": self.cells, "seed": self.seed},
                                          self.limits.program_seconds, progress=self._cell_started)
             self._stop(self._e_pid)
@@ -250,12 +253,30 @@ class Sandbox:
         for process in spares:
             stray = containment.stray_descriptors(process.peer.pid)
             if stray:
-                self.kill()
-                self._failure = SandboxFailure(
-                    "protocol", "a check's process of your notebook kept descriptors it inherited "
-                    f"({', '.join(stray[:3])}); the submission was ended")
-                raise self._failure
+                self._refuse(f"a check's process of your notebook kept descriptors it inherited "
+                             f"({', '.join(stray[:3])}); the submission was ended")
+            self._stand_alone(process.peer.pid)
         self._sweep("while the grader forked a check's process; stopped")
+
+    def _stand_alone(self, pid):
+        """A check process is pid 1 of a PID namespace of its own and sees a /proc of it: no
+        pid, thread id or counter tells one check from another (docs/sandbox.md)."""
+        if not self._checks_stand_alone:
+            return  # the kernel gave the sandbox no user namespace: in `weakened` already
+        problem = containment.shared_namespace(pid, self._e_pid)
+        if problem is not None:
+            self._refuse(f"a check's process of your notebook: {problem}; the submission was ended")
+        refused = Zygote.shared().own_proc(pid)
+        if refused:
+            self.weakened += [line for line in refused if line not in self.weakened]
+        elif not containment.sees_itself_alone(pid):
+            self._refuse("a check's process of your notebook sees other processes in its /proc; "
+                         "the submission was ended")
+
+    def _refuse(self, message):
+        self.kill()
+        self._failure = SandboxFailure("protocol", message)
+        raise self._failure
 
     def _end_spares(self):
         for process in self._spares:  # they die with E's PID namespace too; this closes our ends
@@ -559,6 +580,11 @@ class Zygote:
 
     def kill_uid(self, uid):
         self._ask({"op": "kill_uid", "uid": uid}, [])
+
+    def own_proc(self, pid):
+        """Mount a /proc of check process `pid`'s own PID namespace in its mount namespace;
+        returns what the kernel refused."""
+        return self._ask({"op": "own_proc", "pid": pid}, []).get("weakened", [])
 
     def freeze(self, pid):
         """Make the sandbox's writable mounts read-only once its program has run; returns

@@ -5,6 +5,8 @@
                      E --fork--> C2: answers check 2, from the same executed state, same seed
                      ...
 
+(each C pid 1 of a PID namespace of its own, with its own /proc: docs/sandbox.md)
+
 Every check therefore starts from the same state (the executed notebook, the same seed),
 and nothing one check's calls do reaches another: a C is a copy of E that can create no
 process, write no file (the trusted side makes the writable mounts read-only once the
@@ -399,11 +401,19 @@ def seed_everything(seed):
         torch.cuda.manual_seed_all(seed)
 
 
-def serve_submission(control, fork=os.fork, isolate=None):
+def _fork(run_child):
+    pid = os.fork()
+    if pid == 0:
+        run_child()
+    return pid
+
+
+def serve_submission(control, fork=_fork, isolate=None):
     """E: run the program when asked, then fork one fresh process per request.
 
-    `fork` creates a check process (grader.untrusted.syscalls.grader_fork where the seccomp
-    filter allows only that); `isolate(keep_fds)` locks a new check process down further.
+    `fork(run_child)` creates a check process that runs `run_child()` (the sandbox's is
+    grader.untrusted.jail.fork_check: pid 1 of a PID namespace of its own);
+    `isolate(keep_fds)` locks a new check process down further.
     """
     header, tensors = wire.receive(control)
     _kernel_environment()
@@ -429,8 +439,7 @@ def serve_submission(control, fork=os.fork, isolate=None):
             for fd in fds:
                 os.close(fd)
             continue
-        if fork() == 0:
-            _check_process(child, control, fds[0], seed, isolate)
+        fork(functools.partial(_check_process, child, control, fds[0], seed, isolate))
         os.close(fds[0])
 
 

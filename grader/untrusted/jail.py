@@ -15,17 +15,21 @@ Three moments, three functions:
   together, backs /tmp, /dev/shm, /run and /var/tmp. New mount, network (no interface but
   a down loopback), IPC (no SysV object of anyone else, none left behind), UTS and PID
   namespaces (the process that continues is pid 1 of its own namespace: when it dies,
-  every process it left dies with it). Then rlimits (RLIMIT_DATA, not AS: torch reserves
-  huge PROT_NONE ranges; CPU, NOFILE, FSIZE, CORE, NPROC per uid), the leased uid,
+  every process it left dies with it). Then rlimits (DATA; AS, above what the process holds
+  by the budget and ADDRESS_SPACE_SLACK, but not where CUDA may reserve its ranges; CPU,
+  NOFILE, FSIZE, CORE, NPROC per uid), the leased uid,
   no_new_privs, not dumpable (no other process of the uid may read its memory or follow
   its /proc links). Where the kernel refuses a namespace (not root and no user namespaces)
   the rlimits, uid and no_new_privs still apply and the gap is recorded in `weakened`.
+  With root, the uid then gets a user namespace of its own, in which E may give each check
+  process namespaces of its own (`fork_check`, docs/sandbox.md).
   RLIMIT_NPROC is set on the submission's own uid, which nothing else uses, and counts its
   threads as well as its processes (`Limits.processes`: the grader's four and what honest
   code needs); the /proc the sandbox sees hides every process but the reader's own
   (hidepid: all of them are not dumpable).
-* `isolate_call` runs in each check's process (C), right after `syscalls.grader_fork()`:
-  it closes every descriptor but the engine's, unmaps shared memory inherited from the
+* `isolate_call` runs in each check's process (C), right after `fork_check`: it unshares a
+  mount namespace (for the /proc of its own that the trusted side mounts there,
+  `mount_own_proc`), closes every descriptor but the engine's, unmaps shared memory inherited from the
   program, resets signal handlers, mask and timers, and stacks the call filter. Like all
   code in the sandbox it runs in a process the student controls, so it keeps honest
   programs from tripping over each other and nothing more: the trusted side checks from
@@ -36,6 +40,7 @@ Three moments, three functions:
   so no check can leave a file for another, whatever handle it holds.
 """
 
+import _thread
 import ctypes
 import fcntl
 import os
@@ -58,6 +63,10 @@ DEVICES = ("null", "zero", "full", "random", "urandom")
 SHARED_LIBRARIES = ("/usr/lib", "/lib", "/lib64", "/usr/lib64", "/usr/lib32", "/lib32")
 SANDBOX_HOME = "/tmp/work"
 TMP_INODES = 4096  # files and directories on the sandbox's tmpfs, all four paths together
+# Address space beyond the memory budget that honest code reserves without using it: glibc's
+# 64 MiB arena and 8 MiB stack per thread (Limits.processes of them), torch's allocator. An
+# honest notebook's processes reach about 0.7 GiB of address space in all.
+ADDRESS_SPACE_SLACK = 4 << 30
 _STAGE = "/proc/self/fd/{}"
 _SAFE = MS_NOSUID | MS_NODEV
 
@@ -153,6 +162,7 @@ def lock_down(limits, keep_fds, visible_paths, *legacy):
         os.setgroups([])
         os.setgid(uid)
         os.setuid(uid)
+        weakened += _own_user_namespace()
     _prctl(PR_SET_NO_NEW_PRIVS, 1)
     _prctl(PR_SET_DUMPABLE, 0)
     _settle_environment()
@@ -161,6 +171,28 @@ def lock_down(limits, keep_fds, visible_paths, *legacy):
 
 
 lock_down.seconds = None
+
+
+def _own_user_namespace():
+    """As the sandbox's uid: a user namespace of its own, mapping that uid alone, in which the
+    program's process may make each check process a PID namespace (`fork_check`) and each
+    check process a mount namespace (`isolate_call`). Every namespace the program already
+    lives in (mounts, network, IPC, UTS, PID) belongs to the host's user namespace, so the
+    capabilities this grants reach none of them; seccomp refuses mount, setns and every
+    unshare but those two. (Without root, `_enter_namespaces` made one already.)"""
+    uid, gid = os.getuid(), os.getgid()
+    _prctl(PR_SET_DUMPABLE, 1)  # setuid made /proc/self root's; the maps are written there
+    try:
+        _check(_libc.unshare(CLONE_NEWUSER), "unshare(user)")
+        _write("/proc/self/setgroups", "deny")
+        _write("/proc/self/uid_map", f"{uid} {uid} 1")
+        _write("/proc/self/gid_map", f"{gid} {gid} 1")
+    except OSError as exc:
+        return [f"per-check namespaces: no user namespace for the sandbox ({exc.strerror}); every "
+                "check process shares the program's PID namespace and /proc"]
+    finally:
+        _prctl(PR_SET_DUMPABLE, 0)
+    return []
 
 
 def _close_fds_except(keep):
@@ -353,20 +385,26 @@ def _make_dev(root):
 def _set_rlimits(limits, per_user_nproc):
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     resource.setrlimit(resource.RLIMIT_CPU, (limits["cpu_seconds"], limits["cpu_seconds"] + 1))
-    # RLIMIT_AS would count torch's huge PROT_NONE reservations (and CUDA's) and break it;
     # RLIMIT_DATA counts the writable private memory a memory bomb actually fills.
-    data = _current_data_bytes() + limits["memory_bytes"]
+    data = _current_bytes("VmData") + limits["memory_bytes"]
     resource.setrlimit(resource.RLIMIT_DATA, (data, data))
+    # RLIMIT_AS bounds what no page count shows: the page tables of a huge read-only mapping
+    # touched once every 2 MiB (4 KiB of kernel memory each, up to 1/512 of the address space).
+    # CUDA's driver reserves address space the size of the device and host memory together,
+    # so where it may run only the memory watchdog (which counts page tables) holds it.
+    if not os.path.exists("/dev/nvidiactl"):
+        space = _current_bytes("VmSize") + limits["memory_bytes"] + ADDRESS_SPACE_SLACK
+        resource.setrlimit(resource.RLIMIT_AS, (space, space))
     resource.setrlimit(resource.RLIMIT_FSIZE, (limits["file_bytes"], limits["file_bytes"]))
     resource.setrlimit(resource.RLIMIT_NOFILE, (limits["open_files"], limits["open_files"]))
     if per_user_nproc:  # counted per real user (threads included): only meaningful for the sandbox's own uid
         resource.setrlimit(resource.RLIMIT_NPROC, (limits["processes"], limits["processes"]))
 
 
-def _current_data_bytes():
+def _current_bytes(field):
     with open("/proc/self/status") as status:
         for line in status:
-            if line.startswith("VmData:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) * 1024
     return 0
 
@@ -379,13 +417,98 @@ def _settle_environment():
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a too-big file fails the write, not the child
 
 
+# -- the check processes' namespaces -----------------------------------------------------
+
+def fork_check(run_child):
+    """E, for each check: fork a process that is pid 1 of a PID namespace of its own, in
+    which `run_child()` runs (it ends the process); returns its pid.
+
+    unshare(CLONE_NEWPID) gives the calling thread's next child a new namespace, nested in
+    E's, and the kernel refuses a second one until that thread forks back into its own
+    (setns, which needs a privilege E lacks). So a fresh thread unshares and forks, once,
+    and ends: E's own threads stay in its namespace, and each check process is pid 1 of a
+    namespace no other process ever had. No pid, thread id or counter of one check process
+    is then seen by the next: each is pid 1, its parent is outside (ppid 0) and its
+    threads count from 2. In the child the forking thread is the only one, and CPython
+    makes it the main thread. Where the kernel refuses (no user namespace of the sandbox's
+    own), a plain fork: the trusted side sees it and says so."""
+    forked, done = [], _thread.allocate_lock()
+    done.acquire()
+
+    def fork_in_a_thread_of_its_own():
+        try:
+            _libc.unshare(CLONE_NEWPID)
+            pid = syscalls.grader_fork()
+            if pid == 0:
+                run_child()
+            forked.append(pid)
+        finally:
+            done.release()
+
+    _thread.start_new_thread(fork_in_a_thread_of_its_own, ())
+    done.acquire()
+    if not forked:
+        raise OSError("the check process could not be forked")
+    return forked[0]
+
+
+def mount_own_proc(pid):
+    """Mount, in `pid`'s mount namespace, a /proc of its own PID namespace over the program's
+    (hidepid=invisible as that one): the check process then sees itself as pid 1 there as in
+    getpid(), and no trace of the program's namespace and its counter. Run by a root process
+    with one thread (setns); it is left in that mount namespace (`back_to_mount_namespace`).
+    Returns what could not be done."""
+    opened = []
+    try:
+        opened.append(os.open(f"/proc/{pid}/ns/pid", os.O_RDONLY | os.O_CLOEXEC))
+        _enter_mount_namespace_of(pid)
+        opened.append(_fs_call("fsopen", b"proc", FSOPEN_CLOEXEC))
+        context = opened[-1]
+        _fs_call("fsconfig", context, FSCONFIG_SET_FD, b"pidns", None, opened[0])
+        _fs_call("fsconfig", context, FSCONFIG_SET_STRING, b"hidepid", b"invisible", 0)
+        _fs_call("fsconfig", context, FSCONFIG_CMD_CREATE, None, None, 0)
+        opened.append(_fs_call("fsmount", context, FSMOUNT_CLOEXEC,
+                               MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC))
+        _fs_call("move_mount", opened[-1], b"", AT_FDCWD, b"/proc", MOVE_MOUNT_F_EMPTY_PATH)
+    except OSError as exc:
+        return [f"per-check /proc: {exc.strerror or exc}; a check process sees the program's /proc"]
+    finally:
+        for fd in opened:
+            os.close(fd)
+    return []
+
+
+def back_to_mount_namespace(fd):
+    """Return to the mount namespace `fd` names (the zygote's own, after `mount_own_proc`)."""
+    _setns_fd(fd, CLONE_NEWNS, "setns(own mnt)")
+    os.chdir("/")
+
+
+_FS_SYSCALLS = {"move_mount": 429, "fsopen": 430, "fsconfig": 431, "fsmount": 432}  # x86_64
+FSOPEN_CLOEXEC, FSMOUNT_CLOEXEC = 1, 1
+FSCONFIG_SET_STRING, FSCONFIG_SET_FD, FSCONFIG_CMD_CREATE = 1, 5, 6
+MOUNT_ATTR_NOSUID, MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC = 0x2, 0x4, 0x8
+MOVE_MOUNT_F_EMPTY_PATH, AT_FDCWD = 4, -100
+
+
+def _fs_call(name, *args):
+    result = _libc.syscall(ctypes.c_long(_FS_SYSCALLS[name]), *(
+        ctypes.c_long(a) if isinstance(a, int) else a for a in args))
+    if result < 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"{name}: {os.strerror(errno)}")
+    return result
+
+
 # -- isolate_call ----------------------------------------------------------------------
 
 def isolate_call(keep_fds):
     """Make a freshly forked check process (C) a clean copy of the program, before any
     student code runs in it again.
 
-    Closes every descriptor but 0-2 and `keep_fds` (no pipe, socket or file the program
+    Leaves the program's mount namespace for a copy of its own (in which the trusted side
+    mounts the check process's own /proc: `mount_own_proc`); closes every descriptor but
+    0-2 and `keep_fds` (no pipe, socket or file the program
     opened reaches the check); unmaps every shared mapping but the NVIDIA driver's (memory
     shared with the program, or with an earlier check, cannot carry anything); resets
     every signal handler (SIGPIPE and SIGXFSZ stay ignored), the signal mask and the
@@ -393,6 +516,7 @@ def isolate_call(keep_fds):
     name leads to the read-only view); then stacks the call filter (no process creation,
     no socket, no signal or lock another process could see).
     """
+    _libc.unshare(CLONE_NEWNS)  # a mount namespace of its own, for its own /proc (mount_own_proc)
     _close_fds_except(keep_fds)
     _unmap_shared()
     _reset_signals()

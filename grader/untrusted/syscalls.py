@@ -31,15 +31,17 @@ in the zygote, long before any student code runs, and kept as compiled BPF bytes
     later);
   - the network: socket() of every family but AF_UNIX;
   - the kernel's own surface, as Docker's default profile and nsjail deployments refuse it:
-    namespaces and mounts (unshare, setns, mount, umount2, pivot_root, chroot, the new mount
-    API), io_uring (its requests bypass seccomp), bpf, keyring calls, userfaultfd,
+    namespaces and mounts (setns, mount, umount2, pivot_root, chroot, the new mount API, and
+    every unshare but of a PID or mount namespace alone: the two each check process gets,
+    grader.untrusted.jail.fork_check and isolate_call; a mount namespace is of no use to a
+    process that cannot mount, and a nested PID namespace stays inside the program's), io_uring (its requests bypass seccomp), bpf, keyring calls, userfaultfd,
     perf_event_open, kexec, modules, reboot, swap, acct, quotas, file handles, iopl/ioperm,
     personality other than 0, clock and syslog calls; prctl(PR_SET_DUMPABLE) (every
     process stays not dumpable: none of the uid can read another's memory or reopen its
     descriptors through /proc).
 * the **call filter** (`install_call_filter`), stacked on top in each check's process (C)
   by the engine's code there (which the student can replace: it narrows what an honest C
-  can do by accident; nothing relies on it): no clone without CLONE_THREAD at all, no new socket, no
+  can do by accident; nothing relies on it): no clone without CLONE_THREAD at all, no unshare, no new socket, no
   signal to another process, no file lock (flock, fcntl locks: a lock is one bit another
   process can see), and no scheduling, priority or rlimit change aimed at another process
   (each is a value a same-uid process can read back).
@@ -59,6 +61,7 @@ import pyseccomp
 
 SIGCHLD = 17
 CLONE_THREAD = 0x00010000
+CLONE_NEWNS, CLONE_NEWPID = 0x00020000, 0x20000000
 CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID = 0x00200000, 0x01000000
 FORK_FLAGS = SIGCHLD | CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID  # glibc fork()'s clone
 AF_UNIX = 1
@@ -78,7 +81,7 @@ REFUSED_ALWAYS = (
     "semget", "semop", "semtimedop", "semctl",
     "mq_open", "mq_unlink", "mq_timedsend", "mq_timedreceive", "mq_notify", "mq_getsetattr",
     "mknod", "mknodat",
-    "unshare", "setns", "mount", "umount2", "pivot_root", "chroot", "move_mount", "open_tree",
+    "setns", "mount", "umount2", "pivot_root", "chroot", "move_mount", "open_tree",
     "fsopen", "fsmount", "fsconfig", "fspick", "mount_setattr",
     "io_uring_setup", "io_uring_enter", "io_uring_register",
     "bpf", "keyctl", "add_key", "request_key", "userfaultfd", "perf_event_open",
@@ -117,12 +120,21 @@ def _refuse_process_creation_except(f, pattern):
         f.add_rule(_eperm(), "clone", pyseccomp.Arg(0, pyseccomp.MASKED_EQ, CLONE_THREAD | bit, wanted))
 
 
+def _refuse_unshare_except(f, allowed):
+    """EPERM for every unshare with a flag outside `allowed` (one rule per such bit; the
+    kernel refuses any flag above the lower 32 bits itself)."""
+    for bit in (1 << i for i in range(32)):
+        if not allowed & bit:
+            f.add_rule(_eperm(), "unshare", pyseccomp.Arg(0, pyseccomp.MASKED_EQ, bit, bit))
+
+
 def _program_filter(cuda):
     f = pyseccomp.SyscallFilter(pyseccomp.ALLOW)
     for name in REFUSED_ALWAYS:
         f.add_rule(_eperm(), name)
     f.add_rule(pyseccomp.ERRNO(errno.ENOSYS), "clone3")
     _refuse_process_creation_except(f, FORK_FLAGS)
+    _refuse_unshare_except(f, CLONE_NEWPID | CLONE_NEWNS)
     f.add_rule(_eperm(), "socket", pyseccomp.Arg(0, pyseccomp.NE, AF_UNIX))
     f.add_rule(_eperm(), "personality", pyseccomp.Arg(0, pyseccomp.NE, 0))
     # Stays not dumpable (jail.lock_down): no process of the uid reads another's memory or
@@ -137,6 +149,7 @@ def _program_filter(cuda):
 def _call_filter():
     f = pyseccomp.SyscallFilter(pyseccomp.ALLOW)
     _refuse_process_creation_except(f, None)
+    f.add_rule(_eperm(), "unshare")
     f.add_rule(_eperm(), "socket")
     f.add_rule(_eperm(), "flock")
     for command in (F_GETLK, F_SETLK, F_SETLKW, F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW, F_SETLEASE):

@@ -77,7 +77,9 @@ def _answer(request, fds, control_fd):
         _kill_uid(request["uid"])
         return {"killed": True}
     if request["op"] == "freeze":
-        return {"weakened": _freeze(request["pid"])}
+        return {"weakened": _in_root_helper(_freeze_writable, request["pid"])}
+    if request["op"] == "own_proc":
+        return {"weakened": _mount_own_proc(request["pid"])}
     return {"error": f"unknown request {request['op']!r}"}
 
 
@@ -108,7 +110,7 @@ def _spawn(request, fds, control_fd):
             sock = socket.socket(fileno=call_fd)
             weakened += _program_filter()
             wire.send(sock, {"hello": True, "weakened": weakened})
-            child.serve_submission(sock, fork=syscalls.grader_fork, isolate=jail.isolate_call)
+            child.serve_submission(sock, fork=jail.fork_check, isolate=jail.isolate_call)
         except BaseException:
             traceback.print_exc()
         finally:
@@ -118,19 +120,46 @@ def _spawn(request, fds, control_fd):
     return pid
 
 
-def _freeze(pid):
-    """Make a submission's writable mounts read-only, from a short-lived fork of the zygote
-    (which has the privileges the sandbox dropped): after its program, no check can leave a
-    file for another."""
+def _freeze_writable(pid):
+    """Make a submission's writable mounts read-only once its program has run: after it, no
+    check can leave a file for another."""
     freeze_writable = getattr(jail, "freeze_writable", None)
     if freeze_writable is None:
         return ["read-only file system after the program: not available"]
+    return freeze_writable(pid)
+
+
+def _mount_own_proc(pid):
+    """A check process's own /proc (grader.untrusted.jail.mount_own_proc): as root with one
+    thread, here, entering its mount namespace and coming back (a fork of this process, with
+    torch's pages, would cost more than the rest of a check's start); else in a helper. A
+    zygote that cannot come back ends (the next grading starts another)."""
+    if os.geteuid() != 0 or len(os.listdir("/proc/self/task")) != 1:
+        return _in_root_helper(jail.mount_own_proc, pid)
+    if _mount_own_proc.home is None:
+        _mount_own_proc.home = os.open("/proc/self/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        return jail.mount_own_proc(pid)
+    finally:
+        try:
+            jail.back_to_mount_namespace(_mount_own_proc.home)
+        except OSError:
+            os._exit(1)
+
+
+_mount_own_proc.home = None
+
+
+def _in_root_helper(work, pid):
+    """`work(pid)` in a short-lived fork of the zygote, which has the privileges the sandbox
+    dropped (and one thread, for setns into its namespaces); returns its list of what the
+    kernel refused."""
     reader, writer = os.pipe()
     helper = os.fork()
     if helper == 0:
         os.close(reader)
         try:
-            weakened = freeze_writable(pid)
+            weakened = work(pid)
             os.write(writer, json.dumps(weakened).encode())
         finally:
             os._exit(0)
@@ -140,7 +169,7 @@ def _freeze(pid):
     try:
         return list(json.loads(data))
     except ValueError:
-        return ["read-only file system after the program: the helper failed"]
+        return [f"{work.__name__}: the helper failed"]
 
 
 def _kill_uid(uid):
