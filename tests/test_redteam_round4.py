@@ -5,35 +5,44 @@ making the same mistake openly, on every assignment.
 Each attack is a notebook in tests/redteam4/ (its answer cells; see the README there), graded
 through grader.engine.grading.grade in the real sandbox next to its honest twin:
 
-1. routes to torch's convolution and pooling (a1 corr2d, a2's four exercises, a4 pool2d):
-   attribute chains through modules that re-export others (typing.operator, logging.sys,
-   dataclasses.inspect, os.path.sys, pkgutil.importlib), names built at run time
-   (pydoc.locate, pkgutil.resolve_name, string.Formatter.get_field, attrgetter, methodcaller,
-   functools.reduce(getattr, ...), a pickle's GLOBAL), structure the reader must follow
+1. 43 routes to torch's convolution and pooling (a1 corr2d, a2's four exercises, one route
+   per exercise, and a4 pool2d; 15 of them, one grading each, marked slow): attribute chains through modules that re-export others
+   (typing.operator, logging.sys, dataclasses.inspect, os.path.sys, pkgutil.importlib,
+   timeit.gc, dataclasses.builtins), names resolved at run time (pydoc.locate,
+   pkgutil.resolve_name, logging.config's resolve, string.Formatter.get_field, attrgetter,
+   methodcaller, functools.reduce(getattr, ...), a pickle's GLOBAL, annotations evaluated by
+   typing.get_type_hints and inspect.signature), structure the reader must follow
    (decorators, metaclasses, descriptors, __init_subclass__, default arguments, closures armed
    from outside, class attributes, functools.partial), nn.Conv2d / nn.MaxPool2d built inside,
-   Tensor.unfold, torch.ops.aten, torch._C._nn, torch.nn.grad, the CPU kernels under
-   aten::convolution (thnn_conv2d, mkldnn_convolution), torch's decomposition table (im2col and
-   max pooling written in indexing: no kernel runs), NumPy's sliding windows. Each scores no
-   more than calling F.conv2d / F.max_pool2d openly, and is judged a forbidden shortcut
+   Tensor.unfold, torch.ops.aten, torch._C._nn, torch.nn.grad, F.interpolate's area mode, the
+   CPU kernels under aten::convolution (thnn_conv2d, slow_conv_transpose2d,
+   mkldnn_convolution), torch's decomposition table (im2col and max pooling written in
+   indexing: no kernel runs), NumPy's windows and correlate; and the grader's second line at
+   run time bypassed (a thread; tensors in oneDNN's layout, whose backend has kernels of its
+   own), disarmed (the guard found by gc and disarmed, its Library destroyed, mode stacks
+   popped) or probed (a throwaway call whose record is erased, the honest way where it raises). Each scores no more than
+   calling F.conv2d / F.max_pool2d openly, and is judged a forbidden shortcut for its own code
    (statically, or caught at run time);
 2. honest habits the rule must not punish: windows by as_strided, the correlation theorem with
    torch.fft, `_pair` from torch.nn.modules.utils, an exception subclass of ValueError;
-3. no check can be told apart: every check process of a1, a3, a4 and a5 reports the same
-   pid, ppid, process group, descriptors, threads, visible processes, rlimits and socket
-   inodes (relative to the program's); and the 600-thread pid-counter attack (the first check
-   pushes the pid namespace's counter past 500, later checks answer right) gains nothing;
+3. no check can be told apart: every check process of a3, a4 and a5 reports the same pid,
+   ppid, process group, session, descriptors, threads, visible processes, rlimits and
+   pipe/socket inodes (relative to the program's); the 600-thread pid-counter attack (the
+   first check pushes the pid namespace's counter past 500, later checks answer right) gains
+   nothing;
 4. no reference from the judged process: a2's corr2d_multi_in replaying what the composite
-   returned, and corr2d_padded_strided replaying its pair-argument answer for ints;
-   a3's conv_output_size recognising the excuse probe by its five positional arguments;
+   returned, corr2d_padded_strided replaying its pair-argument answer for ints, a3's
+   conv_output_size recognising the excuse probe by its five positional arguments;
 5. a reply whose safetensors header is valid but whose data offsets point past the end:
-   grade() still returns a result.
+   grade() still returns a result;
+6. the modules a notebook names are not imported by the grading process to resolve them.
 
-About 3 minutes on two busy cores (some 40 gradings, most of them one exercise with stubs).
+About 4 minutes on two busy cores (some 30 gradings); the slow routes add about 2.
 """
 
 import functools
 import re
+import sys
 import time
 from pathlib import Path
 
@@ -114,62 +123,89 @@ def assert_no_gain(attack, honest, *exercises):
         f"{points(honest, *exercises)}; checks only the attack passes: {gained}")
 
 
-def judged_forbidden(result, exercise):
-    """The result calls `exercise` a forbidden shortcut (found in its source or at run time)."""
+def judged_forbidden(result, exercise, not_for=()):
+    """The result calls `exercise` a forbidden shortcut (found in its source or at run time),
+    for a reason that names none of the cells in `not_for` (another route's cell in the same
+    notebook: a finding there must not stand in for one here)."""
     texts = list(result.get("notes", [])) + [t.get("output") or "" for t in result["tests"]
                                              if t["exercise"] == exercise]
-    return any(f"`{exercise}`" in text and "forbidden" in text for text in texts)
+    return any(f"`{exercise}`" in text and "forbidden" in text
+               and not any(f"({other}, line" in text for other in not_for) for text in texts)
 
 
 # -- 1. routes to torch's convolution and pooling --------------------------------------
 
-# notebook -> the exercise it answers through the route
+PS, MI, MIO, ONE = "corr2d_padded_strided", "corr2d_multi_in", "corr2d_multi_in_out", "corr2d_multi_in_out_1x1"
+# notebook -> {exercise: the route it takes}; a2's notebooks take one route per exercise, each
+# written in that exercise's own cell (a finding must name that cell: see judged_forbidden)
 ROUTES = {
-    # attribute chains through modules that re-export others, and names built at run time
-    "a1_getattr_static": "corr2d",         # dataclasses.inspect.getattr_static(os.path.sys.modules[...], "conv2d")
-    "a1_pydoc_locate": "corr2d",           # pydoc.locate("torch.nn.functional.conv" + "2d")
-    "a1_default_argument": "corr2d",       # a default argument: typing.operator.attrgetter("nn.functional.conv2d")(torch)
-    "a1_nn_grad": "corr2d",                # torch.nn.grad.conv2d_weight through pkgutil.importlib and attrgetter
-    "a1_ops_aten": "corr2d",               # torch.ops.aten.convolution: pkgutil.resolve_name("torch:ops")
-    "a1_pickle": "corr2d",                 # a pickle's GLOBAL opcode (multiprocessing.reduction.ForkingPickler)
-    "a1_conv_module": "corr2d",            # nn.Conv2d built inside, found by string.Formatter().get_field
-    "a2_methodcaller": "corr2d_padded_strided",   # logging.sys.modules["importlib"], typing.operator.methodcaller
-    "a2_format_field": "corr2d_multi_in",         # string.Formatter().get_field("0.nn.functional.conv2d", ...)
-    "a2_reduce_getattr": "corr2d_multi_in_out",   # functools.reduce(getattr, (..., "con" + "v2d"), torch)
-    "a2_ops_attrgetter": "corr2d_multi_in_out_1x1",  # typing.operator.attrgetter("ops.aten.conv2d")(torch)
-    "a4_attrgetter": "pool2d",             # typing.operator.attrgetter("nn.functional.max_pool2d")(logging.sys.modules["torch"])
-    "a4_pool_modules": "pool2d",           # nn.MaxPool2d / nn.AvgPool2d built inside, by pydoc.locate
-    "a4_unfold_methodcaller": "pool2d",    # Tensor.unfold by typing.operator.methodcaller("un" + "fold", ...)
-    # structure the reader must follow, with F.conv2d spelled plainly
-    "a1_metaclass": "corr2d",              # class corr2d(metaclass=M): M.__call__ convolves
-    "a1_descriptor": "corr2d",             # a descriptor's __get__ hands out F.conv2d
-    "a1_init_subclass": "corr2d",          # __init_subclass__ stores F.conv2d on the subclass
-    "a1_decorator": "corr2d",              # a decorator replaces the honest loop
-    "a1_closure_armed": "corr2d",          # a closure cell filled by a top-level call of a sibling closure
-    "a1_class_attribute": "corr2d",        # staticmethod(F.conv2d) as a class attribute
-    "a1_partial": "corr2d",                # functools.partial(F.conv2d, ...)
-    # kernels below the entry points, and code with no kernel at all
-    "a1_slow_kernel": "corr2d",            # torch._C._nn.thnn_conv2d (aten::_slow_conv2d_forward)
-    "a1_mkldnn": "corr2d",                 # torch.mkldnn_convolution for float32, a loop for float64
-    "a4_c_nn": "pool2d",                   # torch._C._nn.max_pool2d_with_indices / avg_pool2d
-    "a1_decomposition": "corr2d",          # torch._decomp.decompositions.im2col: indexing, no kernel
-    "a4_decomposition": "pool2d",          # torch._decomp's max_pool2d_with_indices and im2col
-    "a1_numpy_windows": "corr2d",          # numpy.lib.stride_tricks.sliding_window_view
+    "a2_chains": {  # attribute chains through modules that re-export others, names built at run time
+        PS: "typing.operator.methodcaller('conv' + '2d', ...)(F)",
+        MI: "string.Formatter().get_field('0.nn.functional.conv2d', (torch,), {})",
+        MIO: "functools.reduce(getattr, ('nn', 'functional', 'con' + 'v2d'), torch)",
+        ONE: "dataclasses.inspect.getattr_static(F, 'conv' + '2d')"},
+    "a2_structure": {  # structure the reader must follow, F.conv2d spelled plainly
+        PS: "a decorator replaces the function", MI: "a metaclass's __call__",
+        MIO: "a descriptor's __get__ hands out F.conv2d", ONE: "__init_subclass__ stores F.conv2d"},
+    "a2_values": {  # the function held in a value
+        PS: "a default argument (typing.operator.attrgetter)", MI: "a class attribute (staticmethod)",
+        MIO: "a closure cell filled by a top-level call of its sibling", ONE: "functools.partial(F.conv2d)"},
+    "a2_names": {  # names resolved by library code at run time
+        PS: "pydoc.locate", MI: "logging.config.BaseConfigurator.resolve",
+        MIO: "typing.get_type_hints of the annotation 'F.conv2d'", ONE: "a pickle's GLOBAL (ForkingPickler.loads)"},
+    "a2_second_line": {  # torch's kernels replaced in the check process: bypassed, disarmed, probed
+        PS: "the convolution in a thread of its own",
+        MI: "the grader's guard disarmed, every torch.library.Library destroyed, mode stacks popped",
+        MIO: "a throwaway convolution first; where it raises, its record erased and the honest way taken",
+        ONE: "X in oneDNN's layout (.to_mkldnn()): the MkldnnCPU backend's kernel"},
+    # the issue's three spellings
+    "a1_getattr_static": {"corr2d": "dataclasses.inspect.getattr_static(os.path.sys.modules['torch.nn.functional'], 'conv2d')"},
+    "a1_format_field": {"corr2d": "string.Formatter().get_field('0.nn.functional.conv2d', (logging.sys.modules['torch'],), {})"},
+    "a4_attrgetter": {"pool2d": "typing.operator.attrgetter('nn.functional.max_pool2d')(logging.sys.modules['torch'])"},
+    # below the second line, and kernels it does not replace
+    "a1_decomposition": {"corr2d": "torch._decomp.decompositions.im2col (pkgutil.resolve_name): indexing, no kernel"},
+    "a4_config_decomposition": {"pool2d": "torch._decomp's pooling, found by logging.config's resolve: no kernel"},
+    "a1_mkldnn_layout": {"corr2d": "X in oneDNN's layout: F.conv2d on the MkldnnCPU backend"},
+    "a4_mkldnn_layout": {"pool2d": "X in oneDNN's layout: F.max_pool2d / F.avg_pool2d on the MkldnnCPU backend"},
+    "a1_numpy_correlate": {"corr2d": "numpy.correlate row by row, numpy found by logging.config's resolve"},
 }
-# the honest twin: the same exercise calling torch openly (the course's policy voids it)
+# one grading each (a finding they make counts for every exercise of a notebook, or they are
+# the only exercise with the rule): marked slow, the routes above cover each class
+SLOW_ROUTES = {
+    "a1_importlib_methodcaller": {"corr2d": "logging.sys.modules['importlib'].import_module, typing.operator.methodcaller"},
+    "a1_timeit_gc": {"corr2d": "timeit.gc.get_objects()"},
+    "a1_builtins_eval": {"corr2d": "dataclasses.builtins.eval('F.con' + 'v2d')"},
+    "a1_pkgutil_importlib": {"corr2d": "pkgutil.importlib.import_module(...).__getattribute__('conv' + '2d')"},
+    "a1_conv_module": {"corr2d": "nn.Conv2d built inside (string.Formatter().get_field), its weight swapped for K"},
+    "a1_nn_grad": {"corr2d": "torch.nn.grad.conv2d_weight through pkgutil.importlib and attrgetter"},
+    "a1_ops_aten": {"corr2d": "torch.ops.aten.convolution from pkgutil.resolve_name('torch:ops')"},
+    "a1_slow_kernel": {"corr2d": "torch._C._nn.thnn_conv2d (aten::_slow_conv2d_forward)"},
+    "a1_numpy_windows": {"corr2d": "numpy.lib.stride_tricks.sliding_window_view"},
+    "a4_pool_modules": {"pool2d": "nn.MaxPool2d / nn.AvgPool2d built inside, by pydoc.locate"},
+    "a4_unfold_methodcaller": {"pool2d": "Tensor.unfold by typing.operator.methodcaller('un' + 'fold')"},
+    "a4_c_nn": {"pool2d": "torch._C._nn.max_pool2d_with_indices / avg_pool2d"},
+    "a4_decomposition": {"pool2d": "torch._decomp's max_pool2d_with_indices and im2col (pkgutil.resolve_name)"},
+    "a4_type_hints_decomposition": {"pool2d": "inspect.signature(eval_str=True) naming torch._decomp's pooling"},
+    "a4_interpolate_area": {"pool2d": "F.interpolate(mode='area') (adaptive average pooling) where tiles divide"},
+}
+# the honest twin: the same exercises calling torch openly (the course's policy voids them)
 OPEN_CALL = {"a1_cross_correlation": "honest_a1_f_conv2d", "a2_padding_stride_channels": "honest_a2_f_conv2d",
              "a4_pooling": "honest_a4_f_pool2d"}
+ROUTE_CASES = [pytest.param(notebook, exercise, id=f"{notebook}-{exercise}",
+                            marks=[pytest.mark.slow] if notebook in SLOW_ROUTES else [])
+               for notebook, routes in {**ROUTES, **SLOW_ROUTES}.items() for exercise in routes]
 
 
-@pytest.mark.parametrize("route", sorted(ROUTES))
-def test_a_route_to_torchs_kernels_earns_no_more_than_calling_them_openly(route):
-    exercise = ROUTES[route]
-    attack, honest = graded(route), graded(OPEN_CALL[assignment_of(route)])
+@pytest.mark.parametrize("notebook, exercise", ROUTE_CASES)
+def test_a_route_to_torchs_kernels_earns_no_more_than_calling_them_openly(notebook, exercise):
+    attack, honest = graded(notebook), graded(OPEN_CALL[assignment_of(notebook)])
     assert judged_forbidden(honest, exercise), dumps(honest)
     assert_no_gain(attack, honest, exercise)
-    assert judged_forbidden(attack, exercise), (
-        f"`{exercise}` reaches torch's kernel through {route} and is not called a forbidden shortcut: "
-        + dumps(attack))
+    routes = {**ROUTES, **SLOW_ROUTES}[notebook]
+    others = [e for e in routes if e != exercise]
+    assert judged_forbidden(attack, exercise, not_for=others), (
+        f"`{exercise}` reaches torch's kernel ({routes[exercise]}) and is not called a "
+        "forbidden shortcut for its own code: " + dumps(attack))
 
 
 # -- 2. honest habits -------------------------------------------------------------------
@@ -200,7 +236,7 @@ def test_an_honest_habit_costs_at_most_its_one_check(name):
 FINGERPRINT = re.compile(r"FINGERPRINT<[^>]*>")
 
 
-@pytest.mark.parametrize("assignment", ["a1", "a3", "a4", "a5"])
+@pytest.mark.parametrize("assignment", ["a3", "a4", "a5"])
 def test_every_check_process_looks_the_same(assignment):
     """The answer raises with everything its process can read about itself (not the clock):
     one reading, however many checks call it."""
@@ -243,3 +279,22 @@ def test_a_reply_with_offsets_past_the_end_still_yields_a_result():
         pytest.fail(f"grade() raised {type(exc).__name__}: {exc}")
     assert "note: the engine's replies now carry" in result.get("stdout", ""), dumps(result)
     assert result["tests"] and points(result, "corr2d") == 0, dumps(result)
+
+
+# -- 6. the trusted side and what the source names ---------------------------------------
+
+def imported_while_grading(name):
+    """Modules the grading process (this one) imported while it graded notebook `name`."""
+    graded(OPEN_CALL["a1_cross_correlation"])  # what any grading imports is imported
+    before = set(sys.modules)
+    grade(make_submission(assignment_of(name), answer_cells(name), reference=False), assignment_of(name),
+          limits=LIMITS, seed=SEED)
+    return sorted(set(sys.modules) - before)
+
+
+def test_the_modules_a_notebook_names_are_not_imported_by_the_grader():
+    """A rule that resolves names by importing them would run, in the process that makes every
+    verdict, whatever a named module does on import."""
+    imported = imported_while_grading("a1_names_modules")
+    named = [m for m in imported if m in ("this", "__hello__") or m.startswith(("torch._inductor", "torch._dynamo"))]
+    assert not named, f"the grading process imported {named} (and {len(imported)} modules in all)"
