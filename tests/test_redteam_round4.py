@@ -5,24 +5,24 @@ making the same mistake openly, on every assignment.
 Each attack is a notebook in tests/redteam4/ (its answer cells; see the README there), graded
 through grader.engine.grading.grade in the real sandbox next to its honest twin:
 
-1. 43 routes to torch's convolution and pooling (a1 corr2d, a2's four exercises, one route
-   per exercise, and a4 pool2d; 15 of them, one grading each, marked slow): attribute chains through modules that re-export others
-   (typing.operator, logging.sys, dataclasses.inspect, os.path.sys, pkgutil.importlib,
-   timeit.gc, dataclasses.builtins), names resolved at run time (pydoc.locate,
-   pkgutil.resolve_name, logging.config's resolve, string.Formatter.get_field, attrgetter,
-   methodcaller, functools.reduce(getattr, ...), a pickle's GLOBAL, annotations evaluated by
-   typing.get_type_hints and inspect.signature), structure the reader must follow
-   (decorators, metaclasses, descriptors, __init_subclass__, default arguments, closures armed
-   from outside, class attributes, functools.partial), nn.Conv2d / nn.MaxPool2d built inside,
-   Tensor.unfold, torch.ops.aten, torch._C._nn, torch.nn.grad, F.interpolate's area mode, the
-   CPU kernels under aten::convolution (thnn_conv2d, slow_conv_transpose2d,
-   mkldnn_convolution), torch's decomposition table (im2col and max pooling written in
-   indexing: no kernel runs), NumPy's windows and correlate; and the grader's second line at
-   run time bypassed (a thread; tensors in oneDNN's layout, whose backend has kernels of its
-   own), disarmed (the guard found by gc and disarmed, its Library destroyed, mode stacks
-   popped) or probed (a throwaway call whose record is erased, the honest way where it raises). Each scores no more than
-   calling F.conv2d / F.max_pool2d openly, and is judged a forbidden shortcut for its own code
-   (statically, or caught at run time);
+1. 43 routes to torch's convolution and pooling (a1 corr2d, a2's four exercises with one
+   route each, a4 pool2d; 15 of them, one grading each, marked slow): attribute chains
+   through modules that re-export others (typing.operator, logging.sys, dataclasses.inspect,
+   os.path.sys, pkgutil.importlib, timeit.gc, dataclasses.builtins); names resolved at run
+   time (pydoc.locate, pkgutil.resolve_name, logging.config's resolve,
+   string.Formatter.get_field, attrgetter, methodcaller, functools.reduce(getattr, ...), a
+   pickle's GLOBAL, annotations evaluated by typing.get_type_hints and inspect.signature);
+   structure the reader must follow (decorators, metaclasses, descriptors,
+   __init_subclass__, default arguments, closures armed from outside, class attributes,
+   functools.partial); nn.Conv2d / nn.MaxPool2d built inside, Tensor.unfold, torch.ops.aten,
+   torch._C._nn, torch.nn.grad, F.interpolate's area mode, the CPU kernels under
+   aten::convolution (thnn_conv2d); torch's decomposition table (im2col and max pooling
+   written in indexing: no kernel runs); NumPy's windows and correlate; and the grader's
+   second line at run time bypassed (a thread; tensors in oneDNN's layout, whose backend has
+   kernels of its own), disarmed (the guard found by gc and disarmed, its Library destroyed,
+   mode stacks popped) or probed (a throwaway call whose record is erased, the honest way
+   where it raises). Each scores no more than calling F.conv2d / F.max_pool2d openly, and is
+   judged a forbidden shortcut for its own code (statically, or caught at run time);
 2. honest habits the rule must not punish: windows by as_strided, the correlation theorem with
    torch.fft, `_pair` from torch.nn.modules.utils, an exception subclass of ValueError;
 3. no check can be told apart: every check process of a3, a4 and a5 reports the same pid,
@@ -223,7 +223,7 @@ HONEST_HABITS = {
 @pytest.mark.parametrize("name", sorted(HONEST_HABITS))
 def test_an_honest_habit_costs_at_most_its_one_check(name):
     exercise, may_lose = HONEST_HABITS[name]
-    result = graded(name)
+    result = graded(name, reference=name.startswith("fair_a3"))
     assert not judged_forbidden(result, exercise), dumps(result)
     lost = max_points(result, exercise) - points(result, exercise)
     failed = [(t["id"], t.get("output")) for t in result["tests"]
@@ -240,13 +240,16 @@ FINGERPRINT = re.compile(r"FINGERPRINT<[^>]*>")
 def test_every_check_process_looks_the_same(assignment):
     """The answer raises with everything its process can read about itself (not the clock):
     one reading, however many checks call it."""
-    result = graded(f"fingerprint_{assignment}")
+    # a3's demonstration cells loop long on stubs that raise: its other answers are the reference
+    result = graded(f"fingerprint_{assignment}", reference=assignment == "a3")
     seen = {}
     for test in result["tests"]:
         for reading in set(FINGERPRINT.findall(test.get("output") or "")):
             seen.setdefault(reading, []).append(test["id"])
     assert sum(len(ids) for ids in seen.values()) >= 3, dumps(result)
-    assert len(seen) == 1, "checks tell themselves apart:\n" + "\n".join(
+    fields = [dict(re.findall(r"(\w+)=(\S+?)(?= \w+=|>)", reading)) for reading in seen]
+    differ = sorted({key for reading in fields for key in reading if reading[key] != fields[0].get(key)})
+    assert len(seen) == 1, f"checks tell themselves apart by {differ}:\n" + "\n".join(
         f"{reading} in {ids}" for reading, ids in seen.items())
 
 
