@@ -5,7 +5,7 @@ making the same mistake openly, on every assignment.
 Each attack is a notebook in tests/redteam4/ (its answer cells; see the README there), graded
 through grader.engine.grading.grade in the real sandbox next to its honest twin:
 
-1. 43 routes to torch's convolution and pooling (a1 corr2d, a2's four exercises with one
+1. 44 routes to torch's convolution and pooling (a1 corr2d, a2's four exercises with one
    route each, a4 pool2d; 15 of them, one grading each, marked slow): attribute chains
    through modules that re-export others (typing.operator, logging.sys, dataclasses.inspect,
    os.path.sys, pkgutil.importlib, timeit.gc, dataclasses.builtins); names resolved at run
@@ -19,9 +19,9 @@ through grader.engine.grading.grade in the real sandbox next to its honest twin:
    aten::convolution (thnn_conv2d); torch's decomposition table (im2col and max pooling
    written in indexing: no kernel runs); NumPy's windows and correlate; and the grader's
    second line at run time bypassed (a thread; tensors in oneDNN's layout, whose backend has
-   kernels of its own), disarmed (the guard found by gc and disarmed, its Library destroyed,
-   mode stacks popped) or probed (a throwaway call whose record is erased, the honest way
-   where it raises). Each scores no more than calling F.conv2d / F.max_pool2d openly, and is
+   kernels of its own; the dispatch key a guard sits on excluded, in a custom autograd
+   Function's forward and backward), silenced (the guard found by gc, disarmed and
+   uninstalled, its Library destroyed, mode stacks popped) or its record erased. Each scores no more than calling F.conv2d / F.max_pool2d openly, and is
    judged a forbidden shortcut for its own code (statically, or caught at run time);
 2. honest habits the rule must not punish: windows by as_strided, the correlation theorem with
    torch.fft, `_pair` from torch.nn.modules.utils, an exception subclass of ValueError;
@@ -153,16 +153,17 @@ ROUTES = {
     "a2_names": {  # names resolved by library code at run time
         PS: "pydoc.locate", MI: "logging.config.BaseConfigurator.resolve",
         MIO: "typing.get_type_hints of the annotation 'F.conv2d'", ONE: "a pickle's GLOBAL (ForkingPickler.loads)"},
-    "a2_second_line": {  # torch's kernels replaced in the check process: bypassed, disarmed, probed
+    "a2_second_line": {  # the run-time line (a guard at torch's dispatcher) bypassed, silenced, erased
         PS: "the convolution in a thread of its own",
-        MI: "the grader's guard disarmed, every torch.library.Library destroyed, mode stacks popped",
-        MIO: "a throwaway convolution first; where it raises, its record erased and the honest way taken",
-        ONE: "X in oneDNN's layout (.to_mkldnn()): the MkldnnCPU backend's kernel"},
+        MI: "the guard found by gc: disarmed, uninstalled, its Library destroyed, mode stacks popped",
+        MIO: "torch's convolution, then every noted route erased (gc)",
+        ONE: "torch._C._AutoDispatchBelowADInplaceOrView: below the key a noting kernel sits on"},
     # the issue's three spellings
     "a1_getattr_static": {"corr2d": "dataclasses.inspect.getattr_static(os.path.sys.modules['torch.nn.functional'], 'conv2d')"},
     "a1_format_field": {"corr2d": "string.Formatter().get_field('0.nn.functional.conv2d', (logging.sys.modules['torch'],), {})"},
     "a4_attrgetter": {"pool2d": "typing.operator.attrgetter('nn.functional.max_pool2d')(logging.sys.modules['torch'])"},
     # below the second line, and kernels it does not replace
+    "a1_key_excluded": {"corr2d": "ADInplaceOrView excluded (ExcludeDispatchKeyGuard) in forward and backward"},
     "a1_decomposition": {"corr2d": "torch._decomp.decompositions.im2col (pkgutil.resolve_name): indexing, no kernel"},
     "a4_config_decomposition": {"pool2d": "torch._decomp's pooling, found by logging.config's resolve: no kernel"},
     "a1_mkldnn_layout": {"corr2d": "X in oneDNN's layout: F.conv2d on the MkldnnCPU backend"},
