@@ -24,15 +24,19 @@ _GUARD_METHODS = ("arm", "install", "disarm", "uninstall")
 
 
 def _watchers():
-    """Objects that may watch torch in this process, once per process: a guard of the
-    grader's (an instance of a class that can arm, install or disarm) and torch.library.Library
-    objects; found by gc, the heap the sandbox froze thawed first."""
+    """Objects that may watch torch in this process: instances of the classes of the grader's
+    sandbox module that can arm, install or disarm (its guard), and torch.library.Library
+    objects; found as the referrers of those classes (gc, the frozen heap thawed first)."""
     gc = _resolve("gc")
-    gc.unfreeze()  # objects made before the sandbox froze the heap are hidden from get_objects
-    objects = gc.get_objects()
-    kinds = {kind for kind in set(map(type, objects)) if isinstance(kind, type) and (
-        kind.__name__ == "Library" or any(name in vars(kind) for name in _GUARD_METHODS))}
-    return [obj for obj in objects if type(obj) in kinds]
+    gc.unfreeze()  # objects made before the sandbox froze the heap are hidden from gc
+    classes = [_resolve("torch.library.Library")]
+    try:
+        child = _resolve("grader.untrusted.child")
+        classes += [value for value in vars(child).values() if isinstance(value, type)
+                    and any(name in vars(value) for name in _GUARD_METHODS)]
+    except Exception:
+        pass
+    return [obj for obj in gc.get_referrers(*classes) if type(obj) in classes]
 
 
 _silenced = set()
