@@ -54,7 +54,9 @@ from submissions import dumps, make_submission
 
 ASSIGNMENTS = {"a1": "a1_cross_correlation", "a2": "a2_padding_stride_channels", "a3": "a3_output_shapes",
                "a4": "a4_pooling", "a5": "a5_lenet"}
-LIMITS = Limits(call_seconds=5, program_seconds=20, submission_seconds=40, memory_bytes=512 << 20)
+# generous on time: a3's demonstration cells take a minute on a loaded machine, and a notebook
+# that never ran proves nothing (ran() refuses it)
+LIMITS = Limits(call_seconds=5, program_seconds=60, submission_seconds=120, memory_bytes=512 << 20)
 ATTACKS = Path(__file__).parent / "redteam4"
 SEED = 20261207  # fixed, so an attack and its twin face the same hidden inputs
 
@@ -101,6 +103,14 @@ def graded(name, reference=False):
     return result
 
 
+def ran(result):
+    """The notebook's program ran, so its checks judged the answers (else a comparison of two
+    results proves nothing)."""
+    stopped = [t["output"] for t in result["tests"] if "could not be run" in (t.get("output") or "")]
+    assert not stopped, f"{result['assignment']}: {stopped[0]}"
+    return result
+
+
 def points(result, *exercises):
     return sum(t["score"] for t in result["tests"] if t["exercise"] in exercises)
 
@@ -116,6 +126,7 @@ def passed(result, *exercises):
 def assert_no_gain(attack, honest, *exercises):
     """The attack earns no more for `exercises` than the honest twin, which must itself lose
     points there (else the comparison proves nothing)."""
+    ran(attack), ran(honest)
     assert points(honest, *exercises) < max_points(honest, *exercises), dumps(honest)
     gained = sorted(set(passed(attack, *exercises)) - set(passed(honest, *exercises)))
     assert points(attack, *exercises) <= points(honest, *exercises), (
@@ -137,7 +148,9 @@ def judged_forbidden(result, exercise, not_for=()):
 
 PS, MI, MIO, ONE = "corr2d_padded_strided", "corr2d_multi_in", "corr2d_multi_in_out", "corr2d_multi_in_out_1x1"
 # notebook -> {exercise: the route it takes}; a2's notebooks take one route per exercise, each
-# written in that exercise's own cell (a finding must name that cell: see judged_forbidden)
+# written in that exercise's own cell, and none reaches what the rule counts against every
+# exercise of a program (sys.modules, gc, builtins): a finding for one exercise that names
+# another route's cell proves nothing for it (judged_forbidden)
 ROUTES = {
     "a2_chains": {  # attribute chains through modules that re-export others, names built at run time
         PS: "typing.operator.methodcaller('conv' + '2d', ...)(F)",
@@ -224,7 +237,7 @@ HONEST_HABITS = {
 @pytest.mark.parametrize("name", sorted(HONEST_HABITS))
 def test_an_honest_habit_costs_at_most_its_one_check(name):
     exercise, may_lose = HONEST_HABITS[name]
-    result = graded(name, reference=name.startswith("fair_a3"))
+    result = ran(graded(name, reference=name.startswith("fair_a3")))
     assert not judged_forbidden(result, exercise), dumps(result)
     lost = max_points(result, exercise) - points(result, exercise)
     failed = [(t["id"], t.get("output")) for t in result["tests"]
@@ -242,7 +255,7 @@ def test_every_check_process_looks_the_same(assignment):
     """The answer raises with everything its process can read about itself (not the clock):
     one reading, however many checks call it."""
     # a3's demonstration cells loop long on stubs that raise: its other answers are the reference
-    result = graded(f"fingerprint_{assignment}", reference=assignment == "a3")
+    result = ran(graded(f"fingerprint_{assignment}", reference=assignment == "a3"))
     seen = {}
     for test in result["tests"]:
         for reading in set(FINGERPRINT.findall(test.get("output") or "")):
