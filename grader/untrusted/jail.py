@@ -155,6 +155,10 @@ def lock_down(limits, keep_fds, visible_paths, *legacy):
         os.setgroups([])
         os.setgid(uid)
         os.setuid(uid)
+    # Again: the kernel clears the parent-death signal when a process's credentials change
+    # (the uid above, a user namespace's). Without it, a submission whose zygote was killed
+    # lives on, stopped, for good.
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     _prctl(PR_SET_NO_NEW_PRIVS, 1)
     _prctl(PR_SET_DUMPABLE, 0)
     _settle_environment()
