@@ -20,6 +20,7 @@ name asks for), devices from a fixed set, handles as bounded numbers, strings cl
 Shapes the sandbox reports as plain data are checked with `checked_shape`.
 """
 
+import contextlib
 import json
 import math
 import socket
@@ -53,7 +54,24 @@ DEVICES = frozenset(["cpu", "cuda"] + [f"cuda:{i}" for i in range(16)])
 
 
 class WireError(Exception):
-    """A message that breaks the format: too big, truncated, or not what it claims."""
+    """A message that breaks the format: too big, truncated, or not what it claims.
+
+    The one error `receive` and `decode` raise for what the other side sent, whatever
+    parser found the fault (JSON's, safetensors', torch's): see `refusing`."""
+
+
+@contextlib.contextmanager
+def refusing(what):
+    """Whatever the parsers raise on the other side's data is that data's fault: one WireError,
+    one sentence. (safetensors raises its own SafetensorError, a plain Exception, for offsets
+    past the end or overlapping data; json, ValueError or RecursionError; torch, RuntimeError.)"""
+    try:
+        yield
+    except WireError:
+        raise
+    except Exception as exc:
+        raise WireError(f"{what} could not be read ({type(exc).__name__}: "
+                        f"{_clipped(str(exc), 160)})") from None
 
 
 class MessageTooLarge(WireError):
@@ -124,6 +142,11 @@ def decode(data, tensors, place_tensor=None, resolve_handle=None):
     left whole here: the sandbox decodes the program's cells with this too; the trusted
     side clips what it is sent in grader.engine.student.) A tensor referred to twice counts twice
     towards MAX_MESSAGE_ELEMENTS: each reference may become a copy on its device."""
+    with refusing("the message's value"):
+        return _decode(data, tensors, place_tensor, resolve_handle)
+
+
+def _decode(data, tensors, place_tensor, resolve_handle):
     placed = [0]
 
     def walk(node, depth=0):
@@ -272,21 +295,26 @@ def send(sock, header, tensors=None):
 
 def receive(sock, limit=MAX_MESSAGE_BYTES, deadline=None, peer=None, header_limit=MAX_HEADER_BYTES):
     """Read one message: (header, tensors). Raises EOFError when the peer is gone, TimeoutError
-    when `deadline` (time.monotonic()) passes before the whole message is in."""
+    when `deadline` (time.monotonic()) passes before the whole message is in, OSError for the
+    socket's own faults, and WireError for anything wrong with what was sent."""
     reader = _Reader(sock, deadline, peer)
     header_len, blob_len = _FRAME.unpack(reader.exactly(_FRAME.size))
     if header_len > header_limit:
         raise WireError(f"message header of {header_len} bytes is over the {header_limit} byte limit")
     if header_len + blob_len > limit:
         raise WireError(f"message of {header_len + blob_len} bytes is over the {limit} byte limit")
-    try:
-        header = json.loads(reader.exactly(header_len))
-    except RecursionError:
-        raise WireError("message header nested too deeply") from None
-    if not isinstance(header, dict):
-        raise WireError("message header is not a JSON object")
-    _count_nodes(header)
-    tensors = load_checked(reader.exactly(blob_len)) if blob_len else {}
+    header_bytes = reader.exactly(header_len)
+    with refusing("the message's header"):
+        try:
+            header = json.loads(header_bytes)
+        except RecursionError:
+            raise WireError("message header nested too deeply") from None
+        if not isinstance(header, dict):
+            raise WireError("message header is not a JSON object")
+        _count_nodes(header)
+    blob = reader.exactly(blob_len) if blob_len else b""
+    with refusing("the message's tensors"):
+        tensors = load_checked(blob) if blob_len else {}
     return header, tensors
 
 

@@ -20,6 +20,8 @@ import types
 
 import pytest
 import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from grader import wire
 from grader.engine.grading import grade
@@ -267,6 +269,109 @@ def test_malformed_structures_are_refused(payload, match):
         decoded(frame({"payload": payload}))
 
 
+# -- fuzzing the decoder: whatever arrives, a value or one WireError ----------------------
+
+WIRE_KEYS = ["__tensor__", "__tuple__", "__dict__", "__handle__", "__dtype__", "device", "type",
+             "ok", "value", "result", "t0", "t1"]
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-2, 2**63) | st.floats() | st.text(max_size=8)
+    | st.sampled_from(WIRE_KEYS + ["float32", "cpu", "cuda", "meta"]),
+    lambda inner: st.lists(inner, max_size=4)
+    | st.dictionaries(st.sampled_from(WIRE_KEYS) | st.text(max_size=6), inner, max_size=4),
+    max_leaves=24)
+# safetensors headers of every kind: dtypes in and out of the table, shapes that do and do not
+# match the data, offsets past the end, overlapping, reversed, or not numbers at all.
+tensor_infos = st.fixed_dictionaries(
+    {"dtype": st.sampled_from(["F32", "F64", "U8", "BOOL", "I64", "C64", "F8_E4M3", "X"]),
+     "shape": st.lists(st.integers(-1, 6), max_size=3),
+     "data_offsets": st.lists(st.integers(-1, 80), min_size=2, max_size=2) | json_values},
+    optional={"extra": json_values})
+safetensors_headers = st.dictionaries(st.sampled_from(["t0", "t1", "t2", "__metadata__"]) | st.text(max_size=4),
+                                      tensor_infos | json_values, max_size=3)
+
+
+@st.composite
+def blobs(draw):
+    described = json.dumps(draw(safetensors_headers)).encode()
+    described += b" " * draw(st.sampled_from([-len(described) % 8, 0, 3]))
+    length = draw(st.sampled_from([len(described), len(described) + 8, 0]) | st.integers(0, 2**64 - 1))
+    return struct.pack("<Q", length) + described + draw(st.binary(max_size=80))
+
+
+@st.composite
+def messages(draw):
+    """A whole framed message: mostly well framed around a hostile payload and tensors, sometimes
+    bytes with any framing at all."""
+    if draw(st.integers(0, 9)) == 0:
+        return draw(st.binary(max_size=120))
+    header = draw(st.just({"payload": draw(json_values)}) | json_values.map(lambda v: {"x": v}))
+    header_bytes = json.dumps(header).encode()
+    if draw(st.booleans()):
+        header_bytes = draw(st.binary(max_size=40)) + header_bytes
+    blob = draw(st.just(b"") | blobs() | st.binary(max_size=80))
+    return struct.pack(">QQ", len(header_bytes), len(blob)) + header_bytes + blob
+
+
+def received(message):
+    """'decoded' or 'refused': what wire.receive and wire.decode make of bytes followed by the
+    sender hanging up. Any other exception fails the property."""
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        theirs.sendall(message)  # a few hundred bytes: the socket's buffer holds them
+        theirs.shutdown(socket.SHUT_WR)
+        try:
+            header, tensors = wire.receive(ours, deadline=time.monotonic() + 5)
+            wire.decode(header.get("payload"), tensors)
+        except (wire.WireError, EOFError):
+            return "refused"
+    return "decoded"
+
+
+FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@FUZZ
+@given(messages())
+def test_fuzzed_messages_decode_or_are_refused_with_one_error(message):
+    assert received(message) in ("decoded", "refused")
+
+
+@FUZZ
+@given(blobs())
+def test_fuzzed_safetensors_blobs_decode_or_are_refused(blob):
+    assert received(frame({"payload": [{"__tensor__": "t0"}, {"__tensor__": "t1"}]}, blob)) in ("decoded", "refused")
+
+
+@pytest.mark.parametrize("described, data", [
+    ({"t0": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}, b""),  # past the end
+    ({"t0": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
+      "t1": {"dtype": "F32", "shape": [2], "data_offsets": [4, 12]}}, b"\0" * 12),  # overlapping
+    ({"t0": {"dtype": "F32", "shape": [2], "data_offsets": [0, 4]}}, b"\0" * 4),  # short for its shape
+    ({"t0": {"dtype": "F32", "shape": [1], "data_offsets": [8, 4]}}, b"\0" * 8),  # reversed
+])
+def test_tensor_data_that_does_not_match_its_header_is_refused(described, data):
+    """Valid dtypes and shapes, offsets that safetensors itself refuses (SafetensorError, a
+    plain Exception): one WireError, one sentence."""
+    with pytest.raises(wire.WireError, match="the message's tensors could not be read"):
+        decoded(frame({"payload": {"__tensor__": "t0"}}, safetensors_blob(described, data)))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.just({"payload": None}).map(lambda _: None) | json_values, st.just(b"") | blobs())
+def test_fuzzed_replies_reach_a_suite_only_as_a_value_or_a_student_error(value, blob):
+    """The whole receiving side (Sandbox._request, wire, Student's checks of a call's reply):
+    whatever a well-framed reply holds, the suite gets a result or a StudentError."""
+    sandbox = CraftedSandbox()
+    try:
+        sandbox.next_reply = reply(value, blob)
+        try:
+            Student(sandbox, {}).corr2d(torch.zeros(3, 3), torch.zeros(2, 2))
+        except StudentError:
+            pass
+    finally:
+        sandbox.close()
+
+
 # -- each reply's shape, in Student -------------------------------------------------------
 
 def test_a_giant_reported_parameter_shape_is_refused_before_a_suite_sees_it(crafted):
@@ -378,6 +483,32 @@ def test_a_giant_parameter_shape_costs_the_grader_nothing_and_says_so():
     assert told and any("the parameter `weight` of shape (4096, 16384, 1, 2): 1.34e+08 elements; "
                         "at most 4194304 are accepted" in o for o in told), told
     assert all("died" not in o for o in told), told
+
+
+FORGED_REPLY = """
+import json, os, socket, stat, struct
+described = json.dumps({"t0": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}).encode()
+described += b" " * (-len(described) % 8)
+blob = struct.pack("<Q", len(described)) + described  # 8 bytes of data promised, none sent
+header = json.dumps({"payload": {"__tensor__": "t0"}}).encode()
+for fd in map(int, os.listdir("/proc/self/fd")):
+    try:
+        if stat.S_ISSOCK(os.fstat(fd).st_mode):
+            socket.socket(fileno=os.dup(fd)).sendall(struct.pack(">QQ", len(header), len(blob)) + header + blob)
+    except OSError:
+        pass
+"""
+
+
+def test_a_reply_safetensors_refuses_is_a_refused_reply_and_grade_returns():
+    """The program's process answers with tensor data offsets past the end (safetensors raises
+    its own SafetensorError on it): grade() returns a result that says the reply was refused,
+    and the program is not run again for each check."""
+    result = grade(make_submission(A1, added=[("after", "corr2d", FORGED_REPLY)]), A1, seed=3)
+    assert result["gradable"] and result["score"] == 0, result
+    outputs = [t["output"] for t in result["tests"]]
+    assert outputs and all("the message's tensors could not be read (SafetensorError" in o for o in outputs), outputs
+    assert result["execution_time"] < 60
 
 
 @pytest.mark.parametrize("method, value, match", [

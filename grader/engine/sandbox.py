@@ -7,8 +7,9 @@ submission, keeps the first bytes of what the program printed, holds every proce
 submission from outside (grader.engine.containment: one runs at a time, strays are killed, their
 memory is summed against the budget), and kills them all (its PID namespace, its process
 group and, when the grader is root, every process of its uid) when it closes, times out,
-or dies. Every process in the sandbox is the student's: nothing here relies on what one
-of them says or does for the grader.
+or dies; should this process die first, the zygote kills them (`_Child`'s lifeline).
+Every process in the sandbox is the student's: nothing here relies on what one of them
+says or does for the grader.
 """
 
 import dataclasses
@@ -423,7 +424,7 @@ class Sandbox:
                                      "(an infinite loop, or far too slow)") from None
         try:
             reply = wire.decode(header.get("payload"), tensors, _place_on_device)
-        except (wire.WireError, TypeError, ValueError, RuntimeError) as exc:
+        except wire.WireError as exc:
             process.kill()
             raise SandboxFailure("protocol", f"the sandbox sent malformed data: {str(exc)[:200]}") from None
         if not isinstance(reply, dict) or "ok" not in reply:
@@ -447,7 +448,7 @@ class Sandbox:
                                  "(an infinite loop, or far too slow)") from None
         except (EOFError, OSError):
             self._died(process)
-        except (wire.WireError, ValueError, RecursionError, MemoryError) as exc:
+        except wire.WireError as exc:  # whatever the parsers found wrong (grader.wire.refusing)
             process.kill()
             raise SandboxFailure("protocol", f"the sandbox sent malformed data: {str(exc)[:200]}") from None
 
@@ -517,10 +518,12 @@ class _CheckProcess:
 
 
 class _Child:
-    """The executed submission E: its control socket, process group and uid lease."""
+    """The executed submission E: its control socket, process group, uid lease, and the
+    lifeline the zygote holds it by (grader.untrusted.zygote: when this end closes, because
+    the submission ended or this process died, the zygote kills E's whole PID namespace)."""
 
-    def __init__(self, pid, sock, uid_lease):
-        self.pid, self.sock, self.uid_lease = pid, sock, uid_lease
+    def __init__(self, pid, sock, uid_lease, lifeline):
+        self.pid, self.sock, self.uid_lease, self.lifeline = pid, sock, uid_lease, lifeline
         self.peer = wire.Peer()
 
     @classmethod
@@ -533,14 +536,14 @@ class _Child:
         request = {"op": "spawn", "hidden_paths": hidden_paths, "read_only_paths": read_only_paths,
                    "limits": {**dataclasses.asdict(limits), "uid": lease.uid if lease else None}}
         try:
-            pid = Zygote.shared().spawn(request, [theirs.fileno(), out_w, err_w])
+            pid, lifeline = Zygote.shared().spawn(request, [theirs.fileno(), out_w, err_w])
         finally:
             theirs.close()
             os.close(out_w)
             os.close(err_w)
         stdout.attach(out_r)
         stderr.attach(err_r)
-        return cls(pid, ours, lease)
+        return cls(pid, ours, lease, lifeline)
 
     def kill(self):
         for group in {self.pid, self.peer.pid} - {None}:
@@ -551,6 +554,7 @@ class _Child:
         if self.uid_lease is not None:
             Zygote.shared().kill_uid(self.uid_lease.uid)
             self.uid_lease.release()
+        self.lifeline.close()
         self.sock.close()
 
 
@@ -576,7 +580,9 @@ class Zygote:
             return cls._shared
 
     def spawn(self, request, fds):
-        return self._ask(request, fds)["pid"]
+        """A new submission's first process: (its pid, the lifeline the zygote holds it by)."""
+        answer, lifeline = self._ask(request, fds, keep=True)
+        return answer["pid"], lifeline
 
     def kill_uid(self, uid):
         self._ask({"op": "kill_uid", "uid": uid}, [])
@@ -591,22 +597,24 @@ class Zygote:
         the protections the kernel refused."""
         return self._ask({"op": "freeze", "pid": pid}, []).get("weakened", [])
 
-    def _ask(self, request, fds):
-        """One request; its answer comes back on a socket of its own (grader.engine.zygote_launcher)."""
+    def _ask(self, request, fds, keep=False):
+        """One request; its answer comes back on a socket of its own (grader.engine.zygote_launcher),
+        which `keep` returns open beside the answer."""
         ours, theirs = socket.socketpair()
         try:
-            with ours:
-                try:
-                    socket.send_fds(self._control, [json.dumps(request).encode()], [theirs.fileno(), *fds])
-                finally:
-                    theirs.close()
-                reply = ours.recv(4096)
+            try:
+                socket.send_fds(self._control, [json.dumps(request).encode()], [theirs.fileno(), *fds])
+            finally:
+                theirs.close()
+            reply = ours.recv(4096)
         except OSError:
             reply = b""
+        if not reply or not keep:
+            ours.close()
         if not reply:
             self._gone = True  # the next submission starts a zygote of its own
             raise SandboxFailure("crash", "the sandbox template process is gone")
-        return json.loads(reply)
+        return (json.loads(reply), ours) if keep else json.loads(reply)
 
 
 class UidLease:
@@ -624,17 +632,24 @@ class UidLease:
         start = os.getpid() % cls.COUNT
         for offset in range(cls.COUNT):
             uid = cls.FIRST_UID + (start + offset) % cls.COUNT
-            handle = open(cls.LOCK_DIR / str(uid), "w")
+            handle = open(cls.LOCK_DIR / str(uid), "a+")
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 handle.close()
                 continue
+            handle.seek(0)
+            if handle.read():  # its holder died before it released the uid: its processes may live
+                Zygote.shared().kill_uid(uid)
+            handle.truncate(0)
+            handle.write(str(os.getpid()))
+            handle.flush()
             return cls(uid, handle)
         raise SandboxFailure("budget", "no free sandbox uid: too many submissions at once")
 
     def release(self):
         if self._handle is not None:
+            self._handle.truncate(0)
             self._handle.close()
             self._handle = None
 

@@ -5,7 +5,9 @@ Three moments, three functions:
 * `lock_down` runs once per submission, in the process the zygote forked, before any
   student code. It builds a root that holds nothing but what the sandbox needs, read-only:
   the Python installation (its lib dir, every site-packages / dist-packages on sys.path,
-  the torch install among them), the paths the engine names (the `grader` package),
+  the torch install among them; by their real paths, and every symbolic link on the way
+  to them as Python names them, so a venv reached through a link imports lazily inside as
+  it does outside), the paths the engine names (the `grader` package),
   /usr/lib and /lib (shared libraries), a generated /etc (passwd, group, hosts) with the
   host's ld.so.cache and localtime, a minimal /dev (null, zero, full, random, urandom, and
   the NVIDIA nodes when there are any), a fresh /proc of its own PID namespace. Nothing
@@ -149,11 +151,11 @@ def lock_down(limits, keep_fds, visible_paths, *legacy):
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     _close_fds_except(keep_fds)
     uid = limits.get("uid") if os.geteuid() == 0 else None
-    sources = _bind_sources(visible_paths)
+    sources, links = _bind_sources(visible_paths)
     if _enter_namespaces(as_root=uid is not None, new_pid=os.getpid() != 1):
         if os.getpid() != 1:
             _become_pid_one()
-        weakened += _build_root(sources, limits["tmp_bytes"], uid)
+        weakened += _build_root(sources, links, limits["tmp_bytes"], uid)
     else:
         weakened.append("namespaces: no private root, network, IPC or PID namespace; the "
                         "course is protected only by file permissions")
@@ -163,6 +165,10 @@ def lock_down(limits, keep_fds, visible_paths, *legacy):
         os.setgid(uid)
         os.setuid(uid)
         weakened += _own_user_namespace()
+    # Again: the kernel clears the parent-death signal when a process's credentials change
+    # (the uid above, a user namespace's). Without it, a submission whose zygote was killed
+    # lives on, stopped, for good.
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     _prctl(PR_SET_NO_NEW_PRIVS, 1)
     _prctl(PR_SET_DUMPABLE, 0)
     _settle_environment()
@@ -241,16 +247,40 @@ def _write(path, text):
 
 
 def _bind_sources(visible_paths):
-    """Every path the sandbox may read, as real paths, without ones inside another."""
+    """Every path the sandbox may read: its real paths, without ones inside another, to bind;
+    and {link: target} for each symbolic link on the way to it by the path Python uses (a venv
+    at a linked path, a linked home), to make again in the root, so that what Python imports
+    later, by the names it already holds, resolves there as it does outside."""
     version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    prefixes = {sys.base_prefix, sys.prefix, sys.base_exec_prefix, sys.exec_prefix}
     # prefix/lib, not only lib/pythonX.Y: libpython and its siblings live there too.
-    wanted = [os.path.join(prefix, "lib") for prefix in {sys.base_prefix, sys.prefix}
+    wanted = [os.path.join(prefix, "lib") for prefix in prefixes
               if os.path.isdir(os.path.join(prefix, "lib", version))]
     wanted += [p for p in sys.path if p and _is_installation(p)]
     wanted += [p for p in SHARED_LIBRARIES if os.path.isdir(p) and not os.path.islink(p)]
     wanted += list(visible_paths)
-    real = sorted({os.path.realpath(p) for p in wanted if os.path.exists(p)})
-    return [p for p in real if not any(p.startswith(other + os.sep) for other in real if other != "/")]
+    wanted = [os.path.abspath(p) for p in wanted if os.path.exists(p)]
+    real = sorted({os.path.realpath(p) for p in wanted})
+    sources = [p for p in real if not any(p.startswith(other + os.sep) for other in real if other != "/")]
+    return sources, _links_on_the_way(wanted)
+
+
+def _links_on_the_way(paths, limit=64):
+    """{link: its target} for every symbolic link met in resolving `paths`, component by
+    component, the links' own targets included."""
+    links, pending = {}, list(paths)
+    while pending and len(links) < limit:
+        walked = "/"
+        for name in pending.pop().strip(os.sep).split(os.sep):
+            step = os.path.join(walked, name)
+            if os.path.islink(step):
+                if step not in links:
+                    links[step] = os.readlink(step)
+                    pending.append(os.path.join(walked, links[step]))  # a relative target starts here
+                walked = os.path.realpath(step)
+            else:
+                walked = step
+    return links
 
 
 def _is_installation(path):
@@ -261,7 +291,7 @@ def _is_installation(path):
     return inside or os.path.basename(real) in ("site-packages", "dist-packages")
 
 
-def _build_root(sources, tmp_bytes, uid):
+def _build_root(sources, links, tmp_bytes, uid):
     """A tmpfs root with the allow-list bound into it, then pivot_root (or chroot) into it;
     returns the protections the kernel refused."""
     handles = {path: os.open(path, os.O_PATH | os.O_CLOEXEC) for path in sources}
@@ -282,6 +312,7 @@ def _build_root(sources, tmp_bytes, uid):
         _make_writable(root, tmp_bytes, uid, stage=_stage_directory())
         for path in sorted(under_writable):
             _bind(handles[path], root + path)
+        _make_links(root, links)
         _make_dev(root)
         os.makedirs(root + "/proc", exist_ok=True)
         # hidepid=invisible: a process sees only the processes it could ptrace, i.e. none but
@@ -307,6 +338,15 @@ def _build_root(sources, tmp_bytes, uid):
     os.chdir("/")
     return ["pivot_root refused (a container's seccomp profile): the allow-listed root is entered "
             "with chroot, the host's tree stays mounted outside it"]
+
+
+def _make_links(root, links):
+    """The links Python's paths go through, made again in the root (those inside a bound
+    directory are there already)."""
+    for link, target in sorted(links.items()):
+        if not os.path.lexists(root + link):
+            os.makedirs(os.path.dirname(root + link), mode=0o755, exist_ok=True)
+            os.symlink(target, root + link)
 
 
 def _extra_files():

@@ -14,6 +14,7 @@ once, then a fresh fork per check), and the zygote answers with the child's pid.
 import gc
 import json
 import os
+import select
 import signal
 import socket
 import sys
@@ -51,21 +52,81 @@ def main(control_fd):
     # walks it there, so children do not copy those pages on write.
     gc.freeze()
     control = socket.socket(fileno=control_fd)
-    while True:
-        try:
-            message, fds, _, _ = socket.recv_fds(control, _MAX_REQUEST, 4)
-        except OSError:
-            return
-        if not message:
-            return  # every grading process that held the control socket is gone
-        if not fds:
-            continue
-        reply_fd, fds = fds[0], fds[1:]
-        with socket.socket(fileno=reply_fd) as reply:
+    held = _Held(control)
+    try:
+        while held.wait_for_request():
             try:
-                reply.sendall(json.dumps(_answer(json.loads(message), fds, control_fd)).encode())
+                message, fds, _, _ = socket.recv_fds(control, _MAX_REQUEST, 4)
             except OSError:
-                pass  # the asker is gone
+                return
+            if not message:
+                return  # every grading process that held the control socket is gone
+            if not fds:
+                continue
+            reply_fd, fds = fds[0], fds[1:]
+            reply = socket.socket(fileno=reply_fd)
+            request = json.loads(message)
+            answer = _answer(request, fds, control_fd)
+            try:
+                reply.sendall(json.dumps(answer).encode())
+            except OSError:
+                pass  # the asker is gone: a submission it asked for is killed at once
+            if request["op"] == "spawn":
+                held.hold(answer["pid"], reply)
+            else:
+                reply.close()
+    finally:
+        held.kill_all()
+
+
+class _Held:
+    """The submissions this zygote started, each held by the socket its grader asked on.
+
+    The grader keeps its end open while the submission lives (grader.engine.sandbox). When
+    that end closes, because the grader ended the submission or because the grading process
+    died (killed, or its interpreter exited mid-grade), the zygote kills the submission's
+    first process, pid 1 of its PID namespace, and with it every process of the namespace,
+    stopped ones included; when the zygote itself stops, it kills all of them. (A pidfd names
+    the process, so a pid reused since is never hit.)"""
+
+    def __init__(self, control):
+        self.control = control
+        self.poller = select.poll()
+        self.poller.register(control, select.POLLIN)
+        self.lifelines = {}  # fd -> (its socket, the submission's pidfd or None)
+
+    def hold(self, pid, lifeline):
+        try:
+            pidfd = os.pidfd_open(pid)
+        except (OSError, AttributeError):  # already gone, or a kernel without pidfds
+            pidfd = None
+        self.lifelines[lifeline.fileno()] = (lifeline, pidfd)
+        self.poller.register(lifeline, select.POLLRDHUP)
+
+    def wait_for_request(self):
+        """Block until a request arrives, killing the submissions let go of meanwhile."""
+        while True:
+            ready = self.poller.poll()
+            for fd, _ in ready:
+                if fd in self.lifelines:
+                    self._kill(fd)
+            if any(fd == self.control.fileno() for fd, _ in ready):
+                return True
+
+    def _kill(self, fd):
+        self.poller.unregister(fd)
+        lifeline, pidfd = self.lifelines.pop(fd)
+        lifeline.close()
+        if pidfd is not None:
+            try:
+                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+            except OSError:
+                pass  # gone already
+            os.close(pidfd)
+
+    def kill_all(self):
+        for fd in list(self.lifelines):
+            self._kill(fd)
 
 
 def _answer(request, fds, control_fd):
@@ -173,7 +234,9 @@ def _in_root_helper(work, pid):
 
 
 def _kill_uid(uid):
-    """Kill every process of a sandbox uid, however its children escaped their group."""
+    """Kill every process of a sandbox uid, however its children escaped their group; done
+    before the answer, so the uid is never leased again while its old processes live."""
+    reader, writer = os.pipe()
     pid = os.fork()
     if pid == 0:
         try:
@@ -181,6 +244,9 @@ def _kill_uid(uid):
             os.kill(-1, signal.SIGKILL)
         finally:
             os._exit(0)
+    os.close(writer)
+    with os.fdopen(reader, "rb") as done:
+        done.read()  # end of file: the helper has exited
 
 
 if __name__ == "__main__":
