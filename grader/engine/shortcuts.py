@@ -1191,13 +1191,18 @@ POLICIES = ("void_exercise", "fail_check")
 
 
 def apply_policy(tests, policy="void_exercise"):
-    """Turn forbidden shortcuts (tests carrying a "shortcut" sentence) into the course's penalty;
-    returns the notes that say so, one per exercise. Every test loses its "shortcut" key."""
-    found = {}
+    """Turn forbidden shortcuts (tests carrying a "shortcut" sentence, found in the source, or a
+    "refused" one, found at run time: grader.engine.runner) into the course's penalty; returns
+    the notes that say so, one per exercise, naming the source's finding where there is one.
+    Every test loses both keys."""
+    found, refused = {}, {}
     for test in tests:
-        sentence = test.pop("shortcut", None)
-        if sentence and test["exercise"] not in found:
-            found[test["exercise"]] = sentence
+        sentence, at_run_time = test.pop("shortcut", None), test.pop("refused", None)
+        if sentence:
+            found.setdefault(test["exercise"], sentence)
+        if at_run_time:
+            refused.setdefault(test["exercise"], at_run_time)
+    found = {**refused, **found}
     if policy != "void_exercise":
         return []
     notes = []
