@@ -533,3 +533,28 @@ def test_the_run_time_line_catches_what_the_static_rule_let_through(policy, monk
     assert "aten::convolution" in note, note
     honest = grade(make_submission(A1), A1, seed=5)
     assert honest["score"] == honest["max_score"], dumps(honest)
+
+
+def test_the_run_time_line_notes_a_kernel_even_when_the_error_is_caught_and_leaves_torch_as_it_was():
+    """In the notebook's own kernel (nbgrader's door), a guarded call notes the windowing
+    operator it reached, computes as torch does, and afterwards torch is torch again."""
+    import torch
+    from grader.untrusted.child import Child
+
+    namespace = {}
+    exec("import torch.nn.functional as F\n"
+         "def corr2d(X, K):\n"
+         "    try:\n"
+         "        return F.conv2d(X[None, None], K[None, None])[0, 0]\n"
+         "    except Exception:\n"
+         "        return X[:1, :1]\n"
+         "def honest(X, K):\n"
+         "    return (X[:2, :2] * K).sum()\n", namespace)
+    X, K = torch.randn(4, 4), torch.randn(2, 2)
+    child = Child(namespace)
+    reply = child.op_call("corr2d", (X, K), guard=True)
+    assert reply["forbidden"] == "aten::convolution"
+    assert torch.equal(reply["result"], torch.nn.functional.conv2d(X[None, None], K[None, None])[0, 0])
+    assert "forbidden" not in child.op_call("honest", (X, K), guard=True)
+    assert "forbidden" not in child.op_call("corr2d", (X, K))  # an exercise without the rule
+    assert not torch._C._dispatch_has_kernel_for_dispatch_key("aten::convolution", "ADInplaceOrView")

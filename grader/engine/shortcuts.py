@@ -18,19 +18,49 @@ Never reached: test code at the top level of a cell (comparing with F.conv2d, as
 notebooks themselves do), a global the function shadows with a local (Python's scoping
 rules, below), names of an import line the reached code does not use.
 
-What the reached code may use is an allow-list: torch's elementwise, reduction, matrix,
-indexing and shape functions, Tensor methods other than the windowing ones, pure Python
-builtins and a few pure modules (math, itertools, functools, operator). Anything else fails
-the check with its cell and line named:
+What the reached code uses is judged by what it IS, not how it is spelled. Every dotted name
+it reads (`F.conv2d`, `typing.operator.attrgetter`, a name bound by `from x import y as z`, a
+global bound by a plain `F = torch.nn.functional`) is resolved on the trusted side: the first
+module imported (torch, numpy, scipy and the standard library only: the student's code never
+runs here), each attribute read with getattr on the real object, so a module that re-exports
+another (`logging.sys`, `os.path.sys`, `dataclasses.inspect`, `typing.operator`) resolves to
+that module. The objects the name passes through are then held against identity sets built
+once from the real namespaces (`_Identities`):
 
-- a convolution, pooling or unfold entry point under any name (`F.conv2d`, `torch.conv_tbc`,
-  `X.unfold`, `torch._C`, `torch.ops`): a *forbidden shortcut*;
-- what cannot be resolved statically (a computed attribute name, `exec`/`eval`/`compile`,
-  `__import__`/`importlib`, special attributes such as `__dict__`, Jupyter's output history
-  `_`/`Out`): a *forbidden shortcut* as well, since the grader cannot tell it from one
-  (a name bound nowhere only raises NameError);
-- anything else that is not on the list (threads, another library): the check fails, and
-  only the check.
+- a *windowing* object, by the name the object gives itself (not the spelling): torch's,
+  numpy's or scipy's convolution, pooling, unfold, fold, im2col, FFT or correlation, a
+  torch Python function that calls one (F.interpolate's "area" mode is a pooling), a
+  functools.partial of one, and any name the suite lists: a *forbidden shortcut*;
+- an *allowed* object: every public callable of the namespaces walked (torch's C tensor
+  functions and torch.functional, torch.nn.functional, torch.linalg, torch.special,
+  torch.nn.init, the methods of Tensor, Size, dtype, device, nn.Module, nn.Parameter, math,
+  itertools, operator, collections, typing, numpy, ...), a few listed functions
+  (functools.reduce/partial, the `_single`/`_pair`/`_triple`/`_quadruple` helpers nn.Conv2d
+  uses), pure builtins, and plain constants (numbers, strings, dtypes). A module object is
+  never allowed as a whole: `m = math` handed on as a value is judged like any unlisted
+  object (a plain alias assignment is not judged: its uses are, through the alias);
+- an *escape*, anywhere along the chain: what looks up attributes or modules by a value
+  computed at run time or reaches torch's internals (`importlib`, `inspect`, `pydoc`,
+  `pkgutil`, `types`, `sys.modules`, `sys._getframe`, `operator.attrgetter`/`methodcaller`,
+  `string.Formatter`, `typing.get_type_hints`, `torch._C`, `torch.ops`, `torch._refs`,
+  `torch.library`, `torch.fx`, `torch.jit` but for `torch.jit.script`, ...): a *forbidden
+  shortcut*, since the grader cannot tell it from one; so is a builtin that computes names
+  (`getattr` with a computed name, `exec`, `eval`, `vars`, `__import__`), a special attribute
+  (`__dict__`, `__class__`), Jupyter's output history (`_`, `Out`), and a module the grader
+  cannot read (one the notebook writes itself);
+- anything else (unlisted or unresolvable: threads, another library, a private helper):
+  the check fails, and only the check, with the sentence "`dedent` from textwrap is not on the
+  list of operations this exercise may use; it costs this one check".
+
+Attributes read from a value (not a module: `X.unfold`, `layer.conv2d`) cannot be resolved
+statically; those whose name torch gives a windowing function or method are forbidden.
+
+A second line runs in the sandbox and can only add findings: the calls of an exercise with the
+rule run with torch's windowing operators noted at the dispatcher (grader.untrusted.child.
+KernelGuard), and a route the static rule missed is reported by the exercise's rule check as a
+forbidden shortcut naming the operator (grader.engine.runner). It never clears a finding.
+(Tensors made under torch.inference_mode skip the dispatcher key it watches: the static rule
+alone judges them.)
 
 Anywhere in the program (not only in reached code), what can rewrite the notebook's
 namespace or torch out of the grader's sight counts as a forbidden shortcut for every
@@ -123,26 +153,25 @@ class _Identities:
         import torch
 
         self._kept = []  # every object whose id is a key stays alive
-        self.escapes = self._keys(_resolved(p) for p in _ESCAPES)
-        self.anywhere = self._keys(_resolved(p) for p in _ESCAPES_ANYWHERE)
-        self.imports = self._keys(_resolved(p) for p in _ESCAPE_IMPORTS)
+        self.escapes = _Marks(_ESCAPES, self)
+        self.anywhere = _Marks(_ESCAPES_ANYWHERE, self)
+        self.imports = _Marks(_ESCAPE_IMPORTS, self)
         allowed = [_resolved(p) for p in _ALLOWED_OBJECTS]
-        for name in dir(torch):
-            value = _attribute_of(torch, name)
+        for name, value in list(vars(torch).items()):  # what is loaded: no lazy submodule imported
             if not name.startswith("_") and name not in _NOT_TENSOR_OPERATIONS and (
                     isinstance(value, types.BuiltinFunctionType)
                     or isinstance(value, types.FunctionType) and value.__module__ in _TORCH_PYTHON_MODULES):
                 allowed.append(value)
         for path in _ALLOWED_SPACES:
             space = _resolved(path)
-            allowed += [_attribute_of(space, n) for n in dir(space) if not n.startswith("_")]
+            allowed += [v for n, v in list(vars(space).items()) if not n.startswith("_")]
         for path in _ALLOWED_CLASSES:
             cls = _resolved(path)
             allowed += [cls] + [_attribute_of(cls, n) for n in dir(cls)
                                 if not n.startswith("_") or n in _ALLOWED_DUNDERS]
         allowed += [getattr(builtins, n) for n in ALLOWED_BUILTINS if hasattr(builtins, n)]
         self.allowed = self._keys(o for o in allowed if callable(o) and not isinstance(o, types.ModuleType)
-                                  and _key(o) not in self.escapes)
+                                  and not self.escapes.marks([o]))
 
     def _keys(self, objects):
         objects = [o for o in objects if o is not None]
@@ -157,9 +186,39 @@ class _Identities:
             return "forbidden"
         if _key(value) in self.allowed or _plain_data(value):
             return "allowed"
-        if any(_key(o) in self.escapes for o in chain):
+        if self.escapes.marks(chain):
             return "escape"
         return "unlisted"
+
+
+class _Marks:
+    """A set of dotted names, some modules (matched by the module's own name, with everything
+    under it, and never imported here: torch._dynamo alone takes seconds), the rest objects
+    (matched by identity)."""
+
+    def __init__(self, paths, identities):
+        import importlib.util
+
+        self.modules, objects = [], []
+        for path in paths:
+            try:
+                module = importlib.util.find_spec(path) is not None
+            except (ImportError, ValueError):  # `sys.modules`: not a package's submodule
+                module = False
+            if module:
+                self.modules.append(path)
+            else:
+                objects.append(_resolved(path))
+        self.objects = identities._keys(objects)
+
+    def marks(self, chain):
+        """One of the objects a dotted name passes through is marked."""
+        return any(_key(value) in self.objects or isinstance(value, types.ModuleType)
+                   and _under(getattr(value, "__name__", None), self.modules) for value in chain)
+
+
+def _under(name, modules):
+    return isinstance(name, str) and any(name == m or name.startswith(m + ".") for m in modules)
 
 
 _IDENTITIES = []
@@ -978,14 +1037,14 @@ class Reach:
             elif not _is_chain_inner(cell, node):
                 for module in self._modules_of(cell, _chain_root(node)):
                     chain, _ = _chain_of(_canonical(".".join([module] + _chain_parts(node))))
-                    if _reaches(chain, _identities().anywhere) and not _own_module(cell, node, chain):
+                    if _identities().anywhere.marks(chain) and not _own_module(cell, node, chain):
                         self._find(cell, node, _short(node), why="it can change torch or your functions "
                                                                  "out of the grader's sight")
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             for alias in node.names:
                 full = alias.name if isinstance(node, ast.Import) else f"{node.module or ''}.{alias.name}"
                 chain, _ = _chain_of(_canonical(full))
-                if _reaches(chain, _identities().imports) or full.split(".")[0] == "__main__":
+                if _identities().imports.marks(chain) or full.split(".")[0] == "__main__":
                     self._find(cell, node, f"import {full}", why="it can change torch or your functions "
                                                                  "out of the grader's sight")
 
@@ -1137,11 +1196,6 @@ def _is_alias(cell, node):
     statement = cell.parent.get(id(node)) if cell is not None and node is not None else None
     return (isinstance(statement, ast.Assign) and statement.value is node
             and all(isinstance(t, ast.Name) for t in statement.targets))
-
-
-def _reaches(chain, keys):
-    """One of the objects a dotted name passes through is one of `keys` (grader identities)."""
-    return any(_key(value) in keys for value in chain)
 
 
 def _canonical(path):
