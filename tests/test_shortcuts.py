@@ -549,7 +549,10 @@ def test_the_run_time_line_notes_a_kernel_even_when_the_error_is_caught_and_leav
          "    except Exception:\n"
          "        return X[:1, :1]\n"
          "def honest(X, K):\n"
-         "    return (X[:2, :2] * K).sum()\n", namespace)
+         "    return (X[:2, :2] * K).sum()\n"
+         "def raises_after(X, K):\n"
+         "    F.max_pool2d(X[None], 2)\n"
+         "    raise ValueError('no')\n", namespace)
     X, K = torch.randn(4, 4), torch.randn(2, 2)
     child = Child(namespace)
     reply = child.op_call("corr2d", (X, K), guard=True)
@@ -557,4 +560,6 @@ def test_the_run_time_line_notes_a_kernel_even_when_the_error_is_caught_and_leav
     assert torch.equal(reply["result"], torch.nn.functional.conv2d(X[None, None], K[None, None])[0, 0])
     assert "forbidden" not in child.op_call("honest", (X, K), guard=True)
     assert "forbidden" not in child.op_call("corr2d", (X, K))  # an exercise without the rule
+    with pytest.raises(Exception, match="aten::max_pool2d"):  # the route survives the student's error
+        child.op_call("raises_after", (X, K), guard=True)
     assert not torch._C._dispatch_has_kernel_for_dispatch_key("aten::convolution", "ADInplaceOrView")

@@ -35,26 +35,23 @@ from grader.engine.sandbox import SandboxFailure
 class StudentError(Exception):
     """The student's code raised, crashed, hung, or is missing."""
 
-    def __init__(self, message, type_name="", kind="raised"):
+    def __init__(self, message, type_name="", kind="raised", route=""):
         super().__init__(message)
         self.type_name = type_name
         self.kind = kind  # "raised", "missing", "timeout", "crash", "budget", "protocol"
-        self.route = ""
+        self.route = route  # what a noted kernel names (grader.untrusted.child.ForbiddenKernel)
 
     @classmethod
     def from_child(cls, error, what):
         error = error if isinstance(error, dict) else {}
         type_name = clip(error.get("type"), 80) or "an exception"
         message = clip(error.get("message"), 400)
-        route = clip(error.get("message"), 80)
         where = [clip(w, 80) for w in error.get("where", [])[-3:]] if isinstance(error.get("where"), list) else []
         at = f" at {where[-1]}" if where else ""
         text = f"{what} raised {type_name}{at}: {message}" if message else f"{what} raised {type_name}{at}"
         if type_name == "NotImplementedError":
             text += " (the exercise is not written yet: replace the `raise NotImplementedError()` line)"
-        made = cls(text, type_name=type_name)
-        made.route = route  # what a refused kernel names (grader.untrusted.child.ForbiddenKernel)
-        return made
+        return cls(text, type_name=type_name, route=clip(error.get("message"), 80))
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
