@@ -401,3 +401,165 @@ def test_a_helper_module_written_with_writefile_is_read_like_the_rest():
     shortcut = writes.format(body="return G.conv2d(X[None, None], K[None, None])[0, 0, i, j]")
     found = forbidden(shortcut, answer)
     assert ("G.conv2d", "cell 2 (helpers.py)", 5) in [(f.what, f.cell, f.line) for f in found], found
+
+
+# -- judged by identity: what the code calls, not how it spells it (issue 26 items 1 and 2) ---------
+
+IMPORTS = "import dataclasses, functools, logging, os, string, typing\n"
+
+ROUTES_BY_IDENTITY = {
+    # the three spellings of the issue: modules that re-export sys, inspect and operator
+    "attrgetter through typing, sys.modules through logging": (
+        "def corr2d(X, K):\n"
+        "    pool = typing.operator.attrgetter('nn.functional.max_pool2d')(logging.sys.modules['torch'])\n"
+        "    return pool(X[None, None], 2)[0, 0]\n", 3),
+    "string.Formatter's field lookup": (
+        "def corr2d(X, K):\n"
+        "    conv = string.Formatter().get_field('0.nn.functional.conv2d', (logging.sys.modules['torch'],), {})[0]\n"
+        "    return conv(X[None, None], K[None, None])[0, 0]\n", 3),
+    "getattr_static through dataclasses, sys.modules through os.path": (
+        "def corr2d(X, K):\n"
+        "    conv = dataclasses.inspect.getattr_static(os.path.sys.modules['torch.nn.functional'], 'conv2d')\n"
+        "    return conv(X[None, None], K[None, None])[0, 0]\n", 3),
+    "a frame through logging.sys": ("def corr2d(X, K):\n    return logging.sys._getframe(0)\n", 3),
+    "pydoc's lookup by a string": ("import pydoc\ndef corr2d(X, K):\n"
+                                   "    return pydoc.locate('torch.nn.functional.conv2d')(X, K)\n", 4),
+    "pkgutil's lookup by a string": ("import pkgutil\ndef corr2d(X, K):\n"
+                                     "    return pkgutil.resolve_name('torch.nn.functional:conv2d')(X, K)\n", 4),
+    "an alias of an escape module": ("import typing as t\nops = t.operator\ndef corr2d(X, K):\n"
+                                     "    return ops.methodcaller('conv2d', X, K)(torch)\n", 5),
+    "a default argument": ("def corr2d(X, K, conv=logging.sys.modules['torch'].conv2d):\n"
+                           "    return conv(X[None, None], K[None, None])[0, 0]\n", 2),
+    "a class attribute": ("class Ops:\n    window = dataclasses.inspect.getattr_static(torch, 'conv2d')\n"
+                          "def corr2d(X, K):\n    return Ops.window(X[None, None], K[None, None])[0, 0]\n", 3),
+    "a closure": ("def make():\n    conv = typing.operator.attrgetter('conv2d')(torch)\n"
+                  "    def inner(X, K):\n        return conv(X[None, None], K[None, None])[0, 0]\n"
+                  "    return inner\ncorr2d = make()\n", 3),
+    "functools.partial of a forbidden function": (
+        "window = functools.partial(torch.nn.functional.conv2d, stride=1)\n"
+        "def corr2d(X, K):\n    return window(X[None, None], K[None, None])[0, 0]\n", 2),
+    "a decorator": ("def swap(f):\n    return torch.nn.functional.conv2d\n@swap\n"
+                    "def corr2d(X, K):\n    return X\n", 3),
+    "an alias that hides the name": ("from torch import conv2d as multiply_elementwise\n"
+                                     "def corr2d(X, K):\n    return multiply_elementwise(X[None, None], K[None, None])[0, 0]\n", 4),
+    "a pooling reached through interpolate": (
+        "def corr2d(X, K):\n    return torch.nn.functional.interpolate(X[None, None], size=2, mode='area')[0, 0]\n", 3),
+}
+
+
+@pytest.mark.parametrize("route", ROUTES_BY_IDENTITY, ids=list(ROUTES_BY_IDENTITY))
+def test_routes_are_judged_by_what_they_resolve_to(route):
+    source, line = ROUTES_BY_IDENTITY[route]
+    found = forbidden(IMPORTS + source)
+    assert line in [f.line for f in found if f.cell == "cell 2"], findings(IMPORTS + source)
+
+
+PAIR_CORR2D = '''
+from torch.nn.modules.utils import _pair, _single
+import math, itertools, functools
+
+def corr2d(X, K, padding=0, stride=1):
+    (p_h, p_w), (s_h, s_w) = _pair(padding), _pair(stride)
+    (h,) = _single(K.shape[0])
+    w = K.shape[1]
+    Xp = torch.nn.functional.pad(X, (p_w, p_w, p_h, p_h))
+    out_h = math.floor((Xp.shape[0] - h) / s_h) + 1
+    out_w = (Xp.shape[1] - w) // s_w + 1
+    rows = [torch.stack([(Xp[i * s_h:i * s_h + h, j * s_w:j * s_w + w] * K).sum()
+                         for j in range(out_w)]) for i in range(out_h)]
+    return functools.reduce(lambda a, b: a, [torch.stack(rows)], None)
+'''
+
+
+def test_the_helpers_nn_conv2d_itself_uses_are_honest():
+    assert findings(PAIR_CORR2D) == []
+
+
+def test_an_unlisted_harmless_helper_costs_the_one_check_and_says_why():
+    source = "import textwrap\ndef corr2d(X, K):\n    textwrap.dedent('  x')\n    return X\n"
+    [finding] = findings(source)
+    assert (finding.what, finding.line, finding.forbidden) == ("textwrap.dedent", 3, False)
+    assert finding.why == ("`dedent` from textwrap is not on the list of operations this exercise "
+                           "may use; it costs this one check")
+
+
+def test_a_module_object_is_not_pure_as_a_whole():
+    """A module used as a value is judged for what it is, never allowed because of its name."""
+    [finding] = findings("import math\ndef corr2d(X, K, m=math):\n    return m.floor(X)\n")
+    assert not finding.forbidden and finding.line == 2
+
+
+A2 = "a2_padding_stride_channels"
+
+
+def test_an_honest_pair_helper_keeps_full_marks(policy):
+    policy("void_exercise")
+    answer = ("from torch.nn.modules.utils import _pair\n\n"
+              "def corr2d_padded_strided(X, K, padding=(0, 0), stride=(1, 1)):\n"
+              "    (p_h, p_w), (s_h, s_w) = _pair(padding), _pair(stride)\n"
+              "    H, W = X.shape\n    h, w = K.shape\n"
+              "    Xp = torch.zeros((H + 2 * p_h, W + 2 * p_w), dtype=X.dtype, device=X.device)\n"
+              "    Xp[p_h:p_h + H, p_w:p_w + W] = X\n"
+              "    out_h, out_w = (H + 2 * p_h - h) // s_h + 1, (W + 2 * p_w - w) // s_w + 1\n"
+              "    Y = torch.zeros((out_h, out_w), dtype=X.dtype, device=X.device)\n"
+              "    for i in range(out_h):\n        for j in range(out_w):\n"
+              "            Y[i, j] = (Xp[i * s_h:i * s_h + h, j * s_w:j * s_w + w] * K).sum()\n"
+              "    return Y\n")
+    result = grade(make_submission(A2, {"corr2d_padded_strided": answer}), A2, seed=5)
+    assert result["score"] == result["max_score"], dumps(result)
+
+
+def test_an_unlisted_helper_costs_exactly_one_check_end_to_end(policy):
+    policy("void_exercise")
+    answer = LOOP_CORR2D.replace("    return Y", "    textwrap.dedent('  fine')\n    return Y")
+    result = grade(make_submission(A1, {"corr2d": "import textwrap\n" + answer}), A1, seed=5)
+    assert failed_tests(result) == {"test_corr2d_no_builtin_conv"}, dumps(result)
+    [lost] = [t for t in result["tests"] if t["status"] == "failed"]
+    assert "`dedent` from textwrap is not on the list of operations this exercise may use; " \
+           "it costs this one check" in lost["output"], lost
+    assert not [n for n in result["notes"] if "forbidden shortcut" in n]
+
+
+def test_the_run_time_line_catches_what_the_static_rule_let_through(policy, monkeypatch):
+    """With the static rule switched off, torch's convolution still cannot compute corr2d: the
+    check processes run it against kernels that refuse, and the grading names the route."""
+    from grader.engine import checks
+
+    monkeypatch.setattr(checks, "uses_any", lambda student, exercise, names=(): [])
+    policy("void_exercise")
+    result = grade(make_submission(A1, {"corr2d": SHORTCUT_ANSWER}), A1, seed=5)
+    assert all(t["score"] == 0 for t in corr2d_checks(result)), dumps(result)
+    [note] = [n for n in result["notes"] if "forbidden shortcut" in n]
+    assert "aten::convolution" in note, note
+    honest = grade(make_submission(A1), A1, seed=5)
+    assert honest["score"] == honest["max_score"], dumps(honest)
+
+
+def test_the_run_time_line_notes_a_kernel_even_when_the_error_is_caught_and_leaves_torch_as_it_was():
+    """In the notebook's own kernel (nbgrader's door), a guarded call notes the windowing
+    operator it reached, computes as torch does, and afterwards torch is torch again."""
+    import torch
+    from grader.untrusted.child import Child
+
+    namespace = {}
+    exec("import torch.nn.functional as F\n"
+         "def corr2d(X, K):\n"
+         "    try:\n"
+         "        return F.conv2d(X[None, None], K[None, None])[0, 0]\n"
+         "    except Exception:\n"
+         "        return X[:1, :1]\n"
+         "def honest(X, K):\n"
+         "    return (X[:2, :2] * K).sum()\n"
+         "def raises_after(X, K):\n"
+         "    F.max_pool2d(X[None], 2)\n"
+         "    raise ValueError('no')\n", namespace)
+    X, K = torch.randn(4, 4), torch.randn(2, 2)
+    child = Child(namespace)
+    reply = child.op_call("corr2d", (X, K), guard=True)
+    assert reply["forbidden"] == "aten::convolution"
+    assert torch.equal(reply["result"], torch.nn.functional.conv2d(X[None, None], K[None, None])[0, 0])
+    assert "forbidden" not in child.op_call("honest", (X, K), guard=True)
+    assert "forbidden" not in child.op_call("corr2d", (X, K))  # an exercise without the rule
+    with pytest.raises(Exception, match="aten::max_pool2d"):  # the route survives the student's error
+        child.op_call("raises_after", (X, K), guard=True)
+    assert not torch._C._dispatch_has_kernel_for_dispatch_key("aten::convolution", "ADInplaceOrView")

@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from grader.course import assignments
+from grader.engine import checks
 from grader.engine.checks import CheckFailed, ShortcutFound
 from grader.engine.student import StudentError
 
@@ -59,11 +60,15 @@ class SuitePlugin:
 
     def __init__(self):
         self.checks = {}
+        self.ruled = set()  # exercises with a check of the forbidden-shortcut rule
+        self._rule_checks = set()  # those checks' ids
         self.begin(None, ["cpu"], 0)
 
     def begin(self, student, devices, seed):
         """The next run's submission, devices and seed; its outcomes start empty."""
         self._student = student
+        if student is not None:
+            student.guard(self.ruled)
         self._seed = seed
         self._devices = devices
         self.outcomes = []
@@ -80,6 +85,9 @@ class SuitePlugin:
             if marker is None:
                 continue
             exercise = marker.kwargs["exercise"]
+            if _applies_the_rule(item):
+                self.ruled.add(exercise)
+                self._rule_checks.add(item.name)
             per_exercise[exercise] = per_exercise.get(exercise, 0) + 1
             self.checks[item.nodeid] = {
                 "id": item.name, "name": marker.kwargs["name"], "exercise": exercise,
@@ -115,6 +123,34 @@ class SuitePlugin:
             })
             if call.excinfo is not None and isinstance(call.excinfo.value, ShortcutFound):
                 self.outcomes[-1]["shortcut"] = call.excinfo.value.sentence  # grader.engine.shortcuts.apply_policy
+
+    def add_refused_kernels(self):
+        """Torch kernels an exercise with the rule reached while the checks ran (the run-time
+        line behind the static rule): a forbidden shortcut, given to the exercise's rule check
+        (its first check when the run has none), where the course's policy takes it up. It
+        only adds: a check the source already failed keeps its finding."""
+        routes = {}
+        for exercise, route in self._student.refused_kernels() if self._student is not None else []:
+            routes.setdefault(exercise, route)
+        for exercise, route in routes.items():
+            mine = [o for o in self.outcomes if o["exercise"] == exercise]
+            if not mine:
+                continue
+            outcome = next((o for o in mine if o["id"] in self._rule_checks), mine[0])
+            sentence = f"`{exercise}` runs torch's `{route}` when called (found at run time)"
+            static = [f for f in checks.uses_any(self._student, exercise) if f.forbidden]
+            if static and "shortcut" not in outcome:
+                outcome["shortcut"] = static[0].sentence(exercise)
+            outcome["refused"] = sentence
+            if outcome["status"] == "passed":
+                outcome.update(status="failed", score=0.0,
+                               output=f"{sentence}: this exercise may not use torch's convolution, pooling or unfold")
+
+
+def _applies_the_rule(item):
+    """The check calls grader.engine.checks.expect_not_used: its exercise has the rule."""
+    code = getattr(getattr(item, "function", None), "__code__", None)
+    return code is not None and "expect_not_used" in code.co_names
 
 
 def _exercise_of(item):
@@ -183,6 +219,7 @@ class _Suite:
             try:
                 for item, nextitem in zip(items, items[1:] + [None]):
                     self.config.hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
+                self.plugin.add_refused_kernels()
             finally:
                 self.session._setupstate.teardown_exact(None)  # nothing of this run outlives it
                 outcomes, self.plugin.outcomes = self.plugin.outcomes, []

@@ -18,19 +18,49 @@ Never reached: test code at the top level of a cell (comparing with F.conv2d, as
 notebooks themselves do), a global the function shadows with a local (Python's scoping
 rules, below), names of an import line the reached code does not use.
 
-What the reached code may use is an allow-list: torch's elementwise, reduction, matrix,
-indexing and shape functions, Tensor methods other than the windowing ones, pure Python
-builtins and a few pure modules (math, itertools, functools, operator). Anything else fails
-the check with its cell and line named:
+What the reached code uses is judged by what it IS, not how it is spelled. Every dotted name
+it reads (`F.conv2d`, `typing.operator.attrgetter`, a name bound by `from x import y as z`, a
+global bound by a plain `F = torch.nn.functional`) is resolved on the trusted side: the first
+module imported (torch, numpy, scipy and the standard library only: the student's code never
+runs here), each attribute read with getattr on the real object, so a module that re-exports
+another (`logging.sys`, `os.path.sys`, `dataclasses.inspect`, `typing.operator`) resolves to
+that module. The objects the name passes through are then held against identity sets built
+once from the real namespaces (`_Identities`):
 
-- a convolution, pooling or unfold entry point under any name (`F.conv2d`, `torch.conv_tbc`,
-  `X.unfold`, `torch._C`, `torch.ops`): a *forbidden shortcut*;
-- what cannot be resolved statically (a computed attribute name, `exec`/`eval`/`compile`,
-  `__import__`/`importlib`, special attributes such as `__dict__`, Jupyter's output history
-  `_`/`Out`): a *forbidden shortcut* as well, since the grader cannot tell it from one
-  (a name bound nowhere only raises NameError);
-- anything else that is not on the list (threads, another library): the check fails, and
-  only the check.
+- a *windowing* object, by the name the object gives itself (not the spelling): torch's,
+  numpy's or scipy's convolution, pooling, unfold, fold, im2col, FFT or correlation, a
+  torch Python function that calls one (F.interpolate's "area" mode is a pooling), a
+  functools.partial of one, and any name the suite lists: a *forbidden shortcut*;
+- an *allowed* object: every public callable of the namespaces walked (torch's C tensor
+  functions and torch.functional, torch.nn.functional, torch.linalg, torch.special,
+  torch.nn.init, the methods of Tensor, Size, dtype, device, nn.Module, nn.Parameter, math,
+  itertools, operator, collections, typing, numpy, ...), a few listed functions
+  (functools.reduce/partial, the `_single`/`_pair`/`_triple`/`_quadruple` helpers nn.Conv2d
+  uses), pure builtins, and plain constants (numbers, strings, dtypes). A module object is
+  never allowed as a whole: `m = math` handed on as a value is judged like any unlisted
+  object (a plain alias assignment is not judged: its uses are, through the alias);
+- an *escape*, anywhere along the chain: what looks up attributes or modules by a value
+  computed at run time or reaches torch's internals (`importlib`, `inspect`, `pydoc`,
+  `pkgutil`, `types`, `sys.modules`, `sys._getframe`, `operator.attrgetter`/`methodcaller`,
+  `string.Formatter`, `typing.get_type_hints`, `torch._C`, `torch.ops`, `torch._refs`,
+  `torch.library`, `torch.fx`, `torch.jit` but for `torch.jit.script`, ...): a *forbidden
+  shortcut*, since the grader cannot tell it from one; so is a builtin that computes names
+  (`getattr` with a computed name, `exec`, `eval`, `vars`, `__import__`), a special attribute
+  (`__dict__`, `__class__`), Jupyter's output history (`_`, `Out`), and a module the grader
+  cannot read (one the notebook writes itself);
+- anything else (unlisted or unresolvable: threads, another library, a private helper):
+  the check fails, and only the check, with the sentence "`dedent` from textwrap is not on the
+  list of operations this exercise may use; it costs this one check".
+
+Attributes read from a value (not a module: `X.unfold`, `layer.conv2d`) cannot be resolved
+statically; those whose name torch gives a windowing function or method are forbidden.
+
+A second line runs in the sandbox and can only add findings: the calls of an exercise with the
+rule run with torch's windowing operators noted at the dispatcher (grader.untrusted.child.
+KernelGuard), and a route the static rule missed is reported by the exercise's rule check as a
+forbidden shortcut naming the operator (grader.engine.runner). It never clears a finding.
+(Tensors made under torch.inference_mode skip the dispatcher key it watches: the static rule
+alone judges them.)
 
 Anywhere in the program (not only in reached code), what can rewrite the notebook's
 namespace or torch out of the grader's sight counts as a forbidden shortcut for every
@@ -50,63 +80,243 @@ grader.course.deadlines.policy): by default every check of the exercise scores 0
 import ast
 import builtins
 import dataclasses
+import functools
+import numbers
 import re
+import types
 
 try:  # imported with the suites (grader.engine.grading.warm_up), not on the first submission
     from IPython.core.inputtransformer2 import TransformerManager
 except ImportError:  # the grader without IPython: magics then fail to parse, and fail closed
     TransformerManager = None
 
-# -- what the reached code may use ------------------------------------------------------------
+# -- what the reached code may use: objects, resolved on the grader's side --------------------------
 
-# The last name of a dotted path (or a method) that computes a convolution, a pooling or a
-# windowing, or reaches torch's internals: forbidden under any module or object.
-_FORBIDDEN_PART = re.compile(r"conv|pool|unfold|^fold$|^Fold$|im2col|col2im|stft|fft|correlat|sliding_window|"
-                             r"^_C$|^ops$|^_ops$|^_refs$|^_prims|^_decomp|^_VF$|^_dynamo$|^_inductor$",
+# How torch (numpy, scipy) names a function that computes a convolution, a pooling or a
+# windowing. It is matched against the name an object gives itself once resolved (so
+# `from torch import conv2d as mul` is still conv2d), never against how the notebook spells it.
+_WINDOWING_NAME = re.compile(r"conv|pool|unfold|^fold$|^Fold$|im2col|col2im|stft|fft|correlat|sliding_window",
                              re.IGNORECASE)
+# The libraries the grader imports itself to resolve a dotted name (the standard library too,
+# but for the few modules whose import does something): importing them runs their code only.
+_IMPORTABLE = ("torch", "numpy", "scipy")
+_NOT_IMPORTED = {"antigravity", "this", "__hello__", "__phello__", "idlelib", "turtle", "turtledemo",
+                 "tkinter", "__main__"}
 
-_TORCH = """
-    zeros zeros_like ones ones_like empty empty_like full full_like arange linspace tensor
-    as_tensor from_numpy eye stack cat concat concatenate hstack vstack dstack column_stack row_stack
-    sum mean max min amax amin maximum minimum argmax argmin prod cumsum cumprod std var median
-    matmul mm bmm mv dot vdot einsum tensordot outer inner kron addmm baddbmm addcmul addcdiv
-    mul multiply add sub subtract div divide true_divide floor_divide remainder fmod pow
-    float_power sqrt rsqrt square exp log log2 log10 log1p expm1 abs neg negative sign clamp clip
-    where reshape flatten unflatten unsqueeze squeeze transpose permute movedim moveaxis swapaxes
-    swapdims t flip fliplr flipud roll narrow select index_select gather scatter take
-    take_along_dim masked_fill masked_select split chunk unbind tensor_split broadcast_to
-    broadcast_tensors broadcast_shapes atleast_1d atleast_2d atleast_3d tile repeat_interleave
-    as_strided diag diagonal tril triu trace meshgrid sort argsort topk kthvalue nonzero
-    count_nonzero any all logical_and logical_or logical_not logical_xor eq ne lt le gt ge
-    equal allclose isclose isnan isinf isfinite nan_to_num floor ceil round trunc frac
-    relu sigmoid tanh softmax log_softmax is_tensor is_floating_point is_complex numel
-    no_grad enable_grad set_grad_enabled inference_mode is_grad_enabled
-    rand rand_like randn randn_like randint randperm manual_seed Generator
-    float16 float32 float64 half float double bfloat16 int8 int16 int32 int64 int long uint8 bool
-    complex64 complex128 dtype device Size Tensor iinfo finfo inf nan pi e result_type
-    promote_types can_cast get_default_dtype
-    """
-_TORCH_NN = "Module Parameter ModuleList ModuleDict ParameterList ParameterDict Identity"
-_TORCH_FUNCTIONAL = """
-    pad relu relu6 leaky_relu elu gelu silu sigmoid tanh softmax log_softmax softplus
-    normalize linear dropout one_hot mse_loss cross_entropy
-    """
-_NUMPY = "inf nan pi prod ceil floor sqrt float32 float64 int32 int64"
-_PURE_MODULES = ("math", "itertools", "functools", "operator", "typing", "collections", "time",
-                 "random", "json", "copy", "string", "statistics", "fractions", "decimal",
-                 "dataclasses", "numbers", "warnings", "enum", "abc", "logging")
-_IMPURE_IN_PURE_MODULES = {"operator.attrgetter", "operator.methodcaller"}
+# What looks up attributes or modules by a value computed at run time, or reaches torch's
+# internals and its tables of functions: a module here is an escape as a whole (what is
+# reached through it is too, unless it is itself on the allow-list, like torch.jit.script).
+_ESCAPES = ("importlib", "builtins", "ctypes", "gc", "runpy", "code", "codeop", "pickle", "marshal",
+            "shelve", "copyreg", "types", "inspect", "pydoc", "pkgutil", "sys.modules", "sys._getframe",
+            "operator.attrgetter", "operator.methodcaller", "string.Formatter", "typing.get_type_hints",
+            "typing.ForwardRef", "torch._C", "torch.ops", "torch._ops", "torch._refs", "torch._prims",
+            "torch._decomp", "torch._VF", "torch._dynamo", "torch._inductor", "torch.library",
+            "torch.overrides", "torch.utils", "torch.fx", "torch.func", "torch.export", "torch.compiler",
+            "torch.jit", "torch.testing._internal")
+# Anywhere in the program (not only in reached code), reaching these can rewrite the notebook's
+# namespace or torch; importing the second set as well.
+_ESCAPES_ANYWHERE = ("sys.modules", "torch._C", "torch.ops", "torch.library", "torch.jit.CompilationUnit",
+                     "gc.get_objects", "gc.get_referrers", "gc.get_referents")
+_ESCAPE_IMPORTS = _ESCAPES_ANYWHERE + ("importlib", "builtins", "ctypes", "runpy", "marshal")
 
-ALLOWED = frozenset(
-    [f"torch.{n}" for n in _TORCH.split()]
-    + [f"torch.nn.{n}" for n in _TORCH_NN.split()]
-    + [f"torch.nn.functional.{n}" for n in _TORCH_FUNCTIONAL.split()]
-    + [f"numpy.{n}" for n in _NUMPY.split()]
-    + ["torch.jit.script", "torch.linalg.matmul", "torch.linalg.vecdot", "torch.linalg.norm", "torch.autograd.grad",
-       "torch.testing.assert_close", "os.getenv", "os.environ", "os.getpid", "os.cpu_count"]
-)
-ALLOWED_PREFIXES = ("os.path.", "os.environ.", "torch.nn.init.", "torch.Tensor.", "torch.nn.Module.", "torch.nn.Parameter.",
-                    "torch.Size.", "torch.dtype.", "torch.device.")
+# The allow-list, as namespaces walked once: every public callable found there is allowed by
+# identity, unless it is a windowing function (which is a forbidden shortcut wherever it is found).
+_ALLOWED_SPACES = ("torch.nn.functional", "torch.nn.init", "torch.linalg", "torch.special", "math",
+                   "itertools", "operator", "statistics", "numbers", "copy", "random", "collections",
+                   "dataclasses", "enum", "abc", "os.path", "numpy", "typing")
+_ALLOWED_CLASSES = ("torch.Tensor", "torch.Size", "torch.dtype", "torch.device", "torch.Generator",
+                    "torch.nn.Module", "torch.nn.Parameter", "torch.nn.ModuleList", "torch.nn.ModuleDict",
+                    "torch.nn.ParameterList", "torch.nn.ParameterDict", "torch.nn.Identity")
+_ALLOWED_OBJECTS = (
+    "torch.finfo torch.iinfo torch.no_grad torch.enable_grad torch.set_grad_enabled torch.inference_mode "
+    "torch.manual_seed torch.jit.script torch.autograd.grad torch.testing.assert_close "
+    # the int-to-tuple helpers nn.Conv2d itself uses
+    "torch.nn.modules.utils._single torch.nn.modules.utils._pair torch.nn.modules.utils._triple "
+    "torch.nn.modules.utils._quadruple torch.nn.modules.utils._ntuple "
+    "functools.reduce functools.partial functools.wraps functools.lru_cache functools.cache "
+    "functools.cached_property functools.cmp_to_key functools.total_ordering "
+    "warnings.warn json.dumps json.loads time.time time.perf_counter time.monotonic time.process_time "
+    "os.getenv os.environ os.getpid os.cpu_count logging.getLogger logging.debug logging.info "
+    "logging.warning logging.error").split()
+# torch's own functions are its tensor operations: the C functions and the Python ones beside
+# them (torch.functional), not its compilers and loaders.
+_TORCH_PYTHON_MODULES = ("torch", "torch.functional", "torch.random", "torch._tensor")
+_NOT_TENSOR_OPERATIONS = {"compile", "load", "save", "cond"}
+
+
+class _Identities:
+    """The objects the rule knows: allowed, forbidden (windowing) and escapes, built once by
+    walking the real namespaces. Objects are compared by identity (bound methods by what they
+    bind), so an alias, a re-export or an import under another name is the same object."""
+
+    def __init__(self):
+        import torch
+
+        self._kept = []  # every object whose id is a key stays alive
+        self.escapes = _Marks(_ESCAPES, self)
+        self.anywhere = _Marks(_ESCAPES_ANYWHERE, self)
+        self.imports = _Marks(_ESCAPE_IMPORTS, self)
+        allowed = [_resolved(p) for p in _ALLOWED_OBJECTS]
+        for name, value in list(vars(torch).items()):  # what is loaded: no lazy submodule imported
+            if not name.startswith("_") and name not in _NOT_TENSOR_OPERATIONS and (
+                    isinstance(value, types.BuiltinFunctionType)
+                    or isinstance(value, types.FunctionType) and value.__module__ in _TORCH_PYTHON_MODULES):
+                allowed.append(value)
+        for path in _ALLOWED_SPACES:
+            space = _resolved(path)
+            allowed += [v for n, v in list(vars(space).items()) if not n.startswith("_")]
+        for path in _ALLOWED_CLASSES:
+            cls = _resolved(path)
+            allowed += [cls] + [_attribute_of(cls, n) for n in dir(cls)
+                                if not n.startswith("_") or n in _ALLOWED_DUNDERS]
+        allowed += [getattr(builtins, n) for n in ALLOWED_BUILTINS if hasattr(builtins, n)]
+        self.allowed = self._keys(o for o in allowed if callable(o) and not isinstance(o, types.ModuleType)
+                                  and not self.escapes.marks([o]))
+
+    def _keys(self, objects):
+        objects = [o for o in objects if o is not None]
+        self._kept += objects
+        return frozenset(_key(o) for o in objects)
+
+    def judge(self, chain, names):
+        """'allowed', 'forbidden' (a windowing function), 'escape' or 'unlisted', for the
+        objects a dotted name passes through (`chain`, the last one its value)."""
+        value = chain[-1]
+        if _windowing(value, names):
+            return "forbidden"
+        if _key(value) in self.allowed or _plain_data(value):
+            return "allowed"
+        if self.escapes.marks(chain):
+            return "escape"
+        return "unlisted"
+
+
+class _Marks:
+    """A set of dotted names, some modules (matched by the module's own name, with everything
+    under it, and never imported here: torch._dynamo alone takes seconds), the rest objects
+    (matched by identity)."""
+
+    def __init__(self, paths, identities):
+        import importlib.util
+
+        self.modules, objects = [], []
+        for path in paths:
+            try:
+                module = importlib.util.find_spec(path) is not None
+            except (ImportError, ValueError):  # `sys.modules`: not a package's submodule
+                module = False
+            if module:
+                self.modules.append(path)
+            else:
+                objects.append(_resolved(path))
+        self.objects = identities._keys(objects)
+
+    def marks(self, chain):
+        """One of the objects a dotted name passes through is marked."""
+        return any(_key(value) in self.objects or isinstance(value, types.ModuleType)
+                   and _under(getattr(value, "__name__", None), self.modules) for value in chain)
+
+
+def _under(name, modules):
+    return isinstance(name, str) and any(name == m or name.startswith(m + ".") for m in modules)
+
+
+_IDENTITIES = []
+
+
+def _identities():
+    if not _IDENTITIES:
+        _IDENTITIES.append(_Identities())
+    return _IDENTITIES[0]
+
+
+def _key(value):
+    """What identifies `value`: its id, or for a method bound to an object (re-made on every
+    lookup, as `dict.fromkeys` or a classmethod is) the object and the method's name."""
+    bound_to = getattr(value, "__self__", None)
+    if isinstance(value, (types.MethodType, types.BuiltinMethodType)) and bound_to is not None \
+            and not isinstance(bound_to, types.ModuleType):
+        return id(bound_to), getattr(value, "__name__", None)
+    return id(value)
+
+
+def _attribute_of(space, name):
+    try:
+        return getattr(space, name)
+    except Exception:  # a lazy attribute that fails to load
+        return None
+
+
+def _importable(root):
+    import sys
+
+    return root in _IMPORTABLE or root in sys.stdlib_module_names and root not in _NOT_IMPORTED
+
+
+def _chain_of(path):
+    """The objects the dotted `path` passes through, resolved on the grader's side: the module
+    imported (only torch, numpy, scipy and the standard library), then each attribute read on
+    the real object. Returns (objects, complete); objects is empty when the first name is not
+    importable here."""
+    import importlib
+
+    parts = path.split(".")
+    if not parts[0] or not _importable(parts[0]):
+        return [], False
+    try:
+        value = importlib.import_module(parts[0])
+    except Exception:
+        return [], False
+    chain = [value]
+    for i, part in enumerate(parts[1:], start=2):
+        try:
+            value = getattr(value, part)
+        except Exception:
+            if not isinstance(value, types.ModuleType):
+                return chain, False
+            try:  # a submodule its package does not import itself
+                value = importlib.import_module(".".join(parts[:i]))
+            except Exception:
+                return chain, False
+        chain.append(value)
+    return chain, True
+
+
+def _resolved(path):
+    chain, complete = _chain_of(path)
+    return chain[-1] if complete else None
+
+
+def _windowing(value, names=()):
+    """`value` is torch's (numpy's, scipy's) convolution, pooling or windowing, by the name it
+    gives itself, or a Python function of theirs that calls one (F.interpolate's "area" mode
+    is an adaptive pooling); a functools.partial of one is one."""
+    while isinstance(value, functools.partial):
+        value = value.func
+    name = getattr(value, "__name__", None)
+    module = getattr(value, "__module__", None)
+    if not isinstance(name, str) or not isinstance(module, str) or module.split(".")[0] not in _IMPORTABLE:
+        return False
+    if _WINDOWING_NAME.search(name) or name in names:
+        return True
+    code = getattr(value, "__code__", None)
+    return isinstance(code, types.CodeType) and any(_WINDOWING_NAME.search(n) for n in _code_names(code))
+
+
+def _code_names(code):
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _code_names(const)
+    return names
+
+
+def _plain_data(value):
+    """A constant (a number, a string, a dtype): nothing to call."""
+    import torch
+
+    return isinstance(value, (numbers.Number, str, bytes, type(None), torch.dtype, torch.device))
+
 
 _BUILTINS = """
     abs all any ascii bin bool bytes callable chr complex dict divmod enumerate filter float
@@ -134,22 +344,6 @@ _INERT_MAGICS = {"matplotlib", "load_ext", "reload_ext", "autoreload", "aimport"
 # Anywhere in the program: names and attributes that reach the namespace or the interpreter.
 _ESCAPE_BUILTINS = {"exec", "eval", "compile", "__import__", "globals", "vars", "setattr",
                     "delattr", "__builtins__", "breakpoint", "__build_class__"}
-_ESCAPE_MODULES = ("importlib", "builtins", "__main__", "ctypes", "gc", "imp", "runpy", "code",
-                   "codeop", "pickle", "marshal", "dill", "cloudpickle", "shelve", "joblib", "copyreg",
-                   "types", "inspect", "sys.modules", "sys._getframe", "torch._C", "torch.ops", "torch._ops", "torch.library",
-                   "torch.utils.cpp_extension", "torch.jit.CompilationUnit", "torch.jit._",
-                   "operator.attrgetter", "operator.methodcaller",
-                   # torch's own tables of its functions, compilers and tracers: a way to reach
-                   # any function by a name or a table the grader cannot read
-                   "torch.overrides", "torch.utils", "torch.fx", "torch.func", "torch.export",
-                   "torch.compiler", "torch.jit", "torch.library", "torch.testing._")
-# Anywhere in the program, importing these can rewrite the notebook's namespace or torch (a
-# pickle's load runs code in the caller's globals; gc finds the namespace's dict).
-_ESCAPE_IMPORTS = ("importlib", "builtins", "__main__", "ctypes", "runpy", "marshal",
-                   "torch._C", "torch.ops",
-                   "torch.library", "sys.modules")
-_ESCAPE_PATHS = ("sys.modules", "torch._C", "torch.ops", "torch.library", "torch.jit.CompilationUnit",
-                 "gc.get_objects", "gc.get_referrers", "gc.get_referents")
 _ESCAPE_ATTRIBUTES = {"__dict__", "__globals__", "__code__", "__builtins__", "__setattr__",
                       "__getattribute__", "__closure__", "__defaults__", "__kwdefaults__",
                       "__class__", "__bases__", "__mro__", "__subclasses__", "__func__",
@@ -383,7 +577,7 @@ def _windowing_names():
 
     names = {"_C", "ops", "_ops"}
     for space in (torch, torch.Tensor, functional, nn):
-        names |= {n for n in dir(space) if _FORBIDDEN_PART.search(n)}
+        names |= {n for n in dir(space) if _WINDOWING_NAME.search(n)}
     return frozenset(names)
 
 
@@ -614,7 +808,9 @@ class Reach:
             return
         if self.program.star_modules and name not in ALLOWED_BUILTINS:
             for _, _, module in self.program.star_modules:
-                self._judge_path(f"{module}.{name}", name, cell, node)
+                chain, complete = _chain_of(_canonical(f"{module}.{name}"))
+                if complete or not chain:  # a module that has the name, or one the grader cannot import
+                    self._judge_path(f"{module}.{name}", name, cell, node)
         elif isinstance(cell.parent.get(id(node)), ast.Call) and cell.parent[id(node)].func is node \
                 and node.id == "getattr":
             return  # judged with its arguments (_call)
@@ -647,7 +843,26 @@ class Reach:
         home = _binding_scope(base.id, cell.scope[id(base)])
         if home is not None:
             return _local_imports(cell, base.id, home)
-        return [b.module for b in self.program.bindings.get(base.id, []) if b.module is not None]
+        return [b.module for b in self.program.bindings.get(base.id, []) if b.module is not None] \
+            + self._aliased_paths(base.id)
+
+    def _aliased_paths(self, name, seen=()):
+        """The dotted paths a global stands for through plain assignments (`F = torch.nn.functional`,
+        `ops = typing.operator`), followed through aliases of aliases."""
+        paths = []
+        for binding in self.program.bindings.get(name, []):
+            statement = binding.node
+            if not (isinstance(statement, ast.Assign) and all(isinstance(t, ast.Name) for t in statement.targets)
+                    and isinstance(statement.value, (ast.Name, ast.Attribute))):
+                continue
+            root, parts = _chain_root(statement.value), _chain_parts(statement.value)
+            if not isinstance(root, ast.Name) or root.id in seen:
+                continue
+            for b in self.program.bindings.get(root.id, []):
+                if b.module is not None:
+                    paths.append(".".join([b.module] + parts))
+            paths += [".".join([p] + parts) for p in self._aliased_paths(root.id, seen + (name,))]
+        return paths
 
     def _has_value_binding(self, cell, base):
         if not isinstance(base, ast.Name):
@@ -676,20 +891,30 @@ class Reach:
                 self._find(cell, node, _short(node), why="an attribute name computed at run time cannot be checked")
 
     def _judge_path(self, path, shown, cell, node):
+        """A dotted name the reached code uses, judged by the object it resolves to."""
         path = _canonical(path)
-        if _allowed(path):
-            return
         module, _, name = path.partition(".")
         if module in self.program.written and name and "." not in name:
             return self._written(self.program.written[module], name)
-        parts = path.split(".")
-        private = any(p.startswith("_") and p not in _ALLOWED_DUNDERS for p in parts[1:])
-        forbidden = any(p in self.forbidden_names or _FORBIDDEN_PART.search(p) for p in parts[1:]) \
-            or _under(path, _ESCAPE_MODULES) or private or not _findable(parts[0])
-        why = "" if forbidden else "not on the list of what this exercise may use"
-        if not _findable(parts[0]):
-            why = "a module the grader cannot read, such as one the notebook writes itself"
-        self._find(cell, node, shown if node is not None else path, forbidden=forbidden, why=why)
+        if not _findable(module):
+            return self._find(cell, node, shown, why="a module the grader cannot read, such as one "
+                                                     "the notebook writes itself")
+        chain, complete = _chain_of(path)
+        verdict = _identities().judge(chain, self.forbidden_names) if complete else "unlisted"
+        if verdict != "escape" and complete and isinstance(chain[-1], types.ModuleType) \
+                and _is_alias(cell, node):
+            return  # `F = torch.nn.functional`: judged where it is used, through the alias
+        if verdict == "forbidden":
+            self._find(cell, node, shown)
+        elif verdict == "escape":
+            self._find(cell, node, shown, why="it looks up functions or modules by a value computed at "
+                                              "run time, or reaches torch's internals: the grader cannot follow it")
+        elif verdict == "unlisted":
+            home, _, last = path.rpartition(".")
+            origin = f" from {home}" if home else ""
+            self._find(cell, node, shown, forbidden=False,
+                       why=f"`{last}`{origin} is not on the list of operations this exercise may use; "
+                           "it costs this one check")
 
     def _written(self, module, name):
         """`name` from a module the notebook wrote (%%writefile): what it reaches there counts."""
@@ -811,14 +1036,15 @@ class Reach:
                 self._monkeypatch(cell, node)
             elif not _is_chain_inner(cell, node):
                 for module in self._modules_of(cell, _chain_root(node)):
-                    path = _canonical(".".join([module] + _chain_parts(node)))
-                    if _under(path, _ESCAPE_PATHS) and not _own_module(cell, node, path):
+                    chain, _ = _chain_of(_canonical(".".join([module] + _chain_parts(node))))
+                    if _identities().anywhere.marks(chain) and not _own_module(cell, node, chain):
                         self._find(cell, node, _short(node), why="it can change torch or your functions "
                                                                  "out of the grader's sight")
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             for alias in node.names:
                 full = alias.name if isinstance(node, ast.Import) else f"{node.module or ''}.{alias.name}"
-                if _under(full, _ESCAPE_IMPORTS + _ESCAPE_PATHS):
+                chain, _ = _chain_of(_canonical(full))
+                if _identities().imports.marks(chain) or full.split(".")[0] == "__main__":
                     self._find(cell, node, f"import {full}", why="it can change torch or your functions "
                                                                  "out of the grader's sight")
 
@@ -935,11 +1161,13 @@ def _globals_key(cell, node):
     return None
 
 
-def _own_module(cell, node, path):
+def _own_module(cell, node, chain):
     """`sys.modules[__name__]`, read: the notebook's own module, as a kernel gives it (pickle and
     dataclasses look it up so); a write or any other key is still an escape."""
+    import sys
+
     subscript = cell.parent.get(id(node))
-    return (path == "sys.modules" and isinstance(subscript, ast.Subscript) and subscript.value is node
+    return (chain[-1] is sys.modules and isinstance(subscript, ast.Subscript) and subscript.value is node
             and isinstance(subscript.ctx, ast.Load) and isinstance(subscript.slice, ast.Name)
             and subscript.slice.id == "__name__" and not isinstance(cell.parent.get(id(subscript)), ast.Attribute)
             or False)
@@ -963,28 +1191,15 @@ def _findable(module):
     return _FINDABLE[module]
 
 
-def _under(path, prefixes):
-    """`path` is one of the dotted `prefixes` or inside one (`torch._C._nn` is under `torch._C`;
-    `torch.jit._script` under `torch.jit._`)."""
-    return any(path == p or path.startswith(p if p.endswith("_") else p + ".") for p in prefixes)
+def _is_alias(cell, node):
+    """`node` is the whole value of a plain assignment to names (`F = torch.nn.functional`)."""
+    statement = cell.parent.get(id(node)) if cell is not None and node is not None else None
+    return (isinstance(statement, ast.Assign) and statement.value is node
+            and all(isinstance(t, ast.Name) for t in statement.targets))
 
 
 def _canonical(path):
-    path = path.lstrip(".")
-    for alias, full in (("np.", "numpy."),):
-        if path.startswith(alias):
-            path = full + path[len(alias):]
-    return path
-
-
-def _allowed(path):
-    if path in ALLOWED or path in ("math", "itertools", "functools", "operator"):
-        return path not in _IMPURE_IN_PURE_MODULES
-    if path.startswith(ALLOWED_PREFIXES):
-        last = path.rsplit(".", 1)[-1]
-        return not _FORBIDDEN_PART.search(last) and not (last.startswith("__") and last not in _ALLOWED_DUNDERS)
-    root = path.split(".")[0]
-    return root in _PURE_MODULES and path not in _IMPURE_IN_PURE_MODULES and "__" not in path
+    return path.lstrip(".")
 
 
 def _short(node):
@@ -1030,13 +1245,18 @@ POLICIES = ("void_exercise", "fail_check")
 
 
 def apply_policy(tests, policy="void_exercise"):
-    """Turn forbidden shortcuts (tests carrying a "shortcut" sentence) into the course's penalty;
-    returns the notes that say so, one per exercise. Every test loses its "shortcut" key."""
-    found = {}
+    """Turn forbidden shortcuts (tests carrying a "shortcut" sentence, found in the source, or a
+    "refused" one, found at run time: grader.engine.runner) into the course's penalty; returns
+    the notes that say so, one per exercise, naming the source's finding where there is one.
+    Every test loses both keys."""
+    found, refused = {}, {}
     for test in tests:
-        sentence = test.pop("shortcut", None)
-        if sentence and test["exercise"] not in found:
-            found[test["exercise"]] = sentence
+        sentence, at_run_time = test.pop("shortcut", None), test.pop("refused", None)
+        if sentence:
+            found.setdefault(test["exercise"], sentence)
+        if at_run_time:
+            refused.setdefault(test["exercise"], at_run_time)
+    found = {**refused, **found}
     if policy != "void_exercise":
         return []
     notes = []

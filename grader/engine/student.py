@@ -36,11 +36,12 @@ from grader.engine.sandbox import SandboxFailure
 class StudentError(Exception):
     """The student's code raised, crashed, hung, or is missing."""
 
-    def __init__(self, message, type_name="", kind="raised", classes=()):
+    def __init__(self, message, type_name="", kind="raised", classes=(), route=""):
         super().__init__(message)
         self.type_name = type_name
         self.kind = kind  # "raised", "missing", "timeout", "crash", "budget", "protocol"
         self.classes = tuple(classes)  # the builtin exception classes it derives from, as sent
+        self.route = route  # what a noted kernel names (grader.untrusted.child.ForbiddenKernel)
 
     def is_a(self, expected):
         """Whether the student's code raised an instance of the builtin exception class
@@ -65,7 +66,7 @@ class StudentError(Exception):
         text = f"{what} raised {type_name}{at}: {message}" if message else f"{what} raised {type_name}{at}"
         if cls("", classes=classes).is_a(NotImplementedError):
             text += " (the exercise is not written yet: replace the `raise NotImplementedError()` line)"
-        return cls(text, type_name=type_name, classes=classes)
+        return cls(text, type_name=type_name, classes=classes, route=clip(error.get("message"), 80))
 
 
 def _builtin_exception(name):
@@ -120,6 +121,19 @@ class Student:
         self._fresh = fresh
         self._broken = {}  # what -> why: calls that hung or crashed are not tried again
         self._checked_program = (None, None)  # (the program's reply, its checked report)
+        self._guarded = frozenset()
+        self._refused = []  # [(exercise, route)]: torch kernels the guarded calls reached
+
+    def guard(self, exercises):
+        """Calls of these exercises (those with the forbidden-shortcut rule) report the torch
+        convolution, pooling or unfold kernels they reach (grader.untrusted.child.KernelGuard)."""
+        self._guarded = frozenset(exercises)
+
+    def refused_kernels(self):
+        """The (exercise, route) pairs reached since the last time this was asked, once each:
+        forbidden shortcuts found at run time (the runner hands them to the exercise's rule check)."""
+        refused, self._refused[:] = list(dict.fromkeys(self._refused)), []
+        return refused
 
     def begin_check(self):
         """The next call starts from the executed notebook again, in a fresh process: the runner
@@ -131,7 +145,7 @@ class Student:
     def fresh(self):
         """The same student, each call of which runs in its own fresh copy of the executed notebook."""
         view = Student(self._sandbox, self._sources, self._code, fresh=True, cells=self._cells)
-        view._broken = self._broken
+        view._broken, view._guarded, view._refused = self._broken, self._guarded, self._refused
         return view
 
     # -- what the notebook defines ---------------------------------------------------
@@ -198,7 +212,8 @@ class Student:
 
     def run(self, name, *args, backward=None, return_args=False, no_grad=False, timeout=None, **kwargs):
         self._require(name)
-        return self._call(name, name, None, args, kwargs, backward, no_grad, timeout)
+        return self._call(name, name, None, args, kwargs, backward, no_grad, timeout,
+                          guard=name in self._guarded)
 
     def torch_module(self, spec):
         """Build a torch.nn module (JSON spec, see grader.untrusted.child.build_module) in the sandbox."""
@@ -211,12 +226,22 @@ class Student:
         hint = f"; {StudentError.from_child(error, f'the cell `{name}`')}" if error else ""
         raise StudentError(f"your notebook does not define `{name}`{hint}", kind="missing")
 
-    def _call(self, what, target, method, args, kwargs, backward, no_grad, timeout):
+    def _call(self, what, target, method, args, kwargs, backward, no_grad, timeout, guard=False):
         call = describe_call(what, args, kwargs)
         args, kwargs = _handles(tuple(args)), _handles(kwargs)
         payload = {"target": target, "method": method, "args": args, "kwargs": kwargs,
                    "backward": backward, "no_grad": no_grad}
-        value = self._ask("call", payload, f"`{what}`", timeout, call=call, expect=_call_report)
+        if guard:
+            payload["guard"] = True
+        try:
+            value = self._ask("call", payload, f"`{what}`", timeout, call=call, expect=_call_report)
+        except StudentError as error:
+            if guard and error.type_name == "ForbiddenKernel":
+                self._refused.append((what, error.route))
+            raise
+        refused = value.pop("forbidden")
+        if guard and refused is not None:
+            self._refused.append((what, clip(refused, 80)))
         return CallResult(**value)
 
     def _ask(self, op, payload, what, timeout=None, call=None, expect=None):
@@ -308,7 +333,8 @@ def _call_report(value):
     return {"result": value["result"],
             "input_grads": _optional(value.get("input_grads"), list, "the input gradients"),
             "param_grads": _optional(value.get("param_grads"), dict, "the parameter gradients"),
-            "args_after": _optional(value.get("args_after"), list, "the arguments after the call")}
+            "args_after": _optional(value.get("args_after"), list, "the arguments after the call"),
+            "forbidden": _optional(value.get("forbidden"), str, "the refused kernel")}
 
 
 def _parameter_report(value):

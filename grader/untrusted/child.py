@@ -32,6 +32,7 @@ import functools
 import gc
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -39,6 +40,7 @@ import sys
 import tempfile
 import traceback
 import types
+import warnings
 
 import numpy
 import torch
@@ -64,6 +66,7 @@ class Child:
         self.objects = {}
         self.seed = 0
         self.progress = progress
+        self.kernels = KernelGuard()
 
     # -- the program ---------------------------------------------------------------
 
@@ -115,16 +118,32 @@ class Child:
         seed_everything(self.seed)
         return self.run_program(cells)
 
-    def op_call(self, target, args=(), kwargs=None, method=None, backward=None, no_grad=False):
+    def op_call(self, target, args=(), kwargs=None, method=None, backward=None, no_grad=False, guard=False):
+        """`guard`: the exercise may not use torch's convolution, pooling or unfold; a call that
+        reaches their kernels (KernelGuard) is reported with the operator it reached."""
         function = self._callable(target, method)
         if backward is not None and isinstance(target, nn.Module):
             target.zero_grad(set_to_none=True)
         grad_context = torch.no_grad() if no_grad else torch.enable_grad()
-        with grad_context:
-            result = function(*args, **(kwargs or {}))
-        reply = {"result": self._keep(result)}
-        if backward is not None:
-            reply.update(self._backward(target, result, backward, args, kwargs or {}))
+        if guard:
+            self.kernels.install()
+        self.kernels.armed, self.kernels.route = bool(guard), None
+        try:
+            with grad_context:
+                result = function(*args, **(kwargs or {}))
+            reply = {"result": self._keep(result)}
+            if backward is not None:
+                reply.update(self._backward(target, result, backward, args, kwargs or {}))
+        except BaseException:
+            if self.kernels.route is not None:
+                raise ForbiddenKernel(self.kernels.route) from None
+            raise
+        finally:
+            self.kernels.armed = False
+            if self.shell is None:  # in the notebook's own kernel (nbgrader's door): torch as it was
+                self.kernels.uninstall()
+        if self.kernels.route is not None:
+            reply["forbidden"] = self.kernels.route
         # Every call returns its arguments as they are afterwards, so the trusted side compares
         # them with what it sent on every call: no call looks different from another.
         reply["args_after"] = self._keep(list(args))
@@ -238,6 +257,76 @@ def _flatten(value):
             yield from _flatten(item)
     else:
         yield value
+
+
+class ForbiddenKernel(RuntimeError):
+    """What a guarded call that reached a windowing kernel and then raised raises instead; its
+    message is the route (`aten::convolution`)."""
+
+
+# The aten operators that compute a convolution, a pooling or a windowing, found by name once
+# (in the template, before any student code), with a kernel of their own (a backend's or
+# CompositeExplicitAutograd): every route to those computations ends in one of them.
+_WINDOWING_OPERATOR = re.compile(r"conv(?!ert)|pool|unfold|im2col|col2im|^fold", re.IGNORECASE)
+
+
+def _windowing_operators():
+    has_kernel = torch._C._dispatch_has_kernel_for_dispatch_key
+    operators = {}
+    for full in torch._C._dispatch_get_all_op_names():
+        namespace, _, name = full.partition("::")
+        base, _, overload = name.partition(".")
+        if namespace == "aten" and _WINDOWING_OPERATOR.search(base) and any(
+                has_kernel(full, key) for key in ("CPU", "CompositeExplicitAutograd",
+                                                  "CompositeExplicitAutogradNonFunctional")):
+            operators[name] = getattr(getattr(torch.ops.aten, base), overload or "default")
+    return operators
+
+
+_WINDOWING_OPERATORS = _windowing_operators()
+
+
+class KernelGuard:
+    """The run-time line behind the static rule (grader.engine.shortcuts). Installed, each
+    windowing operator gets a kernel at torch's dispatcher on the ADInplaceOrView key (below
+    autograd, above every backend) that notes the operator while a guarded call runs and then
+    computes exactly as torch does; unarmed, it only passes through. So it costs no check
+    anything but the finding, and a student who removes it is still judged from the source.
+    (Tensors made under torch.inference_mode skip that key: the static rule covers them.)"""
+
+    def __init__(self):
+        self.library = None
+        self.armed = False
+        self.route = None
+
+    def install(self):
+        """Once per process (~2 ms): E installs it before the checks are forked from it."""
+        if self.library is not None:
+            return
+        try:  # after the program ran, torch.library may be the student's: then the static rule alone
+            library = torch.library.Library("aten", "IMPL")
+            with warnings.catch_warnings():  # "overriding a previously registered kernel"
+                warnings.simplefilter("ignore")
+                for name, operator in _WINDOWING_OPERATORS.items():
+                    library.impl(name, self._noting(f"aten::{name.partition('.')[0]}", operator), "ADInplaceOrView")
+        except Exception:
+            return
+        self.library = library
+
+    def uninstall(self):
+        if self.library is not None:
+            library, self.library = self.library, None
+            library._destroy()
+
+    def _noting(self, route, operator):
+        below = torch._C._AutoDispatchBelowADInplaceOrView
+
+        def note_then_compute(*args, **kwargs):
+            if self.armed and self.route is None:
+                self.route = route
+            with below():
+                return operator(*args, **kwargs)
+        return note_then_compute
 
 
 def build_module(spec):
@@ -425,6 +514,7 @@ def serve_submission(control, fork=_fork, isolate=None):
     jail.release_writable_files([0, 1, 2, control.fileno()])  # lets the freeze remount read-only
     wire.send(control, *reply)
     _forget_student_hooks()
+    child.kernels.install()  # once here, not in every check process forked below
     # Out of the collector's sight: a collection in a check would otherwise write to every
     # object's header and copy most of E's heap into that check's process.
     gc.freeze()
