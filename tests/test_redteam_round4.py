@@ -6,7 +6,7 @@ Each attack is a notebook in tests/redteam4/ (its answer cells; see the README t
 through grader.engine.grading.grade in the real sandbox next to its honest twin:
 
 1. 44 routes to torch's convolution and pooling (a1 corr2d, a2's four exercises with one
-   route each, a4 pool2d; 15 of them, one grading each, marked slow): attribute chains
+   route each, a4 pool2d; 19 of them, one grading each, marked slow): attribute chains
    through modules that re-export others (typing.operator, logging.sys, dataclasses.inspect,
    os.path.sys, pkgutil.importlib, timeit.gc, dataclasses.builtins); names resolved at run
    time (pydoc.locate, pkgutil.resolve_name, logging.config's resolve,
@@ -33,11 +33,13 @@ through grader.engine.grading.grade in the real sandbox next to its honest twin:
 4. no reference from the judged process: a2's corr2d_multi_in replaying what the composite
    returned, corr2d_padded_strided replaying its pair-argument answer for ints, a3's
    conv_output_size recognising the excuse probe by its five positional arguments;
-5. a reply whose safetensors header is valid but whose data offsets point past the end:
-   grade() still returns a result;
+5. the program's process sending, through the engine's own framing, a reply whose safetensors
+   header is valid but whose data offsets point past the end: grade() still returns a result
+   (a malformed reply from a check process was always a failed check; tests/test_wire.py forges
+   the frame on the socket itself);
 6. the modules a notebook names are not imported by the grading process to resolve them.
 
-About 4 minutes on two busy cores (some 30 gradings); the slow routes add about 2.
+About 4 minutes on two busy cores (some 30 gradings); the slow routes add about 3.
 """
 
 import functools
@@ -166,11 +168,6 @@ ROUTES = {
     "a2_names": {  # names resolved by library code at run time
         PS: "pydoc.locate", MI: "logging.config.BaseConfigurator.resolve",
         MIO: "typing.get_type_hints of the annotation 'F.conv2d'", ONE: "a pickle's GLOBAL (ForkingPickler.loads)"},
-    "a2_second_line": {  # the run-time line (a guard at torch's dispatcher) bypassed, silenced, erased
-        PS: "the convolution in a thread of its own",
-        MI: "the guard found by gc: disarmed, uninstalled, its Library destroyed, mode stacks popped",
-        MIO: "torch's convolution, then every noted route erased (gc)",
-        ONE: "torch._C._AutoDispatchBelowADInplaceOrView: below the key a noting kernel sits on"},
     # the issue's three spellings
     "a1_getattr_static": {"corr2d": "dataclasses.inspect.getattr_static(os.path.sys.modules['torch.nn.functional'], 'conv2d')"},
     "a1_format_field": {"corr2d": "string.Formatter().get_field('0.nn.functional.conv2d', (logging.sys.modules['torch'],), {})"},
@@ -201,6 +198,13 @@ SLOW_ROUTES = {
     "a4_decomposition": {"pool2d": "torch._decomp's max_pool2d_with_indices and im2col (pkgutil.resolve_name)"},
     "a4_type_hints_decomposition": {"pool2d": "inspect.signature(eval_str=True) naming torch._decomp's pooling"},
     "a4_interpolate_area": {"pool2d": "F.interpolate(mode='area') (adaptive average pooling) where tiles divide"},
+    # the run-time line (a guard at torch's dispatcher) bypassed, silenced, erased: one route
+    # per notebook, since silencing and erasing need gc and vars (counted against every
+    # exercise) and would stand in for the bypasses' own findings
+    "a2_second_line_thread": {PS: "the convolution in a thread of its own"},
+    "a2_second_line_below_key": {ONE: "torch._C._AutoDispatchBelowADInplaceOrView: below the key a noting kernel sits on"},
+    "a2_second_line_silenced": {MI: "the guard found by gc: disarmed, uninstalled, its Library destroyed, mode stacks popped"},
+    "a2_second_line_erased": {MIO: "torch's convolution, then every noted route erased (gc)"},
 }
 # the honest twin: the same exercises calling torch openly (the course's policy voids them)
 OPEN_CALL = {"a1_cross_correlation": "honest_a1_f_conv2d", "a2_padding_stride_channels": "honest_a2_f_conv2d",
@@ -289,13 +293,17 @@ def test_the_excuse_probe_cannot_be_told_from_a_check():
 # -- 5. the wire ------------------------------------------------------------------------
 
 def test_a_reply_with_offsets_past_the_end_still_yields_a_result():
+    """The program's process sends its reply through the engine's own framing, corrupted: a
+    safetensors blob with data offsets past the end. grade() returns a result that says the
+    reply was refused (tests/test_wire.py forges the frame on the socket instead)."""
     notebook = make_submission(ASSIGNMENTS["a1"], answer_cells("malformed_reply"), reference=False)
     try:
         result = grade(notebook, ASSIGNMENTS["a1"], limits=LIMITS, seed=SEED)
     except Exception as exc:  # noqa: BLE001 - whatever escapes is the failure
         pytest.fail(f"grade() raised {type(exc).__name__}: {exc}")
-    assert "note: the engine's replies now carry" in result.get("stdout", ""), dumps(result)
-    assert result["tests"] and points(result, "corr2d") == 0, dumps(result)
+    outputs = [t.get("output") or "" for t in result["tests"]]
+    assert outputs and result["score"] == 0, dumps(result)
+    assert all("the message's tensors could not be read" in o for o in outputs), dumps(result)
 
 
 # -- 6. the trusted side and what the source names ---------------------------------------
