@@ -563,3 +563,79 @@ def test_the_run_time_line_notes_a_kernel_even_when_the_error_is_caught_and_leav
     with pytest.raises(Exception, match="aten::max_pool2d"):  # the route survives the student's error
         child.op_call("raises_after", (X, K), guard=True)
     assert not torch._C._dispatch_has_kernel_for_dispatch_key("aten::convolution", "ADInplaceOrView")
+
+
+# -- an unlisted Python callable that looks up by a run-time value is an escape (issue 26) ---------
+
+def test_logging_configs_resolve_is_an_escape_named_with_its_reason():
+    """BaseConfigurator is on no list: its resolve calls `__import__`, found in its source."""
+    source = ("import logging.config\n_resolve = logging.config.BaseConfigurator({}).resolve\n"
+              "def corr2d(X, K):\n    return _resolve('torch.nn.functional.conv' + '2d')(X[None, None], K[None, None])[0, 0]\n")
+    [finding] = findings(source)
+    assert (finding.what, finding.line, finding.forbidden) == ("logging.config.BaseConfigurator", 2, True)
+    assert finding.why == ("`BaseConfigurator` from logging.config looks up names given to it at run time "
+                           "(it calls `__import__`); the grader cannot follow that")
+
+
+def test_a_locate_like_function_of_a_module_on_no_list_is_an_escape():
+    """xmlrpc.server's resolve_dotted_attribute walks `getattr` by the names it is given."""
+    source = ("from xmlrpc.server import resolve_dotted_attribute as walk\n"
+              "def corr2d(X, K):\n    return walk(torch, 'nn.functional.conv2d')(X[None, None], K[None, None])[0, 0]\n")
+    [finding] = [f for f in findings(source) if f.what == "walk"]
+    assert (finding.line, finding.forbidden) == (3, True)
+    assert finding.why == ("`resolve_dotted_attribute` from xmlrpc.server looks up names given to it at run "
+                           "time (it calls `getattr` with a name given at run time); the grader cannot follow that")
+
+
+def test_a_subclass_in_the_same_module_inherits_the_lookup():
+    """DictConfigurator's own code never calls __import__; its base class, named in its module, does."""
+    [finding] = findings("import logging.config\ndef corr2d(X, K):\n"
+                         "    return logging.config.DictConfigurator({}).resolve('torch')\n")
+    assert finding.forbidden and "(it calls `__import__`)" in finding.why
+
+
+def test_honest_namedtuple_dataclass_and_stdlib_helpers_are_not_lookups():
+    """What a helper calls is judged, not how its class was made: a namedtuple's class is made by
+    exec, but instantiating it looks nothing up. An unlisted harmless helper still costs only
+    its one check (textwrap.dedent, argparse.Namespace, whose __eq__ compares vars of two objects)."""
+    source = '''
+from collections import namedtuple
+from dataclasses import dataclass
+import argparse, textwrap
+Shape = namedtuple("Shape", "h w")
+
+@dataclass
+class Window:
+    h: int
+    w: int
+
+def corr2d(X, K):
+    s, win = Shape(*K.shape), Window(*K.shape)
+    opts = argparse.Namespace(stride=1)
+    textwrap.dedent("  x")
+    return torch.stack([torch.stack([(X[i:i + s.h, j:j + win.w] * K).sum()
+                                     for j in range(X.shape[1] - win.w + opts.stride)])
+                        for i in range(X.shape[0] - s.h + 1)])
+'''
+    found = findings(source)
+    assert [(f.what, f.forbidden) for f in found] == [("argparse.Namespace", False), ("textwrap.dedent", False)], found
+    assert shortcuts._runtime_lookup(_namedtuple_class()) is None
+
+
+def _namedtuple_class():
+    """A class made by namedtuple (by exec): no source to read, and nothing it calls looks up."""
+    from collections import namedtuple
+
+    return namedtuple("Usage", "calls")
+
+
+def test_the_correlation_theorem_with_torch_fft_is_honest():
+    """The notebooks forbid torch's convolution, pooling and unfold, not its FFT."""
+    source = '''
+def corr2d(X, K):
+    H, W = X.shape
+    h, w = K.shape
+    spectrum = torch.fft.rfft2(X) * torch.fft.rfft2(K, s=(H, W)).conj()
+    return torch.fft.irfft2(spectrum, s=(H, W))[:H - h + 1, :W - w + 1]
+'''
+    assert findings(source) == []

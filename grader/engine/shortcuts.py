@@ -28,12 +28,12 @@ that module. The objects the name passes through are then held against identity 
 once from the real namespaces (`_Identities`):
 
 - a *windowing* object, by the name the object gives itself (not the spelling): torch's,
-  numpy's or scipy's convolution, pooling, unfold, fold, im2col, FFT or correlation, a
+  numpy's or scipy's convolution, pooling, unfold, fold, im2col, short-time FFT or correlation, a
   torch Python function that calls one (F.interpolate's "area" mode is a pooling), a
   functools.partial of one, and any name the suite lists: a *forbidden shortcut*;
 - an *allowed* object: every public callable of the namespaces walked (torch's C tensor
   functions and torch.functional, torch.nn.functional, torch.linalg, torch.special,
-  torch.nn.init, the methods of Tensor, Size, dtype, device, nn.Module, nn.Parameter, math,
+  torch.fft, torch.nn.init, the methods of Tensor, Size, dtype, device, nn.Module, nn.Parameter, math,
   itertools, operator, collections, typing, numpy, ...), a few listed functions
   (functools.reduce/partial, the `_single`/`_pair`/`_triple`/`_quadruple` helpers nn.Conv2d
   uses), pure builtins, and plain constants (numbers, strings, dtypes). A module object is
@@ -46,8 +46,14 @@ once from the real namespaces (`_Identities`):
   `torch.library`, `torch.fx`, `torch.jit` but for `torch.jit.script`, ...): a *forbidden
   shortcut*, since the grader cannot tell it from one; so is a builtin that computes names
   (`getattr` with a computed name, `exec`, `eval`, `vars`, `__import__`), a special attribute
-  (`__dict__`, `__class__`), Jupyter's output history (`_`, `Out`), and a module the grader
-  cannot read (one the notebook writes itself);
+  (`__dict__`, `__class__`), Jupyter's output history (`_`, `Out`), a module the grader
+  cannot read (one the notebook writes itself), and any other Python function or class whose
+  code (read from its source, with the functions of its own module it names) looks up by a
+  value given at run time: `__import__`, `importlib.import_module`, `getattr`/`setattr`/
+  `delattr` with a computed name, `attrgetter`/`methodcaller`, `sys.modules`, `eval`/`exec`/
+  `compile`, a table of names (`vars(m)`, `m.__dict__`) read by a computed key, pickle's
+  loaders (`logging.config.BaseConfigurator(...).resolve`, and whatever else the standard
+  library builds on them, found by that property rather than by name);
 - anything else (unlisted or unresolvable: threads, another library, a private helper):
   the check fails, and only the check, with the sentence "`dedent` from textwrap is not on the
   list of operations this exercise may use; it costs this one check".
@@ -95,7 +101,10 @@ except ImportError:  # the grader without IPython: magics then fail to parse, an
 # How torch (numpy, scipy) names a function that computes a convolution, a pooling or a
 # windowing. It is matched against the name an object gives itself once resolved (so
 # `from torch import conv2d as mul` is still conv2d), never against how the notebook spells it.
-_WINDOWING_NAME = re.compile(r"conv|pool|unfold|^fold$|^Fold$|im2col|col2im|stft|fft|correlat|sliding_window",
+# The FFT is not one of them (the notebooks forbid torch's convolution, pooling and unfold, and the
+# correlation theorem is a computation of the student's own); the short-time transform is, as it
+# slides a window.
+_WINDOWING_NAME = re.compile(r"conv|pool|unfold|^fold$|^Fold$|im2col|col2im|stft|correlat|sliding_window",
                              re.IGNORECASE)
 # The libraries the grader imports itself to resolve a dotted name (the standard library too,
 # but for the few modules whose import does something): importing them runs their code only.
@@ -121,7 +130,7 @@ _ESCAPE_IMPORTS = _ESCAPES_ANYWHERE + ("importlib", "builtins", "ctypes", "runpy
 
 # The allow-list, as namespaces walked once: every public callable found there is allowed by
 # identity, unless it is a windowing function (which is a forbidden shortcut wherever it is found).
-_ALLOWED_SPACES = ("torch.nn.functional", "torch.nn.init", "torch.linalg", "torch.special", "math",
+_ALLOWED_SPACES = ("torch.nn.functional", "torch.nn.init", "torch.linalg", "torch.special", "torch.fft", "math",
                    "itertools", "operator", "statistics", "numbers", "copy", "random", "collections",
                    "dataclasses", "enum", "abc", "os.path", "numpy", "typing")
 _ALLOWED_CLASSES = ("torch.Tensor", "torch.Size", "torch.dtype", "torch.device", "torch.Generator",
@@ -301,6 +310,155 @@ def _windowing(value, names=()):
         return True
     code = getattr(value, "__code__", None)
     return isinstance(code, types.CodeType) and any(_WINDOWING_NAME.search(n) for n in _code_names(code))
+
+
+# -- what an unlisted function of Python looks up at run time ----------------------------------------
+
+# The primitives that look up a module or an attribute by a value computed at run time: what an
+# unlisted Python function or class is inspected for (`_runtime_lookup`). Anything built on them
+# in the standard library (logging.config's resolve, pydoc.locate, pkgutil.resolve_name, ...) is
+# found through them, whatever its name, so this is the short list of primitives, not of routes.
+# The builtins in the first set are lookups whatever their arguments; those in the second only
+# with a name computed at run time (`getattr(x, "name", None)` is a constant read).
+# A table of names (`vars(x)`, `x.__dict__`) is a lookup when it is read with a key computed at
+# run time (`vars(module)[name]`); `vars(self)` or `other.__dict__ == self.__dict__` (argparse's
+# Namespace, copy, reprs) only compare or copy an object's own attributes.
+_LOOKUP_BUILTINS = {"__import__", "eval", "exec", "compile", "globals", "breakpoint"}
+_LOOKUP_BY_NAME = {"getattr", "setattr", "delattr"}
+_LOOKUP_OBJECTS = ("importlib.import_module importlib.__import__ operator.attrgetter operator.methodcaller "
+                   "inspect.getattr_static sys.modules pickle.loads pickle.load pickle.Unpickler "
+                   "pickle._Unpickler marshal.loads").split()
+_LOOKUP_ATTRIBUTES = {"find_class"}
+_LOOKUP_DEPTH = 3
+_LOOKUPS = {}  # (id(object), depth) -> (object, the reason or None): each object inspected once
+
+
+def _runtime_lookup(value):
+    """Why `value`, a Python function or class (not a builtin written in C: those keep the
+    judgement of the lists above), can look up modules or attributes by a value given to it
+    at run time: "it calls `__import__`"; None when it cannot. Read from its source on the
+    grader's side (for a class, its body and methods), following the functions and classes of
+    its own module that it names (a base class too), a few levels deep: the depth bounds the
+    walk, cycles included."""
+    return _lookup_in(value, _LOOKUP_DEPTH)
+
+
+def _lookup_in(value, depth):
+    value = getattr(value, "__func__", value)  # a bound or class method: its function
+    if not isinstance(value, (types.FunctionType, type)) or depth < 0:
+        return None
+    if (id(value), depth) not in _LOOKUPS:  # by depth too, so the answer never depends on the order asked
+        _LOOKUPS[id(value), depth] = (value, _own_lookup(value, depth))
+    return _LOOKUPS[id(value), depth][1]
+
+
+def _own_lookup(value, depth):
+    import inspect
+    import sys
+    import textwrap
+
+    module = sys.modules.get(getattr(value, "__module__", None) or "")
+    space = dict(vars(module)) if module is not None else {}
+    space.update(getattr(value, "__globals__", {}))
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(value)))
+    except (OSError, TypeError, SyntaxError):
+        # No source: a class made at run time (a namedtuple's; a dataclass's methods made by
+        # exec). Its compiled code is read by the names it uses: only the primitives that look
+        # up whatever their arguments count, as a name there cannot say what it is called with.
+        return _compiled_lookup(value)
+    # getattr(obj, "name") reads one constant attribute, and getattr(self, name) only the
+    # object's own (nn.Sequential's __setitem__): neither can reach a module
+    plain = {id(call.func) for call in ast.walk(tree) if isinstance(call, ast.Call) and len(call.args) >= 2
+             and (isinstance(call.args[1], ast.Constant) or _is_self(call.args[0]))}
+    for node in ast.walk(tree):
+        reason = _keyed_table(node, space) or _node_lookup(node, space, plain, depth)
+        if reason:
+            return reason
+    return None
+
+
+def _node_lookup(node, space, plain, depth):
+    """The lookup by a run-time value that `node` makes, its names read in `space`."""
+    if isinstance(node, ast.Attribute) and node.attr in _LOOKUP_ATTRIBUTES and not _is_self(node.value):
+        return f"it reads `{node.attr}`"
+    if not isinstance(node, (ast.Name, ast.Attribute)) or not isinstance(node.ctx, ast.Load):
+        return None
+    target = _value_in(node, space)
+    name = getattr(target, "__name__", None)
+    builtin = isinstance(name, str) and target is getattr(builtins, name, None)
+    if builtin and name in _LOOKUP_BUILTINS:
+        return f"it calls `{name}`"
+    if builtin and name in _LOOKUP_BY_NAME and id(node) not in plain:
+        return f"it calls `{name}` with a name given at run time"
+    if target is not None and _key(target) in _lookup_objects():
+        return f"it uses `{ast.unparse(node)}`"
+    if getattr(target, "__module__", None) == space.get("__name__"):
+        # a function or class of its own module it names (a base class too): what that looks
+        # up. Not another module's: every torch module's class is a Module, whose
+        # __getattr__ reads its own tables by name, and that is no lookup of the student's.
+        return _lookup_in(target, depth - 1)
+    return None
+
+
+def _keyed_table(node, space):
+    """`vars(x)[name]`, `x.__dict__.get(name)`, `vars()[name]`: a table of names read by a key
+    computed at run time."""
+    if isinstance(node, ast.Subscript):
+        table, key = node.value, node.slice
+    elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in (
+            "get", "pop", "setdefault", "__getitem__") and node.args:
+        table, key = node.func.value, node.args[0]
+    else:
+        return None
+    if isinstance(key, ast.Constant):
+        return None
+    if isinstance(table, ast.Attribute) and table.attr == "__dict__" and not _is_self(table.value):
+        return "it reads `__dict__` by a name given at run time"
+    if isinstance(table, ast.Call) and isinstance(table.func, ast.Name) and table.func.id in ("vars", "globals") \
+            and _value_in(table.func, space) is getattr(builtins, table.func.id) \
+            and not (table.args and _is_self(table.args[0])):
+        return f"it reads `{table.func.id}()` by a name given at run time"
+    return None
+
+
+def _is_self(node):
+    return isinstance(node, ast.Name) and node.id in ("self", "cls")
+
+
+def _value_in(node, space):
+    """What a name or a dotted name of a module's code is, read without running anything but
+    attribute reads on modules."""
+    if isinstance(node, ast.Name):
+        return space[node.id] if node.id in space else getattr(builtins, node.id, None)
+    if isinstance(node, ast.Attribute) and isinstance(node.value, (ast.Name, ast.Attribute)):
+        owner = _value_in(node.value, space)
+        if isinstance(owner, types.ModuleType):
+            return _attribute_of(owner, node.attr)
+    return None
+
+
+_COMPILED_LOOKUPS = {"__import__", "eval", "exec", "globals", "import_module", "attrgetter", "methodcaller",
+                     "getattr_static", "find_class"}
+
+
+def _compiled_lookup(value):
+    functions = [getattr(v, "__func__", v) for v in vars(value).values()] if isinstance(value, type) else [value]
+    for function in functions:
+        code = getattr(function, "__code__", None)
+        found = sorted(_code_names(code) & _COMPILED_LOOKUPS) if isinstance(code, types.CodeType) else []
+        if found:
+            return f"it uses `{found[0]}`"
+    return None
+
+
+_LOOKUP_KEYS = []
+
+
+def _lookup_objects():
+    if not _LOOKUP_KEYS:
+        _LOOKUP_KEYS.append(frozenset(_key(o) for o in map(_resolved, _LOOKUP_OBJECTS) if o is not None))
+    return _LOOKUP_KEYS[0]
 
 
 def _code_names(code):
@@ -912,6 +1070,10 @@ class Reach:
         elif verdict == "unlisted":
             home, _, last = path.rpartition(".")
             origin = f" from {home}" if home else ""
+            lookup = _runtime_lookup(chain[-1]) if complete else None
+            if lookup:
+                return self._find(cell, node, shown, why=f"`{last}`{origin} looks up names given to it at run "
+                                                         f"time ({lookup}); the grader cannot follow that")
             self._find(cell, node, shown, forbidden=False,
                        why=f"`{last}`{origin} is not on the list of operations this exercise may use; "
                            "it costs this one check")
