@@ -15,6 +15,10 @@ same). Judged from outside: the result, and the machine's /proc/meminfo read whi
    count a process's page tables.
 4. Copy-on-write: a 1.2 GiB ballast that every call writes (E's copy and the check process's
    copy, 2.4 GiB) under a 2 GiB budget: charged, and ended with the budget's message.
+5. The order checks run in (a4 notebooks): the same seed runs the same order and gives the
+   same result; other seeds, other orders; a pool2d that leaves out its in-place mistake only
+   when the clock says the in-place check is running (learned from a grading under another
+   seed) earns no more than the twin that makes the mistake openly.
 
 Needs root (a uid of its own, namespaces); CI runs as root. About 2 minutes on two busy cores.
 """
