@@ -15,6 +15,10 @@ same). Judged from outside: the result, and the machine's /proc/meminfo read whi
    count a process's page tables.
 4. Copy-on-write: a 1.2 GiB ballast that every call writes (E's copy and the check process's
    copy, 2.4 GiB) under a 2 GiB budget: charged, and ended with the budget's message.
+5. The order checks run in (a4 notebooks): the same seed runs the same order and gives the
+   same result; other seeds, other orders; a pool2d that leaves out its in-place mistake only
+   when the clock says the in-place check is running (learned from a grading under another
+   seed) earns no more than the twin that makes the mistake openly.
 
 Needs root (a uid of its own, namespaces); CI runs as root. About 2 minutes on two busy cores.
 """
@@ -32,7 +36,7 @@ import pytest
 from grader.engine import containment
 from grader.engine.grading import grade, warm_up
 from grader.engine.sandbox import Limits
-from submissions import dumps, make_submission
+from submissions import dumps, make_submission, reference_answers
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the sandbox's namespaces and uid need root")
 
@@ -232,3 +236,107 @@ def test_pages_a_check_copies_on_write_are_charged():
         result = graded(COPY_ON_WRITE, limits)
     assert _budget_message(result), dumps(result)
     assert memory.drop < limits.memory_bytes + 512 * MiB, f"MemAvailable fell by {memory.drop / MiB:.0f} MiB"
+
+
+# -- the order checks run in (docs/sandbox.md: how late a check runs says nothing) ------------
+
+A4 = "a4_pooling"
+# The test suite's secret is fixed, so each seed's order is too: with it, the in-place check
+# runs 12th under CALIBRATION_SEED and 1st to 4th under A4_SEEDS (how often a seed puts it at
+# a given place is a uniform shuffle's chance: tests/test_check_order.py).
+CALIBRATION_SEED = 24
+A4_SEEDS = (10, 11, 13)
+IN_PLACE_CHECK = "test_does_not_modify_input"
+
+# How late its process runs, as any check process can read it: the monotonic clock, from a
+# reading the program took while the notebook ran.
+LATENESS = """
+import time as _time
+_T0 = _time.monotonic()
+"""
+
+LATENESS_PROBE = LATENESS + """
+def pool2d(X, *args, **kwargs):
+    raise RuntimeError(f"LATE {_time.monotonic() - _T0!r} END")
+"""
+
+
+def _mutating_pool2d(behaves_when):
+    """The reference pool2d with the in-place mistake (X changed after the answer is computed),
+    left out whenever `behaves_when` (an expression in `late`, the seconds since the program) holds."""
+    return reference_answers(A4)["pool2d"].replace("def pool2d(", "def _pool2d(") + LATENESS + f"""
+def pool2d(X, *args, **kwargs):
+    Y = _pool2d(X, *args, **kwargs)
+    late = _time.monotonic() - _T0
+    if not ({behaves_when}) and not X.requires_grad:
+        X.add_(1)
+    return Y
+"""
+
+
+@functools.lru_cache(maxsize=None)
+def graded_a4(source, seed):
+    return grade(make_submission(A4, {"pool2d": source}), A4, limits=LIMITS, seed=seed)
+
+
+def lateness(result):
+    """{check id: seconds after the program that its process first called pool2d}."""
+    seen = {}
+    for test in result["tests"]:
+        found = re.search(r"LATE (\S+) END", test.get("output") or "")
+        if found:
+            seen[test["id"]] = float(found.group(1))
+    return seen
+
+
+def run_order(result):
+    """The checks that called pool2d, in the order they ran."""
+    seen = lateness(result)
+    return sorted(seen, key=seen.get)
+
+
+def test_the_same_seed_runs_the_checks_in_the_same_order():
+    first, again = graded_a4(LATENESS_PROBE, A4_SEEDS[0]), lateness_probe_again(A4_SEEDS[0])
+    assert len(run_order(first)) >= 10, dumps(first)
+    assert run_order(first) == run_order(again)
+    assert [(t["id"], t["score"]) for t in first["tests"]] == [(t["id"], t["score"]) for t in again["tests"]]
+
+
+def lateness_probe_again(seed):
+    return grade(make_submission(A4, {"pool2d": LATENESS_PROBE}), A4, limits=LIMITS, seed=seed)
+
+
+def test_different_seeds_run_the_checks_in_different_orders():
+    orders = [tuple(run_order(graded_a4(LATENESS_PROBE, seed))) for seed in (CALIBRATION_SEED, *A4_SEEDS)]
+    assert len(set(orders)) == len(orders), orders
+    canonical = [t["id"] for t in graded_a4(LATENESS_PROBE, CALIBRATION_SEED)["tests"]]
+    assert all([t["id"] for t in graded_a4(LATENESS_PROBE, s)["tests"]] == canonical for s in A4_SEEDS)
+
+
+def test_knowing_how_late_the_in_place_check_ran_earns_nothing():
+    """The attack of a student who has read the suite: learn from one grading when the
+    in-place check runs (a calibration whose pool2d is right everywhere and reports its
+    lateness in the one check that passes it a 9 x 10 X), then leave the mistake out only
+    around that moment, give or take an average check and a half. Under the other seeds it
+    earns no more than the twin that makes the mistake openly."""
+    calibration = lateness(graded_a4(_calibration_probe(), CALIBRATION_SEED))
+    when = calibration[IN_PLACE_CHECK]
+    ran_at = run_order(graded_a4(LATENESS_PROBE, CALIBRATION_SEED)).index(IN_PLACE_CHECK)
+    margin = 1.5 * when / (ran_at + 1)
+    attack = _mutating_pool2d(f"{when - margin!r} < late < {when + margin!r}")
+    honest = _mutating_pool2d("False")
+    for seed in A4_SEEDS:
+        attacked, open_mistake = graded_a4(attack, seed), graded_a4(honest, seed)
+        lost = {t["id"] for t in open_mistake["tests"] if t["score"] < t["max_score"]}
+        assert lost == {IN_PLACE_CHECK}, dumps(open_mistake)
+        runs_at = run_order(graded_a4(LATENESS_PROBE, seed)).index(IN_PLACE_CHECK)
+        assert attacked["score"] <= open_mistake["score"], (seed, ran_at, runs_at, when, margin, dumps(attacked))
+
+
+def _calibration_probe():
+    return reference_answers(A4)["pool2d"].replace("def pool2d(", "def _pool2d(") + LATENESS + """
+def pool2d(X, *args, **kwargs):
+    if tuple(X.shape) == (9, 10):
+        raise RuntimeError(f"LATE {_time.monotonic() - _T0!r} END")
+    return _pool2d(X, *args, **kwargs)
+"""

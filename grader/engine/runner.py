@@ -6,6 +6,7 @@ terminal output is never parsed. Each suite is collected once per process (`_Sui
 failure's feedback is the check's own message, never a traceback of the hidden test.
 """
 
+import random
 import sys
 import threading
 
@@ -14,7 +15,7 @@ import pytest
 import torch
 
 from grader.course import assignments
-from grader.engine import checks
+from grader.engine import checks, secret
 from grader.engine.checks import CheckFailed, ShortcutFound
 from grader.engine.student import StudentError
 
@@ -158,6 +159,34 @@ def _exercise_of(item):
     return marker.kwargs["exercise"] if marker else None
 
 
+def drawn_order(items, seed):
+    """`items` in the order a submission with this seed runs them, drawn from the secret.
+
+    A check process can read counters that grow while a grading runs (clocks, its start
+    time, inode numbers); were the order fixed, how late a check runs would say which check
+    it is. Modules, and the items within each, are shuffled with HMAC(secret, seed, "order"),
+    so the same seed replays the same order and no one without the secret can predict it.
+    The items of a module, and of a class, stay together, so fixtures scoped to them are set
+    up once.
+    """
+    draw = random.Random(secret.order_seed(seed))
+    modules = {}  # module -> parent (the module or a class) -> items
+    for item in items:
+        module = item.nodeid.split("::")[0]
+        modules.setdefault(module, {}).setdefault(item.parent.nodeid, []).append(item)
+    ordered = []
+    for parents in _shuffled(draw, modules.values()):
+        for siblings in _shuffled(draw, parents.values()):
+            ordered.extend(_shuffled(draw, siblings))
+    return ordered
+
+
+def _shuffled(draw, things):
+    things = list(things)
+    draw.shuffle(things)
+    return things
+
+
 def _feedback(excinfo):
     if excinfo is None:
         return "this check failed"
@@ -213,7 +242,8 @@ class _Suite:
         self.lock = threading.Lock()  # one run at a time: fixtures and outcomes are per session
 
     def run(self, student, devices, exercise, seed):
-        items = [i for i in self.items if exercise is None or _exercise_of(i) == exercise]
+        chosen = [i for i in self.items if exercise is None or _exercise_of(i) == exercise]
+        items = drawn_order(chosen, seed)
         with self.lock:
             self.plugin.begin(student, devices, seed)
             try:
@@ -224,7 +254,9 @@ class _Suite:
                 self.session._setupstate.teardown_exact(None)  # nothing of this run outlives it
                 outcomes, self.plugin.outcomes = self.plugin.outcomes, []
                 self.plugin.begin(None, ["cpu"], 0)
-        return outcomes
+        canonical = {self.plugin.checks[i.nodeid]["number"]: n for n, i in enumerate(chosen)
+                     if i.nodeid in self.plugin.checks}
+        return sorted(outcomes, key=lambda outcome: canonical[outcome["number"]])  # as collected
 
     def checks(self):
         return [self.plugin.checks[i.nodeid] for i in self.items if i.nodeid in self.plugin.checks]

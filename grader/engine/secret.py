@@ -81,6 +81,11 @@ def sandbox_seed(seed, secret=None):
     return _derive(secret, b"sandbox", seed, "")
 
 
+def order_seed(seed, secret=None):
+    """The seed of the order a submission's checks run in: HMAC(secret, seed, "order")."""
+    return _derive(secret, b"order", seed, "")
+
+
 def _derive(secret, purpose, seed, name):
     key = secret if secret is not None else current()
     message = b"\0".join([purpose, str(int(seed)).encode(), str(name).encode()])
