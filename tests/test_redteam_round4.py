@@ -26,8 +26,9 @@ through grader.engine.grading.grade in the real sandbox next to its honest twin:
 2. honest habits the rule must not punish: windows by as_strided, the correlation theorem with
    torch.fft, `_pair` from torch.nn.modules.utils, an exception subclass of ValueError;
 3. no check can be told apart: every check process of a3, a4 and a5 reports the same pid,
-   ppid, process group, session, descriptors, threads, visible processes, rlimits and
-   pipe/socket inodes (relative to the program's); the 600-thread pid-counter attack (the
+   ppid, process group, session, descriptors, threads, visible processes and rlimits (pipe and
+   socket inode numbers, a machine-wide counter, only say how late a check runs, and the checks
+   run in an order drawn from the secret); the 600-thread pid-counter attack (the
    first check pushes the pid namespace's counter past 500, later checks answer right) gains
    nothing;
 4. no reference from the judged process: a2's corr2d_multi_in replaying what the composite
@@ -256,8 +257,10 @@ FINGERPRINT = re.compile(r"FINGERPRINT<[^>]*>")
 
 @pytest.mark.parametrize("assignment", ["a3", "a4", "a5"])
 def test_every_check_process_looks_the_same(assignment):
-    """The answer raises with everything its process can read about itself (not the clock):
-    one reading, however many checks call it."""
+    """The answer raises with everything its process can read about itself (not the clock, nor
+    socket and pipe inode numbers: machine-wide counters that tell how late a check runs, which
+    the drawn order of the checks makes meaningless, as tests/test_check_identity.py's lateness
+    attack shows): one reading, however many checks call it."""
     # a3's demonstration cells loop long on stubs that raise: its other answers are the reference
     result = ran(graded(f"fingerprint_{assignment}", reference=assignment == "a3"))
     seen = {}
@@ -267,7 +270,7 @@ def test_every_check_process_looks_the_same(assignment):
     assert sum(len(ids) for ids in seen.values()) >= 3, dumps(result)
     fields = [dict(re.findall(r"(\w+)=(\S+?)(?= \w+=|>)", reading)) for reading in seen]
     differ = sorted({key for reading in fields for key in reading if reading[key] != fields[0].get(key)})
-    assert len(seen) == 1, f"checks tell themselves apart by {differ}:\n" + "\n".join(
+    assert differ in ([], ["inodes"]), f"checks tell themselves apart by {differ}:\n" + "\n".join(
         f"{reading} in {ids}" for reading, ids in seen.items())
 
 
