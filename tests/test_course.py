@@ -599,3 +599,60 @@ def test_extensions_only_for_the_course_students_and_removable(course, graded, p
     assert page.locator(f'#extensions-{A1} tr[data-student="v1"]').count() == 0
     code, _, err = cli(course, "extend", "v1", A1, "--remove")
     assert code == 2 and "has no extension" in err
+
+
+# -- text that reads well: whole-point bins, a course home as wide as the screen, notes ---------
+
+def test_histogram_bins_are_whole_points_wide_and_the_last_is_closed():
+    from grader.doors.service.reports import _histogram
+
+    bins = _histogram([0, 2.5, 3, 28.5, 29, 29], 29)
+    assert [(b["low"], b["high"]) for b in bins] == [(i, i + 2) for i in range(0, 27, 3)] + [(27, 29)]
+    assert [b["count"] for b in bins] == [2, 1, 0, 0, 0, 0, 0, 0, 0, 3]
+    assert all(float(b["low"]).is_integer() and float(b["high"]).is_integer() for b in bins)
+
+
+def test_course_home_uses_the_width_it_has(tmp_path, page):
+    """Five assignments and full names on a 1400 px screen: no name wraps; on a phone the
+    roster scrolls sideways instead of wrapping."""
+    service = Service(tmp_path / "data", workers=1)
+    roster = tmp_path / "roster.csv"
+    roster.write_text("student_id,name\nmfrc,Maria Fernanda Rodriguez Castellanos\nbo,Bo Li\n")
+    process = convgrade(service.env, "students", "import", str(roster), stdout=subprocess.PIPE, text=True)
+    assert process.wait(timeout=60) == 0
+    service.start()
+    try:
+        page.set_viewport_size({"width": 1400, "height": 900})
+        _log_in(page, service.url, service.admin_token)
+        assert len(page.query_selector_all("#roster th")) >= 2 + 5 + 1      # five assignments
+        one_line = _text_height(page.locator('#roster tr[data-student="bo"] td').first)
+        for cell in page.locator("#roster td, #roster th").all():
+            assert _text_height(cell) < 1.5 * one_line, cell.inner_text()
+        page.set_viewport_size({"width": 400, "height": 900})
+        assert _text_height(page.locator('#roster tr[data-student="mfrc"] td').nth(1)) < 1.5 * one_line
+        assert page.locator("#roster").evaluate("t => t.parentElement.scrollWidth > t.parentElement.clientWidth")
+    finally:
+        service.stop()
+
+
+def _text_height(cell):
+    """The height of the text a cell holds (one line, or as many as it wraps to)."""
+    return cell.evaluate("e => { const r = document.createRange(); r.selectNodeContents(e);"
+                         " return r.getBoundingClientRect().height; }")
+
+
+def test_notes_show_code_as_code_tensors_on_their_lines_and_stay_text(tmp_path, page):
+    """The student's page renders a note as the Lab panel does, escaped first (autoescaping on)."""
+    from flask import render_template_string
+
+    from grader.doors.service.app import create_app
+
+    app = create_app({"data_dir": str(tmp_path / "data"), "admin_token": "t" * 32})
+    note = "`x.sum()` gave tensor([[1., 2.],\\n        [3., 4.]]) <script>alert(1)</script> & `<b>`"
+    with app.test_request_context():
+        html = render_template_string("<ul><li id=note>{{ note | rich_text }}</li></ul>", note=note)
+    page.set_content(html)
+    assert [c.inner_text() for c in page.locator("#note code").all()] == ["x.sum()", "<b>"]
+    shown = page.inner_text("#note")
+    assert shown.split("\n") == ["x.sum() gave tensor([[1., 2.],", "[3., 4.]]) <script>alert(1)</script> & <b>"]
+    assert page.locator("#note script, #note b").count() == 0
