@@ -388,6 +388,9 @@ def test_course_home_deadlines_extensions_histogram_checks(course, graded, page)
     assert "2026-09-17 12:00 UTC" in page.inner_text(f"#extensions-{A1}")
     report = f"#report-{A1}"
     assert len(page.query_selector_all(f"{report} svg.hist rect")) == 10
+    ticks = [re.fullmatch(r"(\d+)–(\d+)", t.text_content()) for t in page.query_selector_all(f"{report} svg .x-tick")]
+    assert all(ticks) and int(ticks[0][1]) == 0, "bins of whole points, labelled by the points they hold"
+    assert all(int(a[2]) + 1 == int(b[1]) for a, b in zip(ticks, ticks[1:]))
     _assert_drawn_whole(page, f"{report} svg.hist")
     assert "score (points out of" in page.text_content(f"{report} svg .x-label")
     assert page.text_content(f"{report} svg .y-label") == "students"
