@@ -464,7 +464,7 @@ def _with_a_second_corr2d(notebook):
     return json.dumps(nb).encode()
 
 
-def test_submit_command_shows_the_notes_the_credit_and_the_deadline(course, notebooks, tmp_path):
+def test_submit_command_shows_the_notes_the_credit_and_the_deadline(course, notebooks, tmp_path, page):
     at(course, "2026-09-16T12:00:00Z")
     path = tmp_path / f"{A1}.ipynb"
     path.write_bytes(_with_a_second_corr2d(notebooks["reference"]))
@@ -491,6 +491,11 @@ def test_submit_command_shows_the_notes_the_credit_and_the_deadline(course, note
     assert any("appears 2 times" in note for note in body["notes"])
     seen = list(dict.fromkeys(t["exercise"] for t in body["tests"]))
     assert seen == ["corr2d", "Conv2D", "learn_edge_kernel"]
+    _log_in(page, course.url, course.tokens["late"])              # the page shows the note's `code` as code
+    page.click("#my-submissions a")                                # both submissions carry the note
+    page.wait_for_selector("#notes")
+    assert "corr2d" in [c.inner_text() for c in page.locator("#notes li code").all()], page.inner_text("#notes")
+    assert "`" not in page.inner_text("#notes")
 
 
 def test_similarity_blocks_show_the_students_code_with_its_own_line_numbers(tmp_path):
