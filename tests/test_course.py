@@ -388,6 +388,9 @@ def test_course_home_deadlines_extensions_histogram_checks(course, graded, page)
     assert "2026-09-17 12:00 UTC" in page.inner_text(f"#extensions-{A1}")
     report = f"#report-{A1}"
     assert len(page.query_selector_all(f"{report} svg.hist rect")) == 10
+    ticks = [re.fullmatch(r"(\d+)–(\d+)", t.text_content()) for t in page.query_selector_all(f"{report} svg .x-tick")]
+    assert all(ticks) and int(ticks[0][1]) == 0, "bins of whole points, labelled by the points they hold"
+    assert all(int(a[2]) + 1 == int(b[1]) for a, b in zip(ticks, ticks[1:]))
     _assert_drawn_whole(page, f"{report} svg.hist")
     assert "score (points out of" in page.text_content(f"{report} svg .x-label")
     assert page.text_content(f"{report} svg .y-label") == "students"
@@ -461,7 +464,7 @@ def _with_a_second_corr2d(notebook):
     return json.dumps(nb).encode()
 
 
-def test_submit_command_shows_the_notes_the_credit_and_the_deadline(course, notebooks, tmp_path):
+def test_submit_command_shows_the_notes_the_credit_and_the_deadline(course, notebooks, tmp_path, page):
     at(course, "2026-09-16T12:00:00Z")
     path = tmp_path / f"{A1}.ipynb"
     path.write_bytes(_with_a_second_corr2d(notebooks["reference"]))
@@ -488,6 +491,11 @@ def test_submit_command_shows_the_notes_the_credit_and_the_deadline(course, note
     assert any("appears 2 times" in note for note in body["notes"])
     seen = list(dict.fromkeys(t["exercise"] for t in body["tests"]))
     assert seen == ["corr2d", "Conv2D", "learn_edge_kernel"]
+    _log_in(page, course.url, course.tokens["late"])              # the page shows the note's `code` as code
+    page.click("#my-submissions a")                                # both submissions carry the note
+    page.wait_for_selector("#notes")
+    assert "corr2d" in [c.inner_text() for c in page.locator("#notes li code").all()], page.inner_text("#notes")
+    assert "`" not in page.inner_text("#notes")
 
 
 def test_similarity_blocks_show_the_students_code_with_its_own_line_numbers(tmp_path):
@@ -599,3 +607,60 @@ def test_extensions_only_for_the_course_students_and_removable(course, graded, p
     assert page.locator(f'#extensions-{A1} tr[data-student="v1"]').count() == 0
     code, _, err = cli(course, "extend", "v1", A1, "--remove")
     assert code == 2 and "has no extension" in err
+
+
+# -- text that reads well: whole-point bins, a course home as wide as the screen, notes ---------
+
+def test_histogram_bins_are_whole_points_wide_and_the_last_is_closed():
+    from grader.doors.service.reports import _histogram
+
+    bins = _histogram([0, 2.5, 3, 28.5, 29, 29], 29)
+    assert [(b["low"], b["high"]) for b in bins] == [(i, i + 2) for i in range(0, 27, 3)] + [(27, 29)]
+    assert [b["count"] for b in bins] == [2, 1, 0, 0, 0, 0, 0, 0, 0, 3]
+    assert all(float(b["low"]).is_integer() and float(b["high"]).is_integer() for b in bins)
+
+
+def test_course_home_uses_the_width_it_has(tmp_path, page):
+    """Five assignments and full names on a 1400 px screen: no name wraps; on a phone the
+    roster scrolls sideways instead of wrapping."""
+    service = Service(tmp_path / "data", workers=1)
+    roster = tmp_path / "roster.csv"
+    roster.write_text("student_id,name\nmfrc,Maria Fernanda Rodriguez Castellanos\nbo,Bo Li\n")
+    process = convgrade(service.env, "students", "import", str(roster), stdout=subprocess.PIPE, text=True)
+    assert process.wait(timeout=60) == 0
+    service.start()
+    try:
+        page.set_viewport_size({"width": 1400, "height": 900})
+        _log_in(page, service.url, service.admin_token)
+        assert len(page.query_selector_all("#roster th")) >= 2 + 5 + 1      # five assignments
+        one_line = _text_height(page.locator('#roster tr[data-student="bo"] td').first)
+        for cell in page.locator("#roster td, #roster th").all():
+            assert _text_height(cell) < 1.5 * one_line, cell.inner_text()
+        page.set_viewport_size({"width": 400, "height": 900})
+        assert _text_height(page.locator('#roster tr[data-student="mfrc"] td').nth(1)) < 1.5 * one_line
+        assert page.locator("#roster").evaluate("t => t.parentElement.scrollWidth > t.parentElement.clientWidth")
+    finally:
+        service.stop()
+
+
+def _text_height(cell):
+    """The height of the text a cell holds (one line, or as many as it wraps to)."""
+    return cell.evaluate("e => { const r = document.createRange(); r.selectNodeContents(e);"
+                         " return r.getBoundingClientRect().height; }")
+
+
+def test_notes_show_code_as_code_tensors_on_their_lines_and_stay_text(tmp_path, page):
+    """The student's page renders a note as the Lab panel does, escaped first (autoescaping on)."""
+    from flask import render_template_string
+
+    from grader.doors.service.app import create_app
+
+    app = create_app({"data_dir": str(tmp_path / "data"), "admin_token": "t" * 32})
+    note = "`x.sum()` gave tensor([[1., 2.],\\n        [3., 4.]]) <script>alert(1)</script> & `<b>`"
+    with app.test_request_context():
+        html = render_template_string("<ul><li id=note>{{ note | rich_text }}</li></ul>", note=note)
+    page.set_content(html)
+    assert [c.inner_text() for c in page.locator("#note code").all()] == ["x.sum()", "<b>"]
+    shown = page.inner_text("#note")
+    assert shown.split("\n") == ["x.sum() gave tensor([[1., 2.],", "[3., 4.]]) <script>alert(1)</script> & <b>"]
+    assert page.locator("#note script, #note b").count() == 0

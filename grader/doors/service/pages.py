@@ -6,6 +6,7 @@ header, or the signed-in browser's session.
 """
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from markupsafe import Markup, escape
 from werkzeug.exceptions import HTTPException
 
 from grader.course import assignments, deadlines, feedback
@@ -13,6 +14,17 @@ from grader.doors.service import instructor as course_home, sessions, submission
 from grader.doors.service.auth import identify, session_identity
 
 bp = Blueprint("pages", __name__)
+
+
+@bp.app_template_filter("rich_text")
+def rich_text(text):
+    """A note as the Lab panel shows it: `code` as code, and the line breaks the grader escaped
+    (a tensor's rows, a literal backslash-n) as breaks. Every part is escaped first: a note is
+    set as text, never as HTML."""
+    parts = str(text).replace("\\n", "\n").split("`")
+    html = "".join(f"<code>{escape(part)}</code>" if i % 2 else str(escape(part))
+                   for i, part in enumerate(parts) if part)
+    return Markup(html.replace("\n", "<br>"))
 
 
 def _page_identity():

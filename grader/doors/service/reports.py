@@ -5,6 +5,7 @@ Each counts a student's best graded submission per assignment, by credited score
 """
 
 import io
+import math
 import re
 from collections import defaultdict
 
@@ -17,7 +18,7 @@ from grader.doors.service.auth import INSTRUCTOR
 from grader.store import csvfile
 from grader.store.db import Student, Submission
 
-HISTOGRAM_BINS = 10
+HISTOGRAM_BINS = 10   # about this many bins, each a whole number of points wide
 
 
 def best_submissions():
@@ -138,12 +139,15 @@ def _report(assignment, results):
 
 
 def _histogram(scores, max_score):
-    bins = [0] * HISTOGRAM_BINS
+    """Bins a whole number of points wide, each labelled by the whole points it holds
+    (`low`-`high`, both counted); the last bin is closed at max_score."""
+    width = max(1, math.ceil(max_score / HISTOGRAM_BINS))
+    count = max(1, math.ceil(max_score / width))
+    bins = [0] * count
     for score in scores:
-        fraction = score / max_score if max_score else 1.0
-        bins[min(int(fraction * HISTOGRAM_BINS), HISTOGRAM_BINS - 1)] += 1
-    width = max_score / HISTOGRAM_BINS
-    return [{"low": i * width, "high": (i + 1) * width, "count": count} for i, count in enumerate(bins)]
+        bins[min(max(int(score // width), 0), count - 1)] += 1
+    return [{"low": i * width, "high": max_score if i == count - 1 else (i + 1) * width - 1, "count": n}
+            for i, n in enumerate(bins)]
 
 
 def _pass_rates(results):
