@@ -111,6 +111,8 @@ def test_launch_submit_grade_and_the_score_reaches_the_platform(lms):
     assert score["userId"] == "u-learner-1" and score["lineitem"] == "rl-a1"
     assert score["scoreGiven"] == body["result"]["score"] and score["scoreMaximum"] == body["result"]["max_score"]
     assert score["gradingProgress"] == "FullyGraded" and score["activityProgress"] == "Completed"
+    # the row says "sent" once the platform has answered: a moment after the score arrives there
+    assert wait_until(lambda: [r["status"] for r in passbacks(service)] == ["sent"]), passbacks(service)
     [row] = passbacks(service)
     assert row["status"] == "sent" and row["submission_id"] == body["id"]
 
