@@ -339,7 +339,9 @@ class Sandbox:
         record = self._stopped.pop(pid, None)
         if record is not None and containment.ran_since(pid, record):
             self.kill()
-            self._failure = SandboxFailure(
+            # a process the watchdog killed runs while it exits (freeing its pages): that is
+            # the budget's doing, and the budget is the reason to give
+            self._failure = self._over_budget or SandboxFailure(
                 "protocol", "a process of your notebook ran while the grader had stopped it (another of "
                 "its processes resumed it); the submission was ended")
             raise self._failure
