@@ -1,8 +1,6 @@
 """The known mistakes of a1's exercises (grader.engine.diagnoses): what each returns for the
 inputs of the call that failed, computed here with torch."""
 
-import torch
-
 from grader.engine.diagnoses import Mistake
 
 from .._corr2d_support import ref_conv_flipped, ref_corr2d
