@@ -10,6 +10,7 @@ the module, about 30 s on 2 cores). The course of 200 is marked slow.
 
 import functools
 import json
+import os
 import random
 import re
 import subprocess
@@ -19,7 +20,8 @@ from urllib.parse import unquote_plus
 import pytest
 import requests
 
-from service_harness import Client, Service, convgrade, form_token, import_roster, signed_in
+from browser import browser, page  # noqa: F401  (the fixtures)
+from service_harness import REPO, Client, Service, convgrade, form_token, import_roster, signed_in
 from submissions import CorpusEntry, corpus, make_submission
 
 A4 = "a4_pooling"
@@ -240,7 +242,10 @@ def test_a_pass_rate_links_to_the_groups_behind_its_failures(course):
     home = browser.get(course.url + "/instructor", timeout=60).text
     links = dict((unescape(check), unescape(href)) for href, check in re.findall(
         r'<a class="failures"[^>]*href="([^"]+\?check=([^"]+))"', home))
-    assert "test_max_padding_is_minus_inf" in links and "test_no_torch_pooling" not in links
+    # each student submitted once, so the counted submission is the latest: a check fails in the
+    # pass rates exactly when it fails in a group
+    failing = {c["id"] for g in json.loads(_cli_groups(course, "--json")[0])["groups"] for c in g["checks"]}
+    assert set(links) == failing and "test_max_padding_is_minus_inf" in links
     shown = _page_groups(browser.get(course.url + links["test_max_padding_is_minus_inf"], timeout=60).text)
     students = {s for _, _, names, _ in shown for s in names}
     assert {"s01", "s02", "s03", "s09"} <= students and not students & {"s04", "s05", "s06", "s07", "s08"}
@@ -303,6 +308,29 @@ def test_regrading_a_group_goes_through_the_queue_and_keeps_the_comment_with_the
             ["stride is a pair"]
     untouched = admin.get(f"/api/v1/submissions/{course.ids['s01']}").json()
     assert untouched["history"] == []
+
+
+def test_the_instructor_answers_a_group_from_the_course_home_in_chromium(course, page):
+    """Course home -> the assignment's mistake groups -> a comment typed and saved in the form."""
+    page.goto(course.url + "/")
+    page.fill("#token", course.admin_token)
+    page.click("#login")
+    page.wait_for_load_state()
+    page.click(f"#groups-{A4}")
+    page.wait_for_selector("#groups")
+    row = page.locator("tr.group", has_text="s06")
+    assert row.locator(".students li").all_inner_texts() == ["s06", "s07"]
+    row.locator("textarea").fill("Pool every leading dimension: loop over X.shape[:-2] (section 3).")
+    row.locator("button.save-comment").click()
+    page.wait_for_selector("#message")
+    assert "comment is saved" in page.inner_text("#message")
+    assert "section 3" in page.locator("tr.group", has_text="s06").locator("textarea").input_value()
+    body = Client(course.url, course.tokens["s06"]).get(f"/api/v1/submissions/{course.ids['s06']}").json()
+    assert [t["comment"] for t in body["result"]["tests"] if t.get("comment")] == [
+        "Pool every leading dimension: loop over X.shape[:-2] (section 3)."]
+    if os.environ.get("CONVGRADE_UPDATE_SCREENSHOT"):                 # `make screenshots`
+        page.set_viewport_size({"width": 1200, "height": 900})
+        page.screenshot(path=str(REPO / "docs/mistake-groups.png"))
 
 
 def test_convgrade_groups_prints_an_aligned_table(course):
