@@ -118,6 +118,12 @@ def test_a_comment_reaches_the_group_later_submissions_included_and_keeps_its_hi
     assert not any("comment" in t for r in (uncommented, right) for t in r["tests"]) and none is None
     assert group["comment"]["comment"] == "Section 4.2 says: pad with -inf." and group["comment"]["author"] == "ta"
     assert kept == [("See section 4.2: pad with -inf.", "prof"), ("Section 4.2 says: pad with -inf.", "ta")]
+    _stored(store, "c", _result(gradable=False))
+    with store() as session:
+        broken = next(g["key"] for g in groups.groups(session, A4) if g["students"] == ["c"])
+        groups.write_comment(session, A4, broken, "Save the notebook from Jupyter, then upload it.", author="prof")
+        [unreadable] = groups.with_comments(session, A4, [_result(gradable=False)])
+    assert unreadable["notes"] == ["Your instructor: Save the notebook from Jupyter, then upload it."]
     with store() as session:
         groups.write_comment(session, A4, key, "", author="prof")
         [again] = groups.with_comments(session, A4, [tomorrow])
@@ -130,8 +136,9 @@ def test_a_comment_reaches_the_group_later_submissions_included_and_keeps_its_hi
 @functools.cache
 def _entries():
     """{kind: (notebook bytes, the set of checks it must fail; None: not known in advance)}: the
-    corpus's a4 entries that run on a CPU, the reference and the released stubs."""
-    kinds = {e.name: (e.submission(), e.loses) for e in corpus(A4) if "cuda" not in e.needs}
+    corpus's a4 entries that run on a CPU (and fit the upload limit: no large outputs), the
+    reference and the released stubs."""
+    kinds = {e.name: (e.submission(), e.loses) for e in corpus(A4) if "cuda" not in e.needs and not e.outputs}
     kinds["reference"] = (make_submission(A4), set())
     kinds["stubs"] = (make_submission(A4, reference=False), None)
     return kinds

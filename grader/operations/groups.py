@@ -106,17 +106,18 @@ def write_comment(session, assignment, key, comment, author):
 
 def with_comments(session, assignment, results):
     """Each result (None stays None) in notebook order, with its group's comment, if the
-    instructor wrote one, as `comment` on its first failed check: the one a student reads first."""
+    instructor wrote one, as `comment` on its first failed check: the one a student reads first
+    (an ungradable notebook's, as its last note)."""
     comments, order = current_comments(session, assignment), feedback.assignment_order(assignment)
     return [_commented(feedback.in_notebook_order(result, order), comments) for result in results]
 
 
 def _commented(result, comments):
-    if not result or not result.get("tests"):
-        return result
-    row = comments.get(key_of(signature(result)))
+    row = comments.get(key_of(signature(result))) if result else None
     if row is None or not row.comment:
         return result
+    if not result.get("gradable", True):   # no check ran to carry it: it joins the notes every surface shows
+        return {**result, "notes": [*result.get("notes", []), f"Your instructor: {row.comment}"]}
     tests = [dict(t) for t in result["tests"]]
     first = next((t for t in tests if t.get("status") != "passed"), None)
     if first is not None:
