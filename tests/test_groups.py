@@ -131,6 +131,16 @@ def test_a_comment_reaches_the_group_later_submissions_included_and_keeps_its_hi
         assert next(g for g in groups.groups(session, A4) if g["key"] == key)["comment"] is None
 
 
+def test_the_terminal_writes_runs_of_checks_as_ranges():
+    from grader.operations.groups import _checks_words
+
+    def check(number, diagnosis=None):
+        return {"number": number, "diagnosis": diagnosis}
+    assert _checks_words([check(f"pool2d.{n}") for n in (1, 2, 3, 4, 5, 6, 7, 8, 11)]) == "pool2d.1-8 pool2d.11"
+    assert _checks_words([check("corr2d.1"), check("corr2d.2", "Flipped."), check("corr2d.3"), check("conv2d.4"),
+                          check("conv2d.5")]) == "corr2d.1 corr2d.2 (Flipped.) corr2d.3 conv2d.4-5"
+
+
 # -- a planted course on a real service ------------------------------------------------------------
 
 @functools.cache
@@ -247,6 +257,17 @@ def test_the_course_home_lists_the_planted_mistakes_as_groups(course):
     largest = found[0]
     assert largest["students"] == ["s01", "s02", "s03"] and largest["count"] == 3
     assert largest["message"]["number"] == largest["checks"][0]["number"] and largest["message"]["output"]
+
+
+def test_only_the_instructor_sees_the_groups_and_writes_their_comments(course):
+    student, _ = signed_in(course, course.tokens["s01"])
+    assert student.get(f"{course.url}/instructor/groups/{A4}", timeout=60).status_code == 403
+    token = form_token(student.get(course.url + "/", timeout=60).text)
+    for action in ("comment", "regrade"):
+        forged = student.post(f"{course.url}/instructor/groups/{action}", timeout=60, data={
+            "assignment": A4, "key": "0" * 64, "comment": "x", "confirmed": "1", "csrf_token": token})
+        assert forged.status_code == 403, action
+    assert requests.get(f"{course.url}/instructor/groups/{A4}", timeout=60).status_code in (401, 403)
 
 
 def test_a_pass_rate_links_to_the_groups_behind_its_failures(course):

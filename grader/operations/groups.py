@@ -141,7 +141,7 @@ def main(args, leave_out=()):
         return 0
     if found:
         rows = [["count", "failed checks", "first message", "comment", "students"]]
-        rows += [[g["count"], " ".join(_check_words(c) for c in g["checks"]), _one_line(g["message"]["output"]),
+        rows += [[g["count"], _checks_words(g["checks"]), _one_line(g["message"]["output"]),
                   _one_line(g["comment"]["comment"]) if g["comment"] else "", ", ".join(g["students"])]
                  for g in found]
         print("\n".join(aligned(rows, right=(0,))))
@@ -150,8 +150,20 @@ def main(args, leave_out=()):
     return 0
 
 
-def _check_words(check):
-    return check["number"] + (f" ({check['diagnosis']})" if check["diagnosis"] else "")
+def _checks_words(checks):
+    """'pool2d.1-9 pool2d.11 corr2d.3 (the diagnosis)': runs of undiagnosed checks of one
+    exercise as ranges, so the stubs' row stays short."""
+    runs = []   # [exercise, first, last] or a diagnosed check's words
+    for check in checks:
+        exercise, _, n = check["number"].rpartition(".")
+        if check["diagnosis"] or not n.isdigit():
+            runs.append(check["number"] + (f" ({check['diagnosis']})" if check["diagnosis"] else ""))
+        elif runs and isinstance(runs[-1], list) and runs[-1][0] == exercise and runs[-1][2] == int(n) - 1:
+            runs[-1][2] = int(n)
+        else:
+            runs.append([exercise, int(n), int(n)])
+    return " ".join(run if isinstance(run, str) else f"{run[0]}.{run[1]}" + (f"-{run[2]}" if run[2] > run[1] else "")
+                    for run in runs)
 
 
 def _one_line(text, width=60):
