@@ -4,8 +4,9 @@ in it (later ones too), regrading a group, and `convgrade groups`.
 
 The signature and the comments' store are tested on a real SQLite file with results written out
 (a diagnosis included, as the engine adds one); the rest through a real `convgrade serve` on
-loopback with a small course of a4_pooling submissions planted from tests/corpus/ (graded once for
-the module, about 30 s on 2 cores). The course of 200 is marked slow.
+loopback with a small course of 12 a4_pooling submissions planted from tests/corpus/ (graded once
+for the module: 100-190 s on 2 shared cores under another test run, less on an idle machine). The
+course of 200 is marked slow.
 """
 
 import functools
@@ -385,7 +386,7 @@ def test_convgrade_groups_prints_an_aligned_table(course):
 @pytest.mark.slow
 def test_a_course_of_200_groups_by_the_planted_mistakes(tmp_path):
     """200 students, each a corpus mutant, a correct answer or the stubs, drawn at random: the
-    groups are exactly the planted mistakes (about 5 minutes on 2 cores)."""
+    groups are exactly the planted mistakes (12 minutes on 2 shared cores under another test run)."""
     kinds = sorted(_entries())
     draw = random.Random(29)
     planted = {f"st{n:03d}": draw.choice(kinds) for n in range(200)}
