@@ -14,7 +14,8 @@ One mistake should cost only the checks aimed at it. So:
 import torch
 import torch.nn.functional as F
 
-from grader.engine.checks import agree, default_tolerance, describe, expect_tensor, fail, first_difference, inputs, within
+from grader.engine.checks import (agree, default_tolerance, describe, expect_tensor, fail, first_difference, inputs,
+                                  values_differ, within, worked_example)
 from grader.engine.student import StudentError
 
 # Names whose use turns corr2d into a call of torch's own convolution (or of a pooling
@@ -59,17 +60,21 @@ def close(actual, expected, extra_dtypes=()):
     return bool(agree(a, e, **tolerance(actual.dtype, expected.dtype, *extra_dtypes)).all())
 
 
-def expect_values(actual, expected, what, on, extra_dtypes=()):
-    """`actual` has `expected`'s shape and values; dtype and device are checked elsewhere."""
+def expect_values(actual, expected, what, on, extra_dtypes=(), mistakes=()):
+    """`actual` has `expected`'s shape and values; dtype and device are checked elsewhere.
+    `mistakes`: the known mistakes a failure is compared with (grader.engine.diagnoses)."""
     expect_tensor(actual, what)
     where = f" for {on}" if on else ""
+    tol = tolerance(actual.dtype, expected.dtype, *extra_dtypes)
     if tuple(actual.shape) != tuple(expected.shape):
-        fail(f"{what} returned shape {tuple(actual.shape)}{where}; expected {tuple(expected.shape)}")
+        values_differ(f"{what} returned shape {tuple(actual.shape)}{where}; expected {tuple(expected.shape)}",
+                      actual, expected, on, tol, mistakes)
     a = actual.detach().cpu().to(torch.float64)
     e = expected.detach().cpu().to(torch.float64)
-    ok = agree(a, e, **tolerance(actual.dtype, expected.dtype, *extra_dtypes))
+    ok = agree(a, e, **tol)
     if not bool(ok.all()):
-        fail(f"{what} returned wrong values{where}: {first_difference(a, e, ok)}")
+        values_differ(f"{what} returned wrong values{where}: {first_difference(a, e, ok)}",
+                      a, e, on, tol, mistakes)
 
 
 
@@ -189,4 +194,4 @@ def shape_text(shape):
 
 __all__ = ["half_turn_symmetric", "interior_close", "call_twice_on_the_same_tensors", "FORBIDDEN", "FORBIDDEN_REASON", "ref_corr2d", "ref_conv_flipped", "tolerance", "close",
            "expect_values", "expect_gradients", "call_with_backward", "expect_runs", "describe",
-           "shape_text", "NO_GRAPH_HINT", "inputs"]
+           "shape_text", "NO_GRAPH_HINT", "inputs", "worked_example"]

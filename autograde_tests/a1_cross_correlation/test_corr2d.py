@@ -6,7 +6,7 @@ from grader.engine.checks import check, expect_not_used, expect_tensor, fail, rn
 
 from .._corr2d_support import (FORBIDDEN, FORBIDDEN_REASON, call_twice_on_the_same_tensors, close, describe,
                        expect_gradients, expect_runs, expect_values, half_turn_symmetric, inputs,
-                       interior_close, ref_conv_flipped, ref_corr2d, shape_text)
+                       interior_close, ref_conv_flipped, ref_corr2d, shape_text, worked_example)
 
 # (input shape, kernel shape, dtype): non-square inputs and kernels, 1x1 kernels, kernels as
 # large as the input, row and column kernels; at most 12 x 12 so Python loops stay fast.
@@ -37,7 +37,7 @@ def worked_examples(device):
 def test_corr2d_worked_example(student, devices):
     for device in devices:
         for X, K in worked_examples(device):
-            expect_values(student.corr2d(X, K), ref_corr2d(X, K), "corr2d", inputs(X=X, K=K))
+            expect_values(student.corr2d(X, K), ref_corr2d(X, K), "corr2d", worked_example(X=X, K=K))
 
 
 @check("corr2d", points=2, name="corr2d returns an output of shape (H - h + 1, W - w + 1)")

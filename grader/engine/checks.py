@@ -20,7 +20,7 @@ import random
 import pytest
 import torch
 
-from grader.engine import shortcuts
+from grader.engine import diagnoses, shortcuts
 from grader.engine.secret import input_seed
 from grader.engine.student import plain_tensor
 
@@ -34,8 +34,19 @@ NUMPY_SCALARS = {**{name: "return a Python int, e.g. int(x)" for name in
                  "bool_": "return a Python bool, e.g. bool(x)"}
 
 
+PICTURE_UP_TO = 400  # entries of a 2-D map carried as `expected` / `got` (a 20 x 20 map)
+
+
 class CheckFailed(AssertionError):
-    pass
+    """A check's failure: its message, and for a comparison of values the pictures of the
+    expected and returned maps (`picture`, only for inputs the student saw) and the known
+    mistake the returned values fit (grader.engine.diagnoses), each None where there is none."""
+
+    def __init__(self, message, expected=None, got=None, diagnosis=None):
+        super().__init__(message)
+        self.expected = expected
+        self.got = got
+        self.diagnosis = diagnosis
 
 
 def check(exercise, points, name):
@@ -76,8 +87,32 @@ def describe(value):
     return f"{type(value).__name__} {text if len(text) <= 80 else text[:77] + '...'}"
 
 
+class Inputs(str):
+    """The text of a call's inputs (`inputs`), holding the values behind it: `values`, by name,
+    for the known mistakes to recompute (grader.engine.diagnoses), and `shown`: whether the
+    student saw every one of them in full, in the message or in the course's notebook, so
+    that the expected and returned values may be shown as well."""
+
+    def __new__(cls, text, values, shown):
+        self = super().__new__(cls, text)
+        self.values = values
+        self.shown = shown
+        return self
+
+
 def inputs(**named):
     """'X of shape (5, 7), K = [[1, -1]] (float32 on cpu)': a call's inputs, small ones rounded."""
+    shown = all(not isinstance(v, torch.Tensor) or v.numel() <= SHOW_VALUES_UP_TO for v in named.values())
+    return Inputs(_inputs_text(named), named, shown)
+
+
+def worked_example(**named):
+    """`inputs` for a fixed worked example of the course: the student has its values in the
+    notebook, so its expected and returned values may be shown whatever their size."""
+    return Inputs(_inputs_text(named), named, True)
+
+
+def _inputs_text(named):
     parts = []
     for name, value in named.items():
         if isinstance(value, torch.Tensor):
@@ -103,8 +138,10 @@ def expect_tensor(value, what):
     return value
 
 
-def expect_close(actual, expected, what, on, rtol=None, atol=None, check_dtype=True):
-    """`actual` equals torch's `expected`: type, device, dtype, shape, then values."""
+def expect_close(actual, expected, what, on, rtol=None, atol=None, check_dtype=True, mistakes=()):
+    """`actual` equals torch's `expected`: type, device, dtype, shape, then values. `mistakes`
+    (grader.engine.diagnoses.Mistake) are the known mistakes whose values a failure on shape
+    or values is compared with; they need `on` to be `inputs(...)`."""
     expect_tensor(actual, what)
     where = f" for {on}" if on else ""
     if actual.device != expected.device:
@@ -113,14 +150,56 @@ def expect_close(actual, expected, what, on, rtol=None, atol=None, check_dtype=T
     if check_dtype and actual.dtype != expected.dtype:
         fail(f"{what} returned a {_dtype(actual)} tensor{where}; expected {_dtype(expected)}, "
              "the dtype of the input (create new tensors with dtype=X.dtype)")
-    if actual.shape != expected.shape:
-        fail(f"{what} returned shape {tuple(actual.shape)}{where}; expected {tuple(expected.shape)}")
     tolerance = default_tolerance(expected.dtype)
     tolerance.update({k: v for k, v in (("rtol", rtol), ("atol", atol)) if v is not None})
+    if actual.shape != expected.shape:
+        values_differ(f"{what} returned shape {tuple(actual.shape)}{where}; expected {tuple(expected.shape)}",
+                      actual, expected, on, tolerance, mistakes)
     actual = actual.to(expected.dtype)
     close = agree(actual, expected, **tolerance)
     if not bool(close.all()):
-        fail(f"{what} returned wrong values{where}: {first_difference(actual, expected, close)}")
+        values_differ(f"{what} returned wrong values{where}: {first_difference(actual, expected, close)}",
+                      actual, expected, on, tolerance, mistakes)
+
+
+def values_differ(message, actual, expected, on, tolerance, mistakes=()):
+    """Fail a comparison of tensors: with the pictures of both when `on` (an `Inputs`) was
+    shown to the student in full, and the known mistake among `mistakes` that `actual` fits."""
+    shown = getattr(on, "shown", False)
+    pictures = (picture(expected), picture(actual)) if shown else (None, None)
+    if None in pictures:
+        pictures = (None, None)
+    found = diagnoses.diagnose(actual, expected, getattr(on, "values", None), mistakes,
+                               lambda a, b: same_values(a, b, tolerance))
+    raise CheckFailed(message, *pictures, diagnosis=found)
+
+
+def same_values(a, b, tolerance):
+    """Two tensors of one shape whose values `agree` (any dtype, any device)."""
+    if tuple(a.shape) != tuple(b.shape):
+        return False
+    return bool(agree(a.detach().cpu().double(), b.detach().cpu().double(), **tolerance).all())
+
+
+def picture(tensor):
+    """A small 2-D map as nested lists of floats, 6 significant digits, NaN and infinities as the
+    strings "NaN", "Infinity" and "-Infinity" (JSON has no such numbers; Python's float() and
+    JavaScript's Number() read those strings back); leading axes of size 1 are dropped. None
+    for anything else."""
+    if not isinstance(tensor, torch.Tensor) or tensor.dim() < 2 or tensor.numel() > PICTURE_UP_TO:
+        return None
+    if any(size != 1 for size in tensor.shape[:-2]) or 0 in tensor.shape or tensor.is_complex():
+        return None
+    rows = tensor.detach().cpu().double().reshape(tensor.shape[-2:]).tolist()
+    return [[_json_number(v) for v in row] for row in rows]
+
+
+def _json_number(value):
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    return float(f"{value:.6g}")
 
 
 def agree(actual, expected, rtol, atol):

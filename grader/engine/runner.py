@@ -122,8 +122,11 @@ class SuitePlugin:
                 "output": "" if passed else _feedback(call.excinfo),
                 "visibility": "visible",
             })
-            if call.excinfo is not None and isinstance(call.excinfo.value, ShortcutFound):
-                self.outcomes[-1]["shortcut"] = call.excinfo.value.sentence  # grader.engine.shortcuts.apply_policy
+            error = call.excinfo.value if call.excinfo is not None else None
+            if isinstance(error, ShortcutFound):
+                self.outcomes[-1]["shortcut"] = error.sentence  # grader.engine.shortcuts.apply_policy
+            if isinstance(error, CheckFailed) and not passed:
+                self.outcomes[-1].update(_shown_values(error))
 
     def add_refused_kernels(self):
         """Torch kernels an exercise with the rule reached while the checks ran (the run-time
@@ -185,6 +188,13 @@ def _shuffled(draw, things):
     things = list(things)
     draw.shuffle(things)
     return things
+
+
+def _shown_values(error):
+    """A failed comparison's `expected` and `got` maps and `diagnosis` (grader.engine.checks.
+    values_differ), where it has them."""
+    return {key: getattr(error, key) for key in ("expected", "got", "diagnosis")
+            if getattr(error, key, None) is not None}
 
 
 def _feedback(excinfo):
