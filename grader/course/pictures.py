@@ -48,7 +48,7 @@ class Cell:
 
 @dataclass
 class Heatmap:
-    title: str      # "expected", "got" or "difference (got - expected)"
+    title: str      # "expected", "got" or "difference" (got - expected)
     rows: list      # of lists of Cell
 
     @property
@@ -78,7 +78,8 @@ def picture(test):
                         value_map("got", got, low, high, lambda i, j: False)], sentence)
     differs = [[not close(e, g) for e, g in zip(erow, grow)] for erow, grow in zip(expected, got)]
     count = sum(map(sum, differs))
-    sentence = f"{count} of {len(expected) * len(expected[0])} cells differ ({shape_text(expected)})."
+    sentence = (f"{count} of {len(expected) * len(expected[0])} cells differ ({shape_text(expected)}); "
+                f"the difference is got - expected.")
     return Picture([value_map("expected", expected, low, high, lambda i, j: differs[i][j]),
                     value_map("got", got, low, high, lambda i, j: differs[i][j]),
                     difference_map(expected, got, differs)], sentence)
@@ -125,7 +126,7 @@ def difference_map(expected, got, differs):
              for erow, grow, drow in zip(expected, got, differs)]
     finite = [abs(d) for row in diffs for d in row if math.isfinite(d)]
     scale = max(finite) if finite else 0.0
-    return Heatmap("difference (got - expected)",
+    return Heatmap("difference",
                    [[Cell(d, diverging(d, scale), differs[i][j]) for j, d in enumerate(row)]
                     for i, row in enumerate(diffs)])
 

@@ -80,13 +80,13 @@ export function drawPicture(check: ICheck): HTMLElement | null {
     maps.push({ title: 'expected', values: expected, colours: sequential(expected), differs });
     maps.push({ title: 'got', values: got, colours: sequential(got), differs });
     maps.push({
-      title: 'difference (got - expected)',
+      title: 'difference',
       values: diff,
       colours: diff.map(row => row.map(d => divergingColour(d, scale))),
       differs
     });
     const count = flat(differs).filter(Boolean).length;
-    sentence = `${count} of ${expected.length * expected[0].length} cells differ (${shapeText(expected)}). Differing cells have a thick outline.`;
+    sentence = `${count} of ${expected.length * expected[0].length} cells differ (${shapeText(expected)}); the difference is got - expected. Differing cells have a thick outline; hover over a cell for its value.`;
   }
   const row = box.appendChild(el('div', 'convgrade-heatmaps'));
   for (const map of maps) {
@@ -99,10 +99,10 @@ export function drawPicture(check: ICheck): HTMLElement | null {
 function heatmap(map: IHeatmap): HTMLElement {
   const rows = map.values.length;
   const cols = map.values[0].length;
-  const name = map.title.split(' ')[0];
+  const name = map.title;
   const figure = el('figure', 'convgrade-heatmap');
   figure.dataset.map = name;
-  figure.appendChild(el('figcaption', '', `${map.title} (${rows} x ${cols})`));
+  figure.appendChild(el('figcaption', '', name));
   const svg = figure.appendChild(svgEl('svg', { viewBox: `0 0 ${CELL * cols} ${CELL * rows}`, role: 'img' }));
   svg.setAttribute('aria-label', `${map.title}, ${rows} by ${cols}`);
   map.values.forEach((row, i) =>
