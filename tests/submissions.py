@@ -11,6 +11,8 @@ A corpus file (tests/corpus/<assignment>/<name>.py) is a submission written as t
 `# loses:` names the hidden tests (function names) it must fail, and no others (empty for a
 correct submission);
 `# needs: cuda` marks a mistake only a GPU can reveal (skipped where there is none);
+`# diagnosis: <mistake id>` names the catalogued mistake (autograde_tests/<assignment>/mistakes.py)
+it plants, which its failed checks must name and no other (none without the line);
 `# cell: <grade_id>` starts the source of one answer cell. Answer cells it does not
 mention are filled with the reference solution.
 `# added-cell: after <grade_id>` / `# added-cell: before <grade_id>` starts a code cell the
@@ -86,6 +88,8 @@ class CorpusEntry:
         self.loses = set(loses.group(1).split())
         needs = re.search(r"^# needs:(.*)$", text, re.MULTILINE)
         self.needs = set(needs.group(1).split()) if needs else set()
+        diagnosis = re.search(r"^# diagnosis:(.*)$", text, re.MULTILINE)
+        self.diagnoses = set(diagnosis.group(1).split()) if diagnosis else set()
         self.answers, self.added = {}, []
         sections = r"^# (cell: (\S+)|added-cell: (after|before) (\S+))\n(.*?)(?=^# cell: |^# added-cell: |\Z)"
         for match in re.finditer(sections, text, re.MULTILINE | re.DOTALL):
@@ -115,6 +119,29 @@ def corpus(assignment=None):
 
 def failed_tests(result):
     return {t["id"] for t in result["tests"] if t["status"] != "passed"}
+
+
+def diagnoses(result):
+    """The diagnoses a result's failed checks carry."""
+    return {t["diagnosis"] for t in result["tests"] if "diagnosis" in t}
+
+
+def catalogue(assignment):
+    """The assignment's known mistakes (autograde_tests/<assignment>/mistakes.py), by id."""
+    import importlib
+
+    from grader.engine.diagnoses import Mistake
+    try:
+        module = importlib.import_module(f"autograde_tests.{assignment}.mistakes")
+    except ModuleNotFoundError:
+        return {}
+    return {m.id: m for value in vars(module).values() if isinstance(value, list)
+            for m in value if isinstance(m, Mistake)}
+
+
+def named_mistakes(diagnosis, assignment):
+    """The ids of the mistakes a diagnosis names (one, or several whose values coincide)."""
+    return {m.id for m in catalogue(assignment).values() if m.name in diagnosis}
 
 
 def dumps(result):

@@ -15,7 +15,7 @@ import torch
 
 from grader.course import assignments
 from grader.engine.grading import grade
-from submissions import corpus, dumps, failed_tests, make_submission
+from submissions import catalogue, corpus, diagnoses, dumps, failed_tests, make_submission, named_mistakes
 
 ASSIGNMENTS = assignments.names()
 
@@ -33,6 +33,7 @@ def test_reference_solution_scores_full_marks(assignment):
         assert result["gradable"], dumps(result)
         assert result["max_score"] > 0
         assert result["score"] == result["max_score"], f"seed {seed}: {dumps(result)}"
+        assert not diagnoses(result), dumps(result)
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
@@ -40,6 +41,7 @@ def test_released_stubs_score_zero(assignment):
     result = grade(make_submission(assignment, reference=False), assignment)
     assert result["gradable"], dumps(result)
     assert result["score"] == 0, dumps(result)
+    assert not diagnoses(result), dumps(result)
     assert len(result["tests"]) == len({t["number"] for t in result["tests"]}) > 0
 
 
@@ -48,6 +50,8 @@ def test_corpus_entry_loses_exactly_its_checks(entry):
     if "cuda" in entry.needs and not torch.cuda.is_available():
         pytest.skip("this mistake only shows on a CUDA device, and this machine has none")
     submission = entry.submission()
+    known_mistakes = set(catalogue(entry.assignment))
+    assert entry.diagnoses <= known_mistakes, f"{entry} names unknown mistakes: {entry.diagnoses - known_mistakes}"
     wrong = []
     for seed in corpus_seeds():
         result = grade(submission, entry.assignment, seed=seed)
@@ -56,7 +60,20 @@ def test_corpus_entry_loses_exactly_its_checks(entry):
         assert entry.loses <= known, f"{entry} names checks that do not exist: {entry.loses - known}"
         if failed_tests(result) != entry.loses:
             wrong.append(f"seed {seed}: lost {sorted(failed_tests(result))}\n{dumps(result)}")
-    assert not wrong, f"{entry} should lose exactly {sorted(entry.loses)}; " + "\n".join(wrong)
+        if not diagnosed_as_planted(result, entry):
+            wrong.append(f"seed {seed}: diagnosed {sorted(diagnoses(result))}\n{dumps(result)}")
+    assert not wrong, (f"{entry} should lose exactly {sorted(entry.loses)} and be diagnosed as "
+                       f"{sorted(entry.diagnoses) or 'nothing'}; " + "\n".join(wrong))
+
+
+def diagnosed_as_planted(result, entry):
+    """An entry without a planted mistake gets no diagnosis; one with gets at least one, and
+    every diagnosis names the planted mistake (beside another only where both give the
+    same values on the call that failed: both or neither, never a wrong one)."""
+    found = [named_mistakes(d, entry.assignment) for d in diagnoses(result)]
+    if not entry.diagnoses:
+        return not found
+    return bool(found) and all(entry.diagnoses <= named for named in found)
 
 
 def test_corpus_covers_every_assignment():

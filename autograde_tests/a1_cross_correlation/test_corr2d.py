@@ -7,6 +7,7 @@ from grader.engine.checks import check, expect_not_used, expect_tensor, fail, rn
 from .._corr2d_support import (FORBIDDEN, FORBIDDEN_REASON, call_twice_on_the_same_tensors, close, describe,
                        expect_gradients, expect_runs, expect_values, half_turn_symmetric, inputs,
                        interior_close, ref_conv_flipped, ref_corr2d, shape_text, worked_example)
+from .mistakes import CORR2D_MISTAKES
 
 # (input shape, kernel shape, dtype): non-square inputs and kernels, 1x1 kernels, kernels as
 # large as the input, row and column kernels; at most 12 x 12 so Python loops stay fast.
@@ -37,7 +38,8 @@ def worked_examples(device):
 def test_corr2d_worked_example(student, devices):
     for device in devices:
         for X, K in worked_examples(device):
-            expect_values(student.corr2d(X, K), ref_corr2d(X, K), "corr2d", worked_example(X=X, K=K))
+            expect_values(student.corr2d(X, K), ref_corr2d(X, K), "corr2d", worked_example(X=X, K=K),
+                          mistakes=CORR2D_MISTAKES)
 
 
 @check("corr2d", points=2, name="corr2d returns an output of shape (H - h + 1, W - w + 1)")
@@ -92,7 +94,8 @@ def test_corr2d_random_values(student, seed, devices):
         for x_shape, k_shape, dtype in RANDOM_CASES:
             X = torch.randn(x_shape, generator=gen, dtype=dtype).to(device)
             K = torch.randn(k_shape, generator=gen, dtype=dtype).to(device)
-            expect_values(student.corr2d(X, K), ref_corr2d(X, K), "corr2d", inputs(X=X, K=K))
+            expect_values(student.corr2d(X, K), ref_corr2d(X, K), "corr2d", inputs(X=X, K=K),
+                          mistakes=CORR2D_MISTAKES)
 
 
 @check("corr2d", points=1, name="corr2d is cross-correlation: the kernel is not flipped")

@@ -10,8 +10,9 @@ import torch.nn.functional as F
 
 from grader.engine.checks import check, expect_not_used, fail, loops_in, rng
 
-from .._corr2d_support import (FORBIDDEN, FORBIDDEN_REASON, close, expect_runs, expect_values,
-                              shape_text)
+from .._corr2d_support import (FORBIDDEN, FORBIDDEN_REASON, close, expect_runs, expect_values, inputs,
+                              shape_text, worked_example)
+from .mistakes import MULTI_IN_MISTAKES, MULTI_IN_OUT_MISTAKES
 
 
 def ref_multi_in(X, K):
@@ -29,7 +30,8 @@ def course_inputs(device):
 
 
 def on(X, K):
-    return (f"X of shape {shape_text(X.shape)} and K of shape {shape_text(K.shape)} "
+    return inputs(X=X, K=K).worded(
+        f"X of shape {shape_text(X.shape)} and K of shape {shape_text(K.shape)} "
             f"({str(X.dtype).replace('torch.', '')} on {X.device})")
 
 
@@ -54,7 +56,9 @@ def test_multi_in_worked_example(student, devices):
     for device in devices:
         X, K = course_inputs(device)
         expect_values(student.corr2d_multi_in(X, K), ref_multi_in(X, K), "corr2d_multi_in",
-                      "the course's two-channel X (0..8 and 1..9) and K (0..3 and 1..4)")
+                      worked_example(X=X, K=K).worded(
+                          "the course's two-channel X (0..8 and 1..9) and K (0..3 and 1..4)"),
+                      mistakes=MULTI_IN_MISTAKES)
 
 
 @check("corr2d_multi_in", points=1, name="corr2d_multi_in returns one channel of shape (H - h + 1, W - w + 1)")
@@ -78,7 +82,8 @@ def test_multi_in_random(student, seed, devices):
         for x_shape, k_hw, dtype in MULTI_IN_CASES:
             X = torch.randn(x_shape, generator=gen, dtype=dtype).to(device)
             K = torch.randn((x_shape[0],) + k_hw, generator=gen, dtype=dtype).to(device)
-            expect_values(student.corr2d_multi_in(X, K), ref_multi_in(X, K), "corr2d_multi_in", on(X, K))
+            expect_values(student.corr2d_multi_in(X, K), ref_multi_in(X, K), "corr2d_multi_in", on(X, K),
+                          mistakes=MULTI_IN_MISTAKES)
 
 
 @check("corr2d_multi_in", points=1, name="corr2d_multi_in keeps the input's dtype and device")
@@ -127,7 +132,7 @@ def expect_multi_in_out(student, X, K, what_on):
         if own is not None and bool(torch.isfinite(own).all()) and not close(own, expected) \
                 and close(out, own):
             return
-    expect_values(out, expected, "corr2d_multi_in_out", what_on)
+    expect_values(out, expected, "corr2d_multi_in_out", what_on, mistakes=MULTI_IN_OUT_MISTAKES)
 
 
 @check("corr2d_multi_in_out", points=1, name="corr2d_multi_in_out gives the course's three-output-channel example")
@@ -135,7 +140,8 @@ def test_multi_in_out_worked_example(student, devices):
     for device in devices:
         X, K2 = course_inputs(device)
         K = torch.stack((K2, K2 + 1, K2 + 2), dim=0)
-        expect_multi_in_out(student, X, K, "the course's two-channel X and K = stack(K, K + 1, K + 2)")
+        expect_multi_in_out(student, X, K, worked_example(X=X, K=K).worded(
+            "the course's two-channel X and K = stack(K, K + 1, K + 2)"))
 
 
 @check("corr2d_multi_in_out", points=1, name="corr2d_multi_in_out returns shape (c_o, H - h + 1, W - w + 1)")

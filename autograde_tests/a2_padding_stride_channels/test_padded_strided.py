@@ -8,10 +8,11 @@ padding and stride as (height, width) pairs.
 import torch
 import torch.nn.functional as F
 
-from grader.engine.checks import check, expect_not_used, fail, rng
+from grader.engine.checks import CheckFailed, check, expect_not_used, fail, rng
 
 from .._corr2d_support import (FORBIDDEN, FORBIDDEN_REASON, close, expect_gradients, expect_runs, expect_values,
                        inputs, shape_text)
+from .mistakes import PADDED_STRIDED_MISTAKES
 
 NAME = "corr2d_padded_strided"
 
@@ -21,8 +22,9 @@ def ref(X, K, padding=(0, 0), stride=(1, 1)):
 
 
 def call_text(X, K, padding, stride):
-    return (f"X of shape {shape_text(X.shape)}, K of shape {shape_text(K.shape)}, "
-            f"padding={padding}, stride={stride} ({str(X.dtype).replace('torch.', '')} on {X.device})")
+    return inputs(X=X, K=K, padding=padding, stride=stride).worded(
+        f"X of shape {shape_text(X.shape)}, K of shape {shape_text(K.shape)}, "
+        f"padding={padding}, stride={stride} ({str(X.dtype).replace('torch.', '')} on {X.device})")
 
 
 def expect_case(student, X, K, padding, stride, hint=""):
@@ -30,9 +32,9 @@ def expect_case(student, X, K, padding, stride, hint=""):
     expected = ref(X, K, padding, stride)
     on = call_text(X, K, padding, stride)
     try:
-        expect_values(out, expected, NAME, on)
-    except AssertionError as error:
-        fail(f"{error}{hint}")
+        expect_values(out, expected, NAME, on, mistakes=PADDED_STRIDED_MISTAKES)
+    except CheckFailed as error:
+        raise CheckFailed(f"{error}{hint}", error.expected, error.got, error.diagnosis) from None
 
 
 @check(NAME, points=2, name="corr2d_padded_strided gives the course's worked examples")
@@ -42,11 +44,14 @@ def test_padded_strided_worked_examples(student, devices):
         K = torch.arange(4.0, device=device).reshape(2, 2)
         out = student.corr2d_padded_strided(X, K)  # the defaults: no padding, stride 1
         expect_values(out, ref(X, K), f"{NAME}(X, K) with the default padding and stride",
-                      inputs(X=X, K=K))
+                      inputs(X=X, K=K, padding=(0, 0), stride=(1, 1)).worded(inputs(X=X, K=K)),
+                      mistakes=PADDED_STRIDED_MISTAKES)
         ones_x, ones_k = torch.ones(3, 3, device=device), torch.ones(2, 2, device=device)
         out = student.corr2d_padded_strided(ones_x, ones_k, padding=(1, 1), stride=(1, 1))
         expect_values(out, ref(ones_x, ones_k, (1, 1)), NAME,
-                      "X = torch.ones(3, 3), K = torch.ones(2, 2), padding=(1, 1), stride=(1, 1)")
+                      inputs(X=ones_x, K=ones_k, padding=(1, 1), stride=(1, 1)).worded(
+                          "X = torch.ones(3, 3), K = torch.ones(2, 2), padding=(1, 1), stride=(1, 1)"),
+                      mistakes=PADDED_STRIDED_MISTAKES)
 
 
 PADDING_HINT = (". Pad with p_h rows of zeros on top AND bottom and p_w columns on the left AND right "

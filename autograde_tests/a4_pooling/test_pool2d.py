@@ -18,6 +18,7 @@ from grader.engine.checks import (check, describe, expect_close, expect_not_used
 from grader.engine.student import StudentError, plain_tensor
 
 from .._corr2d_support import call_twice_on_the_same_tensors, interior_close
+from .mistakes import POOL2D_MISTAKES
 
 EXERCISE = "pool2d"
 
@@ -38,7 +39,8 @@ def call_text(X, kernel_size, stride, padding, mode, stride_given=True):
     if padding:
         args.append(f"padding={padding!r}")
     args.append(f"mode={mode!r}")
-    return f"pool2d(X, {', '.join(args)}) with {inputs(X=X)}"
+    return inputs(X=X, kernel_size=kernel_size, stride=stride, padding=padding, mode=mode).worded(
+        f"pool2d(X, {', '.join(args)}) with {inputs(X=X)}")
 
 
 def expect_pooled(out, expected, on):
@@ -46,7 +48,7 @@ def expect_pooled(out, expected, on):
     expect_tensor(out, EXERCISE)
     if out.device != expected.device:
         out = out.to(expected.device)
-    expect_close(out, expected, EXERCISE, on)
+    expect_close(out, expected, EXERCISE, on, mistakes=POOL2D_MISTAKES)
 
 
 def compare(student, X, kernel_size, stride=None, padding=0, mode="max", stride_given=True):

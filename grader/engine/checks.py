@@ -99,6 +99,10 @@ class Inputs(str):
         self.shown = shown
         return self
 
+    def worded(self, text):
+        """The same inputs described in other words (a check's own phrasing of the call)."""
+        return Inputs(text, self.values, self.shown)
+
 
 def inputs(**named):
     """'X of shape (5, 7), K = [[1, -1]] (float32 on cpu)': a call's inputs, small ones rounded."""

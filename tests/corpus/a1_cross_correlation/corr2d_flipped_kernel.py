@@ -1,5 +1,6 @@
 # The textbook convolution: the kernel is turned by 180 degrees first.
 # loses: test_corr2d_not_flipped test_corr2d_worked_example test_corr2d_random_values
+# diagnosis: corr2d_flipped_kernel
 # cell: corr2d
 def corr2d(X, K):
     h, w = K.shape

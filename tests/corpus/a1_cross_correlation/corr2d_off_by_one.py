@@ -1,5 +1,6 @@
 # Output one row and one column too small: range(H - h) instead of H - h + 1.
 # loses: test_corr2d_output_shape test_corr2d_worked_example test_corr2d_random_values
+# diagnosis: corr2d_one_short
 # cell: corr2d
 def corr2d(X, K):
     h, w = K.shape

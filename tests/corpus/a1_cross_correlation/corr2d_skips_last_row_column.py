@@ -1,5 +1,6 @@
 # Right output shape, but the loops stop one short and leave the last row and column at 0.
 # loses: test_corr2d_fills_every_position test_corr2d_worked_example test_corr2d_random_values
+# diagnosis: corr2d_last_row_column_zero
 # cell: corr2d
 def corr2d(X, K):
     h, w = K.shape

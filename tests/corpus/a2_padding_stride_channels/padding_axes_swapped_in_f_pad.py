@@ -1,6 +1,7 @@
 # F.pad takes (left, right, top, bottom): this pads the width by p_h and the height by p_w,
 # which is only right when p_h == p_w.
 # loses: test_padded_strided_padding_both_sides test_padded_strided_random
+# diagnosis: padding_axes_swapped
 # cell: corr2d_padded_strided
 def corr2d_padded_strided(X, K, padding=(0, 0), stride=(1, 1)):
     """2-D cross-correlation of X (H, W) with K (h, w), with zero padding and a stride."""

@@ -1,5 +1,6 @@
 # The padded input is right, but the output size counts the padding once: (H + p - h) // s + 1.
 # loses: test_padded_strided_worked_examples test_padded_strided_padding_both_sides test_padded_strided_random
+# diagnosis: padding_counted_once
 # cell: corr2d_padded_strided
 def corr2d_padded_strided(X, K, padding=(0, 0), stride=(1, 1)):
     """2-D cross-correlation of X (H, W) with K (h, w), with zero padding and a stride."""

@@ -1,5 +1,6 @@
 # Zeros added only on the top and the left (the padded input is p smaller than it should be).
 # loses: test_padded_strided_worked_examples test_padded_strided_padding_both_sides test_padded_strided_random
+# diagnosis: padding_one_side
 # cell: corr2d_padded_strided
 def corr2d_padded_strided(X, K, padding=(0, 0), stride=(1, 1)):
     """2-D cross-correlation of X (H, W) with K (h, w), with zero padding and a stride."""

@@ -1,5 +1,6 @@
 # The column of a window uses the row stride: right shape, wrong windows when s_h != s_w.
 # loses: test_padded_strided_stride_both_axes test_padded_strided_random
+# diagnosis: stride_rows_for_columns
 # cell: corr2d_padded_strided
 def corr2d_padded_strided(X, K, padding=(0, 0), stride=(1, 1)):
     """2-D cross-correlation of X (H, W) with K (h, w), with zero padding and a stride."""

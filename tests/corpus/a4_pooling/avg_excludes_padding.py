@@ -1,6 +1,7 @@
 # Average pooling that divides by the number of real (unpadded) cells in each window, i.e.
 # count_include_pad=False; torch's default counts the padded zeros.
 # loses: test_avg_padding_counts_zeros
+# diagnosis: avg_pool_excludes_padding
 # cell: pool2d
 import torch.nn.functional as F
 

@@ -1,5 +1,6 @@
 # Pads with zeros for both modes: with all-negative inputs the padding wins the max.
 # loses: test_max_padding_is_minus_inf
+# diagnosis: max_pool_zero_padding
 # cell: pool2d
 import torch.nn.functional as F
 

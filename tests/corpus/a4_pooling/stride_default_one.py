@@ -1,5 +1,6 @@
 # Treats stride=None like a convolution's default, stride 1, instead of stride = kernel_size.
 # loses: test_default_stride
+# diagnosis: pool_stride_default_one
 # cell: pool2d
 import torch.nn.functional as F
 

@@ -1,6 +1,7 @@
 # Uses the first stride for both axes: a (sh, sw) pair moves the window by sh columns too
 # (and stride=None with a (kh, kw) kernel becomes (kh, kh)).
 # loses: test_stride_per_axis test_default_stride
+# diagnosis: pool_stride_one_axis
 # cell: pool2d
 import torch.nn.functional as F
 
