@@ -52,10 +52,11 @@ wheel: | $(VENV)/installed
 	$(PY) -m pip wheel --no-deps -w dist .
 	@ls dist/convgrade-*.whl
 
-# docs/lab-panel.png and docs/course-home.png, taken by the browser tests in real Chromium.
+# docs/lab-panel.png, docs/course-home.png and docs/mistake-groups.png, taken by the browser tests in real Chromium.
 screenshots: setup
 	CONVGRADE_UPDATE_SCREENSHOT=1 $(PY) -m pytest -q tests/test_lab.py -k wrong_answer
 	CONVGRADE_UPDATE_SCREENSHOT=1 $(PY) -m pytest -q tests/test_course.py -k gradebook_downloaded
+	CONVGRADE_UPDATE_SCREENSHOT=1 $(PY) -m pytest -q tests/test_groups.py -k chromium
 
 .PHONY: setup serve grade test release labextension wheel screenshots
 setup: $(VENV)/installed $(LABEXT_LINKED)

@@ -1,5 +1,5 @@
 """The `convgrade` command: grade, submit, serve, worker, students, release, extend, regrade,
-similarity, daemon, lab, lti, gradescope.
+groups, similarity, daemon, lab, lti, gradescope.
 
 A student's install (the package without its server extra) shows and runs only the commands
 marked student=True (submit, lab); the others answer which extra to install."""
@@ -80,6 +80,10 @@ def main(argv=None):
     regrade.add_argument("--wait", type=float, default=600, help="seconds to wait for the results (0: just queue)")
     regrade.add_argument("--json", action="store_true")
 
+    groups = command("groups", "the wrong submissions of a stored course, grouped by mistake, largest group first")
+    groups.add_argument("assignment")
+    groups.add_argument("--json", action="store_true", help="print the groups as JSON on stdout")
+
     similarity = command("similarity", "pairs of similar answers in a submitted/ tree")
     similarity.add_argument("path", type=Path)
     similarity.add_argument("--assignment", required=True)
@@ -117,8 +121,8 @@ def main(argv=None):
         return _refuse(f"`convgrade {argv[0]}` is an instructor's command and needs the grader: {SERVER_EXTRA}")
     args = parser.parse_args(argv)
     handlers = {"grade": _grade, "serve": _serve, "worker": _worker, "students": _students, "release": _release,
-                "daemon": _daemon, "extend": _extend, "regrade": _regrade, "similarity": _similarity, "submit": _submit,
-                "lti": _lti, "gradescope": _gradescope, "lab": _lab}
+                "daemon": _daemon, "extend": _extend, "regrade": _regrade, "groups": _groups, "similarity": _similarity,
+                "submit": _submit, "lti": _lti, "gradescope": _gradescope, "lab": _lab}
     return handlers[args.command](args)
 
 
@@ -407,6 +411,13 @@ def _regrade(args):
     from grader.operations.regrade import main as regrade
 
     return regrade(args, make_queue)
+
+
+def _groups(args):
+    from grader.doors.service.auth import INSTRUCTOR
+    from grader.operations.groups import main as groups
+
+    return groups(args, leave_out=(INSTRUCTOR,))
 
 
 def _similarity(args):

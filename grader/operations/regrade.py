@@ -59,9 +59,11 @@ def _forget_suites(root):
 
 # -- asking for a regrade (CLI and instructor page) --------------------------------------
 
-def request(sessions, queue, assignment=None, student=None, submission_id=None, fresh_seed=False):
+def request(sessions, queue, assignment=None, student=None, submission_id=None, fresh_seed=False,
+            submission_ids=None):
     """Queue the chosen finished submissions again; return [(id, old score or None)].
 
+    submission_ids: only these (a mistake group's, grader.operations.groups).
     Submissions still queued or running are left alone: they will be graded by the current suite.
     """
     query = select(Submission).where(Submission.status.in_(FINISHED)).order_by(Submission.created_at)
@@ -69,6 +71,8 @@ def request(sessions, queue, assignment=None, student=None, submission_id=None, 
                           (Submission.id, submission_id)):
         if value:
             query = query.where(column == value)
+    if submission_ids is not None:
+        query = query.where(Submission.id.in_(list(submission_ids)))
     chosen = []
     with sessions() as session:
         for submission in session.scalars(query):

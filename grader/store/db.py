@@ -1,6 +1,7 @@
 """The database: students (hashed tokens), submissions (which are also the embedded queue),
-per-student deadline extensions, every earlier result of a regraded submission, signed-in
-browsers (web_sessions) and the per-student upload slot of the rate limit."""
+per-student deadline extensions, every earlier result of a regraded submission, the
+instructor's comments on mistake groups, signed-in browsers (web_sessions) and the
+per-student upload slot of the rate limit."""
 
 import datetime
 import functools
@@ -117,6 +118,22 @@ class PastResult(Base):
         return {"result": self.result, "error": self.error, "credit": self.credit,
                 "credited_score": self.credited_score, "graded_at": _iso(self.graded_at),
                 "replaced_at": _iso(self.replaced_at)}
+
+
+class GroupComment(Base):
+    """The instructor's comment on a mistake group (grader.operations.groups): append-only like
+    the results, one row per edit; the group's comment is its newest row ("" once removed)."""
+    __tablename__ = "group_comments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    assignment: Mapped[str] = mapped_column(String(200))
+    signature_key: Mapped[str] = mapped_column(String(64), index=True)   # SHA-256 of `signature`
+    signature: Mapped[str] = mapped_column(Text)      # JSON: [[check id, diagnosis or null], ...]
+    comment: Mapped[str] = mapped_column(Text, default="")
+    author: Mapped[str] = mapped_column(String(200), default="")
+    written_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
+
+    def to_json(self):
+        return {"comment": self.comment, "author": self.author, "written_at": _iso(self.written_at)}
 
 
 class WebSession(Base):

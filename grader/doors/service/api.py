@@ -57,10 +57,26 @@ def _with_history(submission):
     from grader.operations.regrade import history
 
     with current_app.config["SESSIONS"]() as session:
-        body = in_notebook_order(submission.to_json(history=history(session, submission.id)))
+        body = in_notebook_order(with_group_comments(session, submission.to_json(
+            history=history(session, submission.id))))
         # the windows that decided this submission's credit: the student's own (extension applied)
         body["deadlines"] = _deadlines_json(
             deadlines.effective(submission.assignment, submission.student_id, session), deadlines.now())
+    return body
+
+
+def with_group_comments(session, body):
+    """The result and each earlier one with its mistake group's comment, read now: a comment
+    written after the grading reaches it (grader.operations.groups)."""
+    from grader.operations import groups
+
+    past = body.get("history", [])
+    current, *earlier = groups.with_comments(session, body["assignment"],
+                                             [body.get("result")] + [h["result"] for h in past])
+    if "result" in body:
+        body["result"] = current
+    if "history" in body:
+        body["history"] = [{**h, "result": r} for h, r in zip(past, earlier)]
     return body
 
 

@@ -1,4 +1,5 @@
-"""The instructor's course home (blueprint "instructor"): deadlines and extensions, regrades, similarity.
+"""The instructor's course home (blueprint "instructor"): deadlines and extensions, regrades,
+similarity, mistake groups and their comments.
 
 Every route needs a browser signed in with the instructor's token (sessions.py; its CSRF rule
 holds for every form here). The forms post here and redirect back with a one-line message;
@@ -11,7 +12,7 @@ from sqlalchemy import select
 from grader.course import assignments, deadlines
 from grader.doors.service import reports, sessions, submissions
 from grader.doors.service.auth import INSTRUCTOR, session_identity
-from grader.operations import regrade
+from grader.operations import groups, regrade
 from grader.store.db import Extension
 
 bp = Blueprint("instructor", __name__, url_prefix="/instructor")
@@ -41,7 +42,10 @@ def home_context():
                  "extensions": [{"student_id": e.student_id, **_shifted(course.get(name), e)}
                                 for e in extensions if e.assignment == name]}
                 for name in assignments.names()]
+    with sessions() as session:
+        mistakes = {name: groups.groups(session, name, leave_out=(INSTRUCTOR,)) for name in assignments.names()}
     return {"schedule": schedule, "changes": regrade.changes(sessions), "message": request.args.get("message"),
+            "mistakes": mistakes,
             "config_path": deadlines.config_path(), "human": deadlines.human,
             "roster": roster_view(), "suite_warnings": reports.suite_warnings(), "assignment_names": assignments.names()}
 
@@ -157,6 +161,66 @@ def regrade_now():
                              assignment=form.get("assignment") or None, student=form.get("student") or None,
                              submission_id=form.get("submission") or None, fresh_seed=bool(form.get("fresh_seed")))
     return _back(f"queued {len(chosen)} submission(s) for regrading; changed scores appear below when graded")
+
+
+@bp.get("/groups/<assignment>")
+def mistake_groups(assignment):
+    """The assignment's wrong submissions grouped by mistake; ?check=ID: the groups that fail that check."""
+    _require_instructor()
+    if assignment not in assignments.names():
+        abort(404, f"there is no assignment {assignment!r}")
+    check = request.args.get("check") or None
+    with current_app.config["SESSIONS"]() as session:
+        found = groups.groups(session, assignment, leave_out=(INSTRUCTOR,))
+    shown = [g for g in found if check is None or check in {c["id"] for c in g["checks"]}]
+    return render_template("groups.html", assignment=assignment, groups=shown, check=check,
+                           wrong=sum(g["count"] for g in found), message=request.args.get("message"))
+
+
+@bp.post("/groups/comment")
+def comment_group():
+    """Set the comment of one mistake group (empty: remove it); every submission in the group,
+    now and later, reads it with its feedback."""
+    identity = _require_instructor()
+    assignment, key = _group_form()
+    comment = request.form.get("comment", "")
+    with current_app.config["SESSIONS"]() as session:
+        try:
+            groups.write_comment(session, assignment, key, comment, author=identity.student_id)
+        except LookupError as exc:
+            return _back_to_groups(assignment, str(exc))
+    return _back_to_groups(assignment, "the group's comment is saved: its students read it with their feedback"
+                           if comment.strip() else "the group's comment is removed")
+
+
+@bp.post("/groups/regrade")
+def regrade_group():
+    """Regrade the latest graded submission of each student in one mistake group."""
+    _require_instructor()
+    assignment, key = _group_form()
+    with current_app.config["SESSIONS"]() as session:
+        found = {g["key"]: g for g in groups.groups(session, assignment, leave_out=(INSTRUCTOR,))}
+    if key not in found:
+        return _back_to_groups(assignment, "that mistake group has no submissions any more")
+    ids = found[key]["submissions"]
+    if not request.form.get("confirmed"):
+        return _confirm(f"Regrade the {len(ids)} submission(s) of this {assignment} mistake group? Each goes "
+                        "through the queue again; earlier results are kept.",
+                        "instructor.regrade_group", "Regrade the group", assignment=assignment, key=key)
+    chosen = regrade.request(current_app.config["SESSIONS"], current_app.config["QUEUE"], assignment=assignment,
+                             submission_ids=ids)
+    return _back_to_groups(assignment, f"queued {len(chosen)} submission(s) for regrading")
+
+
+def _group_form():
+    assignment, key = request.form.get("assignment", ""), request.form.get("key", "")
+    if assignment not in assignments.names():
+        abort(400, f"there is no assignment {assignment!r}")
+    return assignment, key
+
+
+def _back_to_groups(assignment, message):
+    return redirect(url_for("instructor.mistake_groups", assignment=assignment, message=message), code=303)
 
 
 @bp.get("/similarity/<assignment>")

@@ -97,10 +97,13 @@ def submission_page(submission_id):
         return render_template("login.html", error="Paste your token to see this submission."), 401
     from grader.operations.regrade import history
 
+    from grader.operations.groups import with_comments
+
     submission = submissions.visible_submission(identity, submission_id)
     with current_app.config["SESSIONS"]() as session:
         earlier = history(session, submission.id)
-    result = submission.result
+        # the instructor's comment on the mistake group, read now (grader.operations.groups)
+        result, = with_comments(session, submission.assignment, [submission.result])
     order = feedback.assignment_order(submission.assignment)
     schedule = _schedule(identity, [submission.assignment]) if result else []
     return render_template("submission.html", submission=submission, result=result,

@@ -156,6 +156,7 @@ def _pass_rates(results):
     for result in results:
         for test in result.get("tests", []):
             entry = tally.setdefault(test["number"], {"number": test["number"], "name": test["name"],
+                                                      "id": test.get("id") or test["number"],
                                                       "exercise": test.get("exercise", ""),
                                                       "passed": 0, "total": 0})
             entry["total"] += 1
