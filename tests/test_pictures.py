@@ -1,6 +1,8 @@
-"""Pictures of expected against got where students read feedback: the Lab panel and the
+"""What a student reads next to a failed check, wherever they read it: the Lab panel and the
 student page in a real Chromium, and `convgrade submit` in a terminal, all against one real
-`convgrade serve` that grades wrong corr2d answers on the course's worked example.
+`convgrade serve` that grades wrong corr2d answers on the course's worked example: the
+diagnosis, the instructor's comment on the mistake group, and the pictures of expected
+against got.
 
 The values drawn are read back (each heatmap cell's value and whether it is marked as
 differing) and compared with the worked example computed here with torch's own convolution,
@@ -8,16 +10,18 @@ not with the grader's result. One grader and one JupyterLab for the module (the 
 tests/test_lab.py's, with this module's grader).
 """
 
+import json
 import re
 import subprocess
 import sys
+from html import unescape
 
 import pytest
 import torch
 import torch.nn.functional as F
 
 from conftest import SERVICE_ASSIGNMENT
-from service_harness import REPO, Service, import_roster
+from service_harness import REPO, Service, convgrade, form_token, import_roster, signed_in
 from submissions import CorpusEntry, reference_answers
 from browser import browser  # noqa: F401 (the module-scoped chromium fixture)
 from test_lab import (NOTEBOOK, click_submit, fill_answer, lab, page, status_text,  # noqa: F401 (fixtures)
@@ -33,34 +37,68 @@ X = torch.arange(9.0).reshape(1, 1, 3, 3)
 K = torch.arange(4.0).reshape(1, 1, 2, 2)
 EXPECTED = F.conv2d(X, K)[0, 0].tolist()                         # cross-correlation
 FLIPPED_GOT = F.conv2d(X, torch.flip(K, (2, 3)))[0, 0].tolist()  # the textbook convolution
+COMMENT = "You computed the textbook convolution: cross-correlation slides K as it is. Come to office hours <b>Tuesday</b>."
+STUDENTS = ["alice", "bob", "carol", "dave", "erin"]
 
 
 @pytest.fixture(scope="module")
 def grader(tmp_path_factory):
-    """The module's grader: alice submits from JupyterLab, bob and carol from the terminal."""
+    """The module's grader: alice submits from JupyterLab, the others from the terminal."""
     running = Service(tmp_path_factory.mktemp("pictures-grader"))
-    running.tokens = import_roster(running.data_dir, ["alice", "bob", "carol"], running.env)
+    running.tokens = import_roster(running.data_dir, STUDENTS, running.env)
     running.start()
     yield running
     running.stop()
 
 
-def submit_in_terminal(grader, student, entry, tmp_path_factory):
-    """`convgrade submit` as the student types it, output through a pipe."""
-    notebook = tmp_path_factory.mktemp(student) / NOTEBOOK
-    notebook.write_bytes(entry.submission())
-    done = subprocess.run([sys.executable, "-m", "grader.cli", "submit", str(notebook), "--server", grader.url,
-                           "--token", grader.tokens[student], "--wait", "400"],
-                          cwd=REPO, capture_output=True, text=True, timeout=460)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
+def submit_in_terminal(grader, submitted, tmp_path_factory):
+    """`convgrade submit` as each student types it, at once, output through a pipe: {student: stdout}."""
+    running = {}
+    for student, entry in submitted.items():
+        notebook = tmp_path_factory.mktemp(student) / NOTEBOOK
+        notebook.write_bytes(entry.submission())
+        running[student] = subprocess.Popen(
+            [sys.executable, "-m", "grader.cli", "submit", str(notebook), "--server", grader.url,
+             "--token", grader.tokens[student], "--wait", "400"],
+            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    printed = {}
+    for student, process in running.items():
+        stdout, stderr = process.communicate(timeout=460)
+        assert process.returncode == 0, stderr
+        printed[student] = stdout
+    return printed
 
 
 @pytest.fixture(scope="module")
 def terminal(grader, tmp_path_factory):
-    """bob's answer leaves the last row and column at 0; carol's output is one row and column short."""
-    return {student: submit_in_terminal(grader, student, entry, tmp_path_factory)
-            for student, entry in (("bob", SKIPS_EDGE), ("carol", OFF_BY_ONE))}
+    """bob's answer leaves the last row and column at 0; carol's output is one row and column
+    short; dave flips the kernel and then the instructor comments on his mistake group; erin
+    flips it after that."""
+    printed = submit_in_terminal(grader, {"bob": SKIPS_EDGE, "carol": OFF_BY_ONE, "dave": FLIPPED}, tmp_path_factory)
+    comment_on_the_group_of(grader, "dave", COMMENT)
+    return printed | submit_in_terminal(grader, {"erin": FLIPPED}, tmp_path_factory)
+
+
+def comment_on_the_group_of(grader, student, comment):
+    """The instructor writes `comment` on the course home for the mistake group `student` is in."""
+    listed = convgrade(grader.env, "groups", SERVICE_ASSIGNMENT, "--json", stdout=subprocess.PIPE, text=True)
+    out, _ = listed.communicate(timeout=120)
+    [key] = [g["key"] for g in json.loads(out)["groups"] if student in g["students"]]
+    browser, _ = signed_in(grader, grader.admin_token)
+    page = browser.get(f"{grader.url}/instructor/groups/{SERVICE_ASSIGNMENT}", timeout=60).text
+    saved = browser.post(f"{grader.url}/instructor/groups/comment", allow_redirects=False, timeout=60,
+                         data={"assignment": SERVICE_ASSIGNMENT, "key": key, "comment": comment,
+                               "csrf_token": form_token(page)})
+    assert saved.status_code == 303, saved.text
+
+
+def served_check(grader, student, number=WORKED):
+    """The check as the grader serves it to the student (the diagnosis to expect comes from here)."""
+    import requests
+    submission_id = grader.rows(f"student_id = '{student}'")[0]["id"]
+    body = requests.get(f"{grader.url}/api/v1/submissions/{submission_id}", timeout=60,
+                        headers={"Authorization": f"Bearer {grader.tokens[student]}"}).json()
+    return next(t for t in body["result"]["tests"] if t["number"] == number)
 
 
 def skips_edge_got():
@@ -87,6 +125,7 @@ def drawn(cells):
 
 
 def grid_of(cells):
+    assert cells, "no heatmap is drawn"
     rows = 1 + max(i for i, _ in cells)
     cols = 1 + max(j for _, j in cells)
     return [[cells[(i, j)][0] for j in range(cols)] for i in range(rows)]
@@ -98,7 +137,7 @@ def marked(cells):
 
 # -- the Lab panel ---------------------------------------------------------------------------
 
-def test_the_lab_panel_draws_expected_got_and_difference_with_the_wrong_cells_marked(page, grader):
+def test_the_lab_panel_draws_expected_got_and_difference_with_the_wrong_cells_marked(page, grader, terminal):
     reference = reference_answers(SERVICE_ASSIGNMENT)
     fill_answer(page, "def corr2d", FLIPPED.answers["corr2d"])
     fill_answer(page, "class Conv2D", reference["Conv2D"])
@@ -119,6 +158,14 @@ def test_the_lab_panel_draws_expected_got_and_difference_with_the_wrong_cells_ma
     # the picture sits under the check's message, and the score is still in view above it
     check = panel.locator(".convgrade-check", has=page.locator(f'.convgrade-picture[data-check="{WORKED}"]'))
     assert check.locator(".convgrade-check-output").count() == 1
+    # the diagnosis right under the message, then the note the instructor wrote for dave's group
+    diagnosis = served_check(grader, "alice").get("diagnosis")
+    assert diagnosis and "flip" in diagnosis.lower()
+    shown = check.evaluate("li => [...li.children].map(c => [c.className, c.textContent])")
+    assert [kind for kind, _ in shown] == ["convgrade-check-name", "convgrade-check-output", "convgrade-diagnosis",
+                                          "convgrade-comment", "convgrade-picture"]
+    assert shown[2][1] == f"Diagnosis: {diagnosis}"
+    assert shown[3][1] == f"Your instructor's note: {COMMENT}", "set as text, never as HTML"
     panel.evaluate("e => { e.scrollTop = 0; }")
     score, frame = panel.locator(".convgrade-score").bounding_box(), panel.bounding_box()
     assert frame["y"] <= score["y"] and score["y"] + score["height"] <= frame["y"] + frame["height"]
@@ -173,13 +220,29 @@ def test_the_student_page_draws_both_shapes_when_they_differ(browser, grader, te
         context.close()
 
 
+def test_the_student_page_shows_the_diagnosis_under_the_message_and_the_instructors_note(browser, grader, terminal):  # noqa: F811
+    """dave was graded before the instructor wrote the comment: his page shows it all the same."""
+    diagnosis = served_check(grader, "dave")["diagnosis"]
+    context, page = open_submission(browser, grader, "dave")
+    try:
+        row = page.locator("#tests tr.check", has=page.locator(f'.picture[data-check="{WORKED}"]'))
+        assert unescape(row.locator(".diagnosis").inner_text()) == f"Diagnosis: {diagnosis}"
+        assert row.locator(".comment").inner_text() == f"Your instructor's note: {COMMENT}"
+        assert row.locator(".comment b").count() == 1, "the comment is text: its <b> is not markup"
+        feedback = row.locator("td").nth(2).evaluate("td => [...td.children].map(c => c.className)")
+        assert feedback[:3] == ["diagnosis", "comment", "picture"], feedback
+    finally:
+        context.close()
+
+
 # -- the terminal ----------------------------------------------------------------------------
 
 def printed_grids(stdout, number):
     """The expected and got grids printed under the failed check `number`: {(i, j): (value, marked)}."""
     block = stdout.split(f"FAIL {number}:", 1)[1]
     lines = block.splitlines()
-    start = next(k for k, line in enumerate(lines) if re.match(r"\s*expected:\s+\|\s+got:", line))
+    start = next((k for k, line in enumerate(lines) if re.match(r"\s*expected:\s+\|\s+got:", line)), None)
+    assert start is not None, f"no grid is printed under {number}:\n{stdout}"
     grids = ({}, {})
     for i, line in enumerate(lines[start + 1:]):
         if "|" not in line:
@@ -206,3 +269,13 @@ def test_convgrade_submit_prints_both_shapes_when_they_differ(terminal):
     expected, got = printed_grids(terminal["carol"], WORKED)
     assert len(expected) == 4 and len(got) == 1 and got[(0, 0)] == (EXPECTED[0][0], False)
     assert "The shapes differ: expected 2 x 2, got 1 x 1" in terminal["carol"]
+
+
+def test_convgrade_submit_prints_the_diagnosis_and_the_instructors_note_under_the_message(terminal, grader):
+    diagnosis = served_check(grader, "erin")["diagnosis"]
+    lines = [line.strip() for line in terminal["erin"].split(f"FAIL {WORKED}:", 1)[1].splitlines()]
+    at = lines.index(f"diagnosis: {diagnosis}")
+    assert "wrong values" in lines[at - 1], "right under the check's message"
+    assert lines[at + 1] == f"instructor's note: {COMMENT}"
+    # dave, graded before the comment was written, got the diagnosis only
+    assert f"diagnosis: {diagnosis}" in terminal["dave"] and "instructor's note" not in terminal["dave"]
