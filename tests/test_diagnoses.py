@@ -2,13 +2,21 @@
 and the known mistake its values fit (grader.engine.diagnoses), from values alone."""
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 import torch
 
 from grader.engine.checks import CheckFailed, expect_close, inputs, worked_example
+from grader.engine.diagnoses import Mistake
 from grader.engine.grading import grade
 from submissions import corpus, failed_tests
+
+FLIPPED = Mistake("flipped", "a flipped matrix", "1. Flipping", lambda X: torch.flip(X, (0, 1)))
+TRANSPOSED = Mistake("transposed", "a transposed matrix", "2. Transposing", lambda X: X.T)
+NEGATED = Mistake("negated", "a negated matrix", "3. Signs", lambda X: -X)
 
 
 def failure(actual, expected, on, **options):
@@ -62,6 +70,72 @@ def test_nan_and_infinity_survive_json():
     assert [float(v) for v in error.got[1]] == [-float("inf"), 0.333333]
 
 
+# --- diagnoses ------------------------------------------------------------------------------
+
+def test_values_that_fit_one_mistake_name_it_and_its_section():
+    X = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
+    error = failure(torch.flip(X, (0, 1)), X, inputs(X=X), mistakes=[TRANSPOSED, FLIPPED, NEGATED])
+    assert error.diagnosis == FLIPPED.sentence()
+    assert "a flipped matrix" in error.diagnosis and "“1. Flipping”" in error.diagnosis
+
+
+def test_hidden_inputs_are_diagnosed_without_showing_values():
+    X = torch.randn(5, 7, generator=torch.Generator().manual_seed(1))
+    error = failure(-X, X, inputs(X=X), mistakes=[TRANSPOSED, FLIPPED, NEGATED])
+    assert error.diagnosis == NEGATED.sentence()
+    assert error.expected is None and error.got is None
+
+
+def test_values_that_fit_no_mistake_get_no_diagnosis():
+    X = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
+    assert failure(X + 1, X, inputs(X=X), mistakes=[TRANSPOSED, FLIPPED, NEGATED]).diagnosis is None
+
+
+def test_two_mistakes_at_once_get_neither():
+    """Flipped and negated at once fits neither mistake alone: no diagnosis, never a wrong one."""
+    X = torch.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 7.0]])
+    error = failure(-torch.flip(X, (0, 1)), X, inputs(X=X), mistakes=[TRANSPOSED, FLIPPED, NEGATED])
+    assert error.diagnosis is None
+
+
+def test_two_mistakes_with_the_same_values_are_both_named():
+    """On a matrix symmetric about its anti-diagonal, flipping and transposing agree: both named."""
+    X = torch.tensor([[1.0, 2.0], [5.0, 1.0]])
+    assert torch.equal(torch.flip(X, (0, 1)), X.T)
+    error = failure(X.T, X, inputs(X=X), mistakes=[TRANSPOSED, FLIPPED])
+    assert "a transposed matrix or a flipped matrix" in error.diagnosis
+    assert "“2. Transposing” and “1. Flipping”" in error.diagnosis
+
+
+def test_a_mistake_indistinguishable_from_the_answer_on_this_input_is_not_named():
+    """The mistake's values lie within the tolerance of the correct ones, the student's do not
+    (tolerances do not chain): the student's values fit it, but it cannot be told apart here."""
+    expected = torch.zeros(2, 2, dtype=torch.float64)
+    almost = Mistake("almost", "a near miss", "4. Rounding", lambda X: X + 0.9e-7)
+    error = failure(expected + 1.8e-7, expected, inputs(X=expected), mistakes=[almost])
+    assert error.diagnosis is None
+
+
+def test_a_mistake_that_cannot_be_computed_for_the_inputs_is_skipped():
+    X = torch.ones(2, 3)
+    shorter = Mistake("shorter", "rows dropped", "5. Shapes", lambda X: X[5:])  # empty
+    broken = Mistake("broken", "an error", "6. Errors", lambda X: X @ X)  # raises
+    error = failure(X[:1], X, inputs(X=X), mistakes=[shorter, broken])
+    assert error.diagnosis is None
+
+
+def test_no_diagnosis_without_a_failure():
+    X = torch.ones(2, 2)
+    expect_close(X.clone(), X, "f", inputs(X=X), mistakes=[TRANSPOSED, FLIPPED, NEGATED])
+
+
+def test_diagnoses_can_be_turned_off_for_measuring():
+    code = "from grader.engine import diagnoses; print(diagnoses.ENABLED)"
+    env = {**os.environ, "CONVGRADE_DIAGNOSES": "off"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
 def test_the_result_carries_them_for_the_shown_call_only():
     """corr2d one row and column short: the worked example's failure (inputs in the notebook)
     carries both maps; the random-values check's (hidden inputs) carries none."""
@@ -71,6 +145,8 @@ def test_the_result_carries_them_for_the_shown_call_only():
     assert "test_corr2d_worked_example" in failed_tests(result)
     worked = tests["test_corr2d_worked_example"]
     assert worked["expected"] == [[19.0, 25.0], [37.0, 43.0]] and worked["got"] == [[19.0]]
+    assert "one row and one column short" in worked["diagnosis"]
+    assert worked["score"] == 0.0  # a diagnosis is feedback: the check is lost all the same
     assert "expected" not in tests["test_corr2d_random_values"]
     assert "got" not in tests["test_corr2d_random_values"]
     json.dumps(result, allow_nan=False)

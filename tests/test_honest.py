@@ -139,6 +139,9 @@ def test_honest_notebook_gets_full_marks(habit):
             # the feedback once per distinct set of lost checks; a repeat gets its score line only
             shortfalls.append(f"seed {seed}: " + (details if lost not in shown else details.splitlines()[0]))
             shown.add(lost)
+        diagnosed = [t["diagnosis"] for t in result["tests"] if "diagnosis" in t]
+        if diagnosed:  # a known mistake named in an honest notebook would be a false accusation
+            shortfalls.append(f"seed {seed}: diagnosed {diagnosed}")
     assert not shortfalls, f"{habit} ({habit.doc})\n" + "\n".join(shortfalls)
 
 

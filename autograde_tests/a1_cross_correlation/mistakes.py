@@ -9,6 +9,7 @@ from .._corr2d_support import ref_conv_flipped, ref_corr2d
 
 BY_HAND = "2. Cross-correlation by hand"
 CORR2D = "3. Exercise: `corr2d`"
+CONV2D = "4. Exercise: the `Conv2D` layer"
 
 
 def _last_row_and_column_zero(X, K):
@@ -27,4 +28,11 @@ CORR2D_MISTAKES = [
             "column of the output at zero", CORR2D, _last_row_and_column_zero),
     Mistake("corr2d_transposed", "an output transposed (rows and columns swapped)", CORR2D,
             lambda X, K: ref_corr2d(X, K).T),
+]
+
+CONV2D_MISTAKES = [
+    Mistake("conv2d_missing_bias", "a forward that leaves out the bias (corr2d(x, weight) alone)", CONV2D,
+            lambda x, weight, bias: ref_corr2d(x, weight)),
+    Mistake("conv2d_bias_twice", "a forward that adds the bias twice", CONV2D,
+            lambda x, weight, bias: ref_corr2d(x, weight) + 2 * bias),
 ]

@@ -20,9 +20,10 @@ state_dict, its attributes) earns a point.
 
 import torch
 
-from grader.engine.checks import check, describe, expect_tensor, fail, rng, within
+from grader.engine.checks import check, describe, expect_tensor, fail, inputs, rng, values_differ, within, worked_example
 
-from .._corr2d_support import half_turn_symmetric, interior_close, ref_corr2d, shape_text
+from .._corr2d_support import half_turn_symmetric, interior_close, ref_corr2d, shape_text, tolerance
+from .mistakes import CONV2D_MISTAKES
 
 PARAMETER_HINT = ("wrap the tensors in nn.Parameter, e.g. self.weight = nn.Parameter(torch.rand(kernel_size)) "
                   "and self.bias = nn.Parameter(torch.zeros(1)); a plain tensor, even with "
@@ -216,7 +217,7 @@ def forward_cases(seed, name):
 @check("Conv2D", points=2, name="Conv2D's forward is corr2d(x, weight) + bias")
 def test_conv2d_forward(student, seed, devices):
     for device in devices:
-        for kernel_size, x, W, b, dtype in forward_cases(seed, "test_conv2d_forward"):
+        for case, (kernel_size, x, W, b, dtype) in enumerate(forward_cases(seed, "test_conv2d_forward")):
             x, W, b = x.to(device), W.to(device), b.to(device)
             conv = student.Conv2D(kernel_size).to(device=device, dtype=dtype)
             set_parameters(conv, W, b)
@@ -224,9 +225,12 @@ def test_conv2d_forward(student, seed, devices):
             expected = ref_corr2d(x, W) + b
             if not interior_close(out, expected):
                 values = W.tolist() if W.numel() <= 4 else "of shape " + shape_text(W.shape)
-                fail(f"Conv2D's forward returned {describe(out)} for x of shape {shape_text(x.shape)}, weight = "
-                     f"{values}, bias = {b.tolist()} ({str(dtype).replace('torch.', '')} on {device}); expected "
-                     f"corr2d(x, weight) + bias = {describe(expected)}")
+                # the first case is the notebook's edge image: its maps may be shown
+                given = (worked_example if case == 0 else inputs)(x=x, weight=W, bias=b)
+                values_differ(f"Conv2D's forward returned {describe(out)} for x of shape {shape_text(x.shape)}, "
+                              f"weight = {values}, bias = {b.tolist()} ({str(dtype).replace('torch.', '')} on "
+                              f"{device}); expected corr2d(x, weight) + bias = {describe(expected)}",
+                              out, expected, given, tolerance(out.dtype, dtype), CONV2D_MISTAKES)
 
 
 def gradient_cases(seed):

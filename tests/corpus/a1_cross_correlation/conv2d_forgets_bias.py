@@ -1,0 +1,12 @@
+# The forward returns corr2d(x, self.weight) and forgets to add the bias.
+# loses: test_conv2d_forward test_conv2d_gradients test_conv2d_parameters_registered
+# diagnosis: conv2d_missing_bias
+# cell: Conv2D
+class Conv2D(nn.Module):
+    def __init__(self, kernel_size):
+        super().__init__()
+        self.weight = nn.Parameter(torch.rand(kernel_size))
+        self.bias = nn.Parameter(torch.zeros(1))
+
+    def forward(self, x):
+        return corr2d(x, self.weight)
