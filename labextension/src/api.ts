@@ -15,6 +15,13 @@ export interface ICheck {
   max_score: number;
   status: string;
   output: string;
+  /** A failed check: the known mistake the values match, in one sentence. */
+  diagnosis?: string;
+  /** A failed check: the instructor's comment for the mistake group it falls in. */
+  comment?: string;
+  /** A failed check on small 2-D values the student may see: nested lists of numbers. */
+  expected?: unknown;
+  got?: unknown;
 }
 
 export interface IResult {

@@ -6,6 +6,7 @@
 import { Widget } from '@lumino/widgets';
 
 import { ICheck, IDeadlines, IExercise, IOverview, ISubmission } from './api';
+import { checkFeedback } from './pictures';
 
 /** Called with an exercise name when the student clicks "go to answer". */
 export type GoToExercise = (exercise: string) => void;
@@ -226,6 +227,7 @@ function exerciseTable(exercises: IExercise[], goTo: GoToExercise): HTMLElement 
         if (check.output) {
           item.appendChild(el('pre', 'convgrade-check-output', check.output));
         }
+        item.append(...checkFeedback(check));
       }
     }
   }

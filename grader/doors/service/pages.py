@@ -9,7 +9,7 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 from markupsafe import Markup, escape
 from werkzeug.exceptions import HTTPException
 
-from grader.course import assignments, deadlines, feedback
+from grader.course import assignments, deadlines, feedback, pictures
 from grader.doors.service import instructor as course_home, sessions, submissions
 from grader.doors.service.auth import identify, session_identity
 
@@ -109,7 +109,7 @@ def submission_page(submission_id):
     return render_template("submission.html", submission=submission, result=result,
                            exercises=feedback.grouped(result, order), credit_words=feedback.credit_words,
                            schedule=schedule[0] if schedule else None, human=deadlines.human,
-                           history=earlier, identity=identity)
+                           history=earlier, identity=identity, picture=pictures.picture)
 
 
 @bp.get("/instructor")
