@@ -73,7 +73,7 @@ grade: setup
 # import that points up a layer, or an import circle, fails before any test runs.
 test: setup $(HUB_PROXY)
 	$(VENV)/bin/lint-imports
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=30
 
 release: setup
 	$(VENV)/bin/convgrade release
