@@ -1,4 +1,7 @@
-"""`convgrade grade` as a user runs it: exit codes, --json, a submitted/ tree and its CSV."""
+"""`convgrade grade` as a user runs it: exit codes, --json, a submitted/ tree and its CSV; the
+long commands (grade over a tree, release, similarity, gradescope, regrade) through a real
+pseudo-terminal: a progress bar there, none on a pipe or with --json, and a closing line that
+says what they did."""
 
 import csv
 import fcntl
@@ -11,6 +14,7 @@ import struct
 import subprocess
 import sys
 import termios
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -185,6 +189,10 @@ def test_grading_a_tree_shows_progress_on_a_terminal_and_says_what_it_did(submit
     assert bar(piped.stderr, "grading") is None and "graded 2 notebook(s)" in piped.stderr, piped.stderr
     rows = [line for line in piped.stdout.splitlines() if line.strip()]
     assert len(rows) == 2 and len({line.index(" / ") for line in rows}) == 1, rows   # one column of scores
+    # --json on a terminal: the results alone, no bar among them
+    code, text = on_a_terminal("grade", submitted, "--jobs", "2", "--json")
+    assert code == 0 and bar(text, "grading") is None, text
+    assert len(json.loads(text[text.index("["):text.rindex("]") + 1])) == 2, text
 
 
 def test_release_shows_progress_and_names_what_it_wrote(tmp_path):
@@ -199,6 +207,11 @@ def test_release_shows_progress_and_names_what_it_wrote(tmp_path):
     assert (bar(text, "releasing") or "").endswith("/1"), text
     assert "released 1 assignment(s) into exercises/: exercises/a3_output_shapes/a3_output_shapes.ipynb" in text
     assert (course / "exercises/a3_output_shapes/a3_output_shapes.ipynb").is_file()
+    piped = subprocess.run([sys.executable, "-m", "grader.cli", "release"], capture_output=True, text=True,
+                           timeout=300, env=env, cwd=course)
+    assert piped.returncode == 0 and bar(piped.stderr, "releasing") is None, piped.stderr
+    assert piped.stderr.splitlines() == ["convgrade: released 1 assignment(s) into exercises/: "
+                                         "exercises/a3_output_shapes/a3_output_shapes.ipynb"], piped.stderr
 
 
 def test_similarity_shows_progress_only_on_a_terminal(submitted):
@@ -235,3 +248,53 @@ def test_the_text_summary_aligns_its_columns_whatever_the_widths():
               "tests": [check("corr2d.1", 1, 1), check("corr2d.a_rather_long_check_number", 12.5, 12.5)]}
     checks = [line for line in summary(result).splitlines() if line.startswith("    ok")]
     assert len(checks) == 2 and len({line.index("name of") for line in checks}) == 1, checks
+
+
+def test_gradescope_shows_progress_only_on_a_terminal_and_names_the_zip(tmp_path):
+    out = tmp_path / "autograder.zip"
+    code, text = on_a_terminal("gradescope", out, "--assignment", A1)
+    assert code == 0, text
+    files = len(zipfile.ZipFile(out).namelist())
+    # counting the package's and the suite's files (the three scripts at the root are written whole)
+    assert (bar(text, "packing") or "").endswith(f"/{files - 3}"), text
+    assert f"convgrade: wrote {out}: {files} files, the grader with the hidden suites and solutions of {A1}" in text
+    out.unlink()
+    piped = convgrade("gradescope", out, "--assignment", A1)
+    assert piped.returncode == 0 and piped.stderr == "", piped.stderr     # no bar, no stray line
+    assert piped.stdout.startswith(f"convgrade: wrote {out}: {files} files") and out.is_file(), piped.stdout
+
+
+@pytest.fixture(scope="module")
+def graded_service(tmp_path_factory):
+    """A real `convgrade serve` (embedded queue, its own worker) holding one graded submission of A1
+    (the released stubs: quick to grade again)."""
+    from service_harness import Client, Service, import_roster
+
+    service = Service(tmp_path_factory.mktemp("regrade") / "data", workers=1)
+    tokens = import_roster(service.data_dir, ["alice"], service.env)
+    service.start()
+    try:
+        response = Client(service.url, tokens["alice"]).submit(make_submission(A1, reference=False), A1, wait=240)
+        assert response.ok and response.json()["status"] == "done", response.text
+        yield service
+    finally:
+        service.stop()
+
+
+def test_regrade_shows_progress_only_on_a_terminal_and_without_json(graded_service):
+    env = graded_service.env
+    code, text = on_a_terminal("regrade", "--assignment", A1, "--wait", "240", env=env)
+    assert code == 0, text
+    assert (bar(text, "regrading") or "").endswith("/1"), text
+    assert "convgrade: queued 1 submission(s) for regrading" in text, text
+    assert "convgrade: 0 score(s) changed, 1 unchanged" in text, text
+    # --json on the same terminal: the JSON alone, no bar in it
+    code, text = on_a_terminal("regrade", "--assignment", A1, "--wait", "240", "--json", env=env)
+    assert code == 0 and bar(text, "regrading") is None, text
+    assert json.loads(text[text.index("{"):text.rindex("}") + 1]) == {"changed": [], "pending": []}, text
+    # through a pipe: the closing line, no bar
+    piped = subprocess.run([sys.executable, "-m", "grader.cli", "regrade", "--assignment", A1, "--wait", "240"],
+                           capture_output=True, text=True, timeout=300, env=env)
+    assert piped.returncode == 0 and bar(piped.stderr, "regrading") is None, piped.stderr
+    assert piped.stderr.splitlines() == ["convgrade: queued 1 submission(s) for regrading",
+                                         "convgrade: 0 score(s) changed, 1 unchanged"], piped.stderr

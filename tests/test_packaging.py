@@ -7,6 +7,11 @@ Chromium and submits to a real grader. The fresh virtualenv installs only the wh
 dependencies (torch, JupyterLab) are borrowed from this one through a .pth file, so the test
 needs no index. Needs node and git; about 3 minutes on 2 vCPU (jlpm build, JupyterLab start,
 one grading).
+
+The slow test goes the student's whole way: a virtualenv where pip installs the wheel and
+resolves every dependency itself (torch, JupyterLab), from the package sources pip is
+configured with on this disk alone (a file:// index, a find-links folder; skipped where there
+are none), then that venv's JupyterLab in Chromium and its `convgrade lab instructor-tools`.
 """
 
 import json
@@ -19,6 +24,7 @@ import sysconfig
 import zipfile
 
 import pytest
+import requests
 
 from browser import CHROMIUM, browser  # noqa: F401 (the module-scoped chromium fixture)
 from conftest import SERVICE_ASSIGNMENT
@@ -247,3 +253,153 @@ def test_the_instructor_switch_outranks_the_packages_own_in_a_venv(working_tree_
     assert not disabled(), switched.stdout
     run(venv / "bin/convgrade", "lab", "instructor-tools", "off", env=env, cwd=tmp_path)
     assert disabled()
+
+
+# -- a student's own virtualenv, as the README has them make it --------------------------------
+
+def local_package_sources():
+    """The package sources pip is configured with on this machine that lie on its disk (file://
+    indexes, find-links folders): pip arguments that install from them alone, or None."""
+    listed = run(sys.executable, "-m", "pip", "config", "list").stdout
+    indexes, links = [], []
+    for line in listed.splitlines():
+        key, _, value = line.partition("=")
+        for entry in value.strip().strip("'\"").split():
+            if key.endswith("index-url") and entry.startswith("file://"):
+                indexes.append(entry)
+            elif key.endswith("find-links") and os.path.isdir(entry.removeprefix("file://")):
+                links.append(entry)
+    if not indexes and not links:
+        return None
+    args = ["--index-url", indexes[0]] if indexes else ["--no-index"]
+    args += [a for index in dict.fromkeys(indexes[1:]) for a in ("--extra-index-url", index)]
+    return args + [a for link in dict.fromkeys(links) for a in ("--find-links", link)]
+
+
+OFFLINE = {"HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9"}   # any download fails at once
+
+
+@pytest.fixture(scope="module")
+def student_venv(wheel, tmp_path_factory):
+    """`python -m venv` and `pip install` of the wheel: pip resolves its dependencies (torch,
+    JupyterLab, ...) itself, from the sources on this disk only; nothing borrowed from this
+    environment, no system site-packages."""
+    sources = local_package_sources()
+    if sources is None:
+        pytest.skip("pip has no package source on this disk (a file:// index or a find-links folder in its "
+                    "configuration): a student's virtualenv cannot be built without the network")
+    venv = tmp_path_factory.mktemp("student-venv") / "venv"
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHONPATH", "VIRTUAL_ENV"))}
+    run(sys.executable, "-m", "venv", venv)
+    # (--no-compile: Python compiles each module when first imported instead; minutes saved on torch)
+    run(venv / "bin/python", "-m", "pip", "install", "--quiet", "--no-compile", *sources, wheel,
+        env={**clean, **OFFLINE})
+    found = run(venv / "bin/python", "-c", "import sys, grader, jupyterlab, torch; print(grader.__file__); "
+                "print(sys.flags.no_site, [p for p in sys.path if 'site-packages' in p])", cwd=venv, env=clean)
+    assert found.stdout.startswith(str(venv)) and str(venv) in found.stdout.splitlines()[1], found.stdout
+    assert sysconfig.get_path("purelib") not in found.stdout, found.stdout        # nothing from this one
+    return venv
+
+
+@pytest.fixture(scope="module")
+def late_grader(tmp_path_factory):
+    """A grader whose clock stands in a1's late window (80% credit), as in tests/test_lab.py."""
+    from test_lab import CLOCK, COURSE_TOML
+
+    data = tmp_path_factory.mktemp("student-grader")
+    (data / "course.toml").write_text(COURSE_TOML)
+    running = Service(data, course_config=data / "course.toml", clock=CLOCK)
+    running.tokens = import_roster(running.data_dir, ["sam"], running.env)
+    running.start()
+    # A course's grader has listed its assignments before (the first listing collects the hidden
+    # suites, torch and all: longer than the Lab's 30 s per request on a loaded machine).
+    assert requests.get(running.url + "/api/v1/assignments", timeout=600).ok
+    yield running
+    running.stop()
+
+
+def _students_lab(venv, home, env):
+    """`jupyter lab` from the student's venv, with their own ~ (no JUPYTER_* variables)."""
+    from test_lab import LAB_TOKEN, _wait_until_up
+
+    root = home / "work"
+    root.mkdir(parents=True)
+    shutil.copy(REPO / "exercises" / SERVICE_ASSIGNMENT / NOTEBOOK, root / NOTEBOOK)
+    settings = home / ".jupyter/lab/user-settings"
+    (settings / "convgrade").mkdir(parents=True)
+    (settings / "convgrade/plugin.jupyterlab-settings").write_text(json.dumps({"waitSeconds": 400}))
+    (settings / "@jupyterlab/apputils-extension").mkdir(parents=True)       # no "fetch news?" toast
+    (settings / "@jupyterlab/apputils-extension/notification.jupyterlab-settings").write_text(
+        json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+    port = free_port()
+    log = open(home / "lab.log", "wb")
+    process = subprocess.Popen(
+        [venv / "bin/jupyter-lab", "--no-browser", f"--ServerApp.ip={HOST}", f"--ServerApp.port={port}",
+         f"--IdentityProvider.token={LAB_TOKEN}", f"--ServerApp.root_dir={root}",
+         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", "--LabApp.news_url=None",
+         "--allow-root"], cwd=home, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://{HOST}:{port}"
+    try:
+        _wait_until_up(url, process, home / "lab.log")
+    except BaseException:
+        stop_group(process)
+        raise
+    return process, f"{url}/lab/tree/{NOTEBOOK}?token={LAB_TOKEN}"
+
+
+def _disabled_in_the_page(page):
+    """The plugins the loaded JupyterLab page was told to leave off (its page config)."""
+    disabled = page.evaluate("JSON.parse(document.getElementById('jupyter-config-data').textContent)"
+                             ".disabledExtensions")
+    return set(disabled) if isinstance(disabled, list) else {k for k, v in disabled.items() if v}
+
+
+@pytest.mark.slow
+def test_a_student_venv_from_the_wheel_shows_the_news_after_a_reload_and_takes_the_switch(
+        student_venv, late_grader, browser, tmp_path):  # noqa: F811
+    """The student's virtualenv: the Grade panel shows the deadline, then the last result after
+    a reload; `convgrade lab instructor-tools on|off` from that venv (Jupyter preferring its own
+    etc/jupyter, no JUPYTER_PREFER_ENV_PATH) changes what the page is told to leave off."""
+    from grader.doors.lab import INSTRUCTOR_PLUGINS
+    from playwright.sync_api import expect
+
+    home = tmp_path / "home"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CONVGRADE_", "JUPYTER", "PYTHONPATH"))}
+    env.update(HOME=str(home), CONVGRADE_URL=late_grader.url, CONVGRADE_TOKEN=late_grader.tokens["sam"])
+    process, notebook_url = _students_lab(student_venv, home, env)
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    try:
+        context.route(re.compile(r"^(?!http://127\.0\.0\.1[:/]).*"), lambda route: route.abort())
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        panel, status = page.locator("#convgrade-panel"), page.locator("#convgrade-panel .convgrade-status")
+
+        def open_notebook(reload=False):
+            page.reload(wait_until="commit") if reload else page.goto(notebook_url, wait_until="commit",
+                                                                      timeout=120_000)
+            page.locator(".convgrade-submit:visible").first.wait_for(state="visible", timeout=120_000)
+            if not panel.is_visible():
+                page.locator('.lm-TabBar-tab[data-id="convgrade-panel"]').click()
+
+        open_notebook()
+        expect(status).to_contain_text("Not submitted yet", timeout=60_000)     # the news before any Submit
+        expect(panel.locator(".convgrade-deadline")).to_contain_text("80% credit until")
+        page.locator(".convgrade-submit:visible").first.click()
+        expect(status).to_contain_text("Graded at", timeout=420_000)
+        open_notebook(reload=True)
+        expect(status).to_contain_text("Graded: your last submission", timeout=60_000)
+        assert re.fullmatch(r"\s*0 / [\d.]+\s*", panel.locator(".convgrade-score").inner_text())  # the stubs
+        assert "80% credit" in panel.locator(".convgrade-credit").inner_text()
+        expect(panel.locator(".convgrade-deadline")).to_contain_text("80% credit until")
+        expect(panel.locator(".convgrade-history-row")).to_have_count(1)
+        assert panel.locator(".convgrade-check").count() >= 1                    # the failed checks' feedback
+
+        assert set(INSTRUCTOR_PLUGINS) <= _disabled_in_the_page(page)            # a student's install
+        for state, off in (("on", False), ("off", True)):
+            switched = run(student_venv / "bin/convgrade", "lab", "instructor-tools", state, env=env, cwd=home)
+            open_notebook(reload=True)
+            assert (set(INSTRUCTOR_PLUGINS) <= _disabled_in_the_page(page)) is off, (state, switched.stdout)
+            assert str(student_venv / "etc/jupyter/labconfig/page_config.json") in switched.stdout, switched.stdout
+    finally:
+        context.close()
+        stop_group(process)
