@@ -4,7 +4,7 @@
 import math
 
 from grader.course import pictures
-from grader.doors.submit import check_feedback
+from grader.course.feedback import check_feedback
 
 
 def failed(expected, got, **extra):
@@ -63,3 +63,16 @@ def test_the_terminal_prints_diagnosis_note_and_grid_with_plain_markers():
     assert lines[3].split() == ["expected:", "|", "got:"]
     assert lines[4].split() == ["1", "2*", "|", "1", "3*"]
     assert lines[5].startswith("1 of 2 cells differ (1 x 2)")
+
+
+def test_the_html_feedback_file_carries_the_same_lines_escaped():
+    from grader.course.feedback import render
+
+    result = {"assignment": "a1_cross_correlation", "gradable": True, "score": 0.0, "max_score": 2.0,
+              "tests": [{**failed([[1, 2]], [[1, 3]], diagnosis="A flipped kernel.", comment="<b>See me</b>"),
+                         "exercise": "corr2d", "score": 0.0, "max_score": 2.0, "output": "wrong values"}]}
+    html = render(result, "alice", order=["corr2d"])
+    feedback = html.split('<pre class="check-feedback">')[1].split("</pre>")[0].splitlines()
+    assert feedback[0] == "diagnosis: A flipped kernel."
+    assert feedback[1] == "instructor&#39;s note: &lt;b&gt;See me&lt;/b&gt;"
+    assert feedback[3].split() == ["1", "2*", "|", "1", "3*"]

@@ -3,9 +3,10 @@ feedback in nbgrader's feedback/<student>/<assignment>/<notebook>.html layout.
 
 Every surface (`convgrade submit`, the Lab panel, the web page, the HTML feedback) shows:
 the notes first, the raw score, the late credit and the score that counts, the deadline
-windows in words, and the checks grouped by exercise in notebook order, failures first.
-`grouped`, `credit_words` and `deadline_words` are that one wording; they use the standard
-library only, so the student's install (`convgrade submit`) has them.
+windows in words, and the checks grouped by exercise in notebook order, failures first, each
+failure with its diagnosis, the instructor's note and its picture (grader.course.pictures).
+`grouped`, `credit_words`, `deadline_words` and `check_feedback` are that one wording; they
+use the standard library only, so the student's install (`convgrade submit`) has them.
 
 Built from the result JSON only (docs/reference.md), which holds each check's name,
 points and failure message but never the hidden test source. Everything is HTML-escaped:
@@ -16,6 +17,8 @@ import datetime
 import json
 import re
 from pathlib import Path
+
+from grader.course import pictures
 
 _TEMPLATE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
@@ -43,6 +46,7 @@ _TEMPLATE = """<!DOCTYPE html>
 <td>{{ 'ok' if t.status == 'passed' else 'FAIL' }}</td><td>{{ t.number }} {{ t.name }}</td>
 <td>{{ "%g"|format(t.score) }} / {{ "%g"|format(t.max_score) }}</td></tr>
 {% if t.status != 'passed' and t.output %}<tr class="failed"><td></td><td colspan="2"><pre>{{ t.output }}</pre></td></tr>{% endif %}
+{% if t.status != 'passed' and check_feedback(t) %}<tr class="failed"><td></td><td colspan="2"><pre class="check-feedback">{{ check_feedback(t) | join("\n") }}</pre></td></tr>{% endif %}
 {% endfor %}</table>
 {% endfor %}
 {% endif %}
@@ -171,6 +175,21 @@ def aligned(rows, right=()):
             .rstrip() for row in rows]
 
 
+def check_feedback(test):
+    """A failed check's lines after its message: the diagnosis, the instructor's note, and
+    expected against got as a grid with the differing cells marked."""
+    lines = []
+    if test.get("diagnosis"):
+        lines.append(f"diagnosis: {test['diagnosis']}")
+    if test.get("comment"):
+        note = str(test["comment"]).splitlines() or [""]
+        lines += [f"instructor's note: {note[0]}"] + [f"  {line}" for line in note[1:]]
+    picture = pictures.picture(test)
+    if picture:
+        lines += pictures.grid_lines(picture)
+    return lines
+
+
 # -- the HTML feedback file --------------------------------------------------------------------
 
 def render(result, student, order=None, credit=1.0):
@@ -183,7 +202,7 @@ def render(result, student, order=None, credit=1.0):
         student=student, assignment=result.get("assignment") or "?",
         credit_text=credit_words(result["score"], result["max_score"], credit), gradable=result["gradable"],
         format_errors=result.get("format_errors", []), notes=result.get("notes", []),
-        exercises=grouped(result, order))
+        exercises=grouped(result, order), check_feedback=check_feedback)
 
 
 def write(feedback_dir, student, assignment, notebook, result, credit=1.0):

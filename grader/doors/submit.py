@@ -15,7 +15,7 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-from grader.course import feedback, pictures
+from grader.course import feedback
 
 DEFAULT_WAIT_SECONDS = 60.0
 # The service caps ?wait= (max_wait_seconds, 300 by default); longer waits poll.
@@ -211,23 +211,8 @@ def describe(state, schedule=None, order=()):
                 continue
             lines.append(escape(f"    FAIL {test['number']}: {test['name']}"))
             lines += ["         " + escape(line) for line in str(test.get("output") or "").splitlines()]
-            lines += ["         " + escape(line) for line in check_feedback(test)]
+            lines += ["         " + escape(line) for line in feedback.check_feedback(test)]
     return "\n".join(lines)
-
-
-def check_feedback(test):
-    """A failed check's lines after its message: the diagnosis, the instructor's note, and
-    expected against got as a grid with the differing cells marked."""
-    lines = []
-    if test.get("diagnosis"):
-        lines.append(f"diagnosis: {test['diagnosis']}")
-    if test.get("comment"):
-        note = str(test["comment"]).splitlines() or [""]
-        lines += [f"instructor's note: {note[0]}"] + [f"  {line}" for line in note[1:]]
-    picture = pictures.picture(test)
-    if picture:
-        lines += pictures.grid_lines(picture)
-    return lines
 
 
 def escape(text):
