@@ -6,7 +6,7 @@
 import { Widget } from '@lumino/widgets';
 
 import { ICheck, IDeadlines, IExercise, IOverview, ISubmission } from './api';
-import { checkFeedback } from './pictures';
+import { checkFeedback, el } from './pictures';
 
 /** Called with an exercise name when the student clicks "go to answer". */
 export type GoToExercise = (exercise: string) => void;
@@ -249,17 +249,6 @@ export function richText(node: HTMLElement, text: string): HTMLElement {
 
 function pct(credit: number): string {
   return `${Math.round(credit * 1000) / 10}%`;
-}
-
-function el(tag: string, className: string, text?: string): HTMLElement {
-  const node = document.createElement(tag);
-  if (className) {
-    node.className = className;
-  }
-  if (text !== undefined) {
-    node.textContent = text;
-  }
-  return node;
 }
 
 function fmt(n: number): string {

@@ -231,7 +231,8 @@ function shapeText(g: Grid): string {
   return `${g.length} x ${g[0].length}`;
 }
 
-function el(tag: string, className: string, text?: string): HTMLElement {
+/** An element with a class and, when given, its text (set as text: never parsed as HTML). */
+export function el(tag: string, className: string, text?: string): HTMLElement {
   const node = document.createElement(tag);
   if (className) {
     node.className = className;
