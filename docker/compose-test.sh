@@ -145,6 +145,7 @@ step "red team: every attack earned nothing; the grader still grades"
 # -- scale-out: PostgreSQL, Redis, two workers, one killed mid-grade ---------------------
 down
 up_files=$SCALE_FILES
+down  # the scale-out's own volumes too: a run killed midway leaves its database and queue, whose jobs would count as this run's
 step "scale-out: services image"
 docker-compose $SCALE_FILES build --quiet redis postgres 2>&1 | grep -v -e 'legacy builder' || true
 step "scale-out: up (postgres, redis, grader, 2 workers)"
