@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 # Slow (100 s in CI): its parts are the reference and stub gradings test_corpus runs anyway;
-# `pytest -m slow` runs it, and so does every GPU session, with CUDA.
+# `pytest -m slow` runs it (on a GPU machine, scripts/device-check.sh runs with CUDA itself).
 @pytest.mark.slow
 def test_device_check_runs_green_without_cuda(tmp_path):
     env = {**os.environ, "PYTHON": sys.executable, "OUT": str(tmp_path), "PARTS": "reference stubs warm-grade"}
