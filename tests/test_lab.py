@@ -171,6 +171,17 @@ def click_submit(page):
     page.locator(".convgrade-submit").click()
 
 
+def submit_a_flipped_kernel(page):
+    """The notebook in view answered with a flipped kernel in corr2d (the rest right), submitted
+    and graded."""
+    reference = reference_answers(SERVICE_ASSIGNMENT)
+    fill_answer(page, "def corr2d", FLIPPED.answers["corr2d"])
+    fill_answer(page, "class Conv2D", reference["Conv2D"])
+    fill_answer(page, "def learn_edge_kernel", reference["learn_edge_kernel"])
+    click_submit(page)
+    status_text(page, "Graded")
+
+
 def status_text(page, wanted, timeout=GRADING_MS):
     status = page.locator("#convgrade-panel .convgrade-status")
     sync_api.expect(status).to_contain_text(wanted, timeout=timeout)
@@ -178,12 +189,7 @@ def status_text(page, wanted, timeout=GRADING_MS):
 
 
 def test_a_wrong_answer_shows_its_score_failed_check_and_a_link_to_the_cell(page, lab, grader):
-    reference = reference_answers(SERVICE_ASSIGNMENT)
-    fill_answer(page, "def corr2d", FLIPPED.answers["corr2d"])
-    fill_answer(page, "class Conv2D", reference["Conv2D"])
-    fill_answer(page, "def learn_edge_kernel", reference["learn_edge_kernel"])
-    click_submit(page)
-    status_text(page, "Graded")
+    submit_a_flipped_kernel(page)
     panel = page.locator("#convgrade-panel")
     counted, out_of = (float(x) for x in re.fullmatch(r"\s*([\d.]+) / ([\d.]+)\s*",
                                                        panel.locator(".convgrade-score").inner_text()).groups())

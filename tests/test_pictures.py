@@ -22,9 +22,9 @@ import torch.nn.functional as F
 
 from conftest import SERVICE_ASSIGNMENT
 from service_harness import REPO, Service, convgrade, form_token, import_roster, signed_in
-from submissions import CorpusEntry, reference_answers
+from submissions import CorpusEntry
 from browser import browser  # noqa: F401 (the module-scoped chromium fixture)
-from test_lab import (NOTEBOOK, click_submit, fill_answer, lab, page, status_text,  # noqa: F401 (fixtures)
+from test_lab import (NOTEBOOK, lab, page, submit_a_flipped_kernel,  # noqa: F401 (fixtures)
                       sync_api, pytestmark)  # noqa: F401 (skipped where test_lab is)
 
 CORPUS = REPO / "tests/corpus/a1_cross_correlation"
@@ -138,12 +138,7 @@ def marked(cells):
 # -- the Lab panel ---------------------------------------------------------------------------
 
 def test_the_lab_panel_draws_expected_got_and_difference_with_the_wrong_cells_marked(page, grader, terminal):
-    reference = reference_answers(SERVICE_ASSIGNMENT)
-    fill_answer(page, "def corr2d", FLIPPED.answers["corr2d"])
-    fill_answer(page, "class Conv2D", reference["Conv2D"])
-    fill_answer(page, "def learn_edge_kernel", reference["learn_edge_kernel"])
-    click_submit(page)
-    status_text(page, "Graded")
+    submit_a_flipped_kernel(page)
     panel = page.locator("#convgrade-panel")
     picture = panel.locator(f'.convgrade-picture[data-check="{WORKED}"]')
     maps = {name: drawn(picture.locator(f'figure[data-map="{name}"] g.convgrade-cell').all())
