@@ -4,8 +4,10 @@ Skipped only when the redis-server binary is absent (Debian: apt-get install red
 """
 
 import shutil
+import signal
 import subprocess
 import time
+import warnings
 
 import pytest
 import redis
@@ -47,8 +49,23 @@ def rq_service(tmp_path_factory, redis_url):
     service.start()
     yield service
     service.stop()
+    stop_worker(worker, service.data_dir / "worker.log")
+
+
+def stop_worker(worker, log):
+    """SIGTERM, as compose and systemd stop a worker. A worker still running 30 s later is
+    asked for its threads' stacks (SIGUSR1, faulthandler) and killed; that is reported as a
+    warning with the log's tail rather than failing the test whose fixture it is, which
+    proved what it proves before the teardown."""
     worker.terminate()
-    worker.wait(timeout=30)
+    try:
+        worker.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        worker.send_signal(signal.SIGUSR1)
+        time.sleep(2)
+        worker.kill()
+        worker.wait()
+        warnings.warn("the RQ worker was still running 30 s after SIGTERM:\n" + log.read_text()[-6000:])
 
 
 def test_rq_worker_grades_like_the_embedded_core(rq_service, notebooks):

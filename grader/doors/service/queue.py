@@ -14,6 +14,7 @@ requeued by grader.doors.service.liveness (worker heartbeats in Redis).
 """
 
 import ctypes
+import faulthandler
 import multiprocessing
 import os
 import signal
@@ -153,6 +154,7 @@ def run_workers(settings):
     if isinstance(queue, RQQueue):
         from rq.worker import SimpleWorker  # grades in-process: the sandbox zygote stays warm
 
+        faulthandler.register(signal.SIGUSR1, all_threads=True)  # a stuck worker shows where it is
         hooks.register(passback.graded_listener(settings))
         jobs.warm_up()
         liveness.start(queue.redis, settings.database_url, queue.enqueue, name=jobs.worker_name())
