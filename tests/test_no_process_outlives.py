@@ -72,7 +72,7 @@ def sandbox_uid_of(grading):
 
 
 def sandbox_descendants(pid):
-    """{pid: state letter} of the descendants of `pid` that run as a sandbox uid."""
+    """{pid: (uid, state letter)} of the descendants of `pid` that run as a sandbox uid."""
     parents, uids, states = {}, {}, {}
     for name in filter(str.isdigit, os.listdir("/proc")):
         try:
@@ -90,7 +90,7 @@ def sandbox_descendants(pid):
                 return True
         return False
 
-    return {p: states[p] for p in parents
+    return {p: (uids[p], states[p]) for p in parents
             if uids[p] - UidLease.FIRST_UID in range(UidLease.COUNT) and descends(p)}
 
 
@@ -166,10 +166,17 @@ def test_a_refused_reply_ends_the_grading_and_leaves_no_sandbox_process(tmp_path
     try:
         # The refusal can end the sandbox within one poll of /proc, so its uid is not waited
         # for: what must hold is that none of the grading's descendants runs as a sandbox uid.
-        wait_for(graded.exists, 180, "grade() to return")  # the process lives on, its zygote warm
+        uids = set()  # those seen while it ran: none of their processes may outlive it either
+
+        def returned():
+            uids.update(uid for uid, _ in sandbox_descendants(grading.pid).values())
+            return graded.exists()
+
+        wait_for(returned, 180, "grade() to return")  # the process lives on, its zygote warm
         time.sleep(1)
         assert zygote_of(grading.pid), "the grading's zygote should still be warm"
         assert not sandbox_descendants(grading.pid), sandbox_descendants(grading.pid)
+        assert not any(process_states(uid) for uid in uids), {uid: process_states(uid) for uid in uids}
     finally:
         grading.kill()
         grading.wait()
