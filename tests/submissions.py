@@ -139,6 +139,17 @@ def catalogue(assignment):
             for m in value if isinstance(m, Mistake)}
 
 
+def diagnosed_as_planted(found, planted, assignment):
+    """Whether the diagnoses `found` (sentences) are those of the mistakes `planted` (ids): none
+    planted, none found; else at least one found, and every one names the planted mistakes
+    (beside another only where both give the same values on the call that failed: both or
+    neither, never a wrong one)."""
+    named = [named_mistakes(d, assignment) for d in found]
+    if not planted:
+        return not named
+    return bool(named) and all(planted <= ids for ids in named)
+
+
 def named_mistakes(diagnosis, assignment):
     """The ids of the mistakes a diagnosis names (one, or several whose values coincide)."""
     return {m.id for m in catalogue(assignment).values() if m.name in diagnosis}

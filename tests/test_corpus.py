@@ -15,7 +15,7 @@ import torch
 
 from grader.course import assignments
 from grader.engine.grading import grade
-from submissions import catalogue, corpus, diagnoses, dumps, failed_tests, make_submission, named_mistakes
+from submissions import catalogue, corpus, diagnosed_as_planted, diagnoses, dumps, failed_tests, make_submission
 
 ASSIGNMENTS = assignments.names()
 
@@ -60,20 +60,10 @@ def test_corpus_entry_loses_exactly_its_checks(entry):
         assert entry.loses <= known, f"{entry} names checks that do not exist: {entry.loses - known}"
         if failed_tests(result) != entry.loses:
             wrong.append(f"seed {seed}: lost {sorted(failed_tests(result))}\n{dumps(result)}")
-        if not diagnosed_as_planted(result, entry):
+        if not diagnosed_as_planted(diagnoses(result), entry.diagnoses, entry.assignment):
             wrong.append(f"seed {seed}: diagnosed {sorted(diagnoses(result))}\n{dumps(result)}")
     assert not wrong, (f"{entry} should lose exactly {sorted(entry.loses)} and be diagnosed as "
                        f"{sorted(entry.diagnoses) or 'nothing'}; " + "\n".join(wrong))
-
-
-def diagnosed_as_planted(result, entry):
-    """An entry without a planted mistake gets no diagnosis; one with gets at least one, and
-    every diagnosis names the planted mistake (beside another only where both give the
-    same values on the call that failed: both or neither, never a wrong one)."""
-    found = [named_mistakes(d, entry.assignment) for d in diagnoses(result)]
-    if not entry.diagnoses:
-        return not found
-    return bool(found) and all(entry.diagnoses <= named for named in found)
 
 
 def test_corpus_covers_every_assignment():
