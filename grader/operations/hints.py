@@ -44,8 +44,8 @@ def write(assignment, found, reviewed):
     """Write the table of `found` (a proposal made now), if it is the change whose diff was shown
     (its `base` was `reviewed`): neither the table nor the comment changed in between."""
     if found["base"] != reviewed:
-        raise Stale(f"{hints.path(assignment)} or the group's comment changed since the diff was shown: "
-                    "look at the diff again")
+        raise Stale(f"autograde_tests/{assignment}/{hints.FILE} or the group's comment changed since the diff "
+                    "was shown: look at the diff again")
     hints.parse(found["new"])   # never write a table grading could not read
     hints.path(assignment).write_text(found["new"], encoding="utf-8")
 
