@@ -268,8 +268,8 @@ def test_a_comment_and_then_its_hint_reach_later_submissions_from_the_lab_panel(
     submit_a_flipped_kernel(page)
     check = panel.locator(".convgrade-check", has=page.locator(".convgrade-comment"))
     sync_api.expect(check.locator(".convgrade-comment")).to_have_text(f"Your instructor's note: {COMMENT}")
-    number = first_diagnosed(served(grader, "alice")["result"])["number"]
-    assert check.locator(".convgrade-check-name").inner_text().startswith(number)
+    name = first_diagnosed(served(grader, "alice")["result"])["name"]
+    assert check.locator(".convgrade-check-name").inner_text().startswith(name)
     assert panel.locator(".convgrade-hint").count() == 0
     if os.environ.get("CONVGRADE_UPDATE_SCREENSHOT"):
         check.scroll_into_view_if_needed()
