@@ -8,7 +8,8 @@ The table's format and which failure gets which hint are tested on files; the re
 course (CONVGRADE_COURSE_DIR), since a hint is written into it: a real daemon for an edited table,
 and one real `convgrade serve` with a real JupyterLab in Chromium (tests/test_lab.py's) for the
 module's gradings (a1 answers from tests/corpus/: a kernel flipped, an output one row short, the
-last row left at zero).
+last row left at zero). About 4 minutes on 2 shared cores; CONVGRADE_UPDATE_SCREENSHOT=1 rewrites
+docs/group-comment-in-lab.png.
 """
 
 import json
