@@ -57,6 +57,7 @@ screenshots: setup
 	CONVGRADE_UPDATE_SCREENSHOT=1 $(PY) -m pytest -q tests/test_lab.py -k wrong_answer
 	CONVGRADE_UPDATE_SCREENSHOT=1 $(PY) -m pytest -q tests/test_course.py -k gradebook_downloaded
 	CONVGRADE_UPDATE_SCREENSHOT=1 $(PY) -m pytest -q tests/test_groups.py -k chromium
+	CONVGRADE_UPDATE_SCREENSHOT=1 $(PY) -m pytest -q tests/test_hints.py -k lab_panel
 
 .PHONY: setup serve grade test release labextension wheel screenshots
 setup: $(VENV)/installed $(LABEXT_LINKED)

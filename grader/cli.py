@@ -1,5 +1,5 @@
 """The `convgrade` command: grade, submit, serve, worker, students, release, extend, regrade,
-groups, similarity, daemon, lab, lti, gradescope.
+groups, hints, similarity, daemon, lab, lti, gradescope.
 
 A student's install (the package without its server extra) shows and runs only the commands
 marked student=True (submit, lab); the others answer which extra to install."""
@@ -84,6 +84,12 @@ def main(argv=None):
     groups.add_argument("assignment")
     groups.add_argument("--json", action="store_true", help="print the groups as JSON on stdout")
 
+    hints = command("hints", "make a mistake group's comment a permanent hint of its check (the suite's hints.toml)")
+    hints.add_argument("assignment")
+    hints.add_argument("--from-group", required=True, metavar="KEY",
+                       help="the group's key (`convgrade groups --json`), or a unique start of it")
+    hints.add_argument("--yes", action="store_true", help="write without asking (the diff is printed all the same)")
+
     similarity = command("similarity", "pairs of similar answers in a submitted/ tree")
     similarity.add_argument("path", type=Path)
     similarity.add_argument("--assignment", required=True)
@@ -121,8 +127,8 @@ def main(argv=None):
         return _refuse(f"`convgrade {argv[0]}` is an instructor's command and needs the grader: {SERVER_EXTRA}")
     args = parser.parse_args(argv)
     handlers = {"grade": _grade, "serve": _serve, "worker": _worker, "students": _students, "release": _release,
-                "daemon": _daemon, "extend": _extend, "regrade": _regrade, "groups": _groups, "similarity": _similarity,
-                "submit": _submit, "lti": _lti, "gradescope": _gradescope, "lab": _lab}
+                "daemon": _daemon, "extend": _extend, "regrade": _regrade, "groups": _groups, "hints": _hints,
+                "similarity": _similarity, "submit": _submit, "lti": _lti, "gradescope": _gradescope, "lab": _lab}
     return handlers[args.command](args)
 
 
@@ -418,6 +424,13 @@ def _groups(args):
     from grader.operations.groups import main as groups
 
     return groups(args, leave_out=(INSTRUCTOR,))
+
+
+def _hints(args):
+    from grader.doors.service.auth import INSTRUCTOR
+    from grader.operations.hints import main as hints
+
+    return hints(args, leave_out=(INSTRUCTOR,))
 
 
 def _similarity(args):

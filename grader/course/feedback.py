@@ -176,7 +176,7 @@ def aligned(rows, right=()):
 
 
 def check_feedback(test):
-    """A failed check's lines after its message: the diagnosis, the instructor's note, and
+    """A failed check's lines after its message: the diagnosis, the instructor's note, the hint, and
     expected against got as a grid with the differing cells marked."""
     lines = []
     if test.get("diagnosis"):
@@ -184,6 +184,9 @@ def check_feedback(test):
     if test.get("comment"):
         note = str(test["comment"]).splitlines() or [""]
         lines += [f"instructor's note: {note[0]}"] + [f"  {line}" for line in note[1:]]
+    if test.get("hint"):
+        hint = str(test["hint"]).splitlines() or [""]
+        lines += [f"hint: {hint[0]}"] + [f"  {line}" for line in hint[1:]]
     picture = pictures.picture(test)
     if picture:
         lines += pictures.grid_lines(picture)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from grader.course import assignments, deadlines, notebook
 from grader.course.notebook import NotebookError
-from grader.engine import runner, secret, shortcuts
+from grader.engine import hints, runner, secret, shortcuts
 from grader.engine.runner import max_score  # each suite is collected once per process
 from grader.engine.sandbox import Limits, Sandbox, Zygote
 from grader.engine.student import Student, StudentError, clip
@@ -62,6 +62,7 @@ def grade(submission, assignment=None, limits=None, seed=None):
     stdout = sandbox.stdout.text()  # after close: the capture has drained the pipe
     for test in tests:
         test["output"] = clip(test["output"], MAX_OUTPUT_CHARS)
+    hints.attach(assignment, tests)   # after the verdicts: a hint changes no score
     result = {
         "assignment": assignment, "gradable": True,
         "score": sum(t["score"] for t in tests),

@@ -120,7 +120,7 @@ def _commented(result, comments):
         return {**result, "notes": [*result.get("notes", []), f"Your instructor: {row.comment}"]}
     tests = [dict(t) for t in result["tests"]]
     first = next((t for t in tests if t.get("status") != "passed"), None)
-    if first is not None:
+    if first is not None and first.get("hint") != row.comment:   # a comment made its hint is said once
         first["comment"] = row.comment
     return {**result, "tests": tests}
 

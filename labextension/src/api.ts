@@ -19,6 +19,8 @@ export interface ICheck {
   diagnosis?: string;
   /** A failed check: the instructor's comment for the mistake group it falls in. */
   comment?: string;
+  /** A failed check: the hint the course's hint table gives this failure. */
+  hint?: string;
   /** A failed check on small 2-D values the student may see: nested lists of numbers. */
   expected?: unknown;
   got?: unknown;

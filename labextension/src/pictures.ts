@@ -1,6 +1,6 @@
 /**
  * A failed check's feedback beyond its message, in the Grade panel: the diagnosis, the
- * instructor's note, and expected against got as three heatmaps (expected, got, difference)
+ * instructor's note, the course's hint, and expected against got as three heatmaps (expected, got, difference)
  * with the differing cells marked. The same fields and rules as the student page and
  * `convgrade submit` (grader/course/pictures.py); no check is named here: any failed check
  * that carries `expected` and `got` gets its picture.
@@ -33,7 +33,7 @@ interface IHeatmap {
   differs: boolean[][];
 }
 
-/** The diagnosis, the instructor's note and the picture of one failed check, as elements. */
+/** The diagnosis, the instructor's note, the hint and the picture of one failed check, as elements. */
 export function checkFeedback(check: ICheck): HTMLElement[] {
   const parts: HTMLElement[] = [];
   if (check.diagnosis) {
@@ -45,6 +45,11 @@ export function checkFeedback(check: ICheck): HTMLElement[] {
     const comment = el('div', 'convgrade-comment');
     comment.append(el('b', '', "Your instructor's note: "), check.comment);
     parts.push(comment);
+  }
+  if (check.hint) {
+    const hint = el('div', 'convgrade-hint');
+    hint.append(el('b', '', 'Hint: '), check.hint);
+    parts.push(hint);
   }
   const picture = drawPicture(check);
   if (picture) {

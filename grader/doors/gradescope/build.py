@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from grader.course import assignments
+from grader.course import assignments, hints
 
 HERE = Path(__file__).resolve().parent
 PACKAGE = HERE.parents[1]
@@ -81,12 +81,14 @@ def _package_files():
 
 
 def _suite_files(chosen):
-    """Each chosen suite, and the top-level modules the suites share (not other assignments)."""
+    """Each chosen suite with its hint table, and the top-level modules the suites share (not other assignments)."""
     for path in sorted(assignments.SUITES.iterdir()):
         if path.is_file() and path.suffix == ".py":
             yield path
     for name in chosen:
         yield from (p for p in sorted(assignments.suite_dir(name).rglob("*.py")) if "__pycache__" not in p.parts)
+        if hints.path(name).is_file():
+            yield hints.path(name)
 
 
 def requirements_text():

@@ -1,5 +1,5 @@
 """The instructor's course home (blueprint "instructor"): deadlines and extensions, regrades,
-similarity, mistake groups and their comments.
+similarity, mistake groups, their comments and the hints made of them.
 
 Every route needs a browser signed in with the instructor's token (sessions.py; its CSRF rule
 holds for every form here). The forms post here and redirect back with a one-line message;
@@ -12,7 +12,7 @@ from sqlalchemy import select
 from grader.course import assignments, deadlines
 from grader.doors.service import reports, sessions, submissions
 from grader.doors.service.auth import INSTRUCTOR, session_identity
-from grader.operations import groups, regrade
+from grader.operations import groups, hints, regrade
 from grader.store.db import Extension
 
 bp = Blueprint("instructor", __name__, url_prefix="/instructor")
@@ -210,6 +210,33 @@ def regrade_group():
     chosen = regrade.request(current_app.config["SESSIONS"], current_app.config["QUEUE"], assignment=assignment,
                              submission_ids=ids)
     return _back_to_groups(assignment, f"queued {len(chosen)} submission(s) for regrading")
+
+
+@bp.post("/groups/hint")
+def hint_from_group():
+    """Make a group's comment a permanent hint of its check: first the diff of the suite's hint
+    table, then, confirmed, the write of exactly that diff."""
+    _require_instructor()
+    assignment, key = _group_form()
+    with current_app.config["SESSIONS"]() as session:
+        try:
+            found = hints.proposal(session, assignment, key, leave_out=(INSTRUCTOR,))
+        except LookupError as exc:
+            return _back_to_groups(assignment, str(exc))
+    if not found["diff"]:
+        return _back_to_groups(assignment, f"{found['number']} already has this hint")
+    if not request.form.get("confirmed"):
+        return render_template("confirm.html", question=f"Make this comment the hint of {found['number']} "
+                               f"for every later grading? This is the change to the suite's hint table:",
+                               diff=found["diff"], action=url_for("instructor.hint_from_group"),
+                               button="Write the hint", identity=session_identity(),
+                               fields={"assignment": assignment, "key": key, "base": found["base"]})
+    try:
+        hints.write(assignment, found, request.form.get("base", ""))
+    except hints.Stale as exc:
+        return _back_to_groups(assignment, str(exc))
+    return _back_to_groups(assignment, f"the hint of {found['number']} is written to autograde_tests/{assignment}/"
+                           "hints.toml: every later grading shows it; commit it with the suite")
 
 
 def _group_form():
