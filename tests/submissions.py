@@ -140,8 +140,10 @@ def catalogue(assignment):
 
 
 def named_mistakes(diagnosis, assignment):
-    """The ids of the mistakes a diagnosis names (one, or several whose values coincide)."""
-    return {m.id for m in catalogue(assignment).values() if m.name in diagnosis}
+    """The ids of the mistakes a diagnosis names (one, or several whose values coincide): whole
+    names only, as `sentence` joins them, so that a name inside a longer one does not count."""
+    return {m.id for m in catalogue(assignment).values()
+            if any(f"{before}{m.name}{after}" in diagnosis for before in ("what ", " or ") for after in (" gives", " or "))}
 
 
 def dumps(result):

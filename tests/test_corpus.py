@@ -67,13 +67,15 @@ def test_corpus_entry_loses_exactly_its_checks(entry):
 
 
 def diagnosed_as_planted(result, entry):
-    """An entry without a planted mistake gets no diagnosis; one with gets at least one, and
-    every diagnosis names the planted mistake (beside another only where both give the
-    same values on the call that failed: both or neither, never a wrong one)."""
+    """An entry without a planted mistake gets no diagnosis; one with gets at least one, every
+    diagnosis names a planted mistake (beside another only where both give the same values on
+    the call that failed: both or neither, never a wrong one), and every planted mistake is
+    named (an entry may plant one in each of two exercises)."""
     found = [named_mistakes(d, entry.assignment) for d in diagnoses(result)]
     if not entry.diagnoses:
         return not found
-    return bool(found) and all(entry.diagnoses <= named for named in found)
+    return bool(found) and all(entry.diagnoses & named for named in found) \
+        and entry.diagnoses <= set().union(*found)
 
 
 def test_corpus_covers_every_assignment():
