@@ -141,18 +141,21 @@ def catalogue(assignment):
 
 def diagnosed_as_planted(found, planted, assignment):
     """Whether the diagnoses `found` (sentences) are those of the mistakes `planted` (ids): none
-    planted, none found; else at least one found, and every one names the planted mistakes
-    (beside another only where both give the same values on the call that failed: both or
-    neither, never a wrong one)."""
+    planted, none found; else every diagnosis names a planted mistake (beside another only
+    where both give the same values on the call that failed: both or neither, never a wrong
+    one), and every planted mistake is named (a notebook may plant one in each of two
+    exercises)."""
     named = [named_mistakes(d, assignment) for d in found]
     if not planted:
         return not named
-    return bool(named) and all(planted <= ids for ids in named)
+    return bool(named) and all(planted & ids for ids in named) and planted <= set().union(*named)
 
 
 def named_mistakes(diagnosis, assignment):
-    """The ids of the mistakes a diagnosis names (one, or several whose values coincide)."""
-    return {m.id for m in catalogue(assignment).values() if m.name in diagnosis}
+    """The ids of the mistakes a diagnosis names (one, or several whose values coincide): whole
+    names only, as `sentence` joins them, so that a name inside a longer one does not count."""
+    return {m.id for m in catalogue(assignment).values()
+            if any(f"{before}{m.name}{after}" in diagnosis for before in ("what ", " or ") for after in (" gives", " or "))}
 
 
 def dumps(result):

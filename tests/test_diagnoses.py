@@ -150,3 +150,61 @@ def test_the_result_carries_them_for_the_shown_call_only():
     assert "expected" not in tests["test_corr2d_random_values"]
     assert "got" not in tests["test_corr2d_random_values"]
     json.dumps(result, allow_nan=False)
+
+
+# --- a5: LeNet and CifarNet ----------------------------------------------------------------
+
+def _a5_forward_call(net, seed, dtype):
+    """What the forward check of `net` compares: torch's output on one hidden image with the
+    seeded parameters, and the inputs the mistakes recompute from."""
+    from autograde_tests.a5_lenet import _reference as ref
+    from grader.engine.checks import Inputs
+    state, x = ref.params(net, seed, dtype), ref.image_batch(net, 1, seed, dtype)
+    shown = inputs(x=x)
+    return ref.reference(net, state, x), Inputs(shown, {"x": x, "params": state}, shown.shown)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("seed", [0, 5, 13])
+def test_each_a5_mistake_is_diagnosed_as_itself_alone(seed, dtype):
+    """Every mistake of the catalogue, on the forward check's hidden inputs, is named and no
+    other is, though some names lie inside others ("after conv1" in "after conv1 and conv2");
+    torch's own output is named by none."""
+    from autograde_tests.a5_lenet import _reference as ref
+    from autograde_tests.a5_lenet._netchecks import FORWARD_MISTAKES
+    from submissions import named_mistakes
+    for net in (ref.LENET, ref.CIFARNET):
+        expected, on = _a5_forward_call(net, seed, dtype)
+        catalogue = FORWARD_MISTAKES[net.name]
+        expect_close(expected.clone(), expected, "forward", on, mistakes=catalogue)
+        for mistake in catalogue:
+            got = mistake.returns(**on.values)
+            error = failure(got, expected, on, mistakes=catalogue)
+            assert error.diagnosis is not None, mistake.id
+            assert named_mistakes(error.diagnosis, "a5_lenet") == {mistake.id}, error.diagnosis
+
+
+def test_a5_mistakes_quote_the_notebooks_headings():
+    import nbformat
+
+    from autograde_tests.a5_lenet import mistakes
+    from grader.course import assignments
+    source = nbformat.read(assignments.source_notebook("a5_lenet"), as_version=4)
+    headings = {line.lstrip("#").strip() for cell in source.cells if cell.cell_type == "markdown"
+                for line in cell.source.splitlines() if line.startswith("#")}
+    sections = {m.section for m in [*mistakes.LENET_FORWARD, *mistakes.CIFARNET_FORWARD]}
+    assert sections <= headings, sections - headings
+
+
+def test_a5_forward_and_aimed_checks_name_the_mistake_and_score_as_before():
+    """ReLU where the notes say sigmoid: the forward check and the check aimed at the
+    activations both name it and its section; both are lost all the same."""
+    entry = next(e for e in corpus() if e.name == "lenet_relu")
+    result = grade(entry.submission(), entry.assignment, seed=5)
+    tests = {t["id"]: t for t in result["tests"]}
+    assert failed_tests(result) == {"test_lenet_forward", "test_lenet_sigmoid"}
+    for check in ("test_lenet_forward", "test_lenet_sigmoid"):
+        assert "a LeNet with ReLU instead of sigmoid after conv1, conv2, fc1 and fc2 gives" in tests[check]["diagnosis"]
+        assert "“1. LeNet”" in tests[check]["diagnosis"]
+        assert tests[check]["score"] == 0.0
+    assert result["score"] == result["max_score"] - 4

@@ -20,11 +20,12 @@ checks aimed at it and no others:
 
 import torch
 
-from grader.engine.checks import CheckFailed, agree, describe, expect_close, expect_tensor, fail, inputs, rng
+from grader.engine import diagnoses
+from grader.engine.checks import CheckFailed, Inputs, agree, describe, expect_close, expect_tensor, fail, inputs, rng
 from grader.engine.student import RemoteObject, StudentError
 
 from . import _reference as ref
-
+from . import mistakes
 
 
 def _shape(value):
@@ -66,23 +67,7 @@ def student_model_plain(student, net):
     return model
 
 
-def _hint(net, actual, expected_shape, seed, n):
-    if isinstance(actual, torch.Tensor) and tuple(actual.shape) != expected_shape \
-            and actual.numel() == _numel(expected_shape):
-        return (f" Keep the batch dimension: flatten with x.flatten(1) (or x.view(x.size(0), -1)) "
-                f"so that the output has shape {expected_shape}.")
-    if isinstance(actual, torch.Tensor):
-        found = ref.diagnose(net, seed, n, actual)
-        if isinstance(found, tuple):
-            return f" Your output is what {net.name} gives with {found[1]}."
-    return ""
-
-
-def _numel(shape):
-    n = 1
-    for s in shape:
-        n *= s
-    return n
+FORWARD_MISTAKES = {"LeNet": mistakes.LENET_FORWARD, "CifarNet": mistakes.CIFARNET_FORWARD}
 
 
 def check_forward(student, devices, net, seed):
@@ -92,12 +77,9 @@ def check_forward(student, devices, net, seed):
             model = ref.student_model(student, net, device, dtype, state)
             x = ref.image_batch(net, 1, seed, dtype).to(device)
             expected = ref.reference(net, state, x)
-            out = model(x)
-            try:
-                expect_close(out, expected, f"{net.name}.forward", inputs(x=x))
-            except CheckFailed as failure:
-                hint = _hint(net, out, tuple(expected.shape), seed, 1)
-                fail(f"{failure}.{hint}" if hint else str(failure))
+            shown = inputs(x=x)
+            on = Inputs(shown, {**shown.values, "params": state}, shown.shown)  # the mistakes need both
+            expect_close(model(x), expected, f"{net.name}.forward", on, mistakes=FORWARD_MISTAKES[net.name])
 
 
 BATCH_SIZES = (3, 5)
@@ -195,16 +177,19 @@ def check_gradients(student, devices, net, seed):
 
 
 def check_aspect(student, devices, net, seed, aspect, advice):
-    """Fails when the student's output is that of a known mistake in `aspect` (see module doc)."""
+    """Fails when the student's output is that of a known mistake in `aspect` (see module doc);
+    the failure names the mistake as its diagnosis."""
     for device in devices:
         model = ref.student_model(student, net, device, torch.float32, ref.params(net, seed))
         x = ref.image_batch(net, 1, seed).to(device)
         out = model(x)
-        found = ref.diagnose(net, seed, 1, out)
-        if found == "reference" or (isinstance(found, tuple) and found[0] != aspect):
+        index = ref.matching_variant(net, seed, 1, out)
+        if index == -1 or (index is not None and ref.variants(net)[index][0] != aspect):
             continue
-        if found is None:
+        if index is None:
             fail(f"your {net.name}'s output on one image ({describe(out)}) matches neither torch's {net.name} "
                  f"nor {net.name} with a single usual mistake, so this could not be confirmed. {advice}")
-        fail(f"your {net.name}'s output on one image (x of shape {net.input_shape(1)}, {device}) is what "
-             f"{net.name} gives with {found[1]}. {advice}")
+        mistake = ref.variants(net)[index][1]
+        raise CheckFailed(f"your {net.name}'s output on one image (x of shape {net.input_shape(1)}, {device}) "
+                          f"is what {mistake.name} gives. {advice}",
+                          diagnosis=mistake.sentence() if diagnoses.ENABLED else None)

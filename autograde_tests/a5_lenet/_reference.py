@@ -1,20 +1,20 @@
 """Trusted references for a5_lenet: the two networks written in plain torch, seeded
-parameters, the usual wrong versions of their forward passes (to say which mistake a
-student made), and helpers that set up the student's modules in the sandbox.
+parameters, which of the usual mistakes in their forward passes (mistakes.py) a student's
+output matches, and helpers that set up the student's modules in the sandbox.
 
 Nothing here comes from the solution notebook: the architectures are the contract's
 (CONTRACT.md section 1) and the notebook's given `__init__`.
 """
 
 import functools
-import itertools
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from grader.engine.checks import describe, fail, rng
 from grader.engine.student import RemoteObject
+
+from . import mistakes
 
 
 # -- the architectures --------------------------------------------------------------
@@ -143,104 +143,37 @@ def _param_list(pairs):
     return text if len(text) <= 400 else text[:397] + "..."
 
 
-# -- wrong versions of the forward passes ---------------------------------------------
+# -- the usual single mistakes in forward (mistakes.py), by the aimed check that charges them --
 
-def _act(name, x):
-    if name == "sigmoid":
-        return torch.sigmoid(x)
-    if name == "relu":
-        return torch.relu(x)
-    if name == "tanh":
-        return torch.tanh(x)
-    if name == "none":
-        return x
-    if name == "softmax":
-        return torch.softmax(x, dim=-1)
-    if name == "log_softmax":
-        return torch.log_softmax(x, dim=-1)
-    raise ValueError(name)
+ASPECTS = {"LeNet": [("pooling", mistakes.LENET_POOLING), ("sigmoid", mistakes.LENET_SIGMOID),
+                     ("missing", mistakes.LENET_MISSING), ("final", mistakes.LENET_FINAL)],
+           "CifarNet": [("activations", mistakes.CIFARNET_ACTIVATIONS), ("flatten", mistakes.CIFARNET_FLATTEN)]}
+_FUNCTIONAL = {"LeNet": mistakes.lenet_functional, "CifarNet": mistakes.cifarnet_functional}
 
 
-def lenet_functional(p, x, pools=("avg", "avg"), acts=("sigmoid",) * 4, final="none"):
-    def pool(kind, t):
-        return F.avg_pool2d(t, 2, 2) if kind == "avg" else F.max_pool2d(t, 2, 2)
-    x = pool(pools[0], _act(acts[0], F.conv2d(x, p["conv1.weight"], p["conv1.bias"], padding=2)))
-    x = pool(pools[1], _act(acts[1], F.conv2d(x, p["conv2.weight"], p["conv2.bias"])))
-    x = x.flatten(1)
-    x = _act(acts[2], F.linear(x, p["fc1.weight"], p["fc1.bias"]))
-    x = _act(acts[3], F.linear(x, p["fc2.weight"], p["fc2.bias"]))
-    return _act(final, F.linear(x, p["fc3.weight"], p["fc3.bias"]))
-
-
-def cifarnet_functional(p, x, acts=("tanh",) * 3, final="none", order=(0, 1, 2, 3)):
-    x = F.max_pool2d(_act(acts[0], F.conv2d(x, p["conv1.weight"], p["conv1.bias"], padding=1)), 2)
-    x = F.max_pool2d(_act(acts[1], F.conv2d(x, p["conv2.weight"], p["conv2.bias"], padding=1)), 2)
-    x = x.permute(*order).reshape(x.shape[0], -1)
-    x = _act(acts[2], F.linear(x, p["fc1.weight"], p["fc1.bias"]))
-    return _act(final, F.linear(x, p["fc2.weight"], p["fc2.bias"]))
-
-
-_POSITIONS = ("conv1", "conv2", "fc1", "fc2")
-
-
-def _subsets(n):
-    for mask in itertools.product((False, True), repeat=n):
-        if any(mask):
-            yield mask
-
-
-def _lenet_variants():
-    """(aspect, description, kwargs) for the single mistakes students make in LeNet.forward."""
-    out = []
-    for pools, where in [(("max", "avg"), "after conv1"), (("avg", "max"), "after conv2"),
-                         (("max", "max"), "after both convolutions")]:
-        out.append(("pooling", f"max pooling instead of average pooling {where}", {"pools": pools}))
-    # where students change or drop activations: everywhere, in one part, or at one layer
-    masks = [(True,) * 4, (True, True, False, False), (False, False, True, True)]
-    masks += [tuple(i == j for j in range(4)) for i in range(4)]
-    for wrong, aspect, what in [("relu", "sigmoid", "ReLU instead of sigmoid"),
-                                ("none", "missing", "no activation")]:
-        for mask in masks:
-            acts = tuple(wrong if m else "sigmoid" for m in mask)
-            where = ", ".join(p for p, m in zip(_POSITIONS, mask) if m)
-            out.append((aspect, f"{what} after {where}", {"acts": acts}))
-    out.append(("sigmoid", "tanh instead of sigmoid", {"acts": ("tanh",) * 4}))
-    for final in ("sigmoid", "softmax", "log_softmax", "relu"):
-        out.append(("final", f"a {final} applied to the output of fc3", {"final": final}))
-    return out
-
-
-def _cifarnet_variants():
-    out = []
-    names = ("conv1 (act1)", "conv2 (act2)", "fc1 (act3)")
-    for mask in _subsets(3):
-        acts = tuple("none" if m else "tanh" for m in mask)
-        where = ", ".join(n for n, m in zip(names, mask) if m)
-        out.append(("activations", f"no tanh after {where}", {"acts": acts}))
-    for wrong in ("relu", "sigmoid"):
-        out.append(("activations", f"{wrong} instead of tanh", {"acts": (wrong,) * 3}))
-    for final in ("tanh", "sigmoid", "softmax", "log_softmax", "relu"):
-        out.append(("activations", f"a {final} applied to the output of fc2", {"final": final}))
-    for order, what in [((0, 2, 3, 1), "channels last (permuted to (N, H, W, C))"),
-                        ((0, 3, 2, 1), "with channels and width swapped (transpose(1, 3))"),
-                        ((0, 1, 3, 2), "with height and width swapped")]:
-        out.append(("flatten", f"a flatten that orders the features {what}", {"order": order}))
-    return out
+def variants(net):
+    """[(aspect, Mistake)]: the single mistakes in `net`'s forward the checks score."""
+    return [(aspect, mistake) for aspect, listed in ASPECTS[net.name] for mistake in listed]
 
 
 def _setup(net_name, seed, n):
     net = LENET if net_name == "LeNet" else CIFARNET
-    fn, variants = ((lenet_functional, _lenet_variants()) if net_name == "LeNet"
-                    else (cifarnet_functional, _cifarnet_variants()))
-    return fn, variants, _params(net_name, seed), image_batch(net, n, seed, torch.float64)
+    return _params(net_name, seed), image_batch(net, n, seed, torch.float64)
+
+
+def _output(net, p, x, index):
+    """torch's network (index -1 or None) or variant `index` on x with parameters p."""
+    if index is None or index == -1:
+        return _FUNCTIONAL[net.name](p, x)
+    return variants(net)[index][1].returns(x=x, params=p)
 
 
 @functools.lru_cache(maxsize=128)  # keyed by the submission's seed: keep the last few only
 def _variant_output(net_name, seed, n, index):
     """torch's output (index None) or that of variant `index`, in float64 on the CPU."""
-    fn, variants, p, x = _setup(net_name, seed, n)
+    p, x = _setup(net_name, seed, n)
     with torch.no_grad():
-        return fn(p, x) if index is None else fn(p, x, **variants[index][2])
+        return _output(LENET if net_name == "LeNet" else CIFARNET, p, x, index)
 
 
 def _matches(actual, expected):
@@ -253,11 +186,10 @@ def _matches(actual, expected):
 
 def matching_variant(net, seed, n, actual):
     """-1 when `actual` is torch's output on image_batch(net, n, seed) with params(net, seed),
-    the index of the usual mistake it matches, or None."""
+    the index in variants(net) of the usual mistake it matches, or None."""
     if _matches(actual, _variant_output(net.name, seed, n, None)):
         return -1
-    variants = _lenet_variants() if net is LENET else _cifarnet_variants()
-    for index in range(len(variants)):
+    for index in range(len(variants(net))):
         if _matches(actual, _variant_output(net.name, seed, n, index)):
             return index
     return None
@@ -267,21 +199,9 @@ def variant_gradients(net, seed, n, index, grad_output):
     """Autograd through torch's network (index -1) or the mistake `index`, in float64 on the CPU,
     on image_batch(net, n, seed) with params(net, seed): ({parameter: gradient}, input gradient)
     of sum(grad_output * output)."""
-    fn, variants, p, x = _setup(net.name, seed, n)
+    p, x = _setup(net.name, seed, n)
     p = {k: v.detach().clone().requires_grad_(True) for k, v in p.items()}
     x = x.detach().clone().requires_grad_(True)
-    out = fn(p, x) if index == -1 else fn(p, x, **variants[index][2])
+    out = _output(net, p, x, index)
     out.backward(grad_output.detach().cpu().to(torch.float64).reshape(out.shape))
     return {k: v.grad for k, v in p.items()}, x.grad
-
-
-def diagnose(net, seed, n, actual):
-    """'reference', or (aspect, description) of the known mistake `actual` matches, or None,
-    for the output on image_batch(net, n, seed) with params(net, seed)."""
-    if _matches(actual, _variant_output(net.name, seed, n, None)):
-        return "reference"
-    variants = _lenet_variants() if net is LENET else _cifarnet_variants()
-    for index, (aspect, what, _) in enumerate(variants):
-        if _matches(actual, _variant_output(net.name, seed, n, index)):
-            return aspect, what
-    return None

@@ -140,8 +140,8 @@ def usable_networks(student, seed):
             out = model(ref.image_batch(net, 1, seed))
             if not isinstance(out, torch.Tensor) or tuple(out.shape) != (1, net.n_out):
                 continue
-            found = ref.diagnose(net, seed, 1, out)
-            if found != "reference" and not (isinstance(found, tuple) and found[0] in SHAPE_PRESERVING[net.name]):
+            index = ref.matching_variant(net, seed, 1, out)
+            if index != -1 and not (index is not None and ref.variants(net)[index][0] in SHAPE_PRESERVING[net.name]):
                 continue
             if model.children() != net.children:
                 continue

@@ -2,6 +2,7 @@
 # row (no flatten). layer_output_shapes is right and keeps all its points: it is judged on the
 # grader's own model when neither of the student's networks runs its children as given.
 # loses: test_lenet_forward test_lenet_average_pooling test_cifarnet_forward test_cifarnet_batch test_cifarnet_gradients test_cifarnet_flatten_order test_cifarnet_activations test_cifarnet_layers
+# diagnosis: lenet_max_pool
 # cell: LeNet
 class LeNet(nn.Module):
     """LeNet for 28x28 grayscale images: (N, 1, 28, 28) -> (N, 10) class scores."""

@@ -1,6 +1,7 @@
 # LeNet uses ReLU, CifarNet flattens channels last: both forwards wrong, but each still runs
 # every given child on the shapes of torch's network, so layer_output_shapes is judged on them.
 # loses: test_lenet_forward test_lenet_sigmoid test_cifarnet_forward test_cifarnet_flatten_order
+# diagnosis: lenet_relu cifarnet_channels_last_flatten
 # cell: LeNet
 class LeNet(nn.Module):
     """LeNet for 28x28 grayscale images: (N, 1, 28, 28) -> (N, 10) class scores."""

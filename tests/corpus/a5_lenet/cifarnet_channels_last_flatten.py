@@ -1,5 +1,6 @@
 # Flattens channels last (permute to (N, H, W, C) first, as for TensorFlow-style images).
 # loses: test_cifarnet_forward test_cifarnet_flatten_order
+# diagnosis: cifarnet_channels_last_flatten
 # cell: CifarNet
 class CifarNet(nn.Module):
     """The two-convolution CIFAR-2 model: (N, 3, 32, 32) -> (N, 2) class scores; 18,090 parameters."""

@@ -1,5 +1,6 @@
 # torch.flatten(x) without start_dim flattens the batch dimension too: (2,) for one image, an error for a batch.
 # loses: test_cifarnet_forward test_cifarnet_batch
+# diagnosis: cifarnet_batch_flattened
 # cell: CifarNet
 class CifarNet(nn.Module):
     """The two-convolution CIFAR-2 model: (N, 3, 32, 32) -> (N, 2) class scores; 18,090 parameters."""

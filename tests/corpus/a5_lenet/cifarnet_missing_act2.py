@@ -1,5 +1,6 @@
 # Forgets act2 between conv2 and pool2.
 # loses: test_cifarnet_forward test_cifarnet_activations
+# diagnosis: cifarnet_no_tanh_conv2
 # cell: CifarNet
 class CifarNet(nn.Module):
     """The two-convolution CIFAR-2 model: (N, 3, 32, 32) -> (N, 2) class scores; 18,090 parameters."""

@@ -1,5 +1,6 @@
 # A sigmoid after every layer, fc3 included: the scores are squashed into (0, 1).
 # loses: test_lenet_forward test_lenet_raw_scores
+# diagnosis: lenet_final_sigmoid
 # cell: LeNet
 class LeNet(nn.Module):
     """LeNet for 28x28 grayscale images: (N, 1, 28, 28) -> (N, 10) class scores."""

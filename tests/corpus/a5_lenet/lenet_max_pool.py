@@ -1,5 +1,6 @@
 # LeNet pools with F.max_pool2d (as in modern CNNs) instead of the given average-pooling layers.
 # loses: test_lenet_forward test_lenet_average_pooling
+# diagnosis: lenet_max_pool
 # cell: LeNet
 class LeNet(nn.Module):
     """LeNet for 28x28 grayscale images: (N, 1, 28, 28) -> (N, 10) class scores."""

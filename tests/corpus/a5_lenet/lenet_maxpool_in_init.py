@@ -1,6 +1,7 @@
 # The student "modernises" the given __init__: nn.MaxPool2d instead of nn.AvgPool2d.
 # Judged by behaviour this is the same mistake as max pooling in forward, and costs the same.
 # loses: test_lenet_forward test_lenet_average_pooling
+# diagnosis: lenet_max_pool
 # cell: LeNet
 class LeNet(nn.Module):
     """LeNet for 28x28 grayscale images: (N, 1, 28, 28) -> (N, 10) class scores."""

@@ -1,5 +1,6 @@
 # The sigmoid after fc2 is forgotten.
 # loses: test_lenet_forward test_lenet_all_activations
+# diagnosis: lenet_no_sigmoid_fc2
 # cell: LeNet
 class LeNet(nn.Module):
     """LeNet for 28x28 grayscale images: (N, 1, 28, 28) -> (N, 10) class scores."""

@@ -1,5 +1,6 @@
 # ReLU everywhere instead of LeNet's sigmoid.
 # loses: test_lenet_forward test_lenet_sigmoid
+# diagnosis: lenet_relu
 # cell: LeNet
 class LeNet(nn.Module):
     """LeNet for 28x28 grayscale images: (N, 1, 28, 28) -> (N, 10) class scores."""

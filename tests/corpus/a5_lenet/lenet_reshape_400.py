@@ -1,6 +1,7 @@
 # Flattens with x.reshape(16 * 5 * 5): drops the batch dimension (output (10,) for one image)
 # and fails on a batch.
 # loses: test_lenet_forward test_lenet_batch
+# diagnosis: lenet_batch_flattened
 # cell: LeNet
 class LeNet(nn.Module):
     """LeNet for 28x28 grayscale images: (N, 1, 28, 28) -> (N, 10) class scores."""

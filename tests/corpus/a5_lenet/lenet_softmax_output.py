@@ -1,5 +1,6 @@
 # Returns probabilities (softmax over the classes) instead of raw scores.
 # loses: test_lenet_forward test_lenet_raw_scores
+# diagnosis: lenet_final_softmax
 # cell: LeNet
 class LeNet(nn.Module):
     """LeNet for 28x28 grayscale images: (N, 1, 28, 28) -> (N, 10) class scores."""

@@ -1,0 +1,26 @@
+# Pools before the sigmoid (conv, pool, sigmoid): for average pooling the order matters.
+# No single usual mistake the checks score gives this output, so every check that needs one is lost.
+# loses: test_lenet_layers test_lenet_forward test_lenet_gradients test_lenet_average_pooling test_lenet_sigmoid test_lenet_all_activations test_lenet_raw_scores
+# diagnosis: lenet_pool_before_sigmoid
+# cell: LeNet
+class LeNet(nn.Module):
+    """LeNet for 28x28 grayscale images: (N, 1, 28, 28) -> (N, 10) class scores."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 6, kernel_size=5, padding=2)
+        self.pool1 = nn.AvgPool2d(kernel_size=2, stride=2)
+        self.conv2 = nn.Conv2d(6, 16, kernel_size=5)
+        self.pool2 = nn.AvgPool2d(kernel_size=2, stride=2)
+        self.fc1 = nn.Linear(16 * 5 * 5, 120)
+        self.fc2 = nn.Linear(120, 84)
+        self.fc3 = nn.Linear(84, 10)
+
+    def forward(self, x):
+        """x: (N, 1, 28, 28) -> (N, 10); sigmoid after conv1, conv2, fc1 and fc2."""
+        x = torch.sigmoid(self.pool1(self.conv1(x)))
+        x = torch.sigmoid(self.pool2(self.conv2(x)))
+        x = x.flatten(1)
+        x = torch.sigmoid(self.fc1(x))
+        x = torch.sigmoid(self.fc2(x))
+        return self.fc3(x)
