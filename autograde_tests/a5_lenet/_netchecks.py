@@ -125,7 +125,11 @@ def check_batch(student, devices, net, seed):
                      f"(x of shape {tuple(x.shape)}); expected ({n}, {net.n_out}), one row of scores per "
                      "image. Keep the batch dimension when flattening (x.flatten(1)).")
             expected = singles[device, n].to(out.device, out.dtype)
-            close = torch.isclose(out.detach(), expected, rtol=1e-5, atol=1e-5).all(dim=1)
+            # 1e-4: rows of images mixed up differ by at least the spread between two images'
+            # scores (over 7e-3 on these inputs), while a batch computed in float32 differs from
+            # its images computed one at a time by up to 1.5e-6 for the notes' networks and 1.1e-5
+            # for one that does not saturate (ReLU): 1e-5 charged that noise as a mix-up.
+            close = torch.isclose(out.detach(), expected, rtol=1e-4, atol=1e-4).all(dim=1)
             if not bool(close.all()):
                 row = int((~close).nonzero()[0])
                 fail(f"on a batch of {n} images (x of shape {tuple(x.shape)}), row {row} of the output "
