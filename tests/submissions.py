@@ -154,8 +154,8 @@ def diagnosed_as_planted(found, planted, assignment):
 def named_mistakes(diagnosis, assignment):
     """The ids of the mistakes a diagnosis names (one, or several whose values coincide): whole
     names only, as `sentence` joins them, so that a name inside a longer one does not count."""
-    return {m.id for m in catalogue(assignment).values()
-            if any(f"{before}{m.name}{after}" in diagnosis for before in ("what ", " or ") for after in (" gives", " or "))}
+    from grader.engine.diagnoses import named_in
+    return {m.id for m in named_in(diagnosis, catalogue(assignment).values())}
 
 
 def dumps(result):

@@ -88,6 +88,19 @@ def test_a_failure_gets_the_hint_of_its_mistake_else_its_checks_general_one(tmp_
     assert all(t["score"] == 0.0 for t in tests)
 
 
+def test_a_hint_table_that_does_not_parse_leaves_the_grading_without_hints(tmp_path, monkeypatch, capsys):
+    from grader.course import hints
+    from grader.engine import hints as engine_hints
+
+    table = tmp_path / "hints.toml"
+    monkeypatch.setattr(hints, "path", lambda assignment: table)
+    table.write_text('[[hint]]\ncheck = "test_x"\ntext = "unclosed\n')
+    tests = [{"id": "test_x", "status": "failed", "score": 0.0}]
+    assert engine_hints.attach(A1, tests) == [{"id": "test_x", "status": "failed", "score": 0.0}]
+    said = capsys.readouterr().err
+    assert "grading without hints" in said and "not valid TOML" in said and "hints.toml" in said
+
+
 def test_an_edited_hint_table_is_graded_by_a_fresh_daemon_and_changes_no_score(tmp_path):
     course = copy_of_the_course(tmp_path / "course")
     notebook = tmp_path / f"{A1}.ipynb"

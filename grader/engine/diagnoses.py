@@ -46,6 +46,13 @@ def sentence(mistakes):
     return f"Your values are exactly what {names} gives; the notebook explains this under {sections}."
 
 
+def named_in(diagnosis, mistakes):
+    """The mistakes among `mistakes` that the sentence `diagnosis` names: whole names only, as
+    `sentence` joins them, since one mistake's name may lie inside another's."""
+    return [m for m in mistakes if any(f"{before}{m.name}{after}" in diagnosis
+                                       for before in ("what ", " or ") for after in (" gives", " or "))]
+
+
 def diagnose(actual, expected, values, mistakes, same):
     """The sentence for the mistakes among `mistakes` whose values on the inputs `values` (by
     name) `actual` fits while the correct `expected` does not, `same(a, b)` being the check's

@@ -3,20 +3,26 @@ on the trusted side: the text comes from the course's files, never from the stud
 and the score is decided before and without it.
 
 A hint keyed by a mistake id applies when the failure's diagnosis names that mistake: the
-diagnosis is a sentence made of the catalogued mistakes' names (grader.engine.diagnoses), which
-never contain one another, so the names in it say which mistakes it is.
+diagnosis is a sentence made of the catalogued mistakes' names (grader.engine.diagnoses), read
+back by `named_in`.
 """
 
 import sys
 
 from grader.course import hints
 from grader.engine import runner
-from grader.engine.diagnoses import Mistake
+from grader.engine.diagnoses import Mistake, named_in
 
 
 def attach(assignment, tests):
     """Give each failed test of `tests` the `hint` its check has in the table (in place)."""
-    entries = hints.read(assignment)
+    try:
+        entries = hints.read(assignment)
+    except hints.HintTableError as exc:
+        # a typo in the course's table must not stop a deadline's gradings: they go on without
+        # hints, and the log of whoever grades says which file and what
+        print(f"convgrade: grading without hints: {exc}", file=sys.stderr)
+        return tests
     if not entries:
         return tests
     for test in tests:
@@ -31,7 +37,7 @@ def mistakes_named(assignment, diagnosis):
     """The ids of the assignment's catalogued mistakes that `diagnosis` names."""
     if not diagnosis:
         return []
-    return [m.id for m in catalogue(assignment) if m.name in diagnosis]
+    return [m.id for m in named_in(diagnosis, catalogue(assignment))]
 
 
 def catalogue(assignment):
