@@ -12,6 +12,8 @@ CORR2D = "3. Exercise: `corr2d`"
 CONV2D = "4. Exercise: the `Conv2D` layer"
 LEARN = "6. Exercise: learning the edge kernel"
 
+DEFAULT_LR, DEFAULT_EPOCHS = 3e-2, 10  # learn_edge_kernel's defaults
+
 
 def _last_row_and_column_zero(X, K):
     out = ref_corr2d(X, K).clone()
@@ -70,4 +72,9 @@ LEARN_MISTAKES = [
             lambda k0, X, Y, lr, num_epochs: descend(k0, X, Y, lr, num_epochs, zero_grad=False)),
     Mistake("learn_mean_loss", "a loss that is the mean of the squared errors instead of their sum", LEARN,
             lambda k0, X, Y, lr, num_epochs: descend(k0, X, Y, lr, num_epochs, mean=True)),
+    # a fixed lr or epoch count is recognisable only where it is the default (the usual one)
+    Mistake("learn_lr_ignored", "a learning rate fixed at the default 0.03 whatever lr is given", LEARN,
+            lambda k0, X, Y, lr, num_epochs: descend(k0, X, Y, DEFAULT_LR, num_epochs)),
+    Mistake("learn_epochs_ignored", "a fixed 10 epochs whatever num_epochs is given", LEARN,
+            lambda k0, X, Y, lr, num_epochs: descend(k0, X, Y, lr, DEFAULT_EPOCHS)),
 ]

@@ -26,9 +26,8 @@ from grader.engine.diagnoses import diagnose
 from grader.engine.student import StudentError
 
 from .._corr2d_support import ref_corr2d, shape_text
-from .mistakes import LEARN_MISTAKES, descend
+from .mistakes import DEFAULT_EPOCHS, DEFAULT_LR, LEARN_MISTAKES, descend
 
-DEFAULT_LR, DEFAULT_EPOCHS = 3e-2, 10
 TOLERANCE = 1e-4
 
 
@@ -155,10 +154,23 @@ def expect_follows(student, X, Y, name, values, others, advice):
     if any(near(moved, descend(start, X, Y, *setting, **variant))
            for setting in settings for variant in variants):
         return
-    fail(f"{moved_call} on the course's edge image returned {fmt(moved)}; from {fmt(start)}, what "
-         f"{still_call} returns (its start: that call takes no step), {epochs} steps of gradient descent "
-         f"with lr={lr:g} give {fmt(descend(start, X, Y, lr, epochs))}: the result does not follow the "
-         f"{name} it is given. {advice}")
+    raise CheckFailed(
+        f"{moved_call} on the course's edge image returned {fmt(moved)}; from {fmt(start)}, what "
+        f"{still_call} returns (its start: that call takes no step), {epochs} steps of gradient descent "
+        f"with lr={lr:g} give {fmt(descend(start, X, Y, lr, epochs))}: the result does not follow the "
+        f"{name} it is given. {advice}", diagnosis=diagnosis_from_start(student, X, Y, moved, lr, epochs))
+
+
+def diagnosis_from_start(student, X, Y, kernel, lr, num_epochs):
+    """The known mistake a failed run's kernel fits, from the student's true start (lr=0 and
+    num_epochs=0: an ignored argument cannot move it), not from the first run, which an
+    ignored argument moves; None where no start can be had."""
+    try:
+        k0 = starts(student, X, Y)[0]
+    except (CheckFailed, StudentError):
+        return None
+    return diagnose(kernel, descend(k0, X, Y, lr, num_epochs),
+                    {"k0": k0, "X": X, "Y": Y, "lr": lr, "num_epochs": num_epochs}, LEARN_MISTAKES, near)
 
 
 @check("learn_edge_kernel", points=1, name="learn_edge_kernel uses its lr argument")
