@@ -8,7 +8,8 @@ mistakes of its call to `grader.engine.checks.expect_close` (or a suite's value 
 the check's tolerance, and that mistake's values are told apart from the correct ones on
 that input, the failure carries one sentence naming the mistake and the notebook's section
 that explains it. A diagnosis is feedback only: it is computed after the verdict and changes
-no score. When two mistakes fit the same values, the sentence names both.
+no score. When two mistakes fit the same values, the sentence names both. A check of several
+calls, or of plain values (sizes, shapes), asks `diagnose_calls` with its own comparison.
 
 Set CONVGRADE_DIAGNOSES=off (read once, at import) to grade without diagnoses, for measuring
 what they cost (bench/diagnoses.py).
