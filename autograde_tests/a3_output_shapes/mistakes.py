@@ -52,7 +52,8 @@ CONV_FORMULAS = {
         lambda n, k, s, p, d: _size((n + 2 * p - d * (k - 1) - 1) / s + 1)),
 }
 
-# A missing check that the kernel fits is no formula of the size: conv_output_size's own.
+# No mistaken formula but a missing error: conv_output_size's alone (conv2d_output_shape's checks
+# excuse it, test_layers.own_conv_output_size).
 NO_FIT_CHECK = Mistake(
     "conv_no_fit_check", "an output size that never checks that the kernel fits (0 or less instead "
     "of a ValueError)", OUTPUT_SIZE,
