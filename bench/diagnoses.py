@@ -1,7 +1,7 @@
 """What diagnoses cost: the wrong corpus entries graded with diagnoses on and off, alternated.
 
     .venv/bin/python bench/diagnoses.py                 # entries that plant a catalogued mistake
-    .venv/bin/python bench/diagnoses.py --all --rounds 2 # every wrong entry of a1, a2, a4
+    .venv/bin/python bench/diagnoses.py --all --rounds 2 # every wrong entry of a1 to a4
 
 Two warm grading processes, one started with CONVGRADE_DIAGNOSES=off (grader.engine.diagnoses
 reads it once, at import), take turns on each entry, which of them goes first alternating, so
@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-ASSIGNMENTS = ("a1_cross_correlation", "a2_padding_stride_channels", "a4_pooling")
+ASSIGNMENTS = ("a1_cross_correlation", "a2_padding_stride_channels", "a3_output_shapes", "a4_pooling")
 
 
 def worker():
@@ -59,7 +59,7 @@ def ask(process, entry, seed):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--all", action="store_true", help="every wrong entry of a1, a2 and a4")
+    parser.add_argument("--all", action="store_true", help="every wrong entry of a1 to a4")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:

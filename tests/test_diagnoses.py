@@ -1,6 +1,7 @@
 """A failed comparison carries the expected and returned maps when the student saw the inputs,
 and the known mistake its values fit (grader.engine.diagnoses), from values alone."""
 
+import inspect
 import json
 import os
 import subprocess
@@ -9,10 +10,17 @@ import sys
 import pytest
 import torch
 
-from grader.engine.checks import CheckFailed, expect_close, inputs, worked_example
-from grader.engine.diagnoses import Mistake
+from autograde_tests.a1_cross_correlation.mistakes import LEARN_MISTAKES, descend
+from autograde_tests.a1_cross_correlation.test_learn_edge_kernel import edge_example, near
+from autograde_tests.a3_output_shapes import _common as a3_common
+from autograde_tests.a3_output_shapes import mistakes as a3_mistakes
+from autograde_tests.a3_output_shapes import test_layers as a3_layers
+from autograde_tests.a3_output_shapes import test_sizes as a3_sizes
+from grader.engine.checks import CheckFailed, expect_close, inputs, same_value, worked_example
+from grader.engine.diagnoses import Mistake, diagnose, diagnose_calls
 from grader.engine.grading import grade
-from submissions import corpus, failed_tests
+from grader.engine.student import StudentError
+from submissions import catalogue, corpus, failed_tests
 
 FLIPPED = Mistake("flipped", "a flipped matrix", "1. Flipping", lambda X: torch.flip(X, (0, 1)))
 TRANSPOSED = Mistake("transposed", "a transposed matrix", "2. Transposing", lambda X: X.T)
@@ -208,3 +216,116 @@ def test_a5_forward_and_aimed_checks_name_the_mistake_and_score_as_before():
         assert "“1. LeNet”" in tests[check]["diagnosis"]
         assert tests[check]["score"] == 0.0
     assert result["score"] == result["max_score"] - 4
+
+
+# --- checks of several calls, values of any kind (a3's sizes) ------------------------------
+
+MINUS_ONE = Mistake("minus_one", "a size one short", "1. Sizes", lambda n: n - 1 if n > 1 else None)
+DOUBLED = Mistake("doubled", "a size doubled", "1. Sizes", lambda n: 2 * n)
+
+
+def test_a_mistake_that_fits_every_call_is_named():
+    calls = [(n - 1, n, {"n": n}) for n in (4, 7, 9)]
+    assert diagnose_calls(calls, [DOUBLED, MINUS_ONE], same_value) == MINUS_ONE.sentence()
+
+
+def test_one_call_the_mistake_does_not_explain_names_nothing():
+    calls = [(3, 4, {"n": 4}), (6, 7, {"n": 7}), (9, 9, {"n": 9})]
+    assert diagnose_calls(calls, [DOUBLED, MINUS_ONE], same_value) is None
+
+
+def test_calls_a_mistake_says_nothing_about_are_left_out_but_one_must_tell_it_apart():
+    """n = 1: MINUS_ONE has no size there (the student may raise); the other calls decide."""
+    calls = [(StudentError("raised ValueError"), 1, {"n": 1}), (4, 5, {"n": 5})]
+    assert diagnose_calls(calls, [MINUS_ONE], same_value) == MINUS_ONE.sentence()
+    assert diagnose_calls(calls[:1], [MINUS_ONE], same_value) is None
+
+
+def test_an_error_where_the_mistake_gives_a_value_never_fits():
+    calls = [(StudentError("raised ValueError"), 5, {"n": 5}), (12, 6, {"n": 6})]
+    assert diagnose_calls(calls, [DOUBLED], same_value) is None
+
+
+# --- the catalogues of a3 and of learn_edge_kernel on the checks' own inputs -----------------
+
+A3_CHECKS = {exercise: [f for module in (a3_sizes, a3_layers) for name, f in vars(module).items()
+                        if name.startswith("test_") and f.pytestmark[0].kwargs["exercise"] == exercise]
+             for exercise in a3_mistakes.BY_EXERCISE}
+
+
+class AnswerWith:
+    """A notebook whose `exercise` has `mistake` (a ValueError where its formula gives no size)
+    and whose conv_output_size is torch's: an a3 check's `student`, without a sandbox."""
+
+    def __init__(self, exercise, mistake):
+        self.exercise, self.mistake = exercise, mistake
+
+    def fresh(self):
+        return self
+
+    def __getattr__(self, name):
+        if name == self.exercise:
+            return self._mistaken
+        if name == "conv_output_size":
+            return lambda n, k, stride=1, padding=0, dilation=1: self._value(
+                a3_common.conv1d_length(n, k, stride, padding, dilation))
+        raise AttributeError(name)
+
+    def _mistaken(self, *args, **kwargs):
+        values = dict(inspect.signature(self.mistake.returns).bind(*args, **kwargs).arguments)
+        return self._value(self.mistake.returns(**values))
+
+    @staticmethod
+    def _value(value):
+        if value is None or isinstance(value, a3_common.Raises):
+            raise StudentError("raised ValueError", "ValueError", classes=("ValueError",))
+        return value
+
+
+def failures(checks, student, seed):
+    found = []
+    for check_function in checks:
+        arguments = {"student": student, "seed": seed}
+        wanted = inspect.signature(check_function).parameters
+        try:
+            check_function(**{name: arguments[name] for name in wanted})
+        except CheckFailed as error:
+            found.append(error)
+    return found
+
+
+@pytest.mark.parametrize("exercise, mistake", [(exercise, mistake) for exercise, mistakes in
+                                               a3_mistakes.BY_EXERCISE.items() for mistake in mistakes],
+                         ids=lambda value: getattr(value, "id", value))
+def test_an_a3_answer_with_the_mistake_fails_and_is_named(exercise, mistake):
+    """Each catalogued mistake differs from torch on the checks' own inputs (a check fails),
+    and the answer that makes it is named, under several seeds: never another mistake alone."""
+    for seed in (1, 2, 3):
+        lost = failures(A3_CHECKS[exercise], AnswerWith(exercise, mistake), seed)
+        assert lost, f"{mistake.id} passes every check of {exercise}"
+        named = [error.diagnosis for error in lost if error.diagnosis]
+        assert named, f"{mistake.id}: no failure names it ({[str(e) for e in lost]})"
+        assert all(mistake.name in sentence for sentence in named), named
+
+
+def test_a3_mistake_names_do_not_contain_one_another():
+    names = {m.name for m in catalogue("a3_output_shapes").values()}
+    assert not [(a, b) for a in names for b in names if a != b and a in b]
+
+
+def test_learn_edge_kernel_mistakes_differ_from_descent_and_are_named():
+    """Each mistake of the descent, from a start away from the answer, differs from gradient
+    descent by more than the check's tolerance, and its values are named as it."""
+    X, Y = edge_example("cpu", torch.float64)
+    k0 = torch.tensor([[-0.3, 0.4]], dtype=torch.float64)
+    for lr, epochs in ((3e-2, 10), (0.01, 2), (0.01, 3)):  # the checks' settings on the edge image
+        values = {"k0": k0, "X": X, "Y": Y, "lr": lr, "num_epochs": epochs}
+        expected = descend(k0, X, Y, lr, epochs)
+        for mistake in LEARN_MISTAKES:
+            wrong = mistake.returns(**values)
+            if (mistake.id, lr, epochs) in {("learn_lr_ignored", 3e-2, 10), ("learn_epochs_ignored", 3e-2, 10)}:
+                assert near(wrong, expected)  # the default itself: nothing to tell apart
+                continue
+            assert not near(wrong, expected), (mistake.id, lr, epochs)
+            named = diagnose(wrong, expected, values, LEARN_MISTAKES, near)
+            assert named is not None and mistake.name in named, (mistake.id, lr, epochs, named)

@@ -21,12 +21,13 @@ descent checks accept gradient descent with the default in place of the ignored 
 
 import torch
 
-from grader.engine.checks import check, expect_tensor, fail, rng
+from grader.engine.checks import CheckFailed, check, expect_tensor, fail, rng
+from grader.engine.diagnoses import diagnose
 from grader.engine.student import StudentError
 
 from .._corr2d_support import ref_corr2d, shape_text
+from .mistakes import DEFAULT_EPOCHS, DEFAULT_LR, LEARN_MISTAKES, descend
 
-DEFAULT_LR, DEFAULT_EPOCHS = 3e-2, 10
 TOLERANCE = 1e-4
 
 
@@ -53,25 +54,8 @@ def fmt(kernel):
     return "[[" + ", ".join(f"{v:.4g}" for v in kernel.reshape(-1).tolist()) + "]]"
 
 
-def descend(k0, X, Y, lr, num_epochs, zero_grad=True, mean=False, sign=1.0):
-    """Gradient descent on sum((corr2d(X, k) - Y) ** 2) from k0, in float64 here; the keyword
-    arguments make the usual mistakes, to name them in a message."""
-    X, Y = X.detach().cpu().double(), Y.detach().cpu().double()
-    k = k0.detach().cpu().double().reshape(1, 2).clone().requires_grad_(True)
-    for _ in range(num_epochs):
-        error = (ref_corr2d(X, k) - Y) ** 2
-        loss = error.mean() if mean else error.sum()
-        if zero_grad:
-            k.grad = None
-        loss.backward()
-        with torch.no_grad():
-            k -= sign * lr * k.grad
-    return k.detach()
-
-
-MISTAKES = [({"zero_grad": False}, "the gradient is never zeroed (call zero_grad() before each backward())"),
-            ({"mean": True}, "the loss is the mean of the squared errors, not their sum"),
-            ({"sign": -1.0}, "the update climbs the loss (weight += lr * grad instead of -=)")]
+# the usual mistakes of the descent itself (LEARN_MISTAKES names them): expect_follows accepts them
+DESCENT_MISTAKES = [{"zero_grad": False}, {"mean": True}, {"sign": -1.0}]
 
 
 def near(a, b):
@@ -111,14 +95,13 @@ def expect_descent(student, X, Y, lr, num_epochs, call, kwargs):
                 return
     k0 = candidates[0]
     expected = descend(k0, X, Y, lr, num_epochs)
-    why = next((what for mistake, what in MISTAKES
-                if near(kernel, descend(k0, X, Y, lr, num_epochs, **mistake))), None)
-    fail(f"{call} returned {fmt(kernel)}; from your own starting kernel {fmt(k0)} (what it returns with "
-         f"lr=0 and num_epochs=0), {num_epochs} steps of gradient descent with lr={lr:g} on the summed "
-         f"squared error give {fmt(expected)}. "
-         + (f"Your result is what you get when {why}." if why else
-            "Check the loop: loss = sum of squared errors, zero the gradient before each backward, "
-            "then weight -= lr * grad."))
+    found = diagnose(kernel, expected, {"k0": k0, "X": X, "Y": Y, "lr": lr, "num_epochs": num_epochs},
+                     LEARN_MISTAKES, near)
+    raise CheckFailed(
+        f"{call} returned {fmt(kernel)}; from your own starting kernel {fmt(k0)} (what it returns with "
+        f"lr=0 and num_epochs=0), {num_epochs} steps of gradient descent with lr={lr:g} on the summed "
+        f"squared error give {fmt(expected)}. Check the loop: loss = sum of squared errors, zero the "
+        "gradient before each backward, then weight -= lr * grad.", diagnosis=found)
 
 
 @check("learn_edge_kernel", points=2, name="learn_edge_kernel does gradient descent on the course's edge image (from its own starting kernel)")
@@ -153,7 +136,7 @@ def expect_follows(student, X, Y, name, values, others, advice):
     they were given, from that one start. An answer that ignores `name` returns the same kernel
     twice, or a jittered or non-finite one, and no start explains both: it fails whatever it
     returns; a correct one passes from whatever start it draws. The other argument may be the
-    default in place of an ignored one, and the descent may make one of the usual MISTAKES
+    default in place of an ignored one, and the descent may make one of the DESCENT_MISTAKES
     (those have their own checks)."""
     runs = []
     for value in values:
@@ -167,14 +150,27 @@ def expect_follows(student, X, Y, name, values, others, advice):
     lr, epochs = (values[1], others["num_epochs"]) if name == "lr" else (others["lr"], values[1])
     settings = {(lr, epochs), (DEFAULT_LR, epochs), (lr, DEFAULT_EPOCHS)}
     # the descent itself may make one of the usual mistakes: the descent checks charge those
-    variants = [{}] + [mistake for mistake, _ in MISTAKES]
+    variants = [{}] + DESCENT_MISTAKES
     if any(near(moved, descend(start, X, Y, *setting, **variant))
            for setting in settings for variant in variants):
         return
-    fail(f"{moved_call} on the course's edge image returned {fmt(moved)}; from {fmt(start)}, what "
-         f"{still_call} returns (its start: that call takes no step), {epochs} steps of gradient descent "
-         f"with lr={lr:g} give {fmt(descend(start, X, Y, lr, epochs))}: the result does not follow the "
-         f"{name} it is given. {advice}")
+    raise CheckFailed(
+        f"{moved_call} on the course's edge image returned {fmt(moved)}; from {fmt(start)}, what "
+        f"{still_call} returns (its start: that call takes no step), {epochs} steps of gradient descent "
+        f"with lr={lr:g} give {fmt(descend(start, X, Y, lr, epochs))}: the result does not follow the "
+        f"{name} it is given. {advice}", diagnosis=diagnosis_from_start(student, X, Y, moved, lr, epochs))
+
+
+def diagnosis_from_start(student, X, Y, kernel, lr, num_epochs):
+    """The known mistake a failed run's kernel fits, from the student's true start (lr=0 and
+    num_epochs=0: an ignored argument cannot move it), not from the first run, which an
+    ignored argument moves; None where no start can be had."""
+    try:
+        k0 = starts(student, X, Y)[0]
+    except (CheckFailed, StudentError):
+        return None
+    return diagnose(kernel, descend(k0, X, Y, lr, num_epochs),
+                    {"k0": k0, "X": X, "Y": Y, "lr": lr, "num_epochs": num_epochs}, LEARN_MISTAKES, near)
 
 
 @check("learn_edge_kernel", points=1, name="learn_edge_kernel uses its lr argument")

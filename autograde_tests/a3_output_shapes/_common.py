@@ -14,14 +14,18 @@ thousands of submissions, each with its own seed), on one thread.
 """
 
 import functools
+import inspect
 import itertools
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from grader.engine.checks import fail, same_value
+from grader.engine.checks import CheckFailed, same_value
+from grader.engine.diagnoses import diagnose_calls
 from grader.engine.student import StudentError
+
+from .mistakes import BY_EXERCISE
 
 
 class Raises:
@@ -168,7 +172,8 @@ def call_text(function, args, kwargs):
 
 
 def compare_cases(student, function, cases, reference, excuse=None):
-    """Call student.<function> on every case; fail with the first wrong one and a count.
+    """Call student.<function> on every case; fail with the first wrong one and a count, and
+    the known mistake of `function` (mistakes.py) whose values the student's fit.
 
     cases: (args, kwargs, expected) with expected a value or Raises; reference: what the
     expected value comes from, for the message ("nn.Conv1d": "... nn.Conv1d gives 5").
@@ -176,7 +181,7 @@ def compare_cases(student, function, cases, reference, excuse=None):
     student's own parts give (a composite is not charged for the missing error of a part
     that has its own check).
     """
-    wrong = []
+    wrong, outcomes = [], []
     for args, kwargs, expected in cases:
         call = call_text(function, args, kwargs)
         prefix = f"`{function}` raised "
@@ -186,6 +191,7 @@ def compare_cases(student, function, cases, reference, excuse=None):
             if exc.kind != "raised":
                 raise
             got, error = None, exc
+        outcomes.append((args, kwargs, expected, got if error is None else error))
         if isinstance(expected, Raises):
             if error is None and excuse is not None and excuse(args, kwargs, got):
                 continue
@@ -207,7 +213,25 @@ def compare_cases(student, function, cases, reference, excuse=None):
             wrong.append(f"{call} returned {got!r}; {reference} gives {expected!r}")
     if wrong:
         more = f" ({len(wrong)} of {len(cases)} cases are wrong)" if len(wrong) > 1 else ""
-        fail(wrong[0] + more)
+        raise CheckFailed(wrong[0] + more, diagnosis=diagnosis(outcomes, BY_EXERCISE.get(function, ())))
+
+
+def diagnosis(outcomes, mistakes):
+    """The known mistakes whose values the student's fit on every case (grader.engine.diagnoses),
+    each case's arguments bound to the exercise's parameters, which every `returns` of
+    `mistakes` takes; an error raised where a mistake gives a value never fits it.
+    outcomes: (args, kwargs, expected, what the student returned or the error it raised)."""
+    if not mistakes:
+        return None
+    parameters = inspect.signature(mistakes[0].returns)
+    calls = []
+    for args, kwargs, expected, got in outcomes:
+        try:
+            values = dict(parameters.bind(*args, **kwargs).arguments)
+        except TypeError:
+            return None
+        calls.append((got, expected.value if isinstance(expected, Accepted) else expected, values))
+    return diagnose_calls(calls, mistakes, same_value)
 
 
 def sweep(make_case, settings, valid, errors, rng, owned=(), leave_out=None, always=()):

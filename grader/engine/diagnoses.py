@@ -8,7 +8,8 @@ mistakes of its call to `grader.engine.checks.expect_close` (or a suite's value 
 the check's tolerance, and that mistake's values are told apart from the correct ones on
 that input, the failure carries one sentence naming the mistake and the notebook's section
 that explains it. A diagnosis is feedback only: it is computed after the verdict and changes
-no score. When two mistakes fit the same values, the sentence names both.
+no score. When two mistakes fit the same values, the sentence names both. A check of several
+calls, or of plain values (sizes, shapes), asks `diagnose_calls` with its own comparison.
 
 Set CONVGRADE_DIAGNOSES=off (read once, at import) to grade without diagnoses, for measuring
 what they cost (bench/diagnoses.py).
@@ -58,14 +59,30 @@ def diagnose(actual, expected, values, mistakes, same):
     name) `actual` fits while the correct `expected` does not, `same(a, b)` being the check's
     own comparison (shape and values, its tolerance); None when none fits, when diagnoses are
     off or the inputs are unknown."""
-    if not ENABLED or not mistakes or values is None or not isinstance(actual, torch.Tensor):
+    return diagnose_calls([(actual, expected, values)], mistakes, same)
+
+
+def diagnose_calls(calls, mistakes, same):
+    """`diagnose` for a check that makes several calls, `calls` being (actual, expected, values)
+    for each: a mistake fits when the student's value fits its value on every call it says
+    something about, and its values are told apart from the correct ones on at least one of
+    them. Values of any kind (tensors, ints, tuples) that `same` compares."""
+    if not ENABLED or not mistakes or any(values is None for _, _, values in calls):
         return None
-    fitting = []
-    for mistake in mistakes:
-        wrong = _returns(mistake, values)
-        if wrong is not None and same(actual, wrong) and not same(expected, wrong):
-            fitting.append(mistake)
+    fitting = [mistake for mistake in mistakes if _fits(mistake, calls, same)]
     return sentence(fitting) if fitting else None
+
+
+def _fits(mistake, calls, same):
+    told_apart = False
+    for actual, expected, values in calls:
+        wrong = _returns(mistake, values)
+        if wrong is None:
+            continue
+        if not same(actual, wrong):
+            return False
+        told_apart = told_apart or not same(expected, wrong)
+    return told_apart
 
 
 def _returns(mistake, values):
@@ -76,4 +93,6 @@ def _returns(mistake, values):
             value = mistake.returns(**values)
     except (RuntimeError, ValueError, IndexError, TypeError):
         return None
-    return value if isinstance(value, torch.Tensor) and value.numel() > 0 else None
+    if isinstance(value, torch.Tensor):
+        return value if value.numel() > 0 else None
+    return value

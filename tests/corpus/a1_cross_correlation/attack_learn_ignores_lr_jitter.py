@@ -3,6 +3,7 @@
 # loses the lr check like an honest fixed lr does (the jitter stays inside the descent checks'
 # tolerance, so it costs nothing else).
 # loses: test_learn_edge_kernel_uses_lr
+# diagnosis: learn_lr_ignored
 # cell: learn_edge_kernel
 def learn_edge_kernel(X, Y, lr=3e-2, num_epochs=10):
     H, W = X.shape

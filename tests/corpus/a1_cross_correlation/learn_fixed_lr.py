@@ -1,5 +1,6 @@
 # The learning rate is hard-coded: the lr argument is ignored.
 # loses: test_learn_edge_kernel_uses_lr
+# diagnosis: learn_lr_ignored
 # cell: learn_edge_kernel
 def learn_edge_kernel(X, Y, lr=3e-2, num_epochs=10):
     """Learn a (1, 2) kernel mapping the image X (H, W) to the edge map Y (H, W - 1)."""

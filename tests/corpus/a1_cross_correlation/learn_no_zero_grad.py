@@ -1,5 +1,6 @@
 # The gradient is never zeroed, so every step uses the sum of all gradients so far.
 # loses: test_learn_edge_kernel_course_example test_learn_edge_kernel_other_kernel
+# diagnosis: learn_no_zero_grad
 # cell: learn_edge_kernel
 def learn_edge_kernel(X, Y, lr=3e-2, num_epochs=10):
     """Learn a (1, 2) kernel mapping the image X (H, W) to the edge map Y (H, W - 1)."""

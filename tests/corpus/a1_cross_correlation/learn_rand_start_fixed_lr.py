@@ -1,6 +1,7 @@
 # Starts from torch.rand (a fine choice) but hard-codes the learning rate: only the lr check is
 # lost, and its message is about lr, not about where the kernel started.
 # loses: test_learn_edge_kernel_uses_lr
+# diagnosis: learn_lr_ignored
 # cell: learn_edge_kernel
 def learn_edge_kernel(X, Y, lr=3e-2, num_epochs=10):
     K = torch.rand((1, 2), dtype=X.dtype, device=X.device, requires_grad=True)

@@ -1,5 +1,6 @@
 # Every output element is a dot product over all input channels: groups is ignored.
 # loses: test_macs_groups
+# diagnosis: macs_groups_ignored
 # cell: conv2d_macs
 def conv2d_macs(input_shape, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1):
     kh, kw = kernel_size if isinstance(kernel_size, tuple) else (kernel_size, kernel_size)

@@ -1,5 +1,6 @@
 # Computes the output size as if the stride were 1 (H + 2p - d(k-1)), so strided layers cost too much.
 # loses: test_macs_output_size
+# diagnosis: conv_stride_ignored
 # cell: conv2d_macs
 def conv2d_macs(input_shape, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1):
     def pair(v):

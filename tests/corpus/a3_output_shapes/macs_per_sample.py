@@ -1,5 +1,6 @@
 # Counts the multiply-adds of one image and forgets the batch size N.
 # loses: test_macs_batch
+# diagnosis: macs_batch_ignored
 # cell: conv2d_macs
 def conv2d_macs(input_shape, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1):
     kh, kw = kernel_size if isinstance(kernel_size, tuple) else (kernel_size, kernel_size)

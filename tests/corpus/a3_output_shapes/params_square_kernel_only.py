@@ -1,5 +1,6 @@
 # Treats a (kh, kw) kernel_size as kh x kh.
 # loses: test_params_rect_kernel
+# diagnosis: params_square_kernel
 # cell: conv2d_num_params
 def conv2d_num_params(in_channels, out_channels, kernel_size, bias=True, groups=1):
     k = kernel_size if isinstance(kernel_size, int) else kernel_size[0]

@@ -1,5 +1,6 @@
 # Treats stride=None as stride 1 (a convolution's default) instead of stride = kernel_size.
 # loses: test_pool_default_stride test_pool_ceil_mode test_pool_sweep
+# diagnosis: pool_size_stride_default_one
 # cell: pool_output_size
 def pool_output_size(n, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
     if stride is None:

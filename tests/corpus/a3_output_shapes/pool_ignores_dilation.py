@@ -1,5 +1,6 @@
 # The pooling window's span ignores dilation.
 # loses: test_pool_ceil_mode test_pool_dilation test_pool_sweep
+# diagnosis: pool_size_dilation_ignored
 # cell: pool_output_size
 def pool_output_size(n, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
     k = kernel_size

@@ -1,5 +1,6 @@
 # ceil_mode as a plain ceil division, without dropping a last window that starts in the padding.
 # loses: test_pool_ceil_mode_drops_window_in_padding test_pool_sweep
+# diagnosis: pool_naive_ceil
 # cell: pool_output_size
 import math
 

@@ -1,5 +1,6 @@
 # Reuses the convolution rule and never rejects padding larger than half the kernel.
 # loses: test_pool_padding_too_large
+# diagnosis: pool_no_padding_rule
 # cell: pool_output_size
 def pool_output_size(n, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
     stride = kernel_size if stride is None else stride

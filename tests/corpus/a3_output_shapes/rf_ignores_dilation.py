@@ -1,5 +1,6 @@
 # Tracks the jump correctly but drops the dilation of (k, s, d) layers.
 # loses: test_rf_dilated test_rf_random
+# diagnosis: rf_dilation_ignored
 # cell: receptive_field
 def receptive_field(layers):
     r, jump = 1, 1

@@ -1,5 +1,6 @@
 # Adds k - 1 per layer and forgets that strides of earlier layers spread later kernels out.
 # loses: test_rf_strided test_rf_random
+# diagnosis: rf_jump_ignored
 # cell: receptive_field
 def receptive_field(layers):
     r = 1

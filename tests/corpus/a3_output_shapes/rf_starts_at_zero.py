@@ -1,5 +1,6 @@
 # Off by one: the receptive field starts at 0 instead of the single pixel it always sees.
 # loses: test_rf_dilated test_rf_random test_rf_stride_one test_rf_strided
+# diagnosis: rf_starts_at_zero
 # cell: receptive_field
 def receptive_field(layers):
     r, j = 0, 1

@@ -1,5 +1,6 @@
 # Copies the input's channel count into the output shape instead of out_channels.
 # loses: test_shape_course test_shape_pairs test_shape_kernel_too_large test_shape_sweep
+# diagnosis: shape_keeps_in_channels
 # cell: conv2d_output_shape
 def conv2d_output_shape(input_shape, out_channels, kernel_size, stride=1, padding=0, dilation=1):
     def pair(v):

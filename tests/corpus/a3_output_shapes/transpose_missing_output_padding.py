@@ -1,5 +1,6 @@
 # Forgets output_padding in the transposed formula (it is validated, then never added).
 # loses: test_transpose_output_padding test_transpose_sweep
+# diagnosis: transpose_output_padding_ignored
 # cell: conv_transpose_output_size
 def conv_transpose_output_size(n, kernel_size, stride=1, padding=0, output_padding=0, dilation=1):
     if not (output_padding < stride or output_padding < dilation):

@@ -1,0 +1,11 @@
+# Counts every position of the window, as if it moved one step at a time: the stride is ignored.
+# The reference conv2d_output_shape and conv2d_macs reuse conv_output_size, so they are wrong too.
+# loses: test_conv_course_exercises test_conv_dilation test_conv_sweep test_shape_course test_shape_pairs test_shape_sweep test_macs_output_size
+# diagnosis: conv_stride_ignored
+# cell: conv_output_size
+def conv_output_size(n, kernel_size, stride=1, padding=0, dilation=1):
+    span = dilation * (kernel_size - 1) + 1
+    out = n + 2 * padding - span + 1
+    if out < 1:
+        raise ValueError("the kernel does not fit the padded input")
+    return out
