@@ -53,6 +53,8 @@ def program_process(request, report_w, go_r):
     send(report_w, {"weakened": weakened, "lock_down_seconds": jail.lock_down.seconds,
                     "program": program, "pid": os.getpid()})
     os.read(go_r, 1)  # the freeze is done
+    if request.get("isolate", True):
+        jail.prepare_copies()  # as the engine's E does once before its first check process
     for check in request.get("checks", []):
         pid = syscalls.grader_fork()
         if pid == 0:

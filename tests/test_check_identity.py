@@ -35,7 +35,7 @@ import pytest
 
 from grader.engine import containment
 from grader.engine.grading import grade, warm_up
-from grader.engine.sandbox import Limits
+from grader.engine.sandbox import Limits, Sandbox
 from submissions import dumps, make_submission, reference_answers
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the sandbox's namespaces and uid need root")
@@ -90,6 +90,25 @@ def corr2d(X, K):
         t.start()
         t.join()
     return _correct(X, K).flip(0)
+"""
+
+# The check processes E forks in one burst exist together, each stopped until its check:
+# a corr2d that tries to wake, signal or find its neighbours (every pid it can name, its
+# process group, every process of its uid) and reports what it reached.
+REACH_NEIGHBOURS = CORRECT + """
+import os, signal
+
+def corr2d(X, K):
+    reached = []
+    for pid in [-1, 0, *range(2, 4097)]:
+        for sig in (signal.SIGCONT, signal.SIGUSR1):
+            try:
+                os.kill(pid, sig) if pid else os.killpg(0, sig)
+                reached.append((pid, int(sig)))
+            except OSError:
+                pass
+    listed = sorted(e for e in os.listdir("/proc") if e.isdigit())
+    raise ValueError(f"SEEN {reached!r} {listed!r} END")
 """
 
 ALWAYS_WRONG = CORRECT + """
@@ -190,6 +209,17 @@ def test_every_check_process_sees_the_same_process():
     assert len(set(seen)) == 1, "\n".join(sorted(set(seen)))
     pid, ppid = eval(seen[0])[:2]  # noqa: S307  (our own notebook's repr of ints and strings)
     assert (pid, ppid) == (1, 0), seen[0]
+
+
+def test_a_check_reaches_none_of_the_check_processes_forked_with_it():
+    """E forks the check processes of a one-threaded notebook in bursts (Sandbox.BURST), so
+    while a check runs the next ones exist, stopped: none can be signalled, woken or seen."""
+    assert Sandbox.BURST > 1
+    result = graded(REACH_NEIGHBOURS)
+    seen = reports(result)
+    assert len(seen) >= 5, dumps(result)
+    assert set(seen) == {"[] ['1']"}, "\n".join(sorted(set(seen)))
+    assert "ran while the grader had stopped it" not in dumps(result)
 
 
 def test_a_mark_in_the_pid_counter_earns_nothing():

@@ -83,6 +83,11 @@ def _tasks(pid):
         return []
 
 
+def thread_count(pid):
+    """How many threads the process has (0 when it is gone)."""
+    return len(_tasks(pid))
+
+
 def _state(pid, tid):
     try:
         with open(f"/proc/{pid}/task/{tid}/stat") as stat:

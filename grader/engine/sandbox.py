@@ -40,9 +40,10 @@ class Limits:
     file_bytes: int = 16 << 20
     tmp_bytes: int = 64 << 20
     open_files: int = 256
-    # RLIMIT_NPROC of the submission's uid, which counts threads: the 5 processes the grader
-    # may hold at once (E, a check's process, a one-off fresh one or Sandbox.SPARES spares)
-    # and 27 threads or processes for honest code (a DataLoader's workers and their queue threads, torch's).
+    # RLIMIT_NPROC of the submission's uid, which counts threads: the 8 processes and threads
+    # the grader may hold at once (E and its forking thread, a check's process, a one-off fresh
+    # one, Sandbox.BURST spares) and 24 threads or processes for honest code (a DataLoader's
+    # workers and their queue threads, torch's).
     processes: int = 32
     output_bytes: int = 64 << 10
     reply_bytes: int = 64 << 20
@@ -72,7 +73,7 @@ class Sandbox:
     put there, the engine's own code in them included), so what holds them is outside them
     (grader.engine.containment): only the process the grader is talking to runs; every other one
     is stopped (SIGSTOP, verified in /proc, and found not to have run when it is resumed).
-    E runs on its own for the program, then only to fork check processes, `SPARES` at a
+    E runs on its own for the program, then only to fork check processes, a burst at a
     time ("spares", each stopped once it has said hello): a new batch is asked for as soon
     as the previous check's process is gone and none is left, so E's forks overlap the
     grader's own work between checks and each spare's start overlaps E's next fork. After
@@ -80,13 +81,13 @@ class Sandbox:
     the grader did not ask for is killed. A watchdog sums the memory of all of them against `Limits.memory_bytes`.
     """
 
-    # Check processes E forks in one go. More than one would overlap each spare's start with
-    # E's next fork, but E's own threads run while it forks: a notebook that leaves a thread
-    # busy in torch is then often mid-call (holding torch's generator lock) at the second
-    # fork, and that copy hangs when it seeds (tests/test_containment.py's thread notebook
-    # timed out in 4 of 36 grades at 3, in none at 1). Right after E is resumed, the thread
-    # is rarely inside torch.
-    SPARES = 1
+    # Check processes E forks in one go while it has one thread (`_burst`): each spare's start
+    # overlaps E's next fork, and E is resumed, stopped and swept once for all of them. With
+    # a thread of the student's beside E's fork loop, one at a time: that thread runs while E
+    # forks and is then often mid-call (holding torch's generator lock) at the second fork, and
+    # that copy hangs when it seeds (tests/test_containment.py's thread notebook timed out in 4
+    # of 36 grades at 3 a go, in none at 1). Right after E is resumed, it is rarely inside torch.
+    BURST = 4
 
     def __init__(self, cells, limits=Limits(), hidden_paths=(), read_only_paths=(), seed=0):
         self.cells = cells
@@ -224,14 +225,24 @@ class Sandbox:
         return process
 
     def _ask_for_spares(self):
-        """When none is left: let E run to fork the next `SPARES` check processes (every
+        """When none is left: let E run to fork the next check processes (`_burst`; every
         other process stopped)."""
         if self._spares or self._asked:
             return
         if self._check is not None:
             self._stop(self._check.peer.pid)
+        count = self._burst()
         self._resume(self._e_pid)
-        self._asked = [self._ask_for_fork() for _ in range(self.SPARES)]
+        self._asked = [self._ask_for_fork() for _ in range(count)]
+
+    def _burst(self):
+        """How many check processes E forks now: `BURST` while E (stopped) has one thread, no
+        more than the memory budget holds with every spare counted whole (the watchdog's cheap
+        measure, so a burst never makes it walk page tables), else one."""
+        if containment.thread_count(self._e_pid) != 1:
+            return 1
+        held_whole = self.limits.memory_bytes // max(containment.upper_bound([self._e_pid]), 1)
+        return max(1, min(self.BURST, held_whole - 2))  # E and the check's process beside them
 
     def _take_spares(self):
         """The spares' first messages; then E and the spares are stopped, and every process
@@ -251,26 +262,28 @@ class Sandbox:
             self.kill()
             raise SandboxFailure("protocol", "the sandbox answered from a process it was not asked to start")
         self._stop(self._e_pid, *(process.peer.pid for process in spares))
-        for process in spares:
-            stray = containment.stray_descriptors(process.peer.pid)
+        pids = [process.peer.pid for process in spares]
+        for pid in pids:
+            stray = containment.stray_descriptors(pid)
             if stray:
                 self._refuse(f"a check's process of your notebook kept descriptors it inherited "
                              f"({', '.join(stray[:3])}); the submission was ended")
-            self._stand_alone(process.peer.pid)
+        self._stand_alone(pids)
         self._sweep("while the grader forked a check's process; stopped")
 
-    def _stand_alone(self, pid):
-        """A check process is pid 1 of a PID namespace of its own and sees a /proc of it: no
+    def _stand_alone(self, pids):
+        """Each check process is pid 1 of a PID namespace of its own and sees a /proc of it: no
         pid, thread id or counter tells one check from another (docs/sandbox.md)."""
         if not self._checks_stand_alone:
             return  # the kernel gave the sandbox no user namespace: in `weakened` already
-        problem = containment.shared_namespace(pid, self._e_pid)
-        if problem is not None:
-            self._refuse(f"a check's process of your notebook: {problem}; the submission was ended")
-        refused = Zygote.shared().own_proc(pid)
+        for pid in pids:
+            problem = containment.shared_namespace(pid, self._e_pid)
+            if problem is not None:
+                self._refuse(f"a check's process of your notebook: {problem}; the submission was ended")
+        refused = Zygote.shared().own_proc(pids)
         if refused:
             self.weakened += [line for line in refused if line not in self.weakened]
-        elif not containment.sees_itself_alone(pid):
+        elif not all(containment.sees_itself_alone(pid) for pid in pids):
             self._refuse("a check's process of your notebook sees other processes in its /proc; "
                          "the submission was ended")
 
@@ -589,10 +602,10 @@ class Zygote:
     def kill_uid(self, uid):
         self._ask({"op": "kill_uid", "uid": uid}, [])
 
-    def own_proc(self, pid):
-        """Mount a /proc of check process `pid`'s own PID namespace in its mount namespace;
-        returns what the kernel refused."""
-        return self._ask({"op": "own_proc", "pid": pid}, []).get("weakened", [])
+    def own_proc(self, pids):
+        """Mount, for each check process of `pids`, a /proc of its own PID namespace in its
+        mount namespace (one request for a burst); returns what the kernel refused."""
+        return self._ask({"op": "own_proc", "pids": list(pids)}, []).get("weakened", [])
 
     def freeze(self, pid):
         """Make the sandbox's writable mounts read-only once its program has run; returns

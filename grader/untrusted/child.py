@@ -497,12 +497,13 @@ def _fork(run_child):
     return pid
 
 
-def serve_submission(control, fork=_fork, isolate=None):
+def serve_submission(control, fork=_fork, isolate=None, prepare=None):
     """E: run the program when asked, then fork one fresh process per request.
 
     `fork(run_child)` creates a check process that runs `run_child()` (the sandbox's is
     grader.untrusted.jail.fork_check: pid 1 of a PID namespace of its own);
-    `isolate(keep_fds)` locks a new check process down further.
+    `isolate(keep_fds)` locks a new check process down further; `prepare()` runs once in E
+    before the first (what every copy would otherwise do at its start: jail.prepare_copies).
     """
     header, tensors = wire.receive(control)
     _kernel_environment()
@@ -514,6 +515,8 @@ def serve_submission(control, fork=_fork, isolate=None):
     jail.release_writable_files([0, 1, 2, control.fileno()])  # lets the freeze remount read-only
     wire.send(control, *reply)
     _forget_student_hooks()
+    if prepare is not None:
+        prepare()
     child.kernels.install()  # once here, not in every check process forked below
     # Out of the collector's sight: a collection in a check would otherwise write to every
     # object's header and copy most of E's heap into that check's process.

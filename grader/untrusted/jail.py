@@ -26,13 +26,15 @@ Three moments, three functions:
   With root, the uid then gets a user namespace of its own, in which E may give each check
   process namespaces of its own (`fork_check`, docs/sandbox.md).
   RLIMIT_NPROC is set on the submission's own uid, which nothing else uses, and counts its
-  threads as well as its processes (`Limits.processes`: the grader's four and what honest
+  threads as well as its processes (`Limits.processes`: the grader's eight and what honest
   code needs); the /proc the sandbox sees hides every process but the reader's own
   (hidepid: all of them are not dumpable).
 * `isolate_call` runs in each check's process (C), right after `fork_check`: it unshares a
   mount namespace (for the /proc of its own that the trusted side mounts there,
   `mount_own_proc`), closes every descriptor but the engine's, unmaps shared memory inherited from the
-  program, resets signal handlers, mask and timers, and stacks the call filter. Like all
+  program where the program filter allowed it (CUDA), and stacks the call filter; what is the
+  same for every copy (signal handlers and mask, the shared mappings E took from the template)
+  E did once before its first fork (`prepare_copies`). Like all
   code in the sandbox it runs in a process the student controls, so it keeps honest
   programs from tripping over each other and nothing more: the trusted side checks from
   /proc that each check process holds no inherited descriptor, and holds every process of
@@ -549,22 +551,38 @@ def isolate_call(keep_fds):
     Leaves the program's mount namespace for a copy of its own (in which the trusted side
     mounts the check process's own /proc: `mount_own_proc`); closes every descriptor but
     0-2 and `keep_fds` (no pipe, socket or file the program
-    opened reaches the check); unmaps every shared mapping but the NVIDIA driver's (memory
-    shared with the program, or with an earlier check, cannot carry anything); resets
-    every signal handler (SIGPIPE and SIGXFSZ stay ignored), the signal mask and the
-    interval timers; re-enters the working directory by name (after `freeze_writable` the
-    name leads to the read-only view); then stacks the call filter (no process creation,
-    no socket, no signal or lock another process could see).
+    opened reaches the check); where the program filter lets the program map shared memory
+    (CUDA's driver needs it), unmaps every shared mapping but the NVIDIA driver's (memory
+    shared with the program, or with an earlier check, cannot carry anything); re-enters the
+    working directory by name (after `freeze_writable` the name leads to the read-only view);
+    then stacks the call filter (no process creation, no socket, no signal or lock another
+    process could see). What is the same for every copy was done once in E before the first
+    was forked (`prepare_copies`): signals, and the shared mappings where none can be made
+    again. (Interval timers are not inherited across fork.)
     """
     _libc.unshare(CLONE_NEWNS)  # a mount namespace of its own, for its own /proc (mount_own_proc)
     _close_fds_except(keep_fds)
-    _unmap_shared()
-    _reset_signals()
+    if not syscalls.shared_mappings_refused():  # else E has none (prepare_copies) and can make none
+        _unmap_shared()
     try:
         os.chdir(os.getcwd())
     except OSError:
         os.chdir("/")
     syscalls.install_call_filter()
+
+
+def prepare_copies():
+    """Once in E, after the program and before its first check process is forked: what each
+    copy would otherwise do at its start, done here so a copy's first work is its check.
+    Every signal handler reset (SIGPIPE and SIGXFSZ stay ignored, SIGCHLD as E set it: the
+    engine's E ignores it, so the check processes the grader kills leave no zombie), the
+    signal mask emptied (each forking thread inherits this thread's), the interval timers
+    stopped; and, where the program filter refuses shared memory, the shared mappings E took
+    from the template unmapped (then no copy has any: E can make none again)."""
+    chld_ignored = signal.getsignal(signal.SIGCHLD) == signal.SIG_IGN
+    _reset_signals(ignored=(signal.SIGPIPE, signal.SIGXFSZ) + ((signal.SIGCHLD,) if chld_ignored else ()))
+    if syscalls.shared_mappings_refused():
+        _unmap_shared()
 
 
 def _unmap_shared():
@@ -579,14 +597,13 @@ def _unmap_shared():
         syscalls.munmap(start, end - start)
 
 
-def _reset_signals():
+def _reset_signals(ignored):
     signal.pthread_sigmask(signal.SIG_SETMASK, set())
     for number in range(1, signal.NSIG):
         if number in (signal.SIGKILL, signal.SIGSTOP):
             continue
-        keep_ignored = number in (signal.SIGPIPE, signal.SIGXFSZ)
         try:
-            signal.signal(number, signal.SIG_IGN if keep_ignored else signal.SIG_DFL)
+            signal.signal(number, signal.SIG_IGN if number in ignored else signal.SIG_DFL)
         except (OSError, ValueError):
             pass  # numbers that are not signals here, or reserved by the C library
     for timer in (signal.ITIMER_REAL, signal.ITIMER_VIRTUAL, signal.ITIMER_PROF):

@@ -224,9 +224,20 @@ def _load(name):
         raise OSError(code, f"seccomp: {os.strerror(code) if result == -1 else f'thread {result} cannot sync'}")
 
 
+_shared_mappings_refused = False
+
+
 def install_program_filter(cuda):
     """Hold this process (E, the student's program) to the program filter; see the module doc."""
+    global _shared_mappings_refused
     _load("program-cuda" if cuda else "program")
+    _shared_mappings_refused = not cuda
+
+
+def shared_mappings_refused():
+    """Whether this process holds the program filter that refuses every MAP_SHARED mapping
+    (and its forks inherit it): then none can be made after it was installed."""
+    return _shared_mappings_refused
 
 
 def install_call_filter():

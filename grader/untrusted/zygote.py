@@ -140,7 +140,8 @@ def _answer(request, fds, control_fd):
     if request["op"] == "freeze":
         return {"weakened": _in_root_helper(_freeze_writable, request["pid"])}
     if request["op"] == "own_proc":
-        return {"weakened": _mount_own_proc(request["pid"])}
+        refused = [line for pid in request["pids"] for line in _mount_own_proc(pid)]
+        return {"weakened": list(dict.fromkeys(refused))}
     return {"error": f"unknown request {request['op']!r}"}
 
 
@@ -171,7 +172,8 @@ def _spawn(request, fds, control_fd):
             sock = socket.socket(fileno=call_fd)
             weakened += _program_filter()
             wire.send(sock, {"hello": True, "weakened": weakened})
-            child.serve_submission(sock, fork=jail.fork_check, isolate=jail.isolate_call)
+            child.serve_submission(sock, fork=jail.fork_check, isolate=jail.isolate_call,
+                                   prepare=jail.prepare_copies)
         except BaseException:
             traceback.print_exc()
         finally:
