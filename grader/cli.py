@@ -377,13 +377,14 @@ def _daemon(args):
 
 def _release(args):
     from grader.course import assignments
-    from grader.operations.release import release
+    from grader.operations.release import STUDENT_API, release
 
     released, synced = release(progress=True)
     course = assignments.COURSE_DIR
     for source in synced:
-        print(f"convgrade: brought the points and the checklist of {_shown(source, course)} in line with its suite",
-              file=sys.stderr)
+        print(f"convgrade: brought the points, the checklist and the forbidden shortcuts of {_shown(source, course)} "
+              "in line with its suite", file=sys.stderr)
+    print(f"convgrade: wrote {_shown(STUDENT_API, course)} from the answer cells", file=sys.stderr)
     print(f"convgrade: released {len(released)} assignment(s) into {_shown(assignments.EXERCISES, course)}/: "
           + ", ".join(_shown(p, course) for p in released), file=sys.stderr)
     return 0
