@@ -129,8 +129,12 @@ def _sync_shortcuts(source, ruled):
         cells = [nbformat.v4.new_markdown_cell(metadata={"convgrade": "shortcuts"}, id="forbidden-shortcuts")]
         source.cells.insert(1, cells[0])
     names = [f"`{name}`" for name in ruled]
-    english = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-    cells[0].source = SHORTCUTS.format(names=english, korean_names=", ".join(names))
+    cells[0].source = SHORTCUTS.format(names=_listed(names), korean_names=", ".join(names))
+
+
+def _listed(items):
+    """"a", "a and b", "a, b and c"."""
+    return " and ".join(filter(None, [", ".join(items[:-1]), items[-1]]))
 
 
 def student_api():
@@ -150,21 +154,26 @@ def student_api():
 def _described(code, name):
     """The definition of `name` in an answer cell: its signature (a class's, with its methods'),
     then its docstring's first paragraph."""
-    tree = ast.parse(code)
-    node = next(n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n.name == name)
+    node = next((n for n in ast.parse(code).body
+                 if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n.name == name), None)
+    if node is None:
+        raise ValueError(f"the answer cell `{name}` defines no function or class `{name}`")
     if isinstance(node, ast.ClassDef):
         methods = [m for m in node.body if isinstance(m, ast.FunctionDef)]
         written = [f"`{_header(code, m)}`" for m in methods]
-        signature = f"`class {_header(code, node)}` with " + " and ".join(written)
+        signature = f"`class {_header(code, node)}`" + (f" with {_listed(written)}" if written else "")
     else:
         signature = f"`{_header(code, node)}`"
-    summary = (ast.get_docstring(node) or "").split("\n\n")[0]
-    return f"{signature}: {' '.join(summary.split())}".replace("|", "\\|")
+    summary = " ".join((ast.get_docstring(node) or "").split("\n\n")[0].split())
+    return (f"{signature}: {summary}" if summary else signature).replace("|", "\\|")
 
 
 def _header(code, node):
     """A def's or class's header as written (defaults as the author spelled them), on one line."""
     lines = [line for line in code.splitlines()[node.lineno - 1:node.body[0].lineno - 1]
              if not line.strip().startswith("#")]
-    header = re.match(r"\s*(?:def|class)\s+(.*?)\s*(->[^:]*)?:\s*$", " ".join(lines), re.DOTALL).group(1)
-    return re.sub(r"\s+", " ", header).replace("( ", "(").replace(" )", ")")
+    header = re.match(r"\s*(?:def|class)\s+(.*?)\s*(->[^:]*)?:\s*$", " ".join(lines), re.DOTALL)
+    if header is None:  # a one-line def, a comment after the colon: as Python reads it
+        bases = ", ".join(ast.unparse(b) for b in getattr(node, "bases", []))
+        return f"{node.name}({ast.unparse(node.args) if hasattr(node, 'args') else bases})"
+    return re.sub(r"\s+", " ", header.group(1)).replace("( ", "(").replace(" )", ")")
