@@ -162,8 +162,10 @@ def _grade(args):
         return _grade_tree(args)
     if args.feedback or args.gradebook or args.export:
         return _refuse("--feedback, --gradebook and --export take a submitted/<student>/<assignment>/ tree")
+    if args.path.suffix == ".py":
+        return _grade_corpus_entry(args)
     if args.path.suffix != ".ipynb":
-        return _refuse(f"{args.path} is not a notebook (.ipynb)")
+        return _refuse(f"{args.path} is not a notebook (.ipynb) or a corpus entry (.py)")
     result = _grade_notebook(args)
     text = json.dumps(result, indent=2)
     if args.out:
@@ -175,6 +177,27 @@ def _grade(args):
     if not args.json:
         print(summary(result))
     return 0
+
+
+def _grade_corpus_entry(args):
+    """Grade the notebook a corpus entry (grader/course/corpus.py) makes, as if submitted."""
+    import tempfile
+
+    from grader.course import assignments
+    from grader.course.corpus import CorpusEntry
+
+    try:
+        entry = CorpusEntry(args.path)
+        if entry.assignment not in assignments.authored():
+            raise ValueError(f"its folder, {entry.assignment}, names no assignment")
+        submission = entry.submission()
+    except (ValueError, OSError) as exc:
+        return _refuse(f"{args.path} is not a corpus entry: {exc}")
+    with tempfile.TemporaryDirectory(prefix="convgrade-entry-") as folder:
+        args.path = Path(folder) / f"{entry.name}.ipynb"
+        args.path.write_bytes(submission)
+        args.assignment = args.assignment or entry.assignment
+        return _grade(args)
 
 
 def _grade_notebook(args):
@@ -377,13 +400,14 @@ def _daemon(args):
 
 def _release(args):
     from grader.course import assignments
-    from grader.operations.release import release
+    from grader.operations.release import STUDENT_API, release
 
     released, synced = release(progress=True)
     course = assignments.COURSE_DIR
     for source in synced:
-        print(f"convgrade: brought the points and the checklist of {_shown(source, course)} in line with its suite",
-              file=sys.stderr)
+        print(f"convgrade: brought the points, the checklist and the forbidden shortcuts of {_shown(source, course)} "
+              "in line with its suite", file=sys.stderr)
+    print(f"convgrade: wrote {_shown(STUDENT_API, course)} from the answer cells", file=sys.stderr)
     print(f"convgrade: released {len(released)} assignment(s) into {_shown(assignments.EXERCISES, course)}/: "
           + ", ".join(_shown(p, course) for p in released), file=sys.stderr)
     return 0

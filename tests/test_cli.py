@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from submissions import make_submission
+from submissions import CORPUS, CorpusEntry, make_submission
 
 A1 = "a1_cross_correlation"
 
@@ -75,6 +75,28 @@ def test_a_missing_or_wrong_file_exits_2(tmp_path):
     (tmp_path / "notes.txt").write_text("hello")
     run = convgrade("grade", tmp_path / "notes.txt")
     assert run.returncode == 2 and "not a notebook" in run.stderr
+
+
+def test_grades_a_corpus_entry_as_the_notebook_it_makes():
+    """`convgrade grade ENTRY.py`: the entry's notebook loses exactly the checks its `# loses:` names."""
+    entry = CorpusEntry(CORPUS / A1 / "corr2d_flipped_kernel.py")
+    run = convgrade("grade", entry.path, "--json")
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout)
+    lost = [t for t in result["tests"] if t["status"] != "passed"]
+    assert result["assignment"] == A1 and {t["id"] for t in lost} == entry.loses
+    assert result["score"] == result["max_score"] - sum(t["max_score"] for t in lost) > 0
+
+
+def test_a_python_file_that_is_no_corpus_entry_exits_2(tmp_path):
+    (tmp_path / A1).mkdir()
+    (tmp_path / A1 / "helper.py").write_text("def corr2d(X, K):\n    pass\n")
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "entry.py").write_text("# loses:\n# cell: corr2d\ndef corr2d(X, K):\n    pass\n")
+    for path, message in ((tmp_path / A1 / "helper.py", "no '# loses:' line"),
+                          (tmp_path / "elsewhere" / "entry.py", "elsewhere, names no assignment")):
+        run = convgrade("grade", path)
+        assert run.returncode == 2 and "is not a corpus entry" in run.stderr and message in run.stderr, run.stderr
 
 
 def test_a_tree_without_nbgrader_timestamps_is_named(submitted, tmp_path):

@@ -16,25 +16,71 @@ from grader.course import assignments, notebook
 from submissions import reference_answers
 
 AUTHORED = assignments.authored()
-CONTRACT = {
-    "a1_cross_correlation": {"corr2d", "Conv2D", "learn_edge_kernel"},
-    "a2_padding_stride_channels": {"corr2d_padded_strided", "corr2d_multi_in",
-                                   "corr2d_multi_in_out", "corr2d_multi_in_out_1x1"},
-    "a3_output_shapes": {"conv_output_size", "conv_transpose_output_size", "pool_output_size",
-                         "conv2d_output_shape", "receptive_field", "conv2d_num_params", "conv2d_macs"},
-    "a4_pooling": {"pool2d"},
-    "a5_lenet": {"LeNet", "CifarNet", "layer_output_shapes"},
-}
 
 
-def test_every_contract_assignment_is_authored_and_graded():
-    assert set(AUTHORED) == set(CONTRACT)
-    assert set(assignments.names()) == set(CONTRACT)
+def exercises(assignment):
+    """The exercises the assignment's hidden suite grades: the one list (grader.engine.runner)."""
+    from grader.engine import runner
+
+    return set(runner.exercises(assignment))
 
 
-@pytest.mark.parametrize("assignment", sorted(CONTRACT))
-def test_answer_cells_are_the_contract_names(assignment):
-    assert notebook.answer_ids(assignment) == CONTRACT[assignment]
+def test_every_authored_assignment_has_a_suite_that_grades_exercises():
+    assert AUTHORED and set(assignments.names()) == set(AUTHORED)
+    assert all(exercises(assignment) for assignment in AUTHORED)
+
+
+@pytest.mark.parametrize("assignment", AUTHORED)
+def test_answer_cells_are_the_exercises_the_suite_grades(assignment):
+    assert notebook.answer_ids(assignment) == exercises(assignment)
+
+
+@pytest.mark.parametrize("assignment", AUTHORED)
+def test_source_notebook_is_in_line_with_its_suite(assignment):
+    """Points, checklist and forbidden shortcuts as release writes them: nothing to sync."""
+    from grader.operations import release
+
+    assert not release.synced_source(assignment)[1], "run `convgrade release`"
+
+
+def test_student_api_page_is_what_release_writes():
+    from grader.operations import release
+
+    assert release.STUDENT_API.read_text() == release.student_api(), "run `convgrade release`"
+
+
+def test_release_rewrites_a_stale_or_missing_forbidden_shortcuts_list(tmp_path, monkeypatch):
+    """The list under "Forbidden shortcuts" names, in both languages, the exercises a check of
+    which applies the rule; release rewrites a hand-edited list and puts back a deleted one."""
+    from grader.engine import runner
+    from grader.operations import release
+
+    committed = {a: _shortcuts_cells(nbformat.read(assignments.source_notebook(a), as_version=4))
+                 for a in AUTHORED}
+    shutil.copytree(assignments.SOLUTIONS, tmp_path / "solutions")
+    monkeypatch.setattr(assignments, "SOLUTIONS", tmp_path / "solutions")
+    a2, a4 = "a2_padding_stride_channels", "a4_pooling"
+    stale = nbformat.read(assignments.source_notebook(a2), as_version=4)
+    cell, = _shortcuts_cells(stale)
+    cell.source = cell.source.replace(", `corr2d_multi_in_out_1x1`", "").replace(" and `corr2d_multi_in_out_1x1`", "")
+    nbformat.write(stale, assignments.source_notebook(a2))
+    deleted = nbformat.read(assignments.source_notebook(a4), as_version=4)
+    deleted.cells = [c for c in deleted.cells if c not in _shortcuts_cells(deleted)]
+    nbformat.write(deleted, assignments.source_notebook(a4))
+
+    assert release.sync_with_suite(a2) and release.sync_with_suite(a4)
+    for assignment in AUTHORED:
+        cells = _shortcuts_cells(nbformat.read(assignments.source_notebook(assignment), as_version=4))
+        assert [c.source for c in cells] == [c.source for c in committed[assignment]]
+        ruled = runner.exercises_with_the_rule(assignment)
+        assert len(cells) == bool(ruled)
+        english, korean = cells[0].source.split("**금지된 지름길.**") if cells else ("", "")
+        for name in exercises(assignment):
+            assert (f"`{name}`" in english) == (f"`{name}`" in korean) == (name in ruled), name
+
+
+def _shortcuts_cells(nb):
+    return [c for c in nb.cells if c.metadata.get("convgrade") == "shortcuts"]
 
 
 def test_exercises_are_exactly_what_nbgrader_regenerates(tmp_path):
@@ -49,7 +95,7 @@ def test_exercises_are_exactly_what_nbgrader_regenerates(tmp_path):
         assert committed == regenerated, f"exercises/{assignment} is stale: run `convgrade release`"
 
 
-@pytest.mark.parametrize("assignment", sorted(CONTRACT))
+@pytest.mark.parametrize("assignment", AUTHORED)
 def test_released_notebook_holds_no_solution_code(assignment):
     released = nbformat.read(assignments.released_notebook(assignment), as_version=4)
     text = "\n".join(cell.source for cell in released.cells)
@@ -60,16 +106,16 @@ def test_released_notebook_holds_no_solution_code(assignment):
             assert line not in stub, f"{assignment}/{cid} leaks solution line {line!r}"
 
 
-@pytest.mark.parametrize("assignment", sorted(CONTRACT))
+@pytest.mark.parametrize("assignment", AUTHORED)
 def test_every_released_stub_raises_not_implemented(assignment):
     released = nbformat.read(assignments.released_notebook(assignment), as_version=4)
-    for cid in CONTRACT[assignment]:
+    for cid in exercises(assignment):
         stub = _cell(released, cid).source
         assert "raise NotImplementedError()" in stub, f"{assignment}/{cid} has no stub"
         assert _solution_lines(assignment, cid), f"{assignment}/{cid} has no solution block"
 
 
-@pytest.mark.parametrize("assignment", sorted(CONTRACT))
+@pytest.mark.parametrize("assignment", AUTHORED)
 def test_solution_notebook_runs_top_to_bottom_with_full_hidden_marks(assignment):
     """In a real kernel, as nbgrader runs it: no error, and each hidden cell gives full points."""
     nb = nbformat.read(assignments.source_notebook(assignment), as_version=4)
@@ -99,7 +145,7 @@ def _solution_lines(assignment, cid):
     return {line for line in lines if len(line) > 12 and not line.startswith("#")}
 
 
-@pytest.mark.parametrize("assignment", sorted(CONTRACT))
+@pytest.mark.parametrize("assignment", AUTHORED)
 def test_hidden_test_cells_carry_the_suite_points(assignment):
     from grader.engine import runner
 
@@ -107,5 +153,5 @@ def test_hidden_test_cells_carry_the_suite_points(assignment):
     source = nbformat.read(assignments.source_notebook(assignment), as_version=4)
     hidden = {notebook.grade_id(c).removeprefix("hidden_"): c.metadata["nbgrader"]["points"]
               for c in source.cells if (notebook.grade_id(c) or "").startswith("hidden_")}
-    expected = {e: sum(c["max_score"] for c in checks if c["exercise"] == e) for e in CONTRACT[assignment]}
+    expected = {e: sum(c["max_score"] for c in checks if c["exercise"] == e) for e in exercises(assignment)}
     assert hidden == expected, "run `convgrade release` to sync points from the suite"

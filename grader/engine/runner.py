@@ -308,5 +308,16 @@ def collect_checks(assignment):
     return [dict(c) for c in _suite(assignment).checks()]
 
 
+def exercises(assignment):
+    """The exercises the suite grades (the `exercise` of its `@check` markers), as collected:
+    the one list of an assignment's exercises (release, the student API table and the tests read it)."""
+    return list(dict.fromkeys(c["exercise"] for c in collect_checks(assignment)))
+
+
+def exercises_with_the_rule(assignment):
+    """The exercises a check of which applies the forbidden-shortcut rule (`expect_not_used`)."""
+    return set(_suite(assignment).plugin.ruled)
+
+
 def max_score(assignment):
     return sum(c["max_score"] for c in collect_checks(assignment))
