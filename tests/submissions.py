@@ -13,6 +13,8 @@ correct submission);
 `# needs: cuda` marks a mistake only a GPU can reveal (skipped where there is none);
 `# diagnosis: <mistake id>` names the catalogued mistake (autograde_tests/<assignment>/mistakes.py)
 it plants, which its failed checks must name and no other (none without the line);
+`# todo: <what to write>` marks a stub `convgrade new-exercise` wrote and nobody has filled yet:
+`corpus()` leaves it out, and tests/test_corpus.py reports it as skipped, unfilled;
 `# cell: <grade_id>` starts the source of one answer cell. Answer cells it does not
 mention are filled with the reference solution.
 `# added-cell: after <grade_id>` / `# added-cell: before <grade_id>` starts a code cell the
@@ -90,6 +92,8 @@ class CorpusEntry:
         self.needs = set(needs.group(1).split()) if needs else set()
         diagnosis = re.search(r"^# diagnosis:(.*)$", text, re.MULTILINE)
         self.diagnoses = set(diagnosis.group(1).split()) if diagnosis else set()
+        todo = re.search(r"^# todo:(.*)$", text, re.MULTILINE)
+        self.todo = todo.group(1).strip() if todo else None
         self.answers, self.added = {}, []
         sections = r"^# (cell: (\S+)|added-cell: (after|before) (\S+))\n(.*?)(?=^# cell: |^# added-cell: |\Z)"
         for match in re.finditer(sections, text, re.MULTILINE | re.DOTALL):
@@ -112,9 +116,11 @@ class CorpusEntry:
         return f"{self.assignment}/{self.name}"
 
 
-def corpus(assignment=None):
+def corpus(assignment=None, unfilled=False):
+    """The entries of one assignment (or all); with unfilled=True the `# todo:` stubs too."""
     pattern = f"{assignment or '*'}/*.py"
-    return [CorpusEntry(p) for p in sorted(CORPUS.glob(pattern))]
+    entries = [CorpusEntry(p) for p in sorted(CORPUS.glob(pattern))]
+    return [e for e in entries if unfilled or e.todo is None]
 
 
 def failed_tests(result):
