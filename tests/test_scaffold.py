@@ -61,22 +61,23 @@ MISTAKES = {
 # The suite's placeholders, filled as an author fills them: each replaces the top-level
 # definition of that name in the scaffolded suite.
 SUITE_FILLS = {
-    "reference": '''def reference(X, K, dilation=(1, 1)):
+    "reference": '''def reference(X, K, **settings):
     """torch's dilated cross-correlation."""
-    return torch.nn.functional.conv2d(X[None, None], K[None, None], dilation=dilation)[0, 0]''',
-    "worked_examples": '''def worked_examples():
-    X = torch.arange(16.0).reshape(4, 4)
-    return [((X, torch.ones(2, 2)), {"dilation": (2, 2)}),
-            ((X[:3, :3], torch.arange(4.0).reshape(2, 2)), {})]''',
-    "random_cases": '''def random_cases(gen):
-    cases = [((7, 9), (2, 3), (2, 3), torch.float32), ((8, 6), (3, 2), (1, 2), torch.float64),
-             ((6, 6), (3, 3), (2, 2), torch.float32), ((5, 8), (1, 3), (3, 2), torch.float64),
-             ((9, 7), (2, 2), (4, 1), torch.float64)]
-    return [((torch.randn(x, generator=gen, dtype=dtype), torch.randn(k, generator=gen, dtype=dtype)),
-             {"dilation": d}) for x, k, d, dtype in cases]''',
-    "PAIRS": 'PAIRS = ["dilation"]',
+    return F.conv2d(X[None, None], K[None, None], **settings)[0, 0]''',
+    "worked_examples": '''def worked_examples(device):
+    X = torch.arange(16.0, device=device).reshape(4, 4)
+    return [(X, torch.ones(2, 2, device=device), {"dilation": (2, 2)}),
+            (X[:3, :3], torch.arange(4.0, device=device).reshape(2, 2), {})]''',
+    "CASES": '''CASES = [
+    ((7, 9), (2, 3), {"dilation": (2, 3)}, torch.float32),
+    ((8, 6), (3, 2), {"dilation": (1, 2)}, torch.float64),
+    ((6, 6), (3, 3), {"dilation": 2}, torch.float32),
+    ((5, 8), (1, 3), {"dilation": (3, 2)}, torch.float64),
+    ((9, 7), (2, 2), {}, torch.float64),
+]''',
+    "INT_SETTINGS": 'INT_SETTINGS = [{"dilation": 2}, {"dilation": 1}]',
     "FORBIDDEN": 'FORBIDDEN = ["conv2d", "Conv2d", "convolution", "unfold", "Unfold"]',
-    "FORBIDDEN_REASON": 'FORBIDDEN_REASON = "compute the dilated windows yourself: torch\'s convolution is not allowed"',
+    "FORBIDDEN_REASON": 'FORBIDDEN_REASON = "compute the dilated windows yourself, without torch\'s convolution"',
 }
 
 # Grades each submission in one process on the course of CONVGRADE_COURSE_DIR: stdin is
@@ -187,7 +188,8 @@ def test_the_scaffold_writes_the_cells_the_suite_and_corpus_stubs_and_nothing_el
     ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in after.cells]
     new = range(ids.index(NAME) - 1, ids.index(NAME) + 3)
     assert [ids[i] for i in new] == [None, NAME, f"check_{NAME}", f"hidden_{NAME}"], ids
-    assert f"Exercise: `{NAME}`" in after.cells[new[0]].source and after.cells[new[-1] + 1].source.startswith("## Summary")
+    assert f"Exercise: `{NAME}`" in after.cells[new[0]].source
+    assert after.cells[new[-1] + 1].source.startswith("## Summary")
     kept = [c for i, c in enumerate(after.cells) if i not in new]
     assert len(kept) == len(scaffolded["before"].cells)
     for old, now in zip(scaffolded["before"].cells, kept):
@@ -208,8 +210,9 @@ def test_the_scaffold_writes_the_cells_the_suite_and_corpus_stubs_and_nothing_el
 def test_release_syncs_the_new_exercise(scaffolded):
     course = scaffolded["course"]
     source, released = cells_by_id(course / NOTEBOOK), cells_by_id(course / f"exercises/{A2}/{A2}.ipynb")
-    assert "raise NotImplementedError()" in released[NAME].source and "range(out_h)" not in released[NAME].source
-    assert "BEGIN SOLUTION" not in released[NAME].source and f"def {NAME}(X, K, dilation=(1, 1))" in released[NAME].source
+    stub = released[NAME].source  # the filled signature, nbgrader's stub in place of the answer
+    assert f"def {NAME}(X, K, dilation=(1, 1))" in stub and "raise NotImplementedError()" in stub
+    assert "range(out_h)" not in stub and "BEGIN SOLUTION" not in stub
     checklist = next(c for c in nbformat.read(course / NOTEBOOK, as_version=4).cells
                      if c.metadata.get("convgrade") == "checklist").source
     assert checklist.count(f"| `{NAME}` |") == 7, checklist
