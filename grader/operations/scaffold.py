@@ -81,8 +81,8 @@ def new_exercise(assignment, name, course=None):
     """Write the new exercise `name` of `assignment` into the course at `course` (the grader's
     own course by default); returns the paths written, notebook first."""
     course = Path(course or assignments.COURSE_DIR)
-    source, suite = _in_course(course, assignments.source_notebook(assignment)), \
-        _in_course(course, assignments.suite_dir(assignment))
+    source = _in_course(course, assignments.source_notebook(assignment))
+    suite = _in_course(course, assignments.suite_dir(assignment))
     if not name.isidentifier() or keyword.iskeyword(name):
         raise ScaffoldError(f"{name!r} is not a Python identifier, so it cannot name a function or class of the "
                             "student API")
