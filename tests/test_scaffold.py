@@ -71,7 +71,7 @@ SUITE_FILLS = {
     "CASES": '''CASES = [
     ((7, 9), (2, 3), {"dilation": (2, 3)}, torch.float32),
     ((8, 6), (3, 2), {"dilation": (1, 2)}, torch.float64),
-    ((6, 6), (3, 3), {"dilation": 2}, torch.float32),
+    ((6, 6), (3, 3), {"dilation": (2, 2)}, torch.float32),
     ((5, 8), (1, 3), {"dilation": (3, 2)}, torch.float64),
     ((9, 7), (2, 2), {}, torch.float64),
 ]''',
@@ -236,6 +236,8 @@ def test_every_scaffolded_check_fails_on_a_planted_mistake(graded):
         # each mistake costs only checks of the new exercise, and at least one
         assert checks and checks <= ours, (label, checks)
     assert set().union(*lost.values()) == ours, lost
+    # a mistake in one aspect (dtype, the graph, ints for pairs) costs that aspect's check alone
+    assert all(len(lost[label]) == 1 for label in ("float32_output", "no_graph", "pairs_only")), lost
 
 
 def test_corpus_stubs_are_skipped_as_unfilled(scaffolded, monkeypatch):
