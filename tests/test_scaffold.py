@@ -167,7 +167,7 @@ def scaffolded(tmp_path_factory):
 
     released = convgrade(course, "release")
     assert released.returncode == 0, released.stderr
-    return {"course": course, "before": before, "written": written, "made": made, "released": released}
+    return {"course": course, "before": before, "written": written, "made": made}
 
 
 @pytest.fixture(scope="module")
