@@ -1,4 +1,4 @@
-"""The `convgrade` command: grade, submit, serve, worker, students, release, extend, regrade,
+"""The `convgrade` command: grade, submit, serve, worker, students, release, new-exercise, extend, regrade,
 groups, hints, similarity, daemon, lab, lti, gradescope.
 
 A student's install (the package without its server extra) shows and runs only the commands
@@ -65,6 +65,12 @@ def main(argv=None):
 
     command("release", "regenerate exercises/ from solutions/ with nbgrader")
 
+    new_exercise = command("new-exercise", "add an exercise: its notebook cells, a hidden suite to fill and "
+                           "corpus stubs (docs/authoring.md)")
+    new_exercise.add_argument("assignment")
+    new_exercise.add_argument("name", help="the function or class the student writes")
+    new_exercise.add_argument("--course", type=Path, metavar="DIR", help="the course root (default: this grader's)")
+
     extend = command("extend", "give one student their own due date (late windows move with it)")
     extend.add_argument("student")
     extend.add_argument("assignment")
@@ -127,6 +133,7 @@ def main(argv=None):
         return _refuse(f"`convgrade {argv[0]}` is an instructor's command and needs the grader: {SERVER_EXTRA}")
     args = parser.parse_args(argv)
     handlers = {"grade": _grade, "serve": _serve, "worker": _worker, "students": _students, "release": _release,
+                "new-exercise": _new_exercise,
                 "daemon": _daemon, "extend": _extend, "regrade": _regrade, "groups": _groups, "hints": _hints,
                 "similarity": _similarity, "submit": _submit, "lti": _lti, "gradescope": _gradescope, "lab": _lab}
     return handlers[args.command](args)
@@ -410,6 +417,22 @@ def _release(args):
     print(f"convgrade: wrote {_shown(STUDENT_API, course)} from the answer cells", file=sys.stderr)
     print(f"convgrade: released {len(released)} assignment(s) into {_shown(assignments.EXERCISES, course)}/: "
           + ", ".join(_shown(p, course) for p in released), file=sys.stderr)
+    return 0
+
+
+def _new_exercise(args):
+    from grader.course import assignments
+    from grader.operations.scaffold import ScaffoldError, new_exercise
+
+    course = args.course or assignments.COURSE_DIR
+    try:
+        written = new_exercise(args.assignment, args.name, course)
+    except ScaffoldError as exc:
+        return _refuse(str(exc))
+    notebook, suite, *stubs = written
+    print(f"convgrade: wrote {args.name}'s cells into {_shown(notebook, course)}, its suite {_shown(suite, course)} "
+          f"and {len(stubs)} corpus stubs into {_shown(stubs[0].parent, course)}/. Fill their TODOs, then run "
+          "`convgrade release` (docs/authoring.md)", file=sys.stderr)
     return 0
 
 

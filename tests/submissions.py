@@ -11,9 +11,11 @@ from grader.course.corpus import CorpusEntry, fake_png, make_submission, referen
 CORPUS = Path(__file__).parent / "corpus"
 
 
-def corpus(assignment=None):
+def corpus(assignment=None, unfilled=False):
+    """The entries of one assignment (or all); with unfilled=True the `# todo:` stubs too."""
     pattern = f"{assignment or '*'}/*.py"
-    return [CorpusEntry(p) for p in sorted(CORPUS.glob(pattern))]
+    entries = [CorpusEntry(p) for p in sorted(CORPUS.glob(pattern))]
+    return [e for e in entries if unfilled or e.todo is None]
 
 
 def failed_tests(result):

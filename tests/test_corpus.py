@@ -45,8 +45,10 @@ def test_released_stubs_score_zero(assignment):
     assert len(result["tests"]) == len({t["number"] for t in result["tests"]}) > 0
 
 
-@pytest.mark.parametrize("entry", corpus(), ids=repr)
+@pytest.mark.parametrize("entry", corpus(unfilled=True), ids=repr)
 def test_corpus_entry_loses_exactly_its_checks(entry):
+    if entry.todo is not None:
+        pytest.skip(f"unfilled: a stub of `convgrade new-exercise` still to write ({entry.todo})")
     if "cuda" in entry.needs and not torch.cuda.is_available():
         pytest.skip("this mistake only shows on a CUDA device, and this machine has none")
     submission = entry.submission()

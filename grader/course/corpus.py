@@ -14,6 +14,8 @@ correct submission);
 `# needs: cuda` marks a mistake only a GPU can reveal (skipped where there is none);
 `# diagnosis: <mistake id>` names the catalogued mistake (autograde_tests/<assignment>/mistakes.py)
 it plants, which its failed checks must name and no other (none without the line);
+`# todo: <what to write>` marks a stub `convgrade new-exercise` wrote and nobody has filled yet
+(tests/submissions.py's `corpus()` leaves it out; tests/test_corpus.py reports it as unfilled);
 `# cell: <grade_id>` starts the source of one answer cell. Answer cells it does not
 mention are filled with the reference solution.
 `# added-cell: after <grade_id>` / `# added-cell: before <grade_id>` starts a code cell the
@@ -92,6 +94,8 @@ class CorpusEntry:
         self.needs = set(needs.group(1).split()) if needs else set()
         diagnosis = re.search(r"^# diagnosis:(.*)$", text, re.MULTILINE)
         self.diagnoses = set(diagnosis.group(1).split()) if diagnosis else set()
+        todo = re.search(r"^# todo:(.*)$", text, re.MULTILINE)
+        self.todo = todo.group(1).strip() if todo else None
         self.answers, self.added = {}, []
         sections = r"^# (cell: (\S+)|added-cell: (after|before) (\S+))\n(.*?)(?=^# cell: |^# added-cell: |\Z)"
         for match in re.finditer(sections, text, re.MULTILINE | re.DOTALL):

@@ -83,6 +83,7 @@ def release(names=None, progress=False):
              "--force", "--no-db", "--log-level=WARN"],
             cwd=assignments.COURSE_DIR, check=True)
         released.append(assignments.released_notebook(assignment))
+    STUDENT_API.parent.mkdir(exist_ok=True)  # a course of its own may have no docs/ yet
     STUDENT_API.write_text(student_api())
     return released, synced
 
