@@ -232,8 +232,10 @@ def test_release_shows_progress_and_names_what_it_wrote(tmp_path):
     piped = subprocess.run([sys.executable, "-m", "grader.cli", "release"], capture_output=True, text=True,
                            timeout=300, env=env, cwd=course)
     assert piped.returncode == 0 and bar(piped.stderr, "releasing") is None, piped.stderr
-    assert piped.stderr.splitlines() == ["convgrade: released 1 assignment(s) into exercises/: "
+    assert piped.stderr.splitlines() == ["convgrade: wrote docs/student-api.md from the answer cells",
+                                         "convgrade: released 1 assignment(s) into exercises/: "
                                          "exercises/a3_output_shapes/a3_output_shapes.ipynb"], piped.stderr
+    assert "a3_output_shapes" in (course / "docs/student-api.md").read_text()
 
 
 def test_similarity_shows_progress_only_on_a_terminal(submitted):

@@ -325,6 +325,9 @@ def expect_not_used(student, exercise, names, reason):
     fail(message)
 
 
+expect_not_used.applies_the_rule = True  # a check that calls it gives its exercise the rule (runner)
+
+
 def rng(seed, name):
     """A torch.Generator for the hidden random inputs of one check, seeded with
     HMAC(installation secret, seed, `name`) (grader.engine.secret): the inputs differ from one

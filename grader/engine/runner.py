@@ -152,9 +152,15 @@ class SuitePlugin:
 
 
 def _applies_the_rule(item):
-    """The check calls grader.engine.checks.expect_not_used: its exercise has the rule."""
-    code = getattr(getattr(item, "function", None), "__code__", None)
-    return code is not None and "expect_not_used" in code.co_names
+    """The check calls a function that judges the forbidden-shortcut rule (one marked
+    `applies_the_rule` in grader.engine.checks: expect_not_used and what builds on it), by
+    whatever name the check's module gives it: its exercise has the rule."""
+    function = getattr(item, "function", None)
+    code = getattr(function, "__code__", None)
+    if code is None:
+        return False
+    names = getattr(function, "__globals__", {})
+    return any(getattr(names.get(name), "applies_the_rule", False) is True for name in code.co_names)
 
 
 def _exercise_of(item):
