@@ -2,11 +2,11 @@
 
 import torch
 
-from grader.engine.checks import check, expect_not_used, expect_tensor, fail, rng
+from grader.engine.checks import (call_twice_on_the_same_tensors, check, close, describe, expect_computes_itself,
+                                  expect_gradients, expect_tensor, expect_values, fail, inputs, rng, shape_text,
+                                  worked_example)
 
-from .._corr2d_support import (FORBIDDEN, FORBIDDEN_REASON, call_twice_on_the_same_tensors, close, describe,
-                       expect_gradients, expect_runs, expect_values, half_turn_symmetric, inputs,
-                       interior_close, ref_conv_flipped, ref_corr2d, shape_text, worked_example)
+from .._corr2d_support import FORBIDDEN, FORBIDDEN_REASON, half_turn_symmetric, interior_close, ref_conv_flipped, ref_corr2d
 from .mistakes import CORR2D_MISTAKES
 
 # (input shape, kernel shape, dtype): non-square inputs and kernels, 1x1 kernels, kernels as
@@ -82,7 +82,7 @@ def test_corr2d_fills_every_position(student, seed, devices):
                 where = ("the last row" if i == expected.shape[0] - 1 else
                          "the last column" if j == expected.shape[1] - 1 else f"position ({i}, {j})")
                 fail(f"corr2d left {where} of the output wrong for X of shape {shape_text(x_shape)} and "
-                     f"K = {K.tolist()}: at ({i}, {j}) it gave {got[i, j].item():.6g}, expected "
+                     f"K = {describe(K, values_only=True)}: at ({i}, {j}) it gave {got[i, j].item():.6g}, expected "
                      f"{want[i, j].item():.6g}. Loop over all H - h + 1 rows and W - w + 1 columns "
                      "(range(H - h + 1), not range(H - h))")
 
@@ -109,8 +109,8 @@ def test_corr2d_not_flipped(student, devices):
             out = expect_tensor(student.corr2d(X, K), "corr2d")
             if close(out, ref_conv_flipped(X, K)) and not close(out, ref_corr2d(X, K)):
                 fail(f"corr2d computed a convolution with the kernel flipped for X of shape (3, "
-                     f"{X.shape[1]}) and K = {K.tolist()}: it returned {out.tolist()}, expected "
-                     f"{ref_corr2d(X, K).tolist()}. Cross-correlation multiplies X[i + a, j + b] "
+                     f"{X.shape[1]}) and K = {describe(K, values_only=True)}: it returned "
+                     f"{describe(out, values_only=True)}, expected {describe(ref_corr2d(X, K), values_only=True)}. Cross-correlation multiplies X[i + a, j + b] "
                      "by K[a, b], without turning K around")
 
 
@@ -180,5 +180,4 @@ def test_corr2d_gradients(student, seed, devices):
 @check("corr2d", points=1, name="corr2d computes the windows itself (no F.conv2d, nn.Conv2d, unfold)")
 def test_corr2d_no_builtin_conv(student, devices):
     X, K = worked_examples("cpu")[0]
-    expect_runs(student, "corr2d", X, K)
-    expect_not_used(student, "corr2d", FORBIDDEN, FORBIDDEN_REASON)
+    expect_computes_itself(student, "corr2d", (X, K), FORBIDDEN, FORBIDDEN_REASON)

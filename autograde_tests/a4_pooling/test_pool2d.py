@@ -13,11 +13,11 @@ them (2-D inputs, explicit int strides, no padding except where padding is the p
 import torch
 from torch import nn
 
-from grader.engine.checks import (check, describe, expect_close, expect_not_used, expect_tensor, fail,
-                           inputs, rng)
+from grader.engine.checks import (call_twice_on_the_same_tensors, check, describe, expect_close, expect_not_used,
+                                  expect_tensor, fail, inputs, rng)
 from grader.engine.student import StudentError, plain_tensor
 
-from .._corr2d_support import call_twice_on_the_same_tensors, interior_close
+from .._corr2d_support import interior_close
 from .mistakes import POOL2D_MISTAKES
 
 EXERCISE = "pool2d"
