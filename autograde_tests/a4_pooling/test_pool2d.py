@@ -3,18 +3,18 @@
 The reference is torch: nn.MaxPool2d / nn.AvgPool2d (count_include_pad=True, torch's
 default) applied to X with its leading dimensions flattened into the batch.
 
-One check, one mistake: the value checks use float32 inputs and move a result that came
-back on another device to the input's device before comparing, so a wrong dtype or device
-costs only `test_keeps_dtype` / `test_keeps_device`; padding, default stride, per-axis
-stride and leading dimensions each have their own check, and the other checks use none of
-them (2-D inputs, explicit int strides, no padding except where padding is the point).
+One check, one mistake: the value checks use float32 inputs and judge shape and values only
+(grader.engine.checks.expect_values), so a wrong dtype or device costs only `test_keeps_dtype`
+/ `test_keeps_device`; padding, default stride, per-axis stride and leading dimensions each
+have their own check, and the other checks use none of them (2-D inputs, explicit int
+strides, no padding except where padding is the point).
 """
 
 import torch
 from torch import nn
 
 from grader.engine.checks import (call_twice_on_the_same_tensors, check, describe, expect_close, expect_not_used,
-                                  expect_tensor, fail, inputs, rng)
+                                  expect_tensor, expect_values, fail, inputs, rng)
 from grader.engine.student import StudentError, plain_tensor
 
 from .._corr2d_support import interior_close
@@ -43,14 +43,6 @@ def call_text(X, kernel_size, stride, padding, mode, stride_given=True):
         f"pool2d(X, {', '.join(args)}) with {inputs(X=X)}")
 
 
-def expect_pooled(out, expected, on):
-    """Values and shape as torch; a result on the wrong device is moved first (see test_keeps_device)."""
-    expect_tensor(out, EXERCISE)
-    if out.device != expected.device:
-        out = out.to(expected.device)
-    expect_close(out, expected, EXERCISE, on, mistakes=POOL2D_MISTAKES)
-
-
 def compare(student, X, kernel_size, stride=None, padding=0, mode="max", stride_given=True):
     kwargs = {"mode": mode}
     if stride_given:
@@ -59,7 +51,9 @@ def compare(student, X, kernel_size, stride=None, padding=0, mode="max", stride_
         kwargs["padding"] = padding
     out = student.pool2d(X, kernel_size, **kwargs)
     expected = torch_pool(X, kernel_size, stride, padding, mode)
-    expect_pooled(out, expected, call_text(X, kernel_size, stride, padding, mode, stride_given))
+    # values and shape only: dtype and device are test_keeps_dtype's and test_keeps_device's
+    expect_values(out, expected, EXERCISE, call_text(X, kernel_size, stride, padding, mode, stride_given),
+                  mistakes=POOL2D_MISTAKES)
 
 
 def distinct(gen, shape, dtype=torch.float32, low=None):
