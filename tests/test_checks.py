@@ -56,3 +56,9 @@ def test_ints_are_judged_against_the_students_own_pair_answer():
     # a pair answer that is not finite vouches for nothing
     nan = torch.full_like(X, float("nan"))
     assert "wrong values" in failure(expect_ints_like_pairs, nan, nan.clone(), expected, "f", "X")
+
+
+def test_keeps_dtype_device_judges_only_what_it_is_asked_to():
+    expect_keeps_dtype_device(K, K.double(), "corr2d", "X", dtype=False)
+    assert "the input's dtype:" in failure(expect_keeps_dtype_device, K, K.double(), "corr2d", "X", "hint",
+                                           device=False)

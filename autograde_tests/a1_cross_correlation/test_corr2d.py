@@ -3,10 +3,11 @@
 import torch
 
 from grader.engine.checks import (call_twice_on_the_same_tensors, check, close, describe, expect_computes_itself,
-                                  expect_gradients, expect_tensor, expect_values, fail, inputs, rng, shape_text,
-                                  worked_example)
+                                  expect_gradients, expect_keeps_dtype_device, expect_tensor, expect_values, fail,
+                                  inputs, rng, shape_text, worked_example)
 
-from .._corr2d_support import FORBIDDEN, FORBIDDEN_REASON, half_turn_symmetric, interior_close, ref_conv_flipped, ref_corr2d
+from .._corr2d_support import (FORBIDDEN, FORBIDDEN_REASON, half_turn_symmetric, interior_close, ref_conv_flipped,
+                               ref_corr2d)
 from .mistakes import CORR2D_MISTAKES
 
 # (input shape, kernel shape, dtype): non-square inputs and kernels, 1x1 kernels, kernels as
@@ -114,6 +115,9 @@ def test_corr2d_not_flipped(student, devices):
                      "by K[a, b], without turning K around")
 
 
+OUTPUT_HINT = "create the output with torch.zeros(..., dtype=X.dtype, device=X.device)"
+
+
 @check("corr2d", points=1, name="corr2d keeps the input's dtype (float64 in, float64 out)")
 def test_corr2d_keeps_dtype(student, seed, devices):
     gen = rng(seed, "test_corr2d_keeps_dtype")
@@ -121,12 +125,8 @@ def test_corr2d_keeps_dtype(student, seed, devices):
         for dtype in (torch.float64, torch.float32):
             X = torch.randn(4, 5, generator=gen, dtype=dtype).to(device)
             K = torch.randn(2, 2, generator=gen, dtype=dtype).to(device)
-            out = student.corr2d(X, K)
-            if not isinstance(out, torch.Tensor) or out.dtype != dtype:
-                got = str(out.dtype).replace("torch.", "") if isinstance(out, torch.Tensor) else type(out).__name__
-                fail(f"corr2d returned a {got} tensor for {str(dtype).replace('torch.', '')} inputs "
-                     "X (4, 5) and K (2, 2); the output must keep X's dtype: create it with "
-                     "torch.zeros(..., dtype=X.dtype, device=X.device)")
+            expect_keeps_dtype_device(student.corr2d(X, K), X, "corr2d", "X of shape (4, 5) and K of shape (2, 2)",
+                                      OUTPUT_HINT, device=False)
 
 
 @check("corr2d", points=1, name="corr2d returns its output on the input's device")
@@ -135,11 +135,8 @@ def test_corr2d_keeps_device(student, seed, devices):
     for device in devices:
         X = torch.randn(4, 5, generator=gen).to(device)
         K = torch.randn(2, 3, generator=gen).to(device)
-        out = student.corr2d(X, K)
-        if not isinstance(out, torch.Tensor) or out.device.type != torch.device(device).type:
-            got = str(out.device) if isinstance(out, torch.Tensor) else type(out).__name__
-            fail(f"corr2d returned a tensor on {got} for inputs on {device}; the output must be on "
-                 "X's device: create it with torch.zeros(..., dtype=X.dtype, device=X.device)")
+        expect_keeps_dtype_device(student.corr2d(X, K), X, "corr2d", "X of shape (4, 5) and K of shape (2, 3)",
+                                  OUTPUT_HINT, dtype=False)
 
 
 @check("corr2d", points=1, name="corr2d does not modify X or K")

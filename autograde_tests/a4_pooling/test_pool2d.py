@@ -13,8 +13,8 @@ strides, no padding except where padding is the point).
 import torch
 from torch import nn
 
-from grader.engine.checks import (call_twice_on_the_same_tensors, check, describe, expect_close, expect_not_used,
-                                  expect_tensor, expect_values, fail, inputs, rng)
+from grader.engine.checks import (call_twice_on_the_same_tensors, check, describe, expect_close, expect_keeps_dtype_device,
+                                  expect_not_used, expect_tensor, expect_values, fail, inputs, rng)
 from grader.engine.student import StudentError, plain_tensor
 
 from .._corr2d_support import interior_close
@@ -174,15 +174,9 @@ def test_keeps_dtype(student, seed, devices):
     for device in devices:
         for mode in ("max", "avg"):
             X = distinct(gen, (5, 6), torch.float64).to(device)
-            out = student.pool2d(X, 2, stride=1, mode=mode)
-            expected = torch_pool(X, 2, 1, 0, mode)
-            expect_tensor(out, EXERCISE)
-            on = call_text(X, 2, 1, 0, mode)
-            # the dtype only: shape and values are the value checks' business
-            if out.dtype != expected.dtype:
-                fail(f"pool2d returned a {str(out.dtype).replace('torch.', '')} tensor for {on}; "
-                     "it should keep the input's dtype, float64 (create new tensors with dtype=X.dtype, "
-                     "or build the result from slices of X)")
+            expect_keeps_dtype_device(student.pool2d(X, 2, stride=1, mode=mode), X, EXERCISE,
+                                      call_text(X, 2, 1, 0, mode), "create new tensors with dtype=X.dtype, "
+                                      "or build the result from slices of X", device=False)
 
 
 @check(EXERCISE, points=1, name="pool2d returns its result on the input's device")
@@ -191,11 +185,9 @@ def test_keeps_device(student, seed, devices):
     for device in devices:
         for mode in ("max", "avg"):
             X = distinct(gen, (4, 6)).to(device)
-            out = expect_tensor(student.pool2d(X, 2, stride=2, mode=mode), EXERCISE)
-            if out.device.type != torch.device(device).type:
-                fail(f"pool2d returned a tensor on {out.device} for an input on {device} "
-                     f"({call_text(X, 2, 2, 0, mode)}); it should stay on the input's device "
-                     "(create new tensors with device=X.device)")
+            expect_keeps_dtype_device(student.pool2d(X, 2, stride=2, mode=mode), X, EXERCISE,
+                                      call_text(X, 2, 2, 0, mode), "create new tensors with device=X.device",
+                                      dtype=False)
 
 
 @check(EXERCISE, points=2, name="gradients flow back to X as through nn.MaxPool2d / nn.AvgPool2d")

@@ -218,15 +218,18 @@ def expect_values(actual, expected, what, on, mistakes=(), extra_dtypes=()):
                       a, e, on, tol, mistakes)
 
 
-def expect_keeps_dtype_device(out, like, what, on, hint=""):
+def expect_keeps_dtype_device(out, like, what, on, hint="", dtype=True, device=True):
     """`out` is a tensor with the dtype and the device type of `like` (the input it was computed
-    from); shape and values are the value checks' business. `hint`: what to do about it."""
+    from); shape and values are the value checks' business. `hint`: what to do about it.
+    `dtype=False` or `device=False` leaves that one to a check of its own."""
     expect_tensor(out, what)
-    if out.dtype == like.dtype and out.device.type == like.device.type:
+    judged = [name for name, judge in (("dtype", dtype), ("device", device)) if judge]
+    kept = {"dtype": out.dtype == like.dtype, "device": out.device.type == like.device.type}
+    if all(kept[name] for name in judged):
         return
     where = f" for {on}" if on else ""
     fail(f"{what} returned a {_dtype(out)} tensor on {out.device}{where}; expected {_dtype(like)} on "
-         f"{like.device}, the input's dtype and device" + (f": {hint}" if hint else ""))
+         f"{like.device}, the input's {' and '.join(judged)}" + (f": {hint}" if hint else ""))
 
 
 def expect_ints_like_pairs(int_out, pair_out, expected, what, on):
