@@ -62,3 +62,29 @@ def test_keeps_dtype_device_judges_only_what_it_is_asked_to():
     expect_keeps_dtype_device(K, K.double(), "corr2d", "X", dtype=False)
     assert "the input's dtype:" in failure(expect_keeps_dtype_device, K, K.double(), "corr2d", "X", "hint",
                                            device=False)
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnknownMarkWarning")  # `check` is the grader's own mark
+def test_the_scaffold_suite_template_makes_a_suite_from_these_helpers(tmp_path):
+    import importlib.util
+    from pathlib import Path
+
+    import grader.operations
+    template = Path(grader.operations.__file__).with_name("scaffold_suite.py.tmpl").read_text()
+    source = template.format(assignment="a2_padding_stride_channels", name="corr2d_dilated")
+    todo = "    raise NotImplementedError(\"TODO: torch's answer"
+    assert todo in source
+    source = "\n".join("    return F.conv2d(X[None, None], K[None, None], **settings)[0, 0]" if line.startswith(todo)
+                       else line for line in source.splitlines())
+    path = tmp_path / "test_corr2d_dilated.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location("test_corr2d_dilated", path)
+    suite = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(suite)
+    marks = {name: [m for m in getattr(suite, name).pytestmark if m.name == "check"][0].kwargs
+             for name in dir(suite) if name.startswith("test_")}
+    assert len(marks) == 7 and all(m["exercise"] == "corr2d_dilated" and m["points"] == 1 for m in marks.values())
+    assert suite.MISTAKES == []
+    X, K = torch.randn(7, 6), torch.randn(3, 2)
+    torch.testing.assert_close(suite.reference(X, K, dilation=(2, 1)),
+                               torch.nn.functional.conv2d(X[None, None], K[None, None], dilation=(2, 1))[0, 0])
