@@ -83,8 +83,8 @@ def test_corr2d_fills_every_position(student, seed, devices):
                 where = ("the last row" if i == expected.shape[0] - 1 else
                          "the last column" if j == expected.shape[1] - 1 else f"position ({i}, {j})")
                 fail(f"corr2d left {where} of the output wrong for X of shape {shape_text(x_shape)} and "
-                     f"K = {describe(K, values_only=True)}: at ({i}, {j}) it gave {got[i, j].item():.6g}, expected "
-                     f"{want[i, j].item():.6g}. Loop over all H - h + 1 rows and W - w + 1 columns "
+                     f"K = {describe(K, values_only=True)}: at ({i}, {j}) it gave {got[i, j].item():.6g}, "
+                     f"expected {want[i, j].item():.6g}. Loop over all H - h + 1 rows and W - w + 1 columns "
                      "(range(H - h + 1), not range(H - h))")
 
 
@@ -109,10 +109,10 @@ def test_corr2d_not_flipped(student, devices):
             # are the other checks' business); None or a stub's exception earns nothing here
             out = expect_tensor(student.corr2d(X, K), "corr2d")
             if close(out, ref_conv_flipped(X, K)) and not close(out, ref_corr2d(X, K)):
+                got, want = describe(out, values_only=True), describe(ref_corr2d(X, K), values_only=True)
                 fail(f"corr2d computed a convolution with the kernel flipped for X of shape (3, "
-                     f"{X.shape[1]}) and K = {describe(K, values_only=True)}: it returned "
-                     f"{describe(out, values_only=True)}, expected {describe(ref_corr2d(X, K), values_only=True)}. Cross-correlation multiplies X[i + a, j + b] "
-                     "by K[a, b], without turning K around")
+                     f"{X.shape[1]}) and K = {describe(K, values_only=True)}: it returned {got}, expected "
+                     f"{want}. Cross-correlation multiplies X[i + a, j + b] by K[a, b], without turning K around")
 
 
 OUTPUT_HINT = "create the output with torch.zeros(..., dtype=X.dtype, device=X.device)"

@@ -91,12 +91,14 @@ def test_multi_in_dtype_device(student, seed, devices):
         for dtype in (torch.float64, torch.float32):
             X = torch.randn(2, 4, 5, generator=gen, dtype=dtype).to(device)
             K = torch.randn(2, 2, 2, generator=gen, dtype=dtype).to(device)
-            expect_keeps_dtype_device(student.corr2d_multi_in(X, K), X, "corr2d_multi_in", on(X, K), DTYPE_DEVICE_HINT)
+            expect_keeps_dtype_device(student.corr2d_multi_in(X, K), X, "corr2d_multi_in", on(X, K),
+                                      DTYPE_DEVICE_HINT)
 
 
 @check("corr2d_multi_in", points=1, name="corr2d_multi_in computes the windows itself (no F.conv2d, nn.Conv2d, unfold)")
 def test_multi_in_no_builtin_conv(student, devices):
-    expect_computes_itself(student, "corr2d_multi_in", course_inputs("cpu"), FORBIDDEN, FORBIDDEN_REASON + " (use corr2d)")
+    expect_computes_itself(student, "corr2d_multi_in", course_inputs("cpu"), FORBIDDEN,
+                           FORBIDDEN_REASON + " (use corr2d)")
 
 
 # -- corr2d_multi_in_out -----------------------------------------------------------------------
@@ -226,7 +228,8 @@ def test_1x1_dtype_device(student, seed, devices):
         for dtype in (torch.float64, torch.float32):
             X = torch.randn(3, 4, 5, generator=gen, dtype=dtype).to(device)
             K = torch.randn(2, 3, 1, 1, generator=gen, dtype=dtype).to(device)
-            expect_keeps_dtype_device(student.corr2d_multi_in_out_1x1(X, K), X, NAME_1x1, on(X, K), DTYPE_DEVICE_HINT)
+            expect_keeps_dtype_device(student.corr2d_multi_in_out_1x1(X, K), X, NAME_1x1, on(X, K),
+                                      DTYPE_DEVICE_HINT)
 
 
 @check(NAME_1x1, points=1, name="corr2d_multi_in_out_1x1 is one matrix product: no Python loop, no built-in convolution")
