@@ -143,8 +143,8 @@ def expect_follows(student, X, Y, name, values, others, advice):
         runs.append((call, kernel_of(student.fresh().learn_edge_kernel(X, Y, **kwargs), call)))
     (still_call, start), (moved_call, moved) = runs
     if not bool(torch.isfinite(start).all()):
-        fail(f"{still_call} returned {describe(start, values_only=True)}; with no step to take it should return its starting "
-             f"kernel, a finite one. {advice}")
+        fail(f"{still_call} returned {describe(start, values_only=True)}; with no step to take it should "
+             f"return its starting kernel, a finite one. {advice}")
     lr, epochs = (values[1], others["num_epochs"]) if name == "lr" else (others["lr"], values[1])
     settings = {(lr, epochs), (DEFAULT_LR, epochs), (lr, DEFAULT_EPOCHS)}
     # the descent itself may make one of the usual mistakes: the descent checks charge those

@@ -13,8 +13,9 @@ strides, no padding except where padding is the point).
 import torch
 from torch import nn
 
-from grader.engine.checks import (call_twice_on_the_same_tensors, check, describe, expect_close, expect_keeps_dtype_device,
-                                  expect_not_used, expect_tensor, expect_values, fail, inputs, rng)
+from grader.engine.checks import (call_twice_on_the_same_tensors, check, describe, expect_close,
+                                  expect_keeps_dtype_device, expect_not_used, expect_tensor, expect_values, fail,
+                                  inputs, rng)
 from grader.engine.student import StudentError, plain_tensor
 
 from .._corr2d_support import interior_close
