@@ -20,9 +20,10 @@ state_dict, its attributes) earns a point.
 
 import torch
 
-from grader.engine.checks import check, describe, expect_tensor, fail, inputs, rng, values_differ, within, worked_example
+from grader.engine.checks import (check, describe, expect_tensor, fail, inputs, rng, shape_text, tolerance, values_differ,
+                                  within, worked_example)
 
-from .._corr2d_support import half_turn_symmetric, interior_close, ref_corr2d, shape_text, tolerance
+from .._corr2d_support import half_turn_symmetric, interior_close, ref_corr2d
 from .mistakes import CONV2D_MISTAKES
 
 PARAMETER_HINT = ("wrap the tensors in nn.Parameter, e.g. self.weight = nn.Parameter(torch.rand(kernel_size)) "
@@ -224,11 +225,11 @@ def test_conv2d_forward(student, seed, devices):
             out = expect_tensor(conv(x), "Conv2D's forward")
             expected = ref_corr2d(x, W) + b
             if not interior_close(out, expected):
-                values = W.tolist() if W.numel() <= 4 else "of shape " + shape_text(W.shape)
+                values = describe(W, values_only=True) if W.numel() <= 4 else "of shape " + shape_text(W.shape)
                 # the first case is the notebook's edge image: its maps may be shown
                 given = (worked_example if case == 0 else inputs)(x=x, weight=W, bias=b)
                 values_differ(f"Conv2D's forward returned {describe(out)} for x of shape {shape_text(x.shape)}, "
-                              f"weight = {values}, bias = {b.tolist()} ({str(dtype).replace('torch.', '')} on "
+                              f"weight = {values}, bias = {describe(b, values_only=True)} ({str(dtype).replace('torch.', '')} on "
                               f"{device}); expected corr2d(x, weight) + bias = {describe(expected)}",
                               out, expected, given, tolerance(out.dtype, dtype), CONV2D_MISTAKES)
 
@@ -278,7 +279,7 @@ def test_conv2d_gradients(student, seed, devices):
                          f"expected {shape_text(param.shape)}")
             gb = grads["bias"].detach().cpu().double().reshape(-1)
             if not within(gb[0], G.double().sum(), 1e-4 * (1 + float(G.double().abs().sum()))):
-                fail(f"the gradient of Conv2D's bias ({on}) is {gb.tolist()}; expected the sum of the "
+                fail(f"the gradient of Conv2D's bias ({on}) is {describe(gb, values_only=True)}; expected the sum of the "
                      f"output's gradient, {float(G.double().sum()):.6g}")
             expect_weight_gradient(grads["weight"], W, x, b, G, out, on)
 

@@ -2,11 +2,12 @@
 
 import torch
 
-from grader.engine.checks import check, expect_not_used, expect_tensor, fail, rng
+from grader.engine.checks import (call_twice_on_the_same_tensors, check, close, describe, expect_computes_itself,
+                                  expect_gradients, expect_keeps_dtype_device, expect_tensor, expect_values, fail,
+                                  inputs, rng, shape_text, worked_example)
 
-from .._corr2d_support import (FORBIDDEN, FORBIDDEN_REASON, call_twice_on_the_same_tensors, close, describe,
-                       expect_gradients, expect_runs, expect_values, half_turn_symmetric, inputs,
-                       interior_close, ref_conv_flipped, ref_corr2d, shape_text, worked_example)
+from .._corr2d_support import (FORBIDDEN, FORBIDDEN_REASON, half_turn_symmetric, interior_close, ref_conv_flipped,
+                               ref_corr2d)
 from .mistakes import CORR2D_MISTAKES
 
 # (input shape, kernel shape, dtype): non-square inputs and kernels, 1x1 kernels, kernels as
@@ -72,7 +73,7 @@ def test_corr2d_fills_every_position(student, seed, devices):
             out = student.corr2d(X, K)
             expected = ref_corr2d(X, K)
             if not isinstance(out, torch.Tensor) or out.dim() != 2:
-                fail(f"corr2d should return a 2-D tensor, got {out!r:.80}")
+                fail(f"corr2d should return a 2-D tensor, got {describe(out)}")
             rows = min(out.shape[0], expected.shape[0])
             cols = min(out.shape[1], expected.shape[1])
             got, want = out[:rows, :cols].detach().cpu().double(), expected[:rows, :cols].cpu().double()
@@ -82,8 +83,8 @@ def test_corr2d_fills_every_position(student, seed, devices):
                 where = ("the last row" if i == expected.shape[0] - 1 else
                          "the last column" if j == expected.shape[1] - 1 else f"position ({i}, {j})")
                 fail(f"corr2d left {where} of the output wrong for X of shape {shape_text(x_shape)} and "
-                     f"K = {K.tolist()}: at ({i}, {j}) it gave {got[i, j].item():.6g}, expected "
-                     f"{want[i, j].item():.6g}. Loop over all H - h + 1 rows and W - w + 1 columns "
+                     f"K = {describe(K, values_only=True)}: at ({i}, {j}) it gave {got[i, j].item():.6g}, "
+                     f"expected {want[i, j].item():.6g}. Loop over all H - h + 1 rows and W - w + 1 columns "
                      "(range(H - h + 1), not range(H - h))")
 
 
@@ -108,10 +109,13 @@ def test_corr2d_not_flipped(student, devices):
             # are the other checks' business); None or a stub's exception earns nothing here
             out = expect_tensor(student.corr2d(X, K), "corr2d")
             if close(out, ref_conv_flipped(X, K)) and not close(out, ref_corr2d(X, K)):
+                got, want = describe(out, values_only=True), describe(ref_corr2d(X, K), values_only=True)
                 fail(f"corr2d computed a convolution with the kernel flipped for X of shape (3, "
-                     f"{X.shape[1]}) and K = {K.tolist()}: it returned {out.tolist()}, expected "
-                     f"{ref_corr2d(X, K).tolist()}. Cross-correlation multiplies X[i + a, j + b] "
-                     "by K[a, b], without turning K around")
+                     f"{X.shape[1]}) and K = {describe(K, values_only=True)}: it returned {got}, expected "
+                     f"{want}. Cross-correlation multiplies X[i + a, j + b] by K[a, b], without turning K around")
+
+
+OUTPUT_HINT = "create the output with torch.zeros(..., dtype=X.dtype, device=X.device)"
 
 
 @check("corr2d", points=1, name="corr2d keeps the input's dtype (float64 in, float64 out)")
@@ -121,12 +125,8 @@ def test_corr2d_keeps_dtype(student, seed, devices):
         for dtype in (torch.float64, torch.float32):
             X = torch.randn(4, 5, generator=gen, dtype=dtype).to(device)
             K = torch.randn(2, 2, generator=gen, dtype=dtype).to(device)
-            out = student.corr2d(X, K)
-            if not isinstance(out, torch.Tensor) or out.dtype != dtype:
-                got = str(out.dtype).replace("torch.", "") if isinstance(out, torch.Tensor) else type(out).__name__
-                fail(f"corr2d returned a {got} tensor for {str(dtype).replace('torch.', '')} inputs "
-                     "X (4, 5) and K (2, 2); the output must keep X's dtype: create it with "
-                     "torch.zeros(..., dtype=X.dtype, device=X.device)")
+            expect_keeps_dtype_device(student.corr2d(X, K), X, "corr2d", "X of shape (4, 5) and K of shape (2, 2)",
+                                      OUTPUT_HINT, device=False)
 
 
 @check("corr2d", points=1, name="corr2d returns its output on the input's device")
@@ -135,11 +135,8 @@ def test_corr2d_keeps_device(student, seed, devices):
     for device in devices:
         X = torch.randn(4, 5, generator=gen).to(device)
         K = torch.randn(2, 3, generator=gen).to(device)
-        out = student.corr2d(X, K)
-        if not isinstance(out, torch.Tensor) or out.device.type != torch.device(device).type:
-            got = str(out.device) if isinstance(out, torch.Tensor) else type(out).__name__
-            fail(f"corr2d returned a tensor on {got} for inputs on {device}; the output must be on "
-                 "X's device: create it with torch.zeros(..., dtype=X.dtype, device=X.device)")
+        expect_keeps_dtype_device(student.corr2d(X, K), X, "corr2d", "X of shape (4, 5) and K of shape (2, 3)",
+                                  OUTPUT_HINT, dtype=False)
 
 
 @check("corr2d", points=1, name="corr2d does not modify X or K")
@@ -180,5 +177,4 @@ def test_corr2d_gradients(student, seed, devices):
 @check("corr2d", points=1, name="corr2d computes the windows itself (no F.conv2d, nn.Conv2d, unfold)")
 def test_corr2d_no_builtin_conv(student, devices):
     X, K = worked_examples("cpu")[0]
-    expect_runs(student, "corr2d", X, K)
-    expect_not_used(student, "corr2d", FORBIDDEN, FORBIDDEN_REASON)
+    expect_computes_itself(student, "corr2d", (X, K), FORBIDDEN, FORBIDDEN_REASON)

@@ -21,11 +21,12 @@ descent checks accept gradient descent with the default in place of the ignored 
 
 import torch
 
-from grader.engine.checks import CheckFailed, check, expect_tensor, fail, rng
+from grader.engine.checks import (CheckFailed, check, describe, expect_keeps_dtype_device, expect_tensor, fail, rng,
+                                  shape_text)
 from grader.engine.diagnoses import diagnose
 from grader.engine.student import StudentError
 
-from .._corr2d_support import ref_corr2d, shape_text
+from .._corr2d_support import ref_corr2d
 from .mistakes import DEFAULT_EPOCHS, DEFAULT_LR, LEARN_MISTAKES, descend
 
 TOLERANCE = 1e-4
@@ -48,10 +49,6 @@ def kernel_of(out, call):
     if out.numel() != 2:
         fail(f"{call} returned a tensor of shape {shape_text(out.shape)}; expected the (1, 2) kernel")
     return out.detach().cpu().double().reshape(1, 2)
-
-
-def fmt(kernel):
-    return "[[" + ", ".join(f"{v:.4g}" for v in kernel.reshape(-1).tolist()) + "]]"
 
 
 # the usual mistakes of the descent itself (LEARN_MISTAKES names them): expect_follows accepts them
@@ -97,10 +94,11 @@ def expect_descent(student, X, Y, lr, num_epochs, call, kwargs):
     expected = descend(k0, X, Y, lr, num_epochs)
     found = diagnose(kernel, expected, {"k0": k0, "X": X, "Y": Y, "lr": lr, "num_epochs": num_epochs},
                      LEARN_MISTAKES, near)
+    got, start, want = (describe(k, values_only=True) for k in (kernel, k0, expected))
     raise CheckFailed(
-        f"{call} returned {fmt(kernel)}; from your own starting kernel {fmt(k0)} (what it returns with "
+        f"{call} returned {got}; from your own starting kernel {start} (what it returns with "
         f"lr=0 and num_epochs=0), {num_epochs} steps of gradient descent with lr={lr:g} on the summed "
-        f"squared error give {fmt(expected)}. Check the loop: loss = sum of squared errors, zero the "
+        f"squared error give {want}. Check the loop: loss = sum of squared errors, zero the "
         "gradient before each backward, then weight -= lr * grad.", diagnosis=found)
 
 
@@ -145,8 +143,8 @@ def expect_follows(student, X, Y, name, values, others, advice):
         runs.append((call, kernel_of(student.fresh().learn_edge_kernel(X, Y, **kwargs), call)))
     (still_call, start), (moved_call, moved) = runs
     if not bool(torch.isfinite(start).all()):
-        fail(f"{still_call} returned {fmt(start)}; with no step to take it should return its starting "
-             f"kernel, a finite one. {advice}")
+        fail(f"{still_call} returned {describe(start, values_only=True)}; with no step to take it should "
+             f"return its starting kernel, a finite one. {advice}")
     lr, epochs = (values[1], others["num_epochs"]) if name == "lr" else (others["lr"], values[1])
     settings = {(lr, epochs), (DEFAULT_LR, epochs), (lr, DEFAULT_EPOCHS)}
     # the descent itself may make one of the usual mistakes: the descent checks charge those
@@ -154,10 +152,11 @@ def expect_follows(student, X, Y, name, values, others, advice):
     if any(near(moved, descend(start, X, Y, *setting, **variant))
            for setting in settings for variant in variants):
         return
+    got, began, want = (describe(k, values_only=True) for k in (moved, start, descend(start, X, Y, lr, epochs)))
     raise CheckFailed(
-        f"{moved_call} on the course's edge image returned {fmt(moved)}; from {fmt(start)}, what "
+        f"{moved_call} on the course's edge image returned {got}; from {began}, what "
         f"{still_call} returns (its start: that call takes no step), {epochs} steps of gradient descent "
-        f"with lr={lr:g} give {fmt(descend(start, X, Y, lr, epochs))}: the result does not follow the "
+        f"with lr={lr:g} give {want}: the result does not follow the "
         f"{name} it is given. {advice}", diagnosis=diagnosis_from_start(student, X, Y, moved, lr, epochs))
 
 
@@ -206,10 +205,6 @@ def test_learn_edge_kernel_returns_1x2(student, devices):
 def test_learn_edge_kernel_dtype_device(student, devices):
     for device in devices:
         X, Y = edge_example(device, torch.float64)
-        out = expect_tensor(student.learn_edge_kernel(X, Y), "learn_edge_kernel")
-        if out.dtype != torch.float64:
-            fail(f"learn_edge_kernel(X, Y) with a float64 X returned a {str(out.dtype).replace('torch.', '')} "
-                 "kernel; move the layer to X's dtype and device: nn.Conv2d(...).to(dtype=X.dtype, device=X.device)")
-        if out.device.type != torch.device(device).type:
-            fail(f"learn_edge_kernel(X, Y) with X on {device} returned a kernel on {out.device}; "
-                 "keep everything on X's device")
+        expect_keeps_dtype_device(student.learn_edge_kernel(X, Y), X, "learn_edge_kernel(X, Y)",
+                                  f"a float64 X on {device}", "move the layer to X's dtype and device: "
+                                  "nn.Conv2d(...).to(dtype=X.dtype, device=X.device)")

@@ -8,10 +8,10 @@ of fresh copies of the notebook that have not run the corr2d_multi_in_out call b
 import torch
 import torch.nn.functional as F
 
-from grader.engine.checks import check, expect_not_used, fail, loops_in, rng
+from grader.engine.checks import (check, close, expect_computes_itself, expect_keeps_dtype_device, expect_not_used,
+                                  expect_runs, expect_values, fail, inputs, loops_in, rng, shape_text, worked_example)
 
-from .._corr2d_support import (FORBIDDEN, FORBIDDEN_REASON, close, expect_runs, expect_values, inputs,
-                              shape_text, worked_example)
+from .._corr2d_support import FORBIDDEN, FORBIDDEN_REASON
 from .mistakes import MULTI_IN_MISTAKES, MULTI_IN_OUT_MISTAKES
 
 
@@ -35,9 +35,7 @@ def on(X, K):
             f"({str(X.dtype).replace('torch.', '')} on {X.device})")
 
 
-def dtype_device_message(name, out, X, K):
-    return (f"{name} returned a {str(out.dtype).replace('torch.', '')} tensor on {out.device} for {on(X, K)}; "
-            "keep X's dtype and device (create any new tensor with dtype=X.dtype, device=X.device)")
+DTYPE_DEVICE_HINT = "create any new tensor with dtype=X.dtype, device=X.device"
 
 
 # -- corr2d_multi_in -------------------------------------------------------------------------
@@ -93,17 +91,14 @@ def test_multi_in_dtype_device(student, seed, devices):
         for dtype in (torch.float64, torch.float32):
             X = torch.randn(2, 4, 5, generator=gen, dtype=dtype).to(device)
             K = torch.randn(2, 2, 2, generator=gen, dtype=dtype).to(device)
-            out = student.corr2d_multi_in(X, K)
-            if not isinstance(out, torch.Tensor):
-                fail(f"corr2d_multi_in should return a tensor, got {type(out).__name__}")
-            if out.dtype != dtype or out.device.type != torch.device(device).type:
-                fail(dtype_device_message("corr2d_multi_in", out, X, K))
+            expect_keeps_dtype_device(student.corr2d_multi_in(X, K), X, "corr2d_multi_in", on(X, K),
+                                      DTYPE_DEVICE_HINT)
 
 
 @check("corr2d_multi_in", points=1, name="corr2d_multi_in computes the windows itself (no F.conv2d, nn.Conv2d, unfold)")
 def test_multi_in_no_builtin_conv(student, devices):
-    expect_runs(student, "corr2d_multi_in", *course_inputs("cpu"))
-    expect_not_used(student, "corr2d_multi_in", FORBIDDEN, FORBIDDEN_REASON + " (use corr2d)")
+    expect_computes_itself(student, "corr2d_multi_in", course_inputs("cpu"), FORBIDDEN,
+                           FORBIDDEN_REASON + " (use corr2d)")
 
 
 # -- corr2d_multi_in_out -----------------------------------------------------------------------
@@ -182,22 +177,19 @@ def test_multi_in_out_dtype_device(student, seed, devices):
             X = torch.randn(2, 4, 5, generator=gen, dtype=dtype).to(device)
             K = torch.randn(3, 2, 2, 2, generator=gen, dtype=dtype).to(device)
             out = student.corr2d_multi_in_out(X, K)
-            if not isinstance(out, torch.Tensor):
-                fail(f"corr2d_multi_in_out should return a tensor, got {type(out).__name__}")
-            if out.dtype == dtype and out.device.type == torch.device(device).type:
-                continue
-            own = own_channels(student, X, K)
-            if own is not None and (own.dtype, own.device.type) == (out.dtype, out.device.type) \
-                    and own.dtype != dtype:
-                continue  # inherited from corr2d_multi_in, which loses its own dtype check
-            fail(dtype_device_message("corr2d_multi_in_out", out, X, K))
+            if isinstance(out, torch.Tensor) and (out.dtype != dtype or out.device.type != X.device.type):
+                own = own_channels(student, X, K)
+                if own is not None and (own.dtype, own.device.type) == (out.dtype, out.device.type) \
+                        and own.dtype != dtype:
+                    continue  # inherited from corr2d_multi_in, which loses its own dtype check
+            expect_keeps_dtype_device(out, X, "corr2d_multi_in_out", on(X, K), DTYPE_DEVICE_HINT)
 
 
 @check("corr2d_multi_in_out", points=1, name="corr2d_multi_in_out computes the windows itself (no F.conv2d, nn.Conv2d, unfold)")
 def test_multi_in_out_no_builtin_conv(student, devices):
     X, K = course_inputs("cpu")
-    expect_runs(student, "corr2d_multi_in_out", X, K[None])
-    expect_not_used(student, "corr2d_multi_in_out", FORBIDDEN, FORBIDDEN_REASON + " (use corr2d_multi_in)")
+    expect_computes_itself(student, "corr2d_multi_in_out", (X, K[None]), FORBIDDEN,
+                           FORBIDDEN_REASON + " (use corr2d_multi_in)")
 
 
 # -- corr2d_multi_in_out_1x1 -------------------------------------------------------------------
@@ -236,11 +228,8 @@ def test_1x1_dtype_device(student, seed, devices):
         for dtype in (torch.float64, torch.float32):
             X = torch.randn(3, 4, 5, generator=gen, dtype=dtype).to(device)
             K = torch.randn(2, 3, 1, 1, generator=gen, dtype=dtype).to(device)
-            out = student.corr2d_multi_in_out_1x1(X, K)
-            if not isinstance(out, torch.Tensor):
-                fail(f"{NAME_1x1} should return a tensor, got {type(out).__name__}")
-            if out.dtype != dtype or out.device.type != torch.device(device).type:
-                fail(dtype_device_message(NAME_1x1, out, X, K))
+            expect_keeps_dtype_device(student.corr2d_multi_in_out_1x1(X, K), X, NAME_1x1, on(X, K),
+                                      DTYPE_DEVICE_HINT)
 
 
 @check(NAME_1x1, points=1, name="corr2d_multi_in_out_1x1 is one matrix product: no Python loop, no built-in convolution")

@@ -8,10 +8,10 @@ padding and stride as (height, width) pairs.
 import torch
 import torch.nn.functional as F
 
-from grader.engine.checks import CheckFailed, check, expect_not_used, fail, rng
+from grader.engine.checks import (CheckFailed, check, expect_computes_itself, expect_gradients, expect_ints_like_pairs,
+                                  expect_keeps_dtype_device, expect_values, inputs, rng, shape_text)
 
-from .._corr2d_support import (FORBIDDEN, FORBIDDEN_REASON, close, expect_gradients, expect_runs, expect_values,
-                       inputs, shape_text)
+from .._corr2d_support import FORBIDDEN, FORBIDDEN_REASON
 from .mistakes import PADDED_STRIDED_MISTAKES
 
 NAME = "corr2d_padded_strided"
@@ -88,10 +88,8 @@ def test_padded_strided_stride_both_axes(student, seed, devices):
 
 @check(NAME, points=1, name="corr2d_padded_strided accepts an int for padding or stride (the same on both axes)")
 def test_padded_strided_int_arguments(student, seed, devices):
-    # Compared with the student's own answer for the same pair, so that only the handling of
-    # ints is judged here (the values are the other checks' business). That answer comes from
-    # a fresh copy of the notebook, which has not run the int call: it cannot be handed back
-    # as the int call's answer.
+    # Only the handling of ints is judged here, against the student's own answer for the same
+    # pair, from a fresh copy of the notebook that has not run the int call.
     gen = rng(seed, "test_padded_strided_int_arguments")
     fresh = student.fresh()
     for device in devices:
@@ -101,11 +99,8 @@ def test_padded_strided_int_arguments(student, seed, devices):
             as_pairs = tuple(v if isinstance(v, tuple) else (v, v) for v in (padding, stride))
             int_out = student.corr2d_padded_strided(X, K, padding=padding, stride=stride)
             pair_out = fresh.corr2d_padded_strided(X, K, padding=as_pairs[0], stride=as_pairs[1])
-            if isinstance(pair_out, torch.Tensor) and bool(torch.isfinite(pair_out).all()) \
-                    and close(int_out, pair_out):
-                continue  # ints handled as the pairs are (a finite answer; the values are judged elsewhere)
-            expect_values(int_out, ref(X, K, padding, stride), NAME, call_text(X, K, padding, stride)
-                          + f", which should equal padding={as_pairs[0]}, stride={as_pairs[1]}")
+            expect_ints_like_pairs(int_out, pair_out, ref(X, K, padding, stride), NAME, call_text(X, K, padding, stride)
+                                   + f", which should equal padding={as_pairs[0]}, stride={as_pairs[1]}")
 
 
 # (input, kernel, padding, stride, dtype): non-square, 1x1 kernels, kernels as large as the
@@ -152,15 +147,11 @@ def test_padded_strided_dtype_device(student, seed, devices):
             X = torch.randn(5, 4, generator=gen, dtype=dtype).to(device)
             K = torch.randn(2, 2, generator=gen, dtype=dtype).to(device)
             out = student.corr2d_padded_strided(X, K, padding=(1, 1), stride=(1, 1))
-            if not isinstance(out, torch.Tensor):
-                fail(f"{NAME} should return a tensor, got {type(out).__name__}")
-            if out.dtype != dtype or out.device.type != torch.device(device).type:
-                fail(f"{NAME} returned a {str(out.dtype).replace('torch.', '')} tensor on {out.device} for "
-                     f"{call_text(X, K, (1, 1), (1, 1))}; keep X's dtype and device: create the padded "
-                     "input and the output with dtype=X.dtype, device=X.device")
+            expect_keeps_dtype_device(out, X, NAME, call_text(X, K, (1, 1), (1, 1)),
+                                      "create the padded input and the output with dtype=X.dtype, device=X.device")
 
 
 @check(NAME, points=1, name="corr2d_padded_strided computes the windows itself (no F.conv2d, nn.Conv2d, unfold)")
 def test_padded_strided_no_builtin_conv(student, devices):
-    expect_runs(student, NAME, torch.ones(3, 3), torch.ones(2, 2))
-    expect_not_used(student, NAME, FORBIDDEN, FORBIDDEN_REASON + " (F.pad is allowed)")
+    expect_computes_itself(student, NAME, (torch.ones(3, 3), torch.ones(2, 2)), FORBIDDEN,
+                           FORBIDDEN_REASON + " (F.pad is allowed)")

@@ -3,21 +3,22 @@
 The reference is torch: nn.MaxPool2d / nn.AvgPool2d (count_include_pad=True, torch's
 default) applied to X with its leading dimensions flattened into the batch.
 
-One check, one mistake: the value checks use float32 inputs and move a result that came
-back on another device to the input's device before comparing, so a wrong dtype or device
-costs only `test_keeps_dtype` / `test_keeps_device`; padding, default stride, per-axis
-stride and leading dimensions each have their own check, and the other checks use none of
-them (2-D inputs, explicit int strides, no padding except where padding is the point).
+One check, one mistake: the value checks use float32 inputs and judge shape and values only
+(grader.engine.checks.expect_values), so a wrong dtype or device costs only `test_keeps_dtype`
+/ `test_keeps_device`; padding, default stride, per-axis stride and leading dimensions each
+have their own check, and the other checks use none of them (2-D inputs, explicit int
+strides, no padding except where padding is the point).
 """
 
 import torch
 from torch import nn
 
-from grader.engine.checks import (check, describe, expect_close, expect_not_used, expect_tensor, fail,
-                           inputs, rng)
+from grader.engine.checks import (call_twice_on_the_same_tensors, check, describe, expect_close,
+                                  expect_computes_itself, expect_keeps_dtype_device, expect_tensor, expect_values, fail,
+                                  inputs, rng)
 from grader.engine.student import StudentError, plain_tensor
 
-from .._corr2d_support import call_twice_on_the_same_tensors, interior_close
+from .._corr2d_support import interior_close
 from .mistakes import POOL2D_MISTAKES
 
 EXERCISE = "pool2d"
@@ -43,14 +44,6 @@ def call_text(X, kernel_size, stride, padding, mode, stride_given=True):
         f"pool2d(X, {', '.join(args)}) with {inputs(X=X)}")
 
 
-def expect_pooled(out, expected, on):
-    """Values and shape as torch; a result on the wrong device is moved first (see test_keeps_device)."""
-    expect_tensor(out, EXERCISE)
-    if out.device != expected.device:
-        out = out.to(expected.device)
-    expect_close(out, expected, EXERCISE, on, mistakes=POOL2D_MISTAKES)
-
-
 def compare(student, X, kernel_size, stride=None, padding=0, mode="max", stride_given=True):
     kwargs = {"mode": mode}
     if stride_given:
@@ -59,7 +52,9 @@ def compare(student, X, kernel_size, stride=None, padding=0, mode="max", stride_
         kwargs["padding"] = padding
     out = student.pool2d(X, kernel_size, **kwargs)
     expected = torch_pool(X, kernel_size, stride, padding, mode)
-    expect_pooled(out, expected, call_text(X, kernel_size, stride, padding, mode, stride_given))
+    # values and shape only: dtype and device are test_keeps_dtype's and test_keeps_device's
+    expect_values(out, expected, EXERCISE, call_text(X, kernel_size, stride, padding, mode, stride_given),
+                  mistakes=POOL2D_MISTAKES)
 
 
 def distinct(gen, shape, dtype=torch.float32, low=None):
@@ -180,15 +175,9 @@ def test_keeps_dtype(student, seed, devices):
     for device in devices:
         for mode in ("max", "avg"):
             X = distinct(gen, (5, 6), torch.float64).to(device)
-            out = student.pool2d(X, 2, stride=1, mode=mode)
-            expected = torch_pool(X, 2, 1, 0, mode)
-            expect_tensor(out, EXERCISE)
-            on = call_text(X, 2, 1, 0, mode)
-            # the dtype only: shape and values are the value checks' business
-            if out.dtype != expected.dtype:
-                fail(f"pool2d returned a {str(out.dtype).replace('torch.', '')} tensor for {on}; "
-                     "it should keep the input's dtype, float64 (create new tensors with dtype=X.dtype, "
-                     "or build the result from slices of X)")
+            expect_keeps_dtype_device(student.pool2d(X, 2, stride=1, mode=mode), X, EXERCISE,
+                                      call_text(X, 2, 1, 0, mode), "create new tensors with dtype=X.dtype, "
+                                      "or build the result from slices of X", device=False)
 
 
 @check(EXERCISE, points=1, name="pool2d returns its result on the input's device")
@@ -197,11 +186,9 @@ def test_keeps_device(student, seed, devices):
     for device in devices:
         for mode in ("max", "avg"):
             X = distinct(gen, (4, 6)).to(device)
-            out = expect_tensor(student.pool2d(X, 2, stride=2, mode=mode), EXERCISE)
-            if out.device.type != torch.device(device).type:
-                fail(f"pool2d returned a tensor on {out.device} for an input on {device} "
-                     f"({call_text(X, 2, 2, 0, mode)}); it should stay on the input's device "
-                     "(create new tensors with device=X.device)")
+            expect_keeps_dtype_device(student.pool2d(X, 2, stride=2, mode=mode), X, EXERCISE,
+                                      call_text(X, 2, 2, 0, mode), "create new tensors with device=X.device",
+                                      dtype=False)
 
 
 @check(EXERCISE, points=2, name="gradients flow back to X as through nn.MaxPool2d / nn.AvgPool2d")
@@ -300,8 +287,6 @@ FORBIDDEN = ["max_pool1d", "max_pool2d", "max_pool3d", "avg_pool1d", "avg_pool2d
 
 @check(EXERCISE, points=1, name="pool2d is written without torch's pooling, unfold or convolution")
 def test_no_torch_pooling(student, devices):
-    expect_not_used(student, EXERCISE, FORBIDDEN,
-                    "this exercise is to write pooling yourself; use slicing and max/mean "
-                    "(F.pad is allowed), not torch's pooling functions, unfold or a convolution")
-    # the static check alone would pass an unfinished stub
-    expect_tensor(student.pool2d(torch.arange(16.0).reshape(4, 4), 2), EXERCISE)
+    expect_computes_itself(student, EXERCISE, (torch.arange(16.0).reshape(4, 4), 2), FORBIDDEN,
+                           "this exercise is to write pooling yourself; use slicing and max/mean "
+                           "(F.pad is allowed), not torch's pooling functions, unfold or a convolution")

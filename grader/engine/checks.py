@@ -2,15 +2,21 @@
 failure messages a student can act on.
 
     @check("corr2d", points=2, name="corr2d matches torch on random inputs")
-    def test_random(student, devices):
+    def test_random(student, seed, devices):
+        gen = rng(seed, "test_random")
         for device in devices:
-            X, K = ...
-            out = student.corr2d(X, K)
-            expect_close(out, F.conv2d(...)[0, 0], "corr2d", inputs(X=X, K=K))
+            X = torch.randn(5, 7, generator=gen).to(device)
+            K = torch.randn(2, 3, generator=gen).to(device)
+            expect_values(student.corr2d(X, K), F.conv2d(X[None, None], K[None, None])[0, 0],
+                          "corr2d", inputs(X=X, K=K))
 
 Every helper raises `CheckFailed` (an AssertionError) with a message that says what was
-expected, what came back, and on which input: small inputs shown in full, larger ones
-summarised, so hidden inputs are never dumped.
+expected, what came back, and on which input: small inputs shown in full (4 significant
+digits, `describe`), larger ones summarised, so hidden inputs are never dumped.
+
+A check judges one thing, so that one mistake costs one check: the value checks
+(`expect_values`) judge shape and values only, whatever the dtype and device;
+`expect_keeps_dtype_device` judges those alone, in a check of its own.
 """
 
 import math
@@ -22,7 +28,7 @@ import torch
 
 from grader.engine import diagnoses, shortcuts
 from grader.engine.secret import input_seed
-from grader.engine.student import plain_tensor
+from grader.engine.student import StudentError, plain_tensor
 
 SHOW_VALUES_UP_TO = 16
 
@@ -70,13 +76,18 @@ def default_tolerance(dtype):
     return {"rtol": 1e-5, "atol": 1e-5}
 
 
-def describe(value):
-    """A short description of any value, for a failure message."""
+def describe(value, values_only=False):
+    """A short description of any value, for a failure message: the one way a tensor is shown.
+    A tensor is its dtype, shape and device, and its values to 4 significant digits when it has
+    at most SHOW_VALUES_UP_TO of them; `values_only`: those values alone (`[[1.426, -1]]`), or
+    `of shape (5, 7)` for a larger tensor."""
     if isinstance(value, torch.Tensor):
-        shape = tuple(value.shape)
-        text = f"a {value.dtype} tensor of shape {shape} on {value.device}".replace("torch.", "")
+        shape = tuple(int(s) for s in value.shape)
+        if values_only:
+            return str(_rounded(value)) if value.numel() <= SHOW_VALUES_UP_TO else f"of shape {shape}"
+        text = f"a {_dtype(value)} tensor of shape {shape} on {value.device}"
         if value.numel() <= SHOW_VALUES_UP_TO:
-            text += f" = {_values(value)}"
+            text += f" = {_rounded(value)}"
         return text
     if type(value).__name__ == "RemoteObject":
         hint = NUMPY_SCALARS.get(value.type_name)
@@ -85,6 +96,11 @@ def describe(value):
         return f"an object of type {value.type_name}"
     text = repr(value)
     return f"{type(value).__name__} {text if len(text) <= 80 else text[:77] + '...'}"
+
+
+def shape_text(shape):
+    """(5, 7): a shape as a plain tuple of ints."""
+    return "(" + ", ".join(str(int(s)) for s in shape) + ")"
 
 
 class Inputs(str):
@@ -120,20 +136,14 @@ def _inputs_text(named):
     parts = []
     for name, value in named.items():
         if isinstance(value, torch.Tensor):
-            if value.numel() <= SHOW_VALUES_UP_TO:
-                parts.append(f"{name} = {_rounded(value)}")
-            else:
-                parts.append(f"{name} of shape {tuple(value.shape)}")
+            shown = describe(value, values_only=True)
+            parts.append(f"{name} {shown}" if value.numel() > SHOW_VALUES_UP_TO else f"{name} = {shown}")
         else:
             parts.append(f"{name}={value!r}")
     device = next((v.device for v in named.values() if isinstance(v, torch.Tensor)), None)
     dtype = next((v.dtype for v in named.values() if isinstance(v, torch.Tensor)), None)
     suffix = f" ({str(dtype).replace('torch.', '')} on {device})" if device is not None else ""
     return ", ".join(parts) + suffix
-
-
-def _values(tensor):
-    return tensor.detach().cpu().tolist()
 
 
 def expect_tensor(value, what):
@@ -143,9 +153,14 @@ def expect_tensor(value, what):
 
 
 def expect_close(actual, expected, what, on, rtol=None, atol=None, check_dtype=True, mistakes=()):
-    """`actual` equals torch's `expected`: type, device, dtype, shape, then values. `mistakes`
+    """`actual` equals torch's `expected`: type, device, dtype, shape, then values, at the
+    tolerance of `expected`'s dtype (or `rtol` / `atol`). `mistakes`
     (grader.engine.diagnoses.Mistake) are the known mistakes whose values a failure on shape
-    or values is compared with; they need `on` to be `inputs(...)`."""
+    or values is compared with; they need `on` to be `inputs(...)`.
+
+    For a check whose one point is the whole result (a network's forward, a gradient).
+    Where dtype and device have a check of their own, use `expect_values` and
+    `expect_keeps_dtype_device` instead: a wrong dtype then costs that check alone."""
     expect_tensor(actual, what)
     where = f" for {on}" if on else ""
     if actual.device != expected.device:
@@ -164,6 +179,143 @@ def expect_close(actual, expected, what, on, rtol=None, atol=None, check_dtype=T
     if not bool(close.all()):
         values_differ(f"{what} returned wrong values{where}: {first_difference(actual, expected, close)}",
                       actual, expected, on, tolerance, mistakes)
+
+
+def tolerance(*dtypes):
+    """The loosest of `default_tolerance` over `dtypes`."""
+    tol = {"rtol": 0.0, "atol": 0.0}
+    for dtype in dtypes:
+        for key, value in default_tolerance(dtype).items():
+            tol[key] = max(tol[key], value)
+    return tol
+
+
+def close(actual, expected, extra_dtypes=()):
+    """Shape and values agree (any dtype, any device), at the looser tolerance of the dtypes."""
+    if not isinstance(actual, torch.Tensor) or tuple(actual.shape) != tuple(expected.shape):
+        return False
+    a = actual.detach().cpu().to(torch.float64)
+    e = expected.detach().cpu().to(torch.float64)
+    return bool(agree(a, e, **tolerance(actual.dtype, expected.dtype, *extra_dtypes)).all())
+
+
+def expect_values(actual, expected, what, on, mistakes=(), extra_dtypes=()):
+    """`actual` is a tensor with `expected`'s shape and values, whatever its dtype and device
+    (compared on the CPU, at the looser tolerance of the dtypes): those are
+    `expect_keeps_dtype_device`'s business. `mistakes` (grader.engine.diagnoses.Mistake): the
+    known mistakes a failure is compared with; they need `on` to be `inputs(...)`."""
+    expect_tensor(actual, what)
+    where = f" for {on}" if on else ""
+    tol = tolerance(actual.dtype, expected.dtype, *extra_dtypes)
+    if tuple(actual.shape) != tuple(expected.shape):
+        values_differ(f"{what} returned shape {tuple(actual.shape)}{where}; expected {tuple(expected.shape)}",
+                      actual, expected, on, tol, mistakes)
+    a = actual.detach().cpu().to(torch.float64)
+    e = expected.detach().cpu().to(torch.float64)
+    ok = agree(a, e, **tol)
+    if not bool(ok.all()):
+        values_differ(f"{what} returned wrong values{where}: {first_difference(a, e, ok)}",
+                      a, e, on, tol, mistakes)
+
+
+def expect_keeps_dtype_device(out, like, what, on, hint="", dtype=True, device=True):
+    """`out` is a tensor with the dtype and the device type of `like` (the input it was computed
+    from); shape and values are the value checks' business. `hint`: what to do about it.
+    `dtype=False` or `device=False` leaves that one to a check of its own."""
+    expect_tensor(out, what)
+    judged = [name for name, judge in (("dtype", dtype), ("device", device)) if judge]
+    kept = {"dtype": out.dtype == like.dtype, "device": out.device.type == like.device.type}
+    if all(kept[name] for name in judged):
+        return
+    where = f" for {on}" if on else ""
+    fail(f"{what} returned a {_dtype(out)} tensor on {out.device}{where}; expected {_dtype(like)} on "
+         f"{like.device}, the input's {' and '.join(judged)}" + (f": {hint}" if hint else ""))
+
+
+def expect_ints_like_pairs(int_out, pair_out, expected, what, on):
+    """A call with an int where a (height, width) pair may go (`int_out`) agrees with the
+    student's own answer for the pair (`pair_out`, taken from `student.fresh()`, which has not
+    run the int call), so that only the handling of ints is judged: the values are the other
+    checks' business. Where the pair's answer is no finite tensor or differs, the int call is
+    judged against torch's `expected` instead."""
+    if isinstance(pair_out, torch.Tensor) and bool(torch.isfinite(pair_out).all()) \
+            and close(int_out, pair_out):
+        return
+    expect_values(int_out, expected, what, on)
+
+
+NO_GRAPH_HINT = ("build the output from tensor operations on the inputs (for example write "
+                 "`(X[i:i + h, j:j + w] * K).sum()` into a tensor made with torch.zeros); do not use "
+                 ".item(), .tolist(), .data, .detach(), torch.tensor(...) of computed values, or NumPy")
+
+
+def call_with_backward(student, name, args, G, what, kwargs=None):
+    """student.run(name, *args, backward=G), with a clear message when no graph was built."""
+    try:
+        return student.run(name, *args, backward=G, **(kwargs or {}))
+    except StudentError as error:
+        text = str(error)
+        if "does not require grad" in text or "does not have a grad_fn" in text:
+            fail(f"{what}'s output is not connected to its inputs in the autograd graph, so no "
+                 f"gradient can flow back: {NO_GRAPH_HINT}")
+        raise
+
+
+def expect_gradients(student, name, args, reference, what, on, gen, kwargs=None,
+                     arg_names=("X", "K", "third argument")):
+    """Gradients of sum(G * name(*args)) w.r.t. every tensor in args, for an exercise that is
+    linear in each of its tensor arguments (a cross-correlation, a convolution).
+
+    `reference(*args)` is torch's version. When the student's forward (the output of the call
+    that computed the gradients) agrees with it, the gradients must agree with torch's;
+    otherwise (another check reports that) they must at least exist and be the gradients of
+    what that call computed, by Euler's identity for a function linear in each argument:
+    sum(G * f(X, K)) = sum(X * dL/dX) = sum(K * dL/dK) with L = sum(G * f(X, K)).
+    """
+    args = [a.detach().clone().requires_grad_(True) for a in args]
+    kwargs = kwargs or {}
+    out = expect_tensor(student.run(name, *args, **kwargs).result, what)
+    expected = reference(*args)
+    G = torch.randn(tuple(out.shape), generator=gen, dtype=torch.float64).to(
+        dtype=out.dtype, device=out.device)
+    reply = call_with_backward(student, name, args, G, what, kwargs)
+    # the gradients are judged with the output of the same call, never one an earlier call gave
+    out = expect_tensor(reply.result, what)
+    if tuple(out.shape) != tuple(G.shape):
+        fail(f"{what} returned outputs of shapes {tuple(G.shape)} and {tuple(out.shape)} for the same inputs"
+             f"{' (' + on + ')' if on else ''}")
+    grads = list(reply.input_grads or [])
+    names = [arg_names[i] if i < len(arg_names) else f"argument {i + 1}" for i in range(len(args))]
+    for i, arg in enumerate(args):
+        grad = grads[i] if i < len(grads) else None
+        if grad is None:
+            fail(f"no gradient reached {names[i]} through {what}{' for ' + on if on else ''}: "
+                 f"{NO_GRAPH_HINT}")
+        expect_tensor(grad, f"the gradient of {names[i]}")
+        if tuple(grad.shape) != tuple(arg.shape):
+            fail(f"the gradient of {names[i]} has shape {tuple(grad.shape)}, expected {tuple(arg.shape)}")
+    if close(out, expected):
+        torch.autograd.backward(expected, G.to(dtype=expected.dtype, device=expected.device))
+        for i, arg in enumerate(args):
+            expect_values(grads[i], arg.grad, f"the gradient of {names[i]} through {what}", on,
+                          extra_dtypes=(out.dtype,))
+        return
+    # The forward differs from torch (other checks say how); judge the gradients of what it
+    # computed. Only a finite output that is not all zeros can vouch for them (the identity
+    # holds trivially for an output of zeros).
+    values = out.detach().cpu().double()
+    if not bool(torch.isfinite(values).all()) or not bool((values != 0).any()):
+        fail(f"{what} returned {describe(out)}{' for ' + on if on else ''}; its gradients can only be "
+             "judged on a finite output that is not all zeros")
+    total = (G.detach().cpu().double() * out.detach().cpu().double()).sum()
+    for i, arg in enumerate(args):
+        euler = (arg.detach().cpu().double() * grads[i].detach().cpu().double()).sum()
+        scale = 1.0 + abs(float(total)) + float((arg.detach().cpu().double().abs()
+                                                 * grads[i].detach().cpu().double().abs()).sum())
+        if not within(euler, total, 1e-4 * scale):
+            fail(f"the gradient of {names[i]} through {what}{' for ' + on if on else ''} is not "
+                 f"the gradient of the output it returned: part of the computation is cut off "
+                 f"from autograd ({NO_GRAPH_HINT})")
 
 
 def values_differ(message, actual, expected, on, tolerance, mistakes=()):
@@ -229,7 +381,7 @@ def first_difference(actual, expected, close):
     text = (f"at index {index} it gave {actual[index].item():.6g}, expected "
             f"{expected[index].item():.6g}; {len(bad)} of {close.numel()} entries differ")
     if expected.numel() <= SHOW_VALUES_UP_TO:
-        text += f" (expected {_rounded(expected)}, got {_rounded(actual)})"
+        text += f" (expected {describe(expected, True)}, got {describe(actual, True)})"
     return text
 
 
@@ -326,6 +478,39 @@ def expect_not_used(student, exercise, names, reason):
 
 
 expect_not_used.applies_the_rule = True  # a check that calls it gives its exercise the rule (runner)
+
+
+def call_twice_on_the_same_tensors(student, name, tensors, *rest, **kwargs):
+    """Two results of `name`(*tensors, *rest, **kwargs) with one and the same tensors in the
+    sandbox (a call sends fresh copies of its arguments): an answer that changes its inputs in
+    place computes the second result from what the first call left behind. The tensors are
+    bound with Python's own method binding, so no method of the student's tensors is trusted."""
+    def ask(target, method, args, kw=None):
+        return student._call(f"`{name}`", target, method, tuple(args), kw or {}, None, False, None).result
+
+    module = student.torch_module(["Identity"])
+    method_type = module.method("__getattribute__", "forward").method("__getattribute__", "__class__")
+    bound = ask(name, "__getattribute__", ["__call__"])
+    for tensor in tensors:  # MethodType(f, a)(*r) is f(a, *r)
+        bound = method_type(bound, tensor)
+    return [ask(bound.handle, None, rest, kwargs) for _ in range(2)]
+
+
+def expect_runs(student, name, *args):
+    """The exercise is answered at all (a stub raises): needed before a static check can pass."""
+    expect_tensor(student.run(name, *args).result, f"`{name}`")
+
+
+def expect_computes_itself(student, exercise, run_args, names, reason):
+    """The code the exercise reaches uses none of the forbidden `names` (`expect_not_used`,
+    which `reason` explains), and the exercise answers at all (`expect_runs` on `run_args`: a
+    stub that raises earns nothing here). The source is judged first, so an answer that raises
+    on `run_args` cannot keep a shortcut from being found (and the course's policy applied)."""
+    expect_not_used(student, exercise, names, reason)
+    expect_runs(student, exercise, *run_args)
+
+
+expect_computes_itself.applies_the_rule = True  # it calls expect_not_used
 
 
 def rng(seed, name):
