@@ -5,6 +5,7 @@ import torch
 
 from grader.engine.checks import (CheckFailed, describe, expect_ints_like_pairs, expect_keeps_dtype_device,
                                   expect_values, inputs)
+from grader.engine.student import describe_call
 
 # a small hidden input: float32 values that print with many digits unrounded
 K = torch.tensor([[1.4264883995056152, -0.3333333432674408]])
@@ -19,7 +20,8 @@ def failure(call, *args, **kwargs):
 
 def test_a_tensor_shows_four_significant_digits_in_every_message():
     texts = [describe(K), describe(K, values_only=True), str(inputs(K=K)),
-             failure(expect_values, K * 2, K, "corr2d", inputs(X=X, K=K))]
+             failure(expect_values, K * 2, K, "corr2d", inputs(X=X, K=K)),
+             describe_call("`corr2d`", (X, K))]  # the call a StudentError names
     for text in texts:  # the single entry where values differ is given to 6 digits, apart
         assert "[[1.426, -0.3333]]" in text, text
         assert "1.42648" not in text and "0.33333" not in text, text

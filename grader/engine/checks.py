@@ -28,7 +28,7 @@ import torch
 
 from grader.engine import diagnoses, shortcuts
 from grader.engine.secret import input_seed
-from grader.engine.student import StudentError, plain_tensor
+from grader.engine.student import StudentError, plain_tensor, rounded_values
 
 SHOW_VALUES_UP_TO = 16
 
@@ -84,10 +84,10 @@ def describe(value, values_only=False):
     if isinstance(value, torch.Tensor):
         shape = tuple(int(s) for s in value.shape)
         if values_only:
-            return str(_rounded(value)) if value.numel() <= SHOW_VALUES_UP_TO else f"of shape {shape}"
+            return str(rounded_values(value)) if value.numel() <= SHOW_VALUES_UP_TO else f"of shape {shape}"
         text = f"a {_dtype(value)} tensor of shape {shape} on {value.device}"
         if value.numel() <= SHOW_VALUES_UP_TO:
-            text += f" = {_rounded(value)}"
+            text += f" = {rounded_values(value)}"
         return text
     if type(value).__name__ == "RemoteObject":
         hint = NUMPY_SCALARS.get(value.type_name)
@@ -383,16 +383,6 @@ def first_difference(actual, expected, close):
     if expected.numel() <= SHOW_VALUES_UP_TO:
         text += f" (expected {describe(expected, True)}, got {describe(actual, True)})"
     return text
-
-
-def _rounded(tensor):
-    def rounded(value):
-        value = float(f"{value:.4g}")
-        return int(value) if value.is_integer() and abs(value) < 1e6 else value
-
-    def walk(value):
-        return [walk(v) for v in value] if isinstance(value, list) else rounded(value)
-    return walk(tensor.detach().cpu().tolist())
 
 
 def _dtype(tensor):

@@ -92,11 +92,23 @@ def describe_call(what, args=(), kwargs=None):
     return f"{what}({', '.join(parts)})"
 
 
+def rounded_values(tensor):
+    """A tensor's values as nested lists, each to 4 significant digits (1.4264883995056152 is
+    1.426, 2.0 is 2): the one way values are shown in a message (grader.engine.checks.describe)."""
+    def rounded(value):
+        value = float(f"{value:.4g}")
+        return int(value) if value.is_integer() and abs(value) < 1e6 else value
+
+    def walk(value):
+        return [walk(v) for v in value] if isinstance(value, list) else rounded(value)
+    return walk(tensor.detach().cpu().tolist())
+
+
 def _describe_argument(value):
     if isinstance(value, torch.Tensor):
         dtype = str(value.dtype).removeprefix("torch.")
         if value.numel() <= 8:
-            return f"tensor({value.detach().cpu().tolist()}, dtype={dtype})"
+            return f"tensor({rounded_values(value)}, dtype={dtype})"
         return f"a {dtype} tensor of shape {tuple(value.shape)}"
     if isinstance(value, (RemoteObject, wire.Handle)):
         return f"your {getattr(value, 'type_name', 'object')}"
