@@ -262,6 +262,8 @@ class _Suite:
         items = drawn_order(chosen, seed)
         with self.lock:
             self.plugin.begin(student, devices, seed)
+            if student is not None:
+                student.expect_checks(len(items))
             try:
                 for item, nextitem in zip(items, items[1:] + [None]):
                     self.config.hook.pytest_runtest_protocol(item=item, nextitem=nextitem)

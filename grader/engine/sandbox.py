@@ -108,6 +108,7 @@ class Sandbox:
         self._stopped = {}  # pid -> its threads' run times when it was stopped
         self._ended = set()  # check processes the grader killed
         self._fresh_pids = set()  # the one-off process a comparison is talking to
+        self._checks_left = None  # checks still to run, when the runner said (expect_checks)
         self._checks_stand_alone = False  # each check process in namespaces of its own (_stand_alone)
         self._namespace = None
         self._memory = None
@@ -160,6 +161,12 @@ class Sandbox:
             except SandboxFailure as failure:
                 self._failure = failure
                 self.kill()
+
+    def expect_checks(self, count):
+        """`count` checks run from now on, each in a check process of its own: no burst forks
+        more than are left (a comparison's one-off process, `request(..., fresh=True)`, may
+        ask for one more)."""
+        self._checks_left = count
 
     def kill(self):
         if self._memory is not None:
@@ -221,6 +228,8 @@ class Sandbox:
             self._ask_for_spares()
             self._take_spares()
         process = self._spares.pop(0)
+        if self._checks_left is not None:
+            self._checks_left -= 1
         self._run_only(process)
         return process
 
@@ -237,12 +246,14 @@ class Sandbox:
 
     def _burst(self):
         """How many check processes E forks now: `BURST` while E (stopped) has one thread, no
-        more than the memory budget holds with every spare counted whole (the watchdog's cheap
-        measure, so a burst never makes it walk page tables), else one."""
+        more than the checks left (`expect_checks`) nor than the memory budget holds with every
+        spare counted whole (the watchdog's cheap measure, so a burst never makes it walk page
+        tables), else one."""
         if containment.thread_count(self._e_pid) != 1:
             return 1
         held_whole = self.limits.memory_bytes // max(containment.upper_bound([self._e_pid]), 1)
-        return max(1, min(self.BURST, held_whole - 2))  # E and the check's process beside them
+        wanted = self.BURST if self._checks_left is None else min(self.BURST, self._checks_left)
+        return max(1, min(wanted, held_whole - 2))  # E and the check's process beside them
 
     def _take_spares(self):
         """The spares' first messages; then E and the spares are stopped, and every process

@@ -147,6 +147,13 @@ class Student:
         refused, self._refused[:] = list(dict.fromkeys(self._refused)), []
         return refused
 
+    def expect_checks(self, count):
+        """The run ahead holds `count` checks (the sandbox forks no more check processes ahead
+        than it will use)."""
+        expect = getattr(self._sandbox, "expect_checks", None)
+        if expect is not None:
+            expect(count)
+
     def begin_check(self):
         """The next call starts from the executed notebook again, in a fresh process: the runner
         calls this before each check; a check calls it where a reference takes several calls (a
