@@ -213,12 +213,12 @@ def test_every_check_process_sees_the_same_process():
 
 
 def test_a_check_reaches_none_of_the_check_processes_forked_with_it(monkeypatch):
-    """E forks the check processes of a one-threaded notebook in bursts (Sandbox.BURST), so
-    while a check runs the next ones exist, stopped: none can be signalled, woken or seen."""
+    """E forks the check processes of a one-threaded notebook `Sandbox.BURST` at a time, so
+    while a check runs the next ones may exist, stopped: none can be signalled, woken or seen."""
     bursts, burst = [], Sandbox._burst
     monkeypatch.setattr(Sandbox, "_burst", lambda self: bursts.append(burst(self)) or bursts[-1])
     result = graded(REACH_NEIGHBOURS, limits=dataclasses.replace(LIMITS, memory_bytes=2 * GiB))
-    assert max(bursts) == Sandbox.BURST > 1, bursts
+    assert max(bursts) == Sandbox.BURST, bursts
     seen = reports(result)
     assert len(seen) >= 5, dumps(result)
     assert set(seen) == {"[] ['1']"}, "\n".join(sorted(set(seen)))

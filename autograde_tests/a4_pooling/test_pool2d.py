@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from grader.engine.checks import (call_twice_on_the_same_tensors, check, describe, expect_close,
-                                  expect_computes_itself, expect_keeps_dtype_device, expect_tensor, expect_values, fail,
+                                  expect_keeps_dtype_device, expect_not_used, expect_runs, expect_tensor, expect_values, fail,
                                   inputs, rng)
 from grader.engine.student import StudentError, plain_tensor
 
@@ -287,6 +287,9 @@ FORBIDDEN = ["max_pool1d", "max_pool2d", "max_pool3d", "avg_pool1d", "avg_pool2d
 
 @check(EXERCISE, points=1, name="pool2d is written without torch's pooling, unfold or convolution")
 def test_no_torch_pooling(student, devices):
-    expect_computes_itself(student, EXERCISE, (torch.arange(16.0).reshape(4, 4), 2), FORBIDDEN,
-                           "this exercise is to write pooling yourself; use slicing and max/mean "
-                           "(F.pad is allowed), not torch's pooling functions, unfold or a convolution")
+    # The source first, as this suite always judged it: a pool2d that raises on the input below
+    # still has its shortcut found (and the course's policy applied).
+    expect_not_used(student, EXERCISE, FORBIDDEN,
+                    "this exercise is to write pooling yourself; use slicing and max/mean "
+                    "(F.pad is allowed), not torch's pooling functions, unfold or a convolution")
+    expect_runs(student, EXERCISE, torch.arange(16.0).reshape(4, 4), 2)  # the static check alone would pass a stub

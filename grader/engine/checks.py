@@ -492,12 +492,12 @@ def expect_runs(student, name, *args):
 
 
 def expect_computes_itself(student, exercise, run_args, names, reason):
-    """The code the exercise reaches uses none of the forbidden `names` (`expect_not_used`,
-    which `reason` explains), and the exercise answers at all (`expect_runs` on `run_args`: a
-    stub that raises earns nothing here). The source is judged first, so an answer that raises
-    on `run_args` cannot keep a shortcut from being found (and the course's policy applied)."""
-    expect_not_used(student, exercise, names, reason)
+    """The exercise answers at all (`expect_runs` on `run_args`: a stub that raises earns nothing
+    here), and the code it reaches uses none of the forbidden `names` (`expect_not_used`, which
+    `reason` explains). An answer that does not run is not read: its source is judged only
+    once it returns a tensor (the run-time kernel guard covers every call either way)."""
     expect_runs(student, exercise, *run_args)
+    expect_not_used(student, exercise, names, reason)
 
 
 expect_computes_itself.applies_the_rule = True  # it calls expect_not_used
