@@ -220,12 +220,12 @@ def test_a_stopped_process_that_ran_is_found():
         os._exit(0)
     try:
         record = containment.stop(pid)
-        assert not containment.ran_since(pid, record)
+        assert containment.ran_since(pid, record) is None
         os.kill(pid, signal.SIGCONT)
         ours.send(b"x")  # give it something to run for
         time.sleep(0.05)
         containment.stop(pid)
-        assert containment.ran_since(pid, record)
+        assert containment.ran_since(pid, record) is not None
     finally:
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
@@ -265,3 +265,38 @@ def test_a_dataloader_with_workers_fails_only_its_own_cell():
     notes = result.get("notes", [])
     assert any("Operation not permitted" in note and "cell" in note for note in notes), notes
     assert not any("still running" in note for note in notes), notes  # no process to sweep
+
+
+def _spin_threads(count):
+    """A child whose `count` threads all run (a GIL-free spin: os.urandom in a loop releases it)."""
+    pid = os.fork()
+    if pid == 0:
+        for _ in range(count - 1):
+            threading.Thread(target=lambda: [os.urandom(64) for _ in iter(int, 1)], daemon=True).start()
+        while True:
+            os.urandom(64)
+    return pid
+
+
+def test_a_stopped_process_s_record_is_final_when_stop_returns():
+    """A thread shows 'T' a moment before it leaves its CPU's run queue, and on a loaded
+    machine it may be put on a CPU once more to finish stopping: recorded then, it would look
+    resumed later, and an honest notebook would be ended for "ran while stopped". `stop()`
+    returns only once every thread is off the run queue (or the records have settled), so a
+    record taken while other processes load every CPU never changes until it is resumed."""
+    hogs = [_spin_threads(1) for _ in range(os.cpu_count() or 2)]
+    pid = _spin_threads(3)
+    changed = 0
+    try:
+        time.sleep(0.2)
+        for _ in range(150):
+            record = containment.stop(pid)
+            time.sleep(0.01)
+            changed += containment.ran_since(pid, record) is not None
+            containment.resume(pid)
+            time.sleep(0.002)
+    finally:
+        for child in (pid, *hogs):
+            os.kill(child, signal.SIGKILL)
+            os.waitpid(child, 0)
+    assert changed == 0, f"{changed} of 150 records changed while the process stayed stopped"

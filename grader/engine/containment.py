@@ -9,7 +9,7 @@ Nothing here asks them anything; it reads /proc and sends signals:
   never out).
 * `stop()` / `resume()`: SIGSTOP and SIGCONT. The grader lets only the process it is
   talking to run; `stop()` returns once /proc shows every thread of the process stopped,
-  and `ran_since()` tells, from the kernel's per-thread run time, whether a stopped
+  and `ran_since()` tells, from the kernel's count of each thread's turns on a CPU, whether a stopped
   process ran anyway (another process of the uid sent it SIGCONT).
 * `sweep()`: kills every member the grader did not ask for (a helper the program forked).
 * `MemoryWatch`: a thread that sums the memory of all members every `interval` seconds
@@ -88,19 +88,32 @@ def thread_count(pid):
     return len(_tasks(pid))
 
 
-def _state(pid, tid):
+def _stat(pid, tid):
+    """The fields of a thread's /proc stat after its name (state first); [] when it is gone."""
     try:
         with open(f"/proc/{pid}/task/{tid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0]
+            return stat.read().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
-        return "X"
+        return []
 
 
-def _run_time(pid, tid):
-    """Nanoseconds the thread has run (schedstat), or its context switches where there is none."""
+def _state(pid, tid):
+    fields = _stat(pid, tid)
+    return fields[0] if fields else "X"
+
+
+def _times_run(pid, tid):
+    """How many times the kernel has put the thread on a CPU (schedstat's third field); where
+    the kernel keeps no such count ("0 0 0"), its context switches (both kinds) instead.
+
+    A count, not the run time: a thread that runs again after it was stopped is put on a CPU
+    again, and nothing else moves the count, whereas its run time is added up when it leaves
+    the CPU, which a record read a moment earlier would miss."""
     try:
         with open(f"/proc/{pid}/task/{tid}/schedstat") as schedstat:
-            return int(schedstat.read().split()[0])
+            fields = schedstat.read().split()
+        if fields[0] != "0":
+            return int(fields[2])
     except (OSError, ValueError, IndexError):
         pass
     try:
@@ -116,94 +129,104 @@ class StopFailed(Exception):
 
 def stop(pid):
     """SIGSTOP `pid` and wait until every one of its threads is stopped; returns its
-    threads' run times then (for `ran_since`). A process that is gone counts as stopped."""
+    threads' records then (for `ran_since`). A process that is gone counts as stopped."""
     return stop_all([pid])[pid]
 
 
 def stop_all(pids):
-    """`stop()` for several processes at once (one wait for them all): pid -> run times.
+    """`stop()` for several processes at once (one wait for them all): pid -> {thread: record}.
 
-    A thread shows 'T' as soon as it marks itself stopped, before it switches itself out; if
-    it is preempted in between (a loaded machine), it waits on the run queue and runs a few
-    microseconds more later, which `ran_since` would take for running while stopped. So a
-    thread counts as stopped once it shows 'T' and has also made the voluntary context switch
-    of the stop (its count has grown since the signal), or was stopped already."""
-    before = {pid: {tid: (_state(pid, tid), _voluntary_switches(pid, tid)) for tid in _tasks(pid)} for pid in pids}
+    A thread shows 'T' as soon as it marks itself stopped, a moment before it leaves its
+    CPU's run queue; preempted in between (a loaded machine), it is put on a CPU once more to
+    finish stopping, which `ran_since` would take for running while stopped. The kernel
+    shows where a thread waits (/proc/PID/task/TID/wchan) only once it is off the run queue,
+    so a thread counts as stopped once it shows 'T' and a place it waits; from then on only
+    SIGCONT or SIGKILL puts it on a CPU again. Where the grader may not read that (no
+    CAP_SYS_PTRACE over the sandbox's processes), the records are read until they stop
+    changing instead."""
     for pid in pids:
         try:
             os.kill(pid, signal.SIGSTOP)
         except ProcessLookupError:
             pass
     started = time.monotonic()
-    waiting = list(pids)
+    waiting, unproved = list(pids), False
     while waiting:
-        waiting = [pid for pid in waiting if not all(_switched_out(pid, tid, before[pid].get(tid)) for tid in _tasks(pid))]
+        still = []
+        for pid in waiting:
+            proofs = [_stopped_proof(pid, tid) for tid in _tasks(pid)]
+            if None in proofs:
+                still.append(pid)
+            unproved |= "settle" in proofs
+        waiting = still
         waited = time.monotonic() - started
         if waiting and waited > STOP_WAIT_SECONDS:
             raise StopFailed(f"process {waiting[0]} did not stop within {STOP_WAIT_SECONDS:.0f} s")
         if waiting:
             time.sleep(0 if waited < 0.002 else 0.0005)  # it usually takes ~0.2 ms
     tasks = {pid: _tasks(pid) for pid in pids}
-    if all(_proved_still(before[pid].get(tid)) for pid, tids in tasks.items() for tid in tids):
-        # each thread was stopped already, or has been switched out since the signal: the
-        # kernel counted its run time at that switch, and it cannot change while stopped
-        return {pid: {tid: _run_time(pid, tid) for tid in tids} for pid, tids in tasks.items()}
-    return _settled_run_times(tasks)
+    return _settled_records(tasks) if unproved else _records(tasks)
 
 
-def _switched_out(pid, tid, before):
-    state = _state(pid, tid)
+_WCHAN_FLAG = 32  # stat's field 35 (the name and the state are fields 2 and 3): 1 where the reader may see wchan
+
+
+def _stopped_proof(pid, tid):
+    """None while the thread may still be put on a CPU; "final" once it cannot be before it
+    is resumed (stopped and off the run queue, or exiting); "settle" when it shows 'T' but
+    the kernel does not tell the grader whether it has left the run queue."""
+    fields = _stat(pid, tid)
+    state = fields[0] if fields else "X"
     if state in ("Z", "X"):
-        return True
+        return "final"  # exiting: it runs no code of the process any more
     if state not in _STOPPED_STATES:
-        return False
-    if before is None or before[0] in _STOPPED_STATES or before[1] is None:
-        return True  # a thread started since, one stopped before the signal, or no count to read
-    switches = _voluntary_switches(pid, tid)
-    return switches is None or switches > before[1]
+        return None
+    if len(fields) > _WCHAN_FLAG and fields[_WCHAN_FLAG] == "1":
+        return "final" if _wchan(pid, tid) not in ("", "0") else None
+    return "settle"
 
 
-def _proved_still(before):
-    """Whether `_switched_out` saw this thread stopped for good (not only 'T'): it was
-    stopped before the signal, or its voluntary switch count was there to grow."""
-    return before is not None and (before[0] in _STOPPED_STATES or before[1] is not None)
-
-
-def _voluntary_switches(pid, tid):
+def _wchan(pid, tid):
     try:
-        with open(f"/proc/{pid}/task/{tid}/status") as status:
-            for line in status:
-                if line.startswith("voluntary_ctxt_switches:"):
-                    return int(line.split()[1])
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
+        with open(f"/proc/{pid}/task/{tid}/wchan") as wchan:
+            return wchan.read().strip()
+    except OSError:
+        return ""
 
 
-def _settled_run_times(tasks):
-    """Each process's threads' run times once they stop changing (`tasks`: pid -> its thread
-    ids): a thread shows 'T' as soon as it marks itself stopped, a few microseconds before it
-    is switched out and its run time is counted."""
-    def read():
-        return {pid: {tid: _run_time(pid, tid) for tid in tids} for pid, tids in tasks.items()}
-    times = read()
+def _records(tasks):
+    return {pid: {tid: _times_run(pid, tid) for tid in tids} for pid, tids in tasks.items()}
+
+
+def _settled_records(tasks):
+    """`_records` once they stop changing (`tasks`: pid -> its thread ids): the wait where the
+    kernel does not say whether a stopped thread has left its run queue."""
+    records = _records(tasks)
     for _ in range(20):
         time.sleep(0.0005)
-        again = read()
-        if again == times:
+        again = _records(tasks)
+        if again == records:
             break
-        times = again
-    return times
+        records = again
+    return records
 
 
 def ran_since(pid, record):
-    """Whether a process stopped with `stop()` has run since (or started a thread)."""
+    """Whether a process stopped with `stop()` has run since: how it did, or None."""
     tids = _tasks(pid)
-    if not tids:
-        return False  # gone
-    if set(tids) - set(record):
-        return True
-    return any(_state(pid, tid) not in _STOPPED_STATES or _run_time(pid, tid) != record[tid] for tid in tids)
+    started = set(tids) - set(record)
+    if started:
+        return f"it started thread(s) {', '.join(sorted(started))}"
+    for tid in tids:
+        state = _state(pid, tid)
+        if state in ("Z", "X"):
+            continue  # killed: it runs nothing of the process any more
+        if state not in _STOPPED_STATES:
+            return f"its thread {tid} is running (state {state})"
+        runs = _times_run(pid, tid)
+        if runs != record[tid]:
+            return f"its thread {tid} was put on a CPU again"
+    return None
 
 
 def _zombie(pid):

@@ -108,7 +108,7 @@ class Sandbox:
         self._check = None
         self._spares = []  # the next checks' processes, forked in advance and stopped
         self._asked = []  # our ends of their sockets while E forks them
-        self._stopped = {}  # pid -> its threads' run times when it was stopped
+        self._stopped = {}  # pid -> its threads' records when it was stopped (containment.stop_all)
         self._ended = set()  # check processes the grader killed
         self._fresh_pids = set()  # the one-off process a comparison is talking to
         self._checks_left = None  # checks still to run, when the runner said (expect_checks)
@@ -364,13 +364,15 @@ class Sandbox:
 
     def _resume(self, pid):
         record = self._stopped.pop(pid, None)
-        if record is not None and containment.ran_since(pid, record):
+        how = None if record is None else containment.ran_since(pid, record)
+        if how is not None:
+            which = "the notebook's main process" if pid == self._e_pid else "a check's process"
             self.kill()
             # a process the watchdog killed runs while it exits (freeing its pages): that is
             # the budget's doing, and the budget is the reason to give
             self._failure = self._over_budget or SandboxFailure(
-                "protocol", "a process of your notebook ran while the grader had stopped it (another of "
-                "its processes resumed it); the submission was ended")
+                "protocol", f"a process of your notebook ran while the grader had stopped it ({which}: {how}; "
+                "another of its processes resumed it); the submission was ended")
             raise self._failure
         containment.resume(pid)
 
@@ -378,7 +380,7 @@ class Sandbox:
         """Every process the grader holds stopped (E, the spares) has not run since: checked
         when a check ends, whether or not E is resumed next."""
         for pid, record in list(self._stopped.items()):
-            if containment.ran_since(pid, record):
+            if containment.ran_since(pid, record) is not None:
                 self._resume(pid)  # ends the submission, with the reason
 
     def _run_only(self, process):
