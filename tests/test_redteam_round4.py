@@ -320,9 +320,12 @@ def imported_while_grading(name):
     return sorted(set(sys.modules) - before)
 
 
-def test_the_modules_a_notebook_names_are_not_imported_by_the_grader():
+@pytest.mark.parametrize("name", ["a1_names_modules", "a1_names_modules_and_runs"])
+def test_the_modules_a_notebook_names_are_not_imported_by_the_grader(name):
     """A rule that resolves names by importing them would run, in the process that makes every
-    verdict, whatever a named module does on import."""
-    imported = imported_while_grading("a1_names_modules")
+    verdict, whatever a named module does on import (torch._dynamo alone: 461 modules). The
+    second notebook's answer runs and is right, so the checks that read its source after
+    running it reach those names too."""
+    imported = imported_while_grading(name)
     named = [m for m in imported if m in ("this", "__hello__") or m.startswith(("torch._inductor", "torch._dynamo"))]
     assert not named, f"the grading process imported {named} (and {len(imported)} modules in all)"

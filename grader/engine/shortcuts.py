@@ -165,6 +165,7 @@ class _Identities:
         self.escapes = _Marks(_ESCAPES, self)
         self.anywhere = _Marks(_ESCAPES_ANYWHERE, self)
         self.imports = _Marks(_ESCAPE_IMPORTS, self)
+        self.marked_modules = self.escapes.modules + self.anywhere.modules + self.imports.modules
         allowed = [_resolved(p) for p in _ALLOWED_OBJECTS]
         for name, value in list(vars(torch).items()):  # what is loaded: no lazy submodule imported
             if not name.startswith("_") and name not in _NOT_TENSOR_OPERATIONS and (
@@ -262,37 +263,69 @@ def _importable(root):
     return root in _IMPORTABLE or root in sys.stdlib_module_names and root not in _NOT_IMPORTED
 
 
-def _chain_of(path):
-    """The objects the dotted `path` passes through, resolved on the grader's side: the module
-    imported (only torch, numpy, scipy and the standard library), then each attribute read on
-    the real object. Returns (objects, complete); objects is empty when the first name is not
-    importable here."""
-    import importlib
+class _Unloaded(types.ModuleType):
+    """A module the rule marks by its name (torch._dynamo, ctypes, ...), not loaded in the
+    grading process, as a name in the source reaches it: never imported here, since the
+    verdict on it is known without it (torch._dynamo alone takes seconds and hundreds of MiB,
+    and an import runs the module's code in the process that makes every verdict). Whatever
+    is read through it stands in the same way, matched by its dotted name."""
 
+
+def _module(name, load):
+    """The module `name`, imported where need be, or an `_Unloaded` stand-in where the rule
+    knows it by name (never while building the rule's own lists: `load`); None where there
+    is none."""
+    import importlib
+    import sys
+
+    if name in sys.modules:
+        return sys.modules[name]
+    if not load and _under(name, _identities().marked_modules):
+        return _Unloaded(name)
+    try:
+        return importlib.import_module(name)
+    except Exception:
+        return None
+
+
+def _member(value, name, load):
+    """`value.name` as the source reads it; a submodule the rule marks by name is left to
+    `_module` (torch's module-level __getattr__ imports torch._dynamo when asked for it)."""
+    if isinstance(value, _Unloaded):
+        raise AttributeError(name)
+    if isinstance(value, types.ModuleType) and not load and name not in vars(value) \
+            and _under(f"{getattr(value, '__name__', '')}.{name}", _identities().marked_modules):
+        raise AttributeError(name)
+    return getattr(value, name)
+
+
+def _chain_of(path, load=False):
+    """The objects the dotted `path` passes through, resolved on the grader's side: the module
+    imported (only torch, numpy, scipy and the standard library, never one the rule marks by
+    name: `_module`), then each attribute read on the real object. Returns (objects,
+    complete); objects is empty when the first name is not importable here."""
     parts = path.split(".")
     if not parts[0] or not _importable(parts[0]):
         return [], False
-    try:
-        value = importlib.import_module(parts[0])
-    except Exception:
+    value = _module(parts[0], load)
+    if value is None:
         return [], False
     chain = [value]
     for i, part in enumerate(parts[1:], start=2):
         try:
-            value = getattr(value, part)
+            value = _member(value, part, load)
         except Exception:
             if not isinstance(value, types.ModuleType):
                 return chain, False
-            try:  # a submodule its package does not import itself
-                value = importlib.import_module(".".join(parts[:i]))
-            except Exception:
+            value = _module(".".join(parts[:i]), load)  # a submodule its package does not import itself
+            if value is None:
                 return chain, False
         chain.append(value)
     return chain, True
 
 
 def _resolved(path):
-    chain, complete = _chain_of(path)
+    chain, complete = _chain_of(path, load=True)
     return chain[-1] if complete else None
 
 
