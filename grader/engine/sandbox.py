@@ -84,8 +84,9 @@ class Sandbox:
     # Check processes E forks in one go while it has one thread (`_burst`): each spare's start
     # overlaps E's next fork, and E is resumed, stopped and swept once for all of them. One for
     # now: with four, two honest gradings of ~1,170 on a heavily loaded machine were ended for
-    # "a process ran while the grader had stopped it" (a spare's run time read before it had
-    # settled, it seems), which no honest notebook may risk; the cause is not found yet. With
+    # "a process ran while the grader had stopped it", the detector's error (containment.stop_all
+    # took a thread for stopped before it had left its CPU), fixed since; bursts come back once
+    # they have been graded under load with the fixed detector. With
     # a thread of the student's beside E's fork loop it stays one in any case: that thread runs
     # while E forks and may hold torch's generator lock at the second fork, and that copy hangs
     # when it seeds (tests/test_containment.py's thread notebook timed out in 4 of 36 grades at
