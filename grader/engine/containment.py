@@ -22,6 +22,7 @@ import stat
 import threading
 import time
 
+WCHAN_WAIT_SECONDS = 0.05  # a stopped thread leaves its run queue within ~0.3 ms on a loaded machine
 STOP_WAIT_SECONDS = 5.0  # a thread in uninterruptible sleep (a page fault on a slow disk) stops when it returns
 _STOPPED_STATES = frozenset("TtZX")  # stopped, traced, or already gone: none of them runs
 
@@ -150,11 +151,11 @@ def stop_all(pids):
         except ProcessLookupError:
             pass
     started = time.monotonic()
-    waiting, unproved = list(pids), False
+    waiting, unproved, waited = list(pids), False, 0.0
     while waiting:
         still = []
         for pid in waiting:
-            proofs = [_stopped_proof(pid, tid) for tid in _tasks(pid)]
+            proofs = [_stopped_proof(pid, tid, waited < WCHAN_WAIT_SECONDS) for tid in _tasks(pid)]
             if None in proofs:
                 still.append(pid)
             unproved |= "settle" in proofs
@@ -171,10 +172,11 @@ def stop_all(pids):
 _WCHAN_FLAG = 32  # stat's field 35 (the name and the state are fields 2 and 3): 1 where the reader may see wchan
 
 
-def _stopped_proof(pid, tid):
+def _stopped_proof(pid, tid, patient=True):
     """None while the thread may still be put on a CPU; "final" once it cannot be before it
     is resumed (stopped and off the run queue, or exiting); "settle" when it shows 'T' but
-    the kernel does not tell the grader whether it has left the run queue."""
+    the kernel does not tell the grader whether it has left the run queue (or, no longer
+    `patient`, still shows no place it waits: a kernel whose wchan says nothing)."""
     fields = _stat(pid, tid)
     state = fields[0] if fields else "X"
     if state in ("Z", "X"):
@@ -182,7 +184,9 @@ def _stopped_proof(pid, tid):
     if state not in _STOPPED_STATES:
         return None
     if len(fields) > _WCHAN_FLAG and fields[_WCHAN_FLAG] == "1":
-        return "final" if _wchan(pid, tid) not in ("", "0") else None
+        if _wchan(pid, tid) not in ("", "0"):
+            return "final"
+        return None if patient else "settle"
     return "settle"
 
 
