@@ -300,3 +300,24 @@ def test_a_stopped_process_s_record_is_final_when_stop_returns():
             os.kill(child, signal.SIGKILL)
             os.waitpid(child, 0)
     assert changed == 0, f"{changed} of 150 records changed while the process stayed stopped"
+
+
+def test_a_kernel_whose_wchan_says_nothing_still_gets_its_processes_stopped(monkeypatch):
+    """Where /proc's wchan names no place (a kernel that does not unwind), `stop()` settles the
+    records after a short wait instead of failing every stop after STOP_WAIT_SECONDS, and the
+    detector still finds a process that ran."""
+    monkeypatch.setattr(containment, "_wchan", lambda pid, tid: "0")
+    pid = _spin_threads(2)
+    try:
+        started = time.monotonic()
+        record = containment.stop(pid)
+        assert time.monotonic() - started < 1.0
+        time.sleep(0.02)
+        assert containment.ran_since(pid, record) is None
+        os.kill(pid, signal.SIGCONT)
+        time.sleep(0.02)
+        containment.stop(pid)
+        assert containment.ran_since(pid, record) is not None
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
