@@ -173,14 +173,18 @@ def _grade(args):
         return _grade_corpus_entry(args)
     if args.path.suffix != ".ipynb":
         return _refuse(f"{args.path} is not a notebook (.ipynb) or a corpus entry (.py)")
-    result = _grade_notebook(args)
+    return _report(args, _grade_notebook(args), args.path)
+
+
+def _report(args, result, shown):
+    """Write and print one notebook's result; `shown` is the file the user named."""
     text = json.dumps(result, indent=2)
     if args.out:
         args.out.write_text(text)
     if args.json:
         print(text)
     if not result["gradable"]:
-        return _refuse(f"{args.path} cannot be graded: " + "; ".join(result["format_errors"]))
+        return _refuse(f"{shown} cannot be graded: " + "; ".join(result["format_errors"]))
     if not args.json:
         print(summary(result))
     return 0
@@ -200,11 +204,12 @@ def _grade_corpus_entry(args):
         submission = entry.submission()
     except (ValueError, OSError) as exc:
         return _refuse(f"{args.path} is not a corpus entry: {exc}")
+    named = args.path
     with tempfile.TemporaryDirectory(prefix="convgrade-entry-") as folder:
         args.path = Path(folder) / f"{entry.name}.ipynb"
         args.path.write_bytes(submission)
         args.assignment = args.assignment or entry.assignment
-        return _grade(args)
+        return _report(args, _grade_notebook(args), named)
 
 
 def _grade_notebook(args):

@@ -88,6 +88,15 @@ def test_grades_a_corpus_entry_as_the_notebook_it_makes():
     assert result["score"] == result["max_score"] - sum(t["max_score"] for t in lost) > 0
 
 
+def test_a_corpus_entry_that_cannot_be_graded_is_named_by_its_own_file():
+    """Graded as an assignment that does not exist, an entry's notebook is refused; the error
+    names the .py the user gave, not the notebook made from it in a temporary folder."""
+    entry = CorpusEntry(CORPUS / A1 / "corr2d_flipped_kernel.py")
+    run = convgrade("grade", entry.path, "--assignment", "no_such_assignment")
+    assert run.returncode == 2, run.stderr
+    assert f"{entry.path} cannot be graded" in run.stderr and "convgrade-entry-" not in run.stderr, run.stderr
+
+
 def test_a_python_file_that_is_no_corpus_entry_exits_2(tmp_path):
     (tmp_path / A1).mkdir()
     (tmp_path / A1 / "helper.py").write_text("def corr2d(X, K):\n    pass\n")
