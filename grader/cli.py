@@ -412,9 +412,12 @@ def _daemon(args):
 
 def _release(args):
     from grader.course import assignments
-    from grader.operations.release import STUDENT_API, release
+    from grader.operations.release import STUDENT_API, ReleaseError, release
 
-    released, synced = release(progress=True)
+    try:
+        released, synced = release(progress=True)
+    except ReleaseError as exc:
+        return _refuse(f"nothing more was released: {exc}")
     course = assignments.COURSE_DIR
     for source in synced:
         print(f"convgrade: brought the points, the checklist and the forbidden shortcuts of {_shown(source, course)} "

@@ -79,6 +79,21 @@ def test_release_rewrites_a_stale_or_missing_forbidden_shortcuts_list(tmp_path, 
             assert (f"`{name}`" in english) == (f"`{name}`" in korean) == (name in ruled), name
 
 
+def test_release_names_an_exercise_whose_answer_cell_is_gone(tmp_path, monkeypatch):
+    """A suite that grades an exercise the source notebook has no cell for: release says which,
+    instead of failing on a list lookup."""
+    from grader.operations import release
+
+    shutil.copytree(assignments.SOLUTIONS, tmp_path / "solutions")
+    monkeypatch.setattr(assignments, "SOLUTIONS", tmp_path / "solutions")
+    a4 = "a4_pooling"
+    source = nbformat.read(assignments.source_notebook(a4), as_version=4)
+    source.cells = [c for c in source.cells if notebook.grade_id(c) != "pool2d"]
+    nbformat.write(source, assignments.source_notebook(a4))
+    with pytest.raises(release.ReleaseError, match="its suite grades `pool2d`, but the notebook has no cell"):
+        release.sync_with_suite(a4)
+
+
 def _shortcuts_cells(nb):
     return [c for c in nb.cells if c.metadata.get("convgrade") == "shortcuts"]
 

@@ -67,6 +67,10 @@ the input's device and dtype.
 """
 
 
+class ReleaseError(Exception):
+    """A source notebook release cannot write: the message says what to change."""
+
+
 def release(names=None, progress=False):
     """Release each assignment and write docs/student-api.md; returns (the released notebooks, the
     source notebooks brought in line with their suite). progress: a bar on a terminal (stderr)."""
@@ -105,6 +109,10 @@ def synced_source(assignment):
     checks = runner.collect_checks(assignment)
     before = nbformat.writes(source)
     order = [notebook.grade_id(c) for c in source.cells if notebook.grade_id(c)]
+    missing = [e for e in runner.exercises(assignment) if e not in order]
+    if missing:
+        raise ReleaseError(f"{path.name}: its suite grades {', '.join(f'`{e}`' for e in missing)}, but the "
+                           "notebook has no cell with that grade_id (the answer cell the students fill in)")
     _sync_shortcuts(source, sorted(runner.exercises_with_the_rule(assignment), key=order.index))
     for cell in source.cells:
         cid = notebook.grade_id(cell) or ""
@@ -158,7 +166,7 @@ def _described(code, name):
     node = next((n for n in ast.parse(code).body
                  if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n.name == name), None)
     if node is None:
-        raise ValueError(f"the answer cell `{name}` defines no function or class `{name}`")
+        raise ReleaseError(f"the answer cell `{name}` defines no function or class `{name}`")
     if isinstance(node, ast.ClassDef):
         methods = [m for m in node.body if isinstance(m, ast.FunctionDef)]
         written = [f"`{_header(code, m)}`" for m in methods]
