@@ -28,16 +28,10 @@ def diagnoses(result):
 
 
 def catalogue(assignment):
-    """The assignment's known mistakes (autograde_tests/<assignment>/mistakes.py), by id."""
-    import importlib
+    """The assignment's known mistakes, by id: the engine's own finder (grader.engine.hints)."""
+    from grader.engine import hints
 
-    from grader.engine.diagnoses import Mistake
-    try:
-        module = importlib.import_module(f"autograde_tests.{assignment}.mistakes")
-    except ModuleNotFoundError:
-        return {}
-    return {m.id: m for value in vars(module).values() if isinstance(value, list)
-            for m in value if isinstance(m, Mistake)}
+    return {m.id: m for m in hints.catalogue(assignment)}
 
 
 def diagnosed_as_planted(found, planted, assignment):
