@@ -82,16 +82,14 @@ class Sandbox:
     """
 
     # Check processes E forks in one go while it has one thread (`_burst`): each spare's start
-    # overlaps E's next fork, and E is resumed, stopped and swept once for all of them. One for
-    # now: with four, two honest gradings of ~1,170 on a heavily loaded machine were ended for
-    # "a process ran while the grader had stopped it", the detector's error (containment.stop_all
-    # took a thread for stopped before it had left its CPU), fixed since; bursts come back once
-    # they have been graded under load with the fixed detector. With
-    # a thread of the student's beside E's fork loop it stays one in any case: that thread runs
-    # while E forks and may hold torch's generator lock at the second fork, and that copy hangs
-    # when it seeds (tests/test_containment.py's thread notebook timed out in 4 of 36 grades at
-    # 3 a go, in none at 1).
-    BURST = 1
+    # overlaps E's next fork, and E is resumed, stopped and swept once for all of them. Graded
+    # under load with four (bench/README.md: the honest corpus, the corpus, the fairness,
+    # containment and round-4 tests, and a sandboxed seed sweep, beside other work on both cores).
+    # With a thread of the student's beside E's fork loop it stays one: that thread runs while
+    # E forks and may hold torch's generator lock at the second fork, and that copy hangs when
+    # it seeds (tests/test_containment.py's thread notebook timed out in 4 of 36 grades at 3 a
+    # go, in none at 1).
+    BURST = 4
 
     def __init__(self, cells, limits=Limits(), hidden_paths=(), read_only_paths=(), seed=0):
         self.cells = cells
