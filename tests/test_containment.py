@@ -247,6 +247,75 @@ def test_the_thread_notebook_gets_full_marks_every_time(monkeypatch):
         assert not any("still running" in note for note in result.get("notes", [])), result["notes"]
 
 
+# A thread that spends nearly all its time inside torch's random generator, holding its lock
+# without the interpreter lock: a copy of E forked at such an instant used to wait for ever
+# when it seeded (4 of 30 points, every other check "no answer within 10 s").
+HOT_GENERATOR_THREAD = """
+import threading, torch
+def _draw_for_ever():
+    while True:
+        torch.randn(256, 256)
+threading.Thread(target=_draw_for_ever, daemon=True).start()
+"""
+
+
+def test_a_thread_inside_torch_s_generator_at_every_fork_costs_no_check():
+    """E's forking thread waits for the generators' locks before it forks, and a copy that
+    still waits for ever for one is killed and forked again (Sandbox._hellos): full marks, and
+    no note about a process left running."""
+    data = make_submission(A1, added=[("before", "corr2d", HOT_GENERATOR_THREAD)])
+    for seed in (1, 2):
+        result = grade(data, A1, seed=seed)
+        assert result["score"] == result["max_score"] > 0, [
+            (t["name"], t["output"][:200]) for t in result["tests"] if t["status"] != "passed"]
+        assert not any("still running" in note for note in result.get("notes", [])), result["notes"]
+
+
+def _child(work):
+    pid = os.fork()
+    if pid == 0:
+        try:
+            work()
+        finally:
+            os._exit(0)
+    return pid
+
+
+def test_a_process_that_waits_for_a_lock_no_thread_of_it_can_release_is_told_from_other_waits():
+    """`waits_for_ever`: one thread, waiting on a futex of its own memory with no timeout."""
+    lock = threading.Lock()
+    lock.acquire()
+    stuck = _child(lock.acquire)  # its copy of the lock is held by no thread of its own
+    lock.release()
+    timed = _child(_timed_wait)
+    sleeping = _child(lambda: time.sleep(30))
+    two_threads = _child(_two_threads_waiting)
+    try:
+        time.sleep(0.3)
+        assert containment.waits_for_ever(stuck)
+        assert not containment.waits_for_ever(timed)
+        assert not containment.waits_for_ever(sleeping)
+        assert not containment.waits_for_ever(two_threads)
+        assert not containment.waits_for_ever(os.getpid())
+    finally:
+        for pid in (stuck, timed, sleeping, two_threads):
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+
+
+def _timed_wait():
+    blocked = threading.Lock()
+    blocked.acquire()
+    blocked.acquire(timeout=30)
+
+
+def _two_threads_waiting():
+    blocked = threading.Lock()
+    blocked.acquire()
+    threading.Thread(target=lambda: time.sleep(30), daemon=True).start()
+    blocked.acquire()
+
+
 DATALOADER = """
 import torch
 from torch.utils.data import DataLoader, TensorDataset

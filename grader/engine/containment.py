@@ -233,6 +233,28 @@ def ran_since(pid, record):
     return None
 
 
+_FUTEX, _FUTEX_WAITS, _FUTEX_PRIVATE = "202", (0, 9), 128  # x86_64: futex; FUTEX_WAIT, FUTEX_WAIT_BITSET
+
+
+def waits_for_ever(pid):
+    """Whether the process can never run again by itself: it has one thread, and that thread
+    waits on a futex of its own memory with no timeout. Only another thread of the same
+    process could wake it, and there is none: a copy forked while another thread of E held a
+    lock the copy then takes (torch's generator, as it seeds) is in exactly this state. False
+    where the kernel does not show the grader what the thread waits in."""
+    tids = _tasks(pid)
+    if len(tids) != 1:
+        return False
+    try:
+        with open(f"/proc/{pid}/task/{tids[0]}/syscall") as syscall:
+            fields = syscall.read().split()
+        number, operation, timeout = fields[0], int(fields[2], 16), int(fields[4], 16)
+    except (OSError, ValueError, IndexError):
+        return False
+    private = operation & _FUTEX_PRIVATE
+    return number == _FUTEX and bool(private) and operation & 0x7F in _FUTEX_WAITS and timeout == 0
+
+
 def _zombie(pid):
     return _state(pid, pid) in ("Z", "X")
 

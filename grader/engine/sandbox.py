@@ -17,6 +17,7 @@ import errno
 import fcntl
 import json
 import os
+import select
 import signal
 import socket
 import threading
@@ -266,8 +267,7 @@ class Sandbox:
         spares = [_CheckProcess(ours, wire.Peer()) for ours in asked]
         self._spares += spares  # held (the watchdog's count) from their first message on
         try:
-            for process in spares:
-                self._receive(process, self.limits.call_seconds)
+            self._hellos(spares)
         except SandboxFailure:
             self._end_spares()
             raise
@@ -283,6 +283,56 @@ class Sandbox:
                              f"({', '.join(stray[:3])}); the submission was ended")
         self._stand_alone(pids)
         self._sweep("while the grader forked a check's process; stopped")
+
+    # How many times a burst's copies are forked again when one waits for ever before its first
+    # message (`_hellos`).
+    REFORKS = 8
+
+    def _hellos(self, spares):
+        """Each new copy's first message. A copy waits for ever before it when a thread of the
+        notebook's held a lock the copy takes as it starts (torch's generator, as it seeds) at
+        the instant E forked it: E's forking thread waits for those locks first
+        (child._generators_free), but a thread may take one again in the moment between. Such
+        a copy is killed, seen from outside (containment.waits_for_ever), and E, still
+        running, forks the rest of the burst again, a few times; the grader then says why."""
+        reforks, index = 0, 0
+        while index < len(spares):
+            if self._hello(spares[index]):
+                index += 1
+                continue
+            if reforks == self.REFORKS:
+                raise SandboxFailure("crash", (
+                    f"{reforks + 1} copies of your notebook made for a check in a row waited for ever for a "
+                    "lock that a thread your notebook left running held when the copy was made (torch's or "
+                    "numpy's random generator, most likely); end such threads before the notebook ends"))
+            reforks += 1
+            for process in spares[index:]:
+                process.sock.close()
+                self._spares.remove(process)
+            spares[index:] = [_CheckProcess(self._ask_for_fork(), wire.Peer()) for _ in spares[index:]]
+            self._spares += spares[index:]
+
+    def _hello(self, process):
+        """Read the copy's first message; False when, before it, a copy of E that had not said
+        hello waited for ever (such copies are killed: their sockets are then useless)."""
+        deadline = min(time.monotonic() + self.limits.call_seconds, self.deadline)
+        seen, readable = set(), select.poll()
+        readable.register(process.sock, select.POLLIN)
+        while not readable.poll(50) and time.monotonic() < deadline:
+            stuck = {pid for pid in self._unannounced_copies() if containment.waits_for_ever(pid)}
+            if stuck & seen:  # twice in a row, 50 ms apart
+                for pid in self._unannounced_copies():
+                    _kill(pid)
+                    self._ended.add(pid)
+                return False
+            seen = stuck
+        self._receive(process, max(0.0, deadline - time.monotonic()))
+        return True
+
+    def _unannounced_copies(self):
+        """E's children that the grader holds no message from (the copies of a burst not yet heard)."""
+        known = set(self._held()) | self._ended | self._fresh_pids
+        return [pid for pid in self._namespace.members() if pid not in known and _parent_of(pid) == self._e_pid]
 
     def _stand_alone(self, pids):
         """Each check process is pid 1 of a PID namespace of its own and sees a /proc of it: no
@@ -508,6 +558,13 @@ class Sandbox:
         self.kill()
         self._failure = self._over_budget or SandboxFailure("crash", "the sandbox holding your executed notebook died")
         raise self._failure
+
+
+def _kill(pid):
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def _alive(pid):

@@ -490,7 +490,18 @@ def seed_everything(seed):
         torch.cuda.manual_seed_all(seed)
 
 
-def _fork(run_child):
+def _generators_free():
+    """Wait until no other thread holds the generators' locks that a check's process takes
+    first when it seeds them (`seed_everything`): torch's CPU generator (get_state takes its
+    lock without letting go of the interpreter lock) and numpy's legacy generator."""
+    with numpy.random.mtrand._rand._bit_generator.lock:
+        pass
+    torch.default_generator.get_state()
+
+
+def _fork(run_child, before=None):
+    if before is not None:
+        before()
     pid = os.fork()
     if pid == 0:
         run_child()
@@ -532,7 +543,7 @@ def serve_submission(control, fork=_fork, isolate=None, prepare=None):
             for fd in fds:
                 os.close(fd)
             continue
-        fork(functools.partial(_check_process, child, control, fds[0], seed, isolate))
+        fork(functools.partial(_check_process, child, control, fds[0], seed, isolate), before=_generators_free)
         os.close(fds[0])
 
 

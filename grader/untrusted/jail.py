@@ -461,7 +461,7 @@ def _settle_environment():
 
 # -- the check processes' namespaces -----------------------------------------------------
 
-def fork_check(run_child):
+def fork_check(run_child, before=None):
     """E, for each check: fork a process that is pid 1 of a PID namespace of its own, in
     which `run_child()` runs (it ends the process); returns its pid.
 
@@ -473,14 +473,15 @@ def fork_check(run_child):
     is then seen by the next: each is pid 1, its parent is outside (ppid 0) and its
     threads count from 2. In the child the forking thread is the only one, and CPython
     makes it the main thread. Where the kernel refuses (no user namespace of the sandbox's
-    own), a plain fork: the trusted side sees it and says so."""
+    own), a plain fork: the trusted side sees it and says so. `before()` runs in that thread
+    right before the fork (`_fork_holding_the_interpreter`)."""
     forked, done = [], _thread.allocate_lock()
     done.acquire()
 
     def fork_in_a_thread_of_its_own():
         try:
             _libc.unshare(CLONE_NEWPID)
-            pid = syscalls.grader_fork()
+            pid = _fork_holding_the_interpreter(before)
             if pid == 0:
                 run_child()
             forked.append(pid)
@@ -492,6 +493,23 @@ def fork_check(run_child):
     if not forked:
         raise OSError("the check process could not be forked")
     return forked[0]
+
+
+def _fork_holding_the_interpreter(before):
+    """Fork after `before()` (which waits for the locks a copy needs at its start), keeping the
+    interpreter lock from then to the fork: a thread the notebook left running may be inside
+    torch or numpy without it, holding a lock the copy will take, and once `before` has had that
+    lock the thread waits for the interpreter lock, holding none. The switch interval is
+    raised meanwhile, so a waiting thread does not ask this one to let go (one that began to
+    wait a moment before still may: the trusted side's deadline remains the last word)."""
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1000.0)
+    try:
+        if before is not None:
+            before()
+        return syscalls.grader_fork()
+    finally:
+        sys.setswitchinterval(interval)
 
 
 def mount_own_proc(pid):
