@@ -320,7 +320,7 @@ class Sandbox:
         readable.register(process.sock, select.POLLIN)
         while not readable.poll(50) and time.monotonic() < deadline:
             stuck = {pid for pid in self._unannounced_copies() if containment.waits_for_ever(pid)}
-            if stuck & seen:  # twice in a row, 50 ms apart
+            if stuck & seen:  # twice in a row, 50 ms apart: every copy not heard from is forked again
                 for pid in self._unannounced_copies():
                     _kill(pid)
                     self._ended.add(pid)
@@ -597,10 +597,7 @@ class _CheckProcess:
 
     def kill(self):
         if self.peer.pid is not None:
-            try:
-                os.kill(self.peer.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+            _kill(self.peer.pid)
         self.sock.close()
 
 

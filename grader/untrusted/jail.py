@@ -501,7 +501,7 @@ def _fork_holding_the_interpreter(before):
     torch or numpy without it, holding a lock the copy will take, and once `before` has had that
     lock the thread waits for the interpreter lock, holding none. The switch interval is
     raised meanwhile, so a waiting thread does not ask this one to let go (one that began to
-    wait a moment before still may: the trusted side's deadline remains the last word)."""
+    wait a moment before still may: the trusted side then forks the copy again, Sandbox._hellos)."""
     interval = sys.getswitchinterval()
     sys.setswitchinterval(1000.0)
     try:
