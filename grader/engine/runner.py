@@ -257,21 +257,21 @@ class _Suite:
         self.items = list(self.session.items)
         self.lock = threading.Lock()  # one run at a time: fixtures and outcomes are per session
 
-    def run(self, student, devices, exercise, seed):
-        chosen = [i for i in self.items if exercise is None or _exercise_of(i) == exercise]
+    def run(self, student, devices, exercises, seed):
+        """Run the checks of `exercises` (all when None); the caller holds `self.lock`."""
+        chosen = [i for i in self.items if exercises is None or _exercise_of(i) in exercises]
         items = drawn_order(chosen, seed)
-        with self.lock:
-            self.plugin.begin(student, devices, seed)
-            if student is not None:
-                student.expect_checks(len(items))
-            try:
-                for item, nextitem in zip(items, items[1:] + [None]):
-                    self.config.hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
-                self.plugin.add_refused_kernels()
-            finally:
-                self.session._setupstate.teardown_exact(None)  # nothing of this run outlives it
-                outcomes, self.plugin.outcomes = self.plugin.outcomes, []
-                self.plugin.begin(None, ["cpu"], 0)
+        self.plugin.begin(student, devices, seed)
+        if student is not None:
+            student.expect_checks(len(items))
+        try:
+            for item, nextitem in zip(items, items[1:] + [None]):
+                self.config.hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
+            self.plugin.add_refused_kernels()
+        finally:
+            self.session._setupstate.teardown_exact(None)  # nothing of this run outlives it
+            outcomes, self.plugin.outcomes = self.plugin.outcomes, []
+            self.plugin.begin(None, ["cpu"], 0)
         canonical = {self.plugin.checks[i.nodeid]["number"]: n for n, i in enumerate(chosen)
                      if i.nodeid in self.plugin.checks}
         return sorted(outcomes, key=lambda outcome: canonical[outcome["number"]])  # as collected
@@ -285,30 +285,53 @@ class _Suite:
             self.config._ensure_unconfigure()
 
 
+# assignment -> its suites: one per run at once (a split grading runs two, grader.engine.grading)
 _suites = {}
 _suites_lock = threading.Lock()
 
 
 def _suite(assignment):
+    """The assignment's first suite: what its checks are."""
     with _suites_lock:
         if assignment not in _suites:
-            _suites[assignment] = _Suite(assignment)
-        return _suites[assignment]
+            _suites[assignment] = [_Suite(assignment)]
+        return _suites[assignment][0]
+
+
+def _idle_suite(assignment):
+    """A suite of the assignment that no other thread runs, its lock held: a second one is
+    collected the first time two runs of the assignment overlap."""
+    _suite(assignment)
+    with _suites_lock:
+        for suite in _suites.get(assignment, []):
+            if suite.lock.acquire(blocking=False):
+                return suite
+    suite = _Suite(assignment)  # collected outside the lock: the other run goes on meanwhile
+    suite.lock.acquire()
+    with _suites_lock:
+        _suites.setdefault(assignment, []).append(suite)
+    return suite
 
 
 def forget_suites():
     """Collect every suite again when next used: their files changed (grader.operations.regrade)."""
     with _suites_lock:
-        suites = list(_suites.values())
+        suites = [suite for pool in _suites.values() for suite in pool]
         _suites.clear()
     for suite in suites:
         suite.close()
 
 
 def run_suite(assignment, student, devices=None, exercise=None, seed=0):
-    """Run the hidden suite of `assignment` (or one exercise of it) against `student`."""
+    """Run the hidden suite of `assignment` against `student`: every check, or those of
+    `exercise` (a name, or a set of names)."""
     configure_torch()
-    return _suite(assignment).run(student, devices or available_devices(), exercise, seed)
+    exercises = {exercise} if isinstance(exercise, str) else exercise
+    suite = _idle_suite(assignment)
+    try:
+        return suite.run(student, devices or available_devices(), exercises, seed)
+    finally:
+        suite.lock.release()
 
 
 def collect_checks(assignment):
