@@ -1,7 +1,7 @@
-"""A grading that finds a core free splits its exercises over two sandboxes run at once
-(grader.engine.grading, grader.engine.cores): the result is the one a grading in one sandbox
-gives, test for test; a grading splits only where a core is free; an exercise's checks are
-never split apart (its forbidden-shortcut rule is judged over all of them)."""
+"""A grading that finds a core free is split over two sandboxes run at once, each with the
+program and half of the checks (grader.engine.grading, runner.run_suite, grader.engine.cores):
+the result is the one a grading in one sandbox gives, test for test, a forbidden shortcut found
+at run time in either sandbox included; a grading splits only where a core is free."""
 
 import json
 import subprocess
@@ -11,6 +11,7 @@ import pytest
 
 from grader.engine import cores, grading
 from submissions import corpus, dumps, make_submission
+from test_redteam_round4 import answer_cells
 
 SEED = 424242
 
@@ -21,21 +22,22 @@ def verdicts(result):
 
 
 @pytest.fixture
-def parts(monkeypatch):
-    """How many sandboxes each grading ran (one list entry per grading)."""
-    counts, make = [], grading._exercise_groups
+def sandboxes(monkeypatch):
+    """The sandboxes the gradings made, in the order they were made."""
+    made = []
 
-    def counted(assignment, count):
-        groups = make(assignment, count)
-        counts.append(len(groups))
-        return groups
-    monkeypatch.setattr(grading, "_exercise_groups", counted)
-    return counts
+    class Counted(grading.Sandbox):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(self)
+    monkeypatch.setattr(grading, "Sandbox", Counted)
+    return made
 
 
 def _entries():
     """A reference and a wrong or dishonest notebook of each assignment: a planted mistake,
-    a forbidden shortcut, an attack, where the assignment has one."""
+    a forbidden shortcut, an attack, where the assignment has one; and routes to torch's
+    kernels that only the run-time guard finds, one per exercise of a2."""
     chosen = []
     for assignment in ("a1_cross_correlation", "a2_padding_stride_channels", "a3_output_shapes",
                        "a4_pooling", "a5_lenet"):
@@ -43,38 +45,42 @@ def _entries():
         shortcut = [e for e in entries if "shortcut" in e.name or "unfold" in e.name]
         attack = [e for e in entries if e.name.startswith("attack")]
         chosen += [(assignment, None)] + [(assignment, e) for e in (shortcut[:1] or entries[:1]) + attack[:1]]
-    return chosen
+    return chosen + [("a2_padding_stride_channels", "a2_names"), ("a1_cross_correlation", "a1_mkldnn_layout")]
+
+
+def _notebook(assignment, entry):
+    if entry is None:
+        return make_submission(assignment)
+    if isinstance(entry, str):
+        return make_submission(assignment, answer_cells(entry), reference=False)
+    return entry.submission()
 
 
 @pytest.mark.parametrize("assignment,entry", _entries(), ids=lambda v: getattr(v, "name", v))
-def test_a_split_grading_gives_the_result_of_one_sandbox(assignment, entry, parts, tmp_path, monkeypatch):
+def test_a_split_grading_gives_the_result_of_one_sandbox(assignment, entry, sandboxes, tmp_path, monkeypatch):
     monkeypatch.setattr(cores, "LOCK_DIR", tmp_path)  # this test's own cores: a split is not left to chance
-    data = make_submission(assignment) if entry is None else entry.submission()
+    data = _notebook(assignment, entry)
     split = grading.grade(data, assignment, seed=SEED)
+    made = 2 if cores.count() >= 2 else 1
+    assert len(sandboxes) == made
     whole = grading.grade(data, assignment, seed=SEED, split=False)
-    splits = cores.count() >= 2 and len(grading.runner.exercises(assignment)) > 1
-    assert parts == [2 if splits else 1, 1], parts
+    assert len(sandboxes) == made + 1
     assert verdicts(split) == verdicts(whole), dumps(split)
     assert split["score"] == whole["score"]
     assert split["notes"] == whole["notes"]
     assert [t["number"] for t in split["tests"]] == [t["number"] for t in whole["tests"]]  # the suite's order
     if entry is not None:
+        assert split["score"] < split["max_score"], dumps(split)
+    if hasattr(entry, "loses"):
         assert {t["id"] for t in split["tests"] if t["status"] != "passed"} == set(entry.loses), dumps(split)
 
 
-def test_no_grading_splits_while_every_core_is_held(parts, tmp_path, monkeypatch):
+def test_no_grading_splits_while_every_core_is_held(sandboxes, tmp_path, monkeypatch):
     monkeypatch.setattr(cores, "LOCK_DIR", tmp_path)
     with cores.Held(cores.count()):
         result = grading.grade(make_submission("a1_cross_correlation"), "a1_cross_correlation", seed=SEED)
     assert result["score"] == result["max_score"], dumps(result)
-    assert parts == [1]
-
-
-def test_an_exercise_s_checks_stay_in_one_group():
-    for assignment in ("a1_cross_correlation", "a2_padding_stride_channels", "a3_output_shapes", "a5_lenet"):
-        groups = grading._exercise_groups(assignment, 2)
-        assert len(groups) == 2 and not groups[0] & groups[1], groups
-        assert groups[0] | groups[1] == {c["exercise"] for c in grading.runner.collect_checks(assignment)}
+    assert len(sandboxes) == 1
 
 
 HOLD = """

@@ -5,8 +5,8 @@ hidden suite against it here in the trusted process, and return the result of
 CONTRACT.md section 3.
 """
 
+import contextlib
 import secrets
-import threading
 import time
 from pathlib import Path
 
@@ -36,9 +36,9 @@ def grade(submission, assignment=None, limits=None, seed=None, split=True):
     HMAC(secret, seed, check), the sandbox is seeded from HMAC(secret, seed, "sandbox")
     (grader.engine.secret), so nothing the program can read reveals the inputs.
 
-    Where a core of the machine is free (grader.engine.cores), the exercises are split in two
-    groups, each graded in a sandbox of its own at the same time: both run the program, each
-    runs its group's checks (`split=False` never splits)."""
+    Where a core of the machine is free (grader.engine.cores), the grading is split: two
+    sandboxes run the program, and the checks are shared out between them and run at once
+    (grader.engine.runner.run_suite); `split=False` never splits."""
     started = time.monotonic()
     seed = new_seed() if seed is None else int(seed)
     path = submission if isinstance(submission, (str, Path)) else None
@@ -56,17 +56,12 @@ def grade(submission, assignment=None, limits=None, seed=None, split=True):
         return ungradable(assignment, [f"the notebook could not be read ({type(exc).__name__})"],
                           time.monotonic() - started, seed)
     devices = runner.available_devices()
-    with cores.Held(wanted=2 if split else 1) as held:
-        parts = [_Part(program, assignment, limits or Limits(), seed, devices, exercises)
-                 for exercises in _exercise_groups(assignment, 2 if len(held) == 2 else 1)]
-        _run_at_once(parts)
-    first = parts[0]
-    tests = sorted((test for part in parts for test in part.tests), key=_suite_order(assignment))
-    notes = (program.notes + _skipped_notes(first.program, program)
-             + shortcuts.apply_policy(tests, deadlines.policy()) + _cell_error_notes(first.program_errors, program.cells)
-             + _union(part.notes for part in parts))
-    weakened = _union(part.weakened for part in parts)
-    stdout = first.stdout
+    halves = split and len(runner.collect_checks(assignment)) > 1
+    with cores.Held(wanted=2 if halves else 1) as held:
+        graded = _graded(program, assignment, limits or Limits(), seed, devices, max(len(held), 1))
+        if graded is None:  # a half ran out of its share of memory or time: one sandbox's verdict
+            graded = _graded(program, assignment, limits or Limits(), seed, devices, 1)
+    tests, notes, weakened, stdout = graded
     for test in tests:
         test["output"] = clip(test["output"], MAX_OUTPUT_CHARS)
     hints.attach(assignment, tests)   # after the verdicts: a hint changes no score
@@ -84,61 +79,27 @@ def grade(submission, assignment=None, limits=None, seed=None, split=True):
     return result
 
 
-class _Part:
-    """The checks of some exercises (None: all), graded in a sandbox of their own."""
-
-    def __init__(self, program, assignment, limits, seed, devices, exercises):
-        self.args = program, assignment, limits, seed, devices, exercises
-        self.error = None
-
-    def run(self):
-        program, assignment, limits, seed, devices, exercises = self.args
-        try:
-            with Sandbox(program.cells, limits, assignments.hidden_paths(),
-                         [assignments.COURSE_DIR], seed=secret.sandbox_seed(seed)) as sandbox:
-                self.student = Student(sandbox, program.answers, program.student_code, cells=program.cells)
-                self.tests = runner.run_suite(assignment, self.student, devices, exercise=exercises, seed=seed)
-                self.program_errors = self.student.program_errors()  # while E lives: it is not started again
-                self.program, self.notes, self.weakened = sandbox.program, sandbox.notes, sandbox.weakened
-            self.stdout = sandbox.stdout.text()  # after close: the capture has drained the pipe
-        except BaseException as exc:  # noqa: BLE001  (raised again in the grading's own thread)
-            self.error = exc
-
-
-def _run_at_once(parts):
-    """Each part in a thread of its own but the first, which runs in this one. The threads
-    mostly wait for the sandboxes' processes; what they compute holds the interpreter lock."""
-    others = [threading.Thread(target=part.run, name="convgrade-part", daemon=True) for part in parts[1:]]
-    for thread in others:
-        thread.start()
-    parts[0].run()
-    for thread in others:
-        thread.join()
-    for part in parts:
-        if part.error is not None:
-            raise part.error
-
-
-def _exercise_groups(assignment, count):
-    """The assignment's exercises in `count` groups of about as many checks each (None: one
-    group of all). Every check of an exercise stays in one group: the forbidden-shortcut rule
-    of an exercise is judged over all of its checks."""
-    if count < 2:
-        return [None]
-    sizes = {}
-    for check in runner.collect_checks(assignment):
-        sizes[check["exercise"]] = sizes.get(check["exercise"], 0) + 1
-    if len(sizes) < 2:
-        return [None]
-    groups = [set() for _ in range(count)]
-    for exercise in sorted(sizes, key=lambda e: (-sizes[e], e)):
-        min(groups, key=lambda group: sum(sizes[e] for e in group)).add(exercise)
-    return [group for group in groups if group]
-
-
-def _suite_order(assignment):
-    order = {check["number"]: n for n, check in enumerate(runner.collect_checks(assignment))}
-    return lambda test: order[test["number"]]
+def _graded(program, assignment, limits, seed, devices, count):
+    """(tests, notes, weakened, stdout): the program graded in `count` sandboxes at once, which
+    share the checks and each hold a 1/count share of the memory budget and of the time left
+    after the program. None when a split one ran out of its share: only one sandbox then gives
+    the verdict a single sandbox gives (a split that runs out of nothing needs no more memory
+    or time, summed, than one sandbox would)."""
+    with contextlib.ExitStack() as stack:
+        sandboxes = [stack.enter_context(Sandbox(program.cells, limits, assignments.hidden_paths(),
+                                                 [assignments.COURSE_DIR], seed=secret.sandbox_seed(seed),
+                                                 share=1 / count))
+                     for _ in range(count)]
+        students = [Student(sandbox, program.answers, program.student_code, cells=program.cells)
+                    for sandbox in sandboxes]
+        tests = runner.run_suite(assignment, students, devices, seed=seed)
+        if count > 1 and any(sandbox.met_its_share for sandbox in sandboxes):
+            return None
+        notes = (program.notes + _skipped_notes(sandboxes[0].program, program)
+                 + shortcuts.apply_policy(tests, deadlines.policy()) + _cell_error_notes(students[0], program.cells)
+                 + _union(sandbox.notes for sandbox in sandboxes))
+        weakened = _union(sandbox.weakened for sandbox in sandboxes)
+    return tests, notes, weakened, sandboxes[0].stdout.text()  # after close: the capture has drained the pipe
 
 
 def _union(lists):
@@ -167,12 +128,11 @@ def _skipped_notes(reply, program):
     return notes
 
 
-def _cell_error_notes(program_errors, cells=()):
-    """One note per cell of the program that raised (`Student.program_errors`): what depends
-    on it is what it costs."""
+def _cell_error_notes(student, cells=()):
+    """One note per cell of the program that raised: what depends on it is what it costs."""
     sources = {cell["id"]: cell["source"] for cell in cells}
     notes = []
-    for label, error in program_errors[:20]:
+    for label, error in student.program_errors()[:20]:
         why = _SHARED_MEMORY_HINT if _needs_shared_memory(error, sources.get(label, "")) else ""
         notes.append(f"{StudentError.from_child(error, f'`{label}`')}{why}; "
                      "grading went on with the cells after it")

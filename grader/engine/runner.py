@@ -128,21 +128,23 @@ class SuitePlugin:
             if isinstance(error, CheckFailed) and not passed:
                 self.outcomes[-1].update(_shown_values(error))
 
-    def add_refused_kernels(self):
+    def add_refused_kernels(self, outcomes, students):
         """Torch kernels an exercise with the rule reached while the checks ran (the run-time
-        line behind the static rule): a forbidden shortcut, given to the exercise's rule check
-        (its first check when the run has none), where the course's policy takes it up. It
-        only adds: a check the source already failed keeps its finding."""
+        line behind the static rule), in any of `students`' sandboxes: a forbidden shortcut,
+        given to the exercise's rule check (its first check when the run has none), where the
+        course's policy takes it up. It only adds: a check the source already failed keeps its
+        finding."""
         routes = {}
-        for exercise, route in self._student.refused_kernels() if self._student is not None else []:
-            routes.setdefault(exercise, route)
+        for student in students:
+            for exercise, route in student.refused_kernels():
+                routes.setdefault(exercise, route)
         for exercise, route in routes.items():
-            mine = [o for o in self.outcomes if o["exercise"] == exercise]
+            mine = [o for o in outcomes if o["exercise"] == exercise]
             if not mine:
                 continue
             outcome = next((o for o in mine if o["id"] in self._rule_checks), mine[0])
             sentence = f"`{exercise}` runs torch's `{route}` when called (found at run time)"
-            static = [f for f in checks.uses_any(self._student, exercise) if f.forbidden]
+            static = [f for f in checks.uses_any(students[0], exercise) if f.forbidden]
             if static and "shortcut" not in outcome:
                 outcome["shortcut"] = static[0].sentence(exercise)
             outcome["refused"] = sentence
@@ -257,24 +259,21 @@ class _Suite:
         self.items = list(self.session.items)
         self.lock = threading.Lock()  # one run at a time: fixtures and outcomes are per session
 
-    def run(self, student, devices, exercises, seed):
-        """Run the checks of `exercises` (all when None); the caller holds `self.lock`."""
-        chosen = [i for i in self.items if exercises is None or _exercise_of(i) in exercises]
-        items = drawn_order(chosen, seed)
+    def run(self, student, devices, nodeids, seed):
+        """Run these checks, in this order, against `student`; their outcomes. The caller
+        holds `self.lock`."""
+        by_id = {item.nodeid: item for item in self.items}
+        items = [by_id[nodeid] for nodeid in nodeids]
         self.plugin.begin(student, devices, seed)
-        if student is not None:
-            student.expect_checks(len(items))
+        student.expect_checks(len(items))
         try:
             for item, nextitem in zip(items, items[1:] + [None]):
                 self.config.hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
-            self.plugin.add_refused_kernels()
         finally:
             self.session._setupstate.teardown_exact(None)  # nothing of this run outlives it
             outcomes, self.plugin.outcomes = self.plugin.outcomes, []
             self.plugin.begin(None, ["cpu"], 0)
-        canonical = {self.plugin.checks[i.nodeid]["number"]: n for n, i in enumerate(chosen)
-                     if i.nodeid in self.plugin.checks}
-        return sorted(outcomes, key=lambda outcome: canonical[outcome["number"]])  # as collected
+        return outcomes
 
     def checks(self):
         return [self.plugin.checks[i.nodeid] for i in self.items if i.nodeid in self.plugin.checks]
@@ -323,15 +322,51 @@ def forget_suites():
 
 
 def run_suite(assignment, student, devices=None, exercise=None, seed=0):
-    """Run the hidden suite of `assignment` against `student`: every check, or those of
-    `exercise` (a name, or a set of names)."""
+    """Run the hidden suite of `assignment` (or one exercise of it) against `student`: a
+    Student, or a list of them, each over a sandbox of its own that ran the same program. A
+    list shares the checks out, dealt in the drawn order, and its students are graded at once,
+    each in a thread and a pytest session of its own (grader.engine.grading splits a grading
+    so where a core is free); the outcomes are one run's, in the suite's order."""
     configure_torch()
-    exercises = {exercise} if isinstance(exercise, str) else exercise
-    suite = _idle_suite(assignment)
-    try:
-        return suite.run(student, devices or available_devices(), exercises, seed)
-    finally:
-        suite.lock.release()
+    students = list(student) if isinstance(student, (list, tuple)) else [student]
+    devices = devices or available_devices()
+    suite = _suite(assignment)
+    chosen = [item for item in suite.items if exercise is None or _exercise_of(item) == exercise]
+    order = [item.nodeid for item in drawn_order(chosen, seed)]
+    shares = [(each, order[n::len(students)]) for n, each in enumerate(students) if order[n::len(students)]]
+    outcomes = [outcome for share in _at_once(assignment, shares, devices, seed) for outcome in share]
+    suite.plugin.add_refused_kernels(outcomes, students)
+    canonical = {suite.plugin.checks[item.nodeid]["number"]: n for n, item in enumerate(suite.items)
+                 if item.nodeid in suite.plugin.checks}
+    return sorted(outcomes, key=lambda outcome: canonical[outcome["number"]])  # as collected
+
+
+def _at_once(assignment, shares, devices, seed):
+    """Each (student, checks) share run in an idle suite, the first in this thread and the
+    others in threads of their own (which mostly wait on their sandboxes' processes); the
+    outcomes of each."""
+    results = [None] * len(shares)
+
+    def run(n):
+        student, nodeids = shares[n]
+        suite = _idle_suite(assignment)
+        try:
+            results[n] = suite.run(student, devices, nodeids, seed)
+        except BaseException as exc:  # noqa: BLE001  (raised again in the caller's thread)
+            results[n] = exc
+        finally:
+            suite.lock.release()
+    others = [threading.Thread(target=run, args=(n,), name="convgrade-share", daemon=True)
+              for n in range(1, len(shares))]
+    for thread in others:
+        thread.start()
+    run(0)
+    for thread in others:
+        thread.join()
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return results
 
 
 def collect_checks(assignment):

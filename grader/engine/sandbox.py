@@ -92,10 +92,16 @@ class Sandbox:
     # go, in none at 1).
     BURST = 4
 
-    def __init__(self, cells, limits=Limits(), hidden_paths=(), read_only_paths=(), seed=0):
+    def __init__(self, cells, limits=Limits(), hidden_paths=(), read_only_paths=(), seed=0, share=1.0):
         self.cells = cells
         self.limits = limits
         self.seed = seed
+        # A grading split over several sandboxes (grader.engine.grading) holds each to its share
+        # of the submission's memory and of its time after the program; every limit of a
+        # process or a call stays whole. `met_its_share` tells the grading to grade again in one.
+        self.share = share
+        self.budget = int(limits.memory_bytes * share)
+        self._time_met = False
         self.hidden_paths = [str(p) for p in hidden_paths]
         self.read_only_paths = [str(p) for p in read_only_paths]
         self.deadline = time.monotonic() + limits.submission_seconds
@@ -136,6 +142,7 @@ class Sandbox:
             self._checks_stand_alone = containment.own_user_namespace(self._e_pid)
             self.program = self._request(self._executed, "program", {"cells": self.cells, "seed": self.seed},
                                          self.limits.program_seconds, progress=self._cell_started)
+            self.deadline = time.monotonic() + (self.deadline - time.monotonic()) * self.share
             self._stop(self._e_pid)
             self._sweep("after its cells ran; stopped before the checks, which start from the notebook's "
                         "main process alone")
@@ -254,7 +261,8 @@ class Sandbox:
         tables), else one."""
         if containment.thread_count(self._e_pid) != 1:
             return 1
-        held_whole = self.limits.memory_bytes // max(containment.upper_bound([self._e_pid]), 1)
+        # the watchdog's cheap measure is RSS summed, less what E held at its start
+        held_whole = (self.budget + self._memory.base_cheap) // max(containment.upper_bound([self._e_pid]), 1)
         wanted = self.BURST if self._checks_left is None else min(self.BURST, self._checks_left)
         return max(1, min(wanted, held_whole - 2))  # E and the check's process beside them
 
@@ -349,6 +357,11 @@ class Sandbox:
         elif not all(containment.sees_itself_alone(pid) for pid in pids):
             self._refuse("a check's process of your notebook sees other processes in its /proc; "
                          "the submission was ended")
+
+    @property
+    def met_its_share(self):
+        """Whether the submission ran out of its memory or its time here."""
+        return self._over_budget is not None or self._time_met
 
     def _refuse(self, message):
         self.kill()
@@ -454,14 +467,14 @@ class Sandbox:
 
     def _watch(self, pid):
         self._namespace = containment.Namespace(pid)
-        self._memory = containment.MemoryWatch(self._namespace, pid, self.limits.memory_bytes,
+        self._memory = containment.MemoryWatch(self._namespace, pid, self.budget,
                                                self._memory_exceeded, held=self._held_pids)
 
     def _memory_exceeded(self, used):
         """From the watchdog's thread: end the whole submission (E is its PID namespace's init:
         every process in it dies with E); the waiting call then reports why."""
         self._over_budget = SandboxFailure(
-            "budget", f"your notebook used more than {_size(self.limits.memory_bytes)} of memory in total "
+            "budget", f"your notebook used more than {_size(self.budget)} of memory in total "
                       f"across its processes ({_size(used)} when it was stopped); it was stopped")
         try:
             os.kill(self._e_pid, signal.SIGKILL)
@@ -515,6 +528,7 @@ class Sandbox:
     def _receive(self, process, timeout):
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
+            self._time_met = True
             self.kill()
             raise SandboxFailure("budget", "the submission used up its total time budget "
                                  f"of {self.limits.submission_seconds:.0f} s")
