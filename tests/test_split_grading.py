@@ -77,8 +77,12 @@ def test_a_split_grading_gives_the_result_of_one_sandbox(assignment, entry, sand
 
 def test_no_grading_splits_while_every_core_is_held(sandboxes, tmp_path, monkeypatch):
     monkeypatch.setattr(cores, "LOCK_DIR", tmp_path)
-    with cores.Held(cores.count()):
+    others = [cores.Held(1) for _ in range(cores.count())]  # a batch: a grading per core
+    try:
         result = grading.grade(make_submission("a1_cross_correlation"), "a1_cross_correlation", seed=SEED)
+    finally:
+        for held in others:
+            held.close()
     assert result["score"] == result["max_score"], dumps(result)
     assert len(sandboxes) == 1
 
@@ -88,32 +92,45 @@ import json, sys
 from pathlib import Path
 from grader.engine import cores
 cores.LOCK_DIR = Path(sys.argv[1])
-with cores.Held(int(sys.argv[2])) as held:
-    print(json.dumps(len(held)), flush=True)
-    sys.stdin.readline()
+gradings = [cores.Held(1) for _ in range(int(sys.argv[2]))]
+print(json.dumps([len(held) for held in gradings]), flush=True)
+sys.stdin.readline()
 """
 
 
-def test_cores_are_counted_across_processes_and_freed_when_a_holder_dies(tmp_path):
-    """A grading process holds its cores with flock: another process sees them taken, and
-    they are free again once the holder is gone, however it ends."""
+def test_gradings_are_counted_across_processes_and_freed_when_one_dies(tmp_path, monkeypatch):
+    """Each grading holds a slot with flock, and a second only where fewer gradings run than
+    the machine has cores: another process sees them, and a slot is free again once its holder
+    is gone, however it ends."""
     if cores.count() < 2:
         pytest.skip("one core: nothing to split over")
+    monkeypatch.setattr(cores, "LOCK_DIR", tmp_path)
+    processes = []
 
-    def holder(wanted):
-        process = subprocess.Popen([sys.executable, "-c", HOLD, str(tmp_path), str(wanted)],
+    def cores_a_grading_takes():
+        with cores.Held(2) as held:
+            return len(held)
+
+    def running(gradings):
+        """A process that holds `gradings` gradings' slots."""
+        process = subprocess.Popen([sys.executable, "-c", HOLD, str(tmp_path), str(gradings)],
                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        return process, json.loads(process.stdout.readline())
+        processes.append(process)
+        assert json.loads(process.stdout.readline()) == [1] * gradings
+        return process
 
-    first, got = holder(cores.count() - 1)
-    assert got == cores.count() - 1
-    second, got = holder(2)
-    assert got == 1  # one left
-    third, got = holder(2)
-    assert got == 0  # none: it grades on one, unsplit
-    first.kill()
-    first.wait()
-    fourth, got = holder(2)
-    assert got == min(2, cores.count() - 1)
-    for process in (second, third, fourth):
-        process.communicate("\n")
+    try:
+        assert cores_a_grading_takes() == 2  # alone: split
+        batch = running(cores.count() - 1)
+        assert cores_a_grading_takes() == 1  # beside a grading per core but one: not split
+        more = running(1)
+        assert cores_a_grading_takes() == 1
+        batch.kill()
+        batch.wait()
+        more.kill()
+        more.wait()
+        assert cores_a_grading_takes() == 2  # the dead holders' slots are free
+    finally:
+        for process in processes:
+            process.kill()
+            process.wait()

@@ -1,14 +1,17 @@
-"""Which of this machine's cores gradings hold now, across every grading process.
+"""How many gradings run on this machine now, across every grading process, and so whether
+a grading may take a second core.
 
-A grading holds one core while it runs, and a second where one is free: it then splits its
-checks over two sandboxes that run at once (grader.engine.grading), so a single submission
-uses both cores of a laptop, while the gradings of a batch, which hold every core between
-them, are not split and run no more processes than cores.
+Every grading holds a slot while it runs; one that finds fewer gradings' slots held than the
+machine has cores holds a second and is split over two sandboxes at once
+(grader.engine.grading). A single submission then uses both cores of a laptop, while the
+gradings of a batch, at least one per core, are not split and run no more sandboxes than
+cores. Two gradings that start at the same instant may both see a core free: a batch then
+splits once too often, and the next gradings see it.
 
-A core is a lock file held with flock(2) (the kernel lets go of it when its holder dies,
-however it dies), as the sandbox's uids are leased (grader.engine.sandbox.UidLease); no
-library keeps a count across unrelated processes with that guarantee. Only convgrade's own
-gradings are counted: other work on the machine is the operating system's to schedule.
+A slot is a lock file held with flock(2), which the kernel lets go of when its holder dies,
+however it dies, as the sandbox's uids are leased (grader.engine.sandbox.UidLease); no library
+keeps a count across unrelated processes with that guarantee. Only convgrade's own gradings
+are counted: other work on the machine is the operating system's to schedule.
 """
 
 import fcntl
@@ -23,28 +26,48 @@ def count():
 
 
 class Held:
-    """Up to `wanted` of the machine's cores, held until closed (`len()` says how many; none
-    when every one is held: the grading runs anyway, on one)."""
+    """A grading's slot, and a second where fewer are held than the machine has cores and
+    `wanted` is 2; held until closed. `len()` says how many (none where the directory cannot
+    be used: the grading runs anyway, in one sandbox)."""
 
     def __init__(self, wanted):
         self._handles = []
         try:
             LOCK_DIR.mkdir(mode=0o777, exist_ok=True)
-            for core in range(count()):
-                if len(self._handles) == wanted:
-                    break
-                self._take(LOCK_DIR / str(core))
+            slots = [LOCK_DIR / str(n) for n in range(max(64, 2 * count()))]
+            self._take_one(slots)
+            if wanted > 1 and self._handles and self._held_by_anyone(slots) < count():
+                self._take_one(slots)
         except OSError:  # a directory another user made, a full disk: hold nothing, split nothing
             self.close()
 
-    def _take(self, path):
+    def _take_one(self, slots):
+        for path in slots:
+            handle = self._lock(path)
+            if handle is not None:
+                self._handles.append(handle)
+                return
+
+    def _held_by_anyone(self, slots):
+        """How many slots are held, ours included (each free one is locked and let go at once)."""
+        held = 0
+        for path in slots:
+            handle = self._lock(path)
+            if handle is None:
+                held += 1
+            else:
+                handle.close()
+        return held
+
+    @staticmethod
+    def _lock(path):
         handle = open(path, "a")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.close()
-            return
-        self._handles.append(handle)
+            return None
+        return handle
 
     def __len__(self):
         return len(self._handles)
