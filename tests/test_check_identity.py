@@ -217,8 +217,7 @@ def test_a_check_reaches_none_of_the_check_processes_forked_with_it(monkeypatch)
     while a check runs the next ones may exist, stopped: none can be signalled, woken or seen."""
     bursts, burst = [], Sandbox._burst
     monkeypatch.setattr(Sandbox, "_burst", lambda self: bursts.append(burst(self)) or bursts[-1])
-    # a budget that holds full bursts in each sandbox of a grading split in two (half each)
-    result = graded(REACH_NEIGHBOURS, limits=dataclasses.replace(LIMITS, memory_bytes=4 * GiB))
+    result = graded(REACH_NEIGHBOURS, limits=dataclasses.replace(LIMITS, memory_bytes=2 * GiB))
     assert max(bursts) == Sandbox.BURST, bursts
     seen = reports(result)
     assert len(seen) >= 5, dumps(result)
@@ -329,8 +328,8 @@ def run_order(result):
     return sorted(seen, key=seen.get)
 
 
-# The order tests grade in one sandbox: a grading split in two runs two shares of the drawn
-# order at once (grader.engine.runner.run_suite), and how their checks interleave in time is
+# The order tests grade in one sandbox: a grading split in two takes the drawn order from
+# two sandboxes at once (grader.engine.runner.run_suite), and how their checks interleave is
 # the scheduler's.
 
 def test_the_same_seed_runs_the_checks_in_the_same_order():

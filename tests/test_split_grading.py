@@ -77,7 +77,7 @@ def test_a_split_grading_gives_the_result_of_one_sandbox(assignment, entry, sand
 
 def test_no_grading_splits_while_every_core_is_held(sandboxes, tmp_path, monkeypatch):
     monkeypatch.setattr(cores, "LOCK_DIR", tmp_path)
-    others = [cores.Held(1) for _ in range(cores.count())]  # a batch: a grading per core
+    others = [cores.Held() for _ in range(cores.count())]  # a batch: a grading per core
     try:
         result = grading.grade(make_submission("a1_cross_correlation"), "a1_cross_correlation", seed=SEED)
     finally:
@@ -92,7 +92,7 @@ import json, sys
 from pathlib import Path
 from grader.engine import cores
 cores.LOCK_DIR = Path(sys.argv[1])
-gradings = [cores.Held(1) for _ in range(int(sys.argv[2]))]
+gradings = [cores.Held() for _ in range(int(sys.argv[2]))]
 print(json.dumps([len(held) for held in gradings]), flush=True)
 sys.stdin.readline()
 """
@@ -108,7 +108,8 @@ def test_gradings_are_counted_across_processes_and_freed_when_one_dies(tmp_path,
     processes = []
 
     def cores_a_grading_takes():
-        with cores.Held(2) as held:
+        with cores.Held() as held:
+            held.take_another()
             return len(held)
 
     def running(gradings):

@@ -1,8 +1,8 @@
 """How many gradings run on this machine now, across every grading process, and so whether
 a grading may take a second core.
 
-Every grading holds a slot while it runs; one that finds fewer gradings' slots held than the
-machine has cores holds a second and is split over two sandboxes at once
+Every grading holds a slot while it runs; one that finds fewer slots held than the machine
+has cores, once its program has run, holds a second and is split over two sandboxes at once
 (grader.engine.grading). A single submission then uses both cores of a laptop, while the
 gradings of a batch, at least one per core, are not split and run no more sandboxes than
 cores. Two gradings that start at the same instant may both see a core free: a batch then
@@ -26,20 +26,27 @@ def count():
 
 
 class Held:
-    """A grading's slot, and a second where fewer are held than the machine has cores and
-    `wanted` is 2; held until closed. `len()` says how many (none where the directory cannot
-    be used: the grading runs anyway, in one sandbox)."""
+    """A grading's slot, held until closed; `take_another()` adds a second where fewer are held
+    than the machine has cores. `len()` says how many (none where the directory cannot be
+    used: the grading runs anyway, in one sandbox)."""
 
-    def __init__(self, wanted):
+    def __init__(self):
         self._handles = []
+        self._slots = [LOCK_DIR / str(n) for n in range(max(64, 2 * count()))]
         try:
             LOCK_DIR.mkdir(mode=0o777, exist_ok=True)
-            slots = [LOCK_DIR / str(n) for n in range(max(64, 2 * count()))]
-            self._take_one(slots)
-            if wanted > 1 and self._handles and self._held_by_anyone(slots) < count():
-                self._take_one(slots)
+            self._take_one(self._slots)
         except OSError:  # a directory another user made, a full disk: hold nothing, split nothing
             self.close()
+
+    def take_another(self):
+        """A second slot, where this grading holds one and fewer are held than cores."""
+        try:
+            if len(self._handles) == 1 and self._held_by_anyone(self._slots) < count():
+                self._take_one(self._slots)
+        except OSError:
+            pass
+        return len(self._handles) == 2
 
     def _take_one(self, slots):
         for path in slots:

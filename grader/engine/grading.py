@@ -36,9 +36,9 @@ def grade(submission, assignment=None, limits=None, seed=None, split=True):
     HMAC(secret, seed, check), the sandbox is seeded from HMAC(secret, seed, "sandbox")
     (grader.engine.secret), so nothing the program can read reveals the inputs.
 
-    Where a core of the machine is free (grader.engine.cores), the grading is split: two
-    sandboxes run the program, and the checks are shared out between them and run at once
-    (grader.engine.runner.run_suite); `split=False` never splits."""
+    Where the machine has a core no other grading holds (grader.engine.cores), the grading is
+    split: once the program has run, a second sandbox runs it too, and the two take the
+    checks at once (grader.engine.runner.run_suite); `split=False` never splits."""
     started = time.monotonic()
     seed = new_seed() if seed is None else int(seed)
     path = submission if isinstance(submission, (str, Path)) else None
@@ -56,11 +56,10 @@ def grade(submission, assignment=None, limits=None, seed=None, split=True):
         return ungradable(assignment, [f"the notebook could not be read ({type(exc).__name__})"],
                           time.monotonic() - started, seed)
     devices = runner.available_devices()
-    halves = split and len(runner.collect_checks(assignment)) > 1
-    with cores.Held(wanted=2 if halves else 1) as held:
-        graded = _graded(program, assignment, limits or Limits(), seed, devices, max(len(held), 1))
+    with cores.Held() as held:
+        graded = _graded(program, assignment, limits or Limits(), seed, devices, held if split else None)
         if graded is None:  # a half ran out of its share of memory or time: one sandbox's verdict
-            graded = _graded(program, assignment, limits or Limits(), seed, devices, 1)
+            graded = _graded(program, assignment, limits or Limits(), seed, devices, None)
     tests, notes, weakened, stdout = graded
     for test in tests:
         test["output"] = clip(test["output"], MAX_OUTPUT_CHARS)
@@ -79,27 +78,39 @@ def grade(submission, assignment=None, limits=None, seed=None, split=True):
     return result
 
 
-def _graded(program, assignment, limits, seed, devices, count):
-    """(tests, notes, weakened, stdout): the program graded in `count` sandboxes at once, which
-    share the checks and each hold a 1/count share of the memory budget and of the time left
-    after the program. None when a split one ran out of its share: only one sandbox then gives
-    the verdict a single sandbox gives (a split that runs out of nothing needs no more memory
-    or time, summed, than one sandbox would)."""
+def _graded(program, assignment, limits, seed, devices, cores_held):
+    """(tests, notes, weakened, stdout) of the program graded in a sandbox, and in a second one
+    at once where `cores_held` lends another core (`_room_for_two`); None when a half ran out
+    of its share of the memory or the time (Sandbox.split_with)."""
     with contextlib.ExitStack() as stack:
-        sandboxes = [stack.enter_context(Sandbox(program.cells, limits, assignments.hidden_paths(),
-                                                 [assignments.COURSE_DIR], seed=secret.sandbox_seed(seed),
-                                                 share=1 / count))
-                     for _ in range(count)]
-        students = [Student(sandbox, program.answers, program.student_code, cells=program.cells)
-                    for sandbox in sandboxes]
+        sandboxes = [stack.enter_context(_sandbox(program, limits, seed))]
+        students = [Student(sandboxes[0], program.answers, program.student_code, cells=program.cells)]
+        if cores_held is not None and students[0].program_ran() and _room_for_two(sandboxes[0], assignment, cores_held):
+            sandboxes.append(stack.enter_context(_sandbox(program, limits, seed)))
+            sandboxes[0].split_with(sandboxes[1])
+            students.append(Student(sandboxes[1], program.answers, program.student_code, cells=program.cells))
         tests = runner.run_suite(assignment, students, devices, seed=seed)
-        if count > 1 and any(sandbox.met_its_share for sandbox in sandboxes):
+        if any(sandbox.ran_out_as_a_half for sandbox in sandboxes):
             return None
         notes = (program.notes + _skipped_notes(sandboxes[0].program, program)
                  + shortcuts.apply_policy(tests, deadlines.policy()) + _cell_error_notes(students[0], program.cells)
                  + _union(sandbox.notes for sandbox in sandboxes))
         weakened = _union(sandbox.weakened for sandbox in sandboxes)
     return tests, notes, weakened, sandboxes[0].stdout.text()  # after close: the capture has drained the pipe
+
+
+def _room_for_two(first, assignment, cores_held):
+    """Whether a second sandbox should run the program too and take checks beside `first`,
+    whose program has run: the machine lends another core (grader.engine.cores), the suite has
+    two checks or more, and the program holds at most a quarter of the memory budget, so that
+    each half has room for its checks (a heavier one is graded in one sandbox)."""
+    return (len(runner.collect_checks(assignment)) > 1
+            and first.program_memory() <= first.limits.memory_bytes // 4 and cores_held.take_another())
+
+
+def _sandbox(program, limits, seed):
+    return Sandbox(program.cells, limits, assignments.hidden_paths(), [assignments.COURSE_DIR],
+                   seed=secret.sandbox_seed(seed))
 
 
 def _union(lists):

@@ -259,16 +259,20 @@ class _Suite:
         self.items = list(self.session.items)
         self.lock = threading.Lock()  # one run at a time: fixtures and outcomes are per session
 
-    def run(self, student, devices, nodeids, seed):
-        """Run these checks, in this order, against `student`; their outcomes. The caller
-        holds `self.lock`."""
+    def run(self, student, devices, queue, seed):
+        """Run checks taken from `queue` (`_Queue`) against `student` until none is left; their
+        outcomes. The caller holds `self.lock`."""
         by_id = {item.nodeid: item for item in self.items}
-        items = [by_id[nodeid] for nodeid in nodeids]
         self.plugin.begin(student, devices, seed)
-        student.expect_checks(len(items))
         try:
-            for item, nextitem in zip(items, items[1:] + [None]):
-                self.config.hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
+            # The check after this one is taken now: pytest keeps what the next item shares
+            # with this one set up, so it must be the item this session runs next.
+            taken = queue.take()
+            while taken is not None:
+                following = queue.take()
+                student.expect_checks(queue.left() + (2 if following else 1))
+                self.config.hook.pytest_runtest_protocol(item=by_id[taken], nextitem=by_id.get(following))
+                taken = following
         finally:
             self.session._setupstate.teardown_exact(None)  # nothing of this run outlives it
             outcomes, self.plugin.outcomes = self.plugin.outcomes, []
@@ -322,42 +326,62 @@ def forget_suites():
 
 
 def run_suite(assignment, student, devices=None, exercise=None, seed=0):
-    """Run the hidden suite of `assignment` (or one exercise of it) against `student`: a
-    Student, or a list of them, each over a sandbox of its own that ran the same program. A
-    list shares the checks out, dealt in the drawn order, and its students are graded at once,
-    each in a thread and a pytest session of its own (grader.engine.grading splits a grading
-    so where a core is free); the outcomes are one run's, in the suite's order."""
+    """Run the hidden suite of `assignment` (or one exercise of it) against `student`; the
+    outcomes, in the suite's order.
+
+    `student` may be a list: a Student whose program has run, and others over sandboxes of
+    their own (grader.engine.grading splits a grading so where a core is free). Each takes the
+    next check of the drawn order as it is free, in a thread and a pytest session of its own;
+    one whose program did not run as the first's did (it failed, or other cells raised) takes
+    none. Every check runs in a fresh copy of its sandbox's program, so which sandbox ran it
+    changes nothing."""
     configure_torch()
     students = list(student) if isinstance(student, (list, tuple)) else [student]
-    devices = devices or available_devices()
     suite = _suite(assignment)
     chosen = [item for item in suite.items if exercise is None or _exercise_of(item) == exercise]
-    order = [item.nodeid for item in drawn_order(chosen, seed)]
-    shares = [(each, order[n::len(students)]) for n, each in enumerate(students) if order[n::len(students)]]
-    outcomes = [outcome for share in _at_once(assignment, shares, devices, seed) for outcome in share]
+    queue = _Queue(item.nodeid for item in drawn_order(chosen, seed))
+    outcomes = _at_once(assignment, students, queue, devices or available_devices(), seed)
     suite.plugin.add_refused_kernels(outcomes, students)
     canonical = {suite.plugin.checks[item.nodeid]["number"]: n for n, item in enumerate(suite.items)
                  if item.nodeid in suite.plugin.checks}
     return sorted(outcomes, key=lambda outcome: canonical[outcome["number"]])  # as collected
 
 
-def _at_once(assignment, shares, devices, seed):
-    """Each (student, checks) share run in an idle suite, the first in this thread and the
-    others in threads of their own (which mostly wait on their sandboxes' processes); the
-    outcomes of each."""
-    results = [None] * len(shares)
+class _Queue:
+    """The checks of a run in the drawn order, taken one at a time by each student's thread."""
+
+    def __init__(self, nodeids):
+        self._left = list(nodeids)
+        self._lock = threading.Lock()
+
+    def take(self):
+        """The next check, or None when none is left."""
+        with self._lock:
+            return self._left.pop(0) if self._left else None
+
+    def left(self):
+        return len(self._left)
+
+
+def _at_once(assignment, students, queue, devices, seed):
+    """The outcomes of every student's run, the first in this thread and the others in threads
+    of their own (which mostly wait on their sandboxes' processes), each in an idle suite."""
+    results = [[] for _ in students]
+    program_errors = students[0].program_errors() if len(students) > 1 else None
 
     def run(n):
-        student, nodeids = shares[n]
+        student = students[n]
+        if n > 0 and not (student.program_ran() and student.program_errors() == program_errors):
+            return
         suite = _idle_suite(assignment)
         try:
-            results[n] = suite.run(student, devices, nodeids, seed)
+            results[n] = suite.run(student, devices, queue, seed)
         except BaseException as exc:  # noqa: BLE001  (raised again in the caller's thread)
             results[n] = exc
         finally:
             suite.lock.release()
     others = [threading.Thread(target=run, args=(n,), name="convgrade-share", daemon=True)
-              for n in range(1, len(shares))]
+              for n in range(1, len(students))]
     for thread in others:
         thread.start()
     run(0)
@@ -366,7 +390,7 @@ def _at_once(assignment, shares, devices, seed):
     for result in results:
         if isinstance(result, BaseException):
             raise result
-    return results
+    return [outcome for result in results for outcome in result]
 
 
 def collect_checks(assignment):

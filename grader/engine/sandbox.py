@@ -92,16 +92,13 @@ class Sandbox:
     # go, in none at 1).
     BURST = 4
 
-    def __init__(self, cells, limits=Limits(), hidden_paths=(), read_only_paths=(), seed=0, share=1.0):
+    def __init__(self, cells, limits=Limits(), hidden_paths=(), read_only_paths=(), seed=0):
         self.cells = cells
         self.limits = limits
         self.seed = seed
-        # A grading split over several sandboxes (grader.engine.grading) holds each to its share
-        # of the submission's memory and of its time after the program; every limit of a
-        # process or a call stays whole. `met_its_share` tells the grading to grade again in one.
-        self.share = share
-        self.budget = int(limits.memory_bytes * share)
-        self._time_met = False
+        self.budget = limits.memory_bytes  # the watchdog's; half in a split grading (`split_with`)
+        self.halved = False
+        self._time_ran_out = False
         self.hidden_paths = [str(p) for p in hidden_paths]
         self.read_only_paths = [str(p) for p in read_only_paths]
         self.deadline = time.monotonic() + limits.submission_seconds
@@ -142,7 +139,6 @@ class Sandbox:
             self._checks_stand_alone = containment.own_user_namespace(self._e_pid)
             self.program = self._request(self._executed, "program", {"cells": self.cells, "seed": self.seed},
                                          self.limits.program_seconds, progress=self._cell_started)
-            self.deadline = time.monotonic() + (self.deadline - time.monotonic()) * self.share
             self._stop(self._e_pid)
             self._sweep("after its cells ran; stopped before the checks, which start from the notebook's "
                         "main process alone")
@@ -358,10 +354,24 @@ class Sandbox:
             self._refuse("a check's process of your notebook sees other processes in its /proc; "
                          "the submission was ended")
 
+    def program_memory(self):
+        """What E holds above what it held when it started (the watchdog's cheap measure)."""
+        return containment.upper_bound([self._e_pid]) - self._memory.base_cheap
+
+    def split_with(self, other):
+        """A grading split over this sandbox, whose program has run, and `other`, not started:
+        each is held to half of the memory budget and of the time left now, and every limit of
+        a process or a call stays whole. A half that runs out of either (`ran_out_as_a_half`)
+        has the grading done again in one sandbox, whose verdict stands: a split that runs out
+        of nothing needed no more memory or time than one sandbox is given."""
+        budget, deadline = self.limits.memory_bytes // 2, (time.monotonic() + self.deadline) / 2
+        for sandbox in (self, other):
+            sandbox.budget, sandbox.deadline, sandbox.halved = budget, deadline, True
+        self._memory.budget = self.budget
+
     @property
-    def met_its_share(self):
-        """Whether the submission ran out of its memory or its time here."""
-        return self._over_budget is not None or self._time_met
+    def ran_out_as_a_half(self):
+        return self.halved and (self._over_budget is not None or self._time_ran_out)
 
     def _refuse(self, message):
         self.kill()
@@ -528,7 +538,7 @@ class Sandbox:
     def _receive(self, process, timeout):
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
-            self._time_met = True
+            self._time_ran_out = True
             self.kill()
             raise SandboxFailure("budget", "the submission used up its total time budget "
                                  f"of {self.limits.submission_seconds:.0f} s")
