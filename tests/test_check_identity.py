@@ -308,8 +308,8 @@ def pool2d(X, *args, **kwargs):
 
 
 @functools.lru_cache(maxsize=None)
-def graded_a4(source, seed, split=True):
-    return grade(make_submission(A4, {"pool2d": source}), A4, limits=LIMITS, seed=seed, split=split)
+def graded_a4(source, seed):
+    return grade(make_submission(A4, {"pool2d": source}), A4, limits=LIMITS, seed=seed)
 
 
 def lateness(result):
@@ -328,23 +328,19 @@ def run_order(result):
     return sorted(seen, key=seen.get)
 
 
-# The order tests grade in one sandbox: a grading split in two takes the drawn order from
-# two sandboxes at once (grader.engine.runner.run_suite), and how their checks interleave is
-# the scheduler's.
-
 def test_the_same_seed_runs_the_checks_in_the_same_order():
-    first, again = graded_a4(LATENESS_PROBE, A4_SEEDS[0], split=False), lateness_probe_again(A4_SEEDS[0])
+    first, again = graded_a4(LATENESS_PROBE, A4_SEEDS[0]), lateness_probe_again(A4_SEEDS[0])
     assert len(run_order(first)) >= 10, dumps(first)
     assert run_order(first) == run_order(again)
     assert [(t["id"], t["score"]) for t in first["tests"]] == [(t["id"], t["score"]) for t in again["tests"]]
 
 
 def lateness_probe_again(seed):
-    return grade(make_submission(A4, {"pool2d": LATENESS_PROBE}), A4, limits=LIMITS, seed=seed, split=False)
+    return grade(make_submission(A4, {"pool2d": LATENESS_PROBE}), A4, limits=LIMITS, seed=seed)
 
 
 def test_different_seeds_run_the_checks_in_different_orders():
-    orders = [tuple(run_order(graded_a4(LATENESS_PROBE, seed, split=False))) for seed in (CALIBRATION_SEED, *A4_SEEDS)]
+    orders = [tuple(run_order(graded_a4(LATENESS_PROBE, seed))) for seed in (CALIBRATION_SEED, *A4_SEEDS)]
     assert len(set(orders)) == len(orders), orders
     canonical = [t["id"] for t in graded_a4(LATENESS_PROBE, CALIBRATION_SEED)["tests"]]
     assert all([t["id"] for t in graded_a4(LATENESS_PROBE, s)["tests"]] == canonical for s in A4_SEEDS)

@@ -5,14 +5,13 @@ hidden suite against it here in the trusted process, and return the result of
 CONTRACT.md section 3.
 """
 
-import contextlib
 import secrets
 import time
 from pathlib import Path
 
 from grader.course import assignments, deadlines, notebook
 from grader.course.notebook import NotebookError
-from grader.engine import cores, hints, runner, secret, shortcuts
+from grader.engine import hints, runner, secret, shortcuts
 from grader.engine.runner import max_score  # each suite is collected once per process
 from grader.engine.sandbox import Limits, Sandbox, Zygote
 from grader.engine.student import Student, StudentError, clip
@@ -27,18 +26,14 @@ def new_seed():
     return secrets.randbelow(2**31)
 
 
-def grade(submission, assignment=None, limits=None, seed=None, split=True):
+def grade(submission, assignment=None, limits=None, seed=None):
     """Grade a notebook given as a path or as bytes; never raises for a bad submission.
 
     `seed` fixes the hidden random inputs and the sandbox's generators: the same notebook
     with the same seed gets the same result, test for test, on the same installation (the
     result records it). Neither is the seed itself: the inputs are drawn from
     HMAC(secret, seed, check), the sandbox is seeded from HMAC(secret, seed, "sandbox")
-    (grader.engine.secret), so nothing the program can read reveals the inputs.
-
-    Where the machine has a core no other grading holds (grader.engine.cores), the grading is
-    split: once the program has run, a second sandbox runs it too, and the two take the
-    checks at once (grader.engine.runner.run_suite); `split=False` never splits."""
+    (grader.engine.secret), so nothing the program can read reveals the inputs."""
     started = time.monotonic()
     seed = new_seed() if seed is None else int(seed)
     path = submission if isinstance(submission, (str, Path)) else None
@@ -56,11 +51,15 @@ def grade(submission, assignment=None, limits=None, seed=None, split=True):
         return ungradable(assignment, [f"the notebook could not be read ({type(exc).__name__})"],
                           time.monotonic() - started, seed)
     devices = runner.available_devices()
-    with cores.Held() as held:
-        graded = _graded(program, assignment, limits or Limits(), seed, devices, held if split else None)
-        if graded is None:  # a half ran out of its share of memory or time: one sandbox's verdict
-            graded = _graded(program, assignment, limits or Limits(), seed, devices, None)
-    tests, notes, weakened, stdout = graded
+    with Sandbox(program.cells, limits or Limits(), assignments.hidden_paths(),
+                 [assignments.COURSE_DIR], seed=secret.sandbox_seed(seed)) as sandbox:
+        student = Student(sandbox, program.answers, program.student_code, cells=program.cells)
+        tests = runner.run_suite(assignment, student, devices, seed=seed)
+        notes = (program.notes + _skipped_notes(sandbox.program, program)
+                 + shortcuts.apply_policy(tests, deadlines.policy()) + _cell_error_notes(student, program.cells)
+                 + sandbox.notes)
+        weakened = sandbox.weakened
+    stdout = sandbox.stdout.text()  # after close: the capture has drained the pipe
     for test in tests:
         test["output"] = clip(test["output"], MAX_OUTPUT_CHARS)
     hints.attach(assignment, tests)   # after the verdicts: a hint changes no score
@@ -76,45 +75,6 @@ def grade(submission, assignment=None, limits=None, seed=None, split=True):
     if weakened:
         result["sandbox_weakened"] = weakened
     return result
-
-
-def _graded(program, assignment, limits, seed, devices, cores_held):
-    """(tests, notes, weakened, stdout) of the program graded in a sandbox, and in a second one
-    at once where `cores_held` lends another core (`_room_for_two`); None when a half ran out
-    of its share of the memory or the time (Sandbox.split_with)."""
-    with contextlib.ExitStack() as stack:
-        sandboxes = [stack.enter_context(_sandbox(program, limits, seed))]
-        students = [Student(sandboxes[0], program.answers, program.student_code, cells=program.cells)]
-        if cores_held is not None and students[0].program_ran() and _room_for_two(sandboxes[0], assignment, cores_held):
-            sandboxes.append(stack.enter_context(_sandbox(program, limits, seed)))
-            sandboxes[0].split_with(sandboxes[1])
-            students.append(Student(sandboxes[1], program.answers, program.student_code, cells=program.cells))
-        tests = runner.run_suite(assignment, students, devices, seed=seed)
-        if any(sandbox.ran_out_as_a_half for sandbox in sandboxes):
-            return None
-        notes = (program.notes + _skipped_notes(sandboxes[0].program, program)
-                 + shortcuts.apply_policy(tests, deadlines.policy()) + _cell_error_notes(students[0], program.cells)
-                 + _union(sandbox.notes for sandbox in sandboxes))
-        weakened = _union(sandbox.weakened for sandbox in sandboxes)
-    return tests, notes, weakened, sandboxes[0].stdout.text()  # after close: the capture has drained the pipe
-
-
-def _room_for_two(first, assignment, cores_held):
-    """Whether a second sandbox should run the program too and take checks beside `first`,
-    whose program has run: the machine lends another core (grader.engine.cores), the suite has
-    two checks or more, and the program holds at most a quarter of the memory budget, so that
-    each half has room for its checks (a heavier one is graded in one sandbox)."""
-    return (len(runner.collect_checks(assignment)) > 1
-            and first.program_memory() <= first.limits.memory_bytes // 4 and cores_held.take_another())
-
-
-def _sandbox(program, limits, seed):
-    return Sandbox(program.cells, limits, assignments.hidden_paths(), [assignments.COURSE_DIR],
-                   seed=secret.sandbox_seed(seed))
-
-
-def _union(lists):
-    return list(dict.fromkeys(item for items in lists for item in items))
 
 
 def _skipped_notes(reply, program):

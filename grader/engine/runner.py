@@ -128,23 +128,21 @@ class SuitePlugin:
             if isinstance(error, CheckFailed) and not passed:
                 self.outcomes[-1].update(_shown_values(error))
 
-    def add_refused_kernels(self, outcomes, students):
+    def add_refused_kernels(self):
         """Torch kernels an exercise with the rule reached while the checks ran (the run-time
-        line behind the static rule), in any of `students`' sandboxes: a forbidden shortcut,
-        given to the exercise's rule check (its first check when the run has none), where the
-        course's policy takes it up. It only adds: a check the source already failed keeps its
-        finding."""
+        line behind the static rule): a forbidden shortcut, given to the exercise's rule check
+        (its first check when the run has none), where the course's policy takes it up. It
+        only adds: a check the source already failed keeps its finding."""
         routes = {}
-        for student in students:
-            for exercise, route in student.refused_kernels():
-                routes.setdefault(exercise, route)
+        for exercise, route in self._student.refused_kernels() if self._student is not None else []:
+            routes.setdefault(exercise, route)
         for exercise, route in routes.items():
-            mine = [o for o in outcomes if o["exercise"] == exercise]
+            mine = [o for o in self.outcomes if o["exercise"] == exercise]
             if not mine:
                 continue
             outcome = next((o for o in mine if o["id"] in self._rule_checks), mine[0])
             sentence = f"`{exercise}` runs torch's `{route}` when called (found at run time)"
-            static = [f for f in checks.uses_any(students[0], exercise) if f.forbidden]
+            static = [f for f in checks.uses_any(self._student, exercise) if f.forbidden]
             if static and "shortcut" not in outcome:
                 outcome["shortcut"] = static[0].sentence(exercise)
             outcome["refused"] = sentence
@@ -259,25 +257,24 @@ class _Suite:
         self.items = list(self.session.items)
         self.lock = threading.Lock()  # one run at a time: fixtures and outcomes are per session
 
-    def run(self, student, devices, queue, seed):
-        """Run checks taken from `queue` (`_Queue`) against `student` until none is left; their
-        outcomes. The caller holds `self.lock`."""
-        by_id = {item.nodeid: item for item in self.items}
-        self.plugin.begin(student, devices, seed)
-        try:
-            # The check after this one is taken now: pytest keeps what the next item shares
-            # with this one set up, so it must be the item this session runs next.
-            taken = queue.take()
-            while taken is not None:
-                following = queue.take()
-                student.expect_checks(queue.left() + (2 if following else 1))
-                self.config.hook.pytest_runtest_protocol(item=by_id[taken], nextitem=by_id.get(following))
-                taken = following
-        finally:
-            self.session._setupstate.teardown_exact(None)  # nothing of this run outlives it
-            outcomes, self.plugin.outcomes = self.plugin.outcomes, []
-            self.plugin.begin(None, ["cpu"], 0)
-        return outcomes
+    def run(self, student, devices, exercise, seed):
+        chosen = [i for i in self.items if exercise is None or _exercise_of(i) == exercise]
+        items = drawn_order(chosen, seed)
+        with self.lock:
+            self.plugin.begin(student, devices, seed)
+            if student is not None:
+                student.expect_checks(len(items))
+            try:
+                for item, nextitem in zip(items, items[1:] + [None]):
+                    self.config.hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
+                self.plugin.add_refused_kernels()
+            finally:
+                self.session._setupstate.teardown_exact(None)  # nothing of this run outlives it
+                outcomes, self.plugin.outcomes = self.plugin.outcomes, []
+                self.plugin.begin(None, ["cpu"], 0)
+        canonical = {self.plugin.checks[i.nodeid]["number"]: n for n, i in enumerate(chosen)
+                     if i.nodeid in self.plugin.checks}
+        return sorted(outcomes, key=lambda outcome: canonical[outcome["number"]])  # as collected
 
     def checks(self):
         return [self.plugin.checks[i.nodeid] for i in self.items if i.nodeid in self.plugin.checks]
@@ -288,109 +285,30 @@ class _Suite:
             self.config._ensure_unconfigure()
 
 
-# assignment -> its suites: one per run at once (a split grading runs two, grader.engine.grading)
 _suites = {}
 _suites_lock = threading.Lock()
 
 
 def _suite(assignment):
-    """The assignment's first suite: what its checks are."""
     with _suites_lock:
         if assignment not in _suites:
-            _suites[assignment] = [_Suite(assignment)]
-        return _suites[assignment][0]
-
-
-def _idle_suite(assignment):
-    """A suite of the assignment that no other thread runs, its lock held: a second one is
-    collected the first time two runs of the assignment overlap."""
-    _suite(assignment)
-    with _suites_lock:
-        for suite in _suites.get(assignment, []):
-            if suite.lock.acquire(blocking=False):
-                return suite
-    suite = _Suite(assignment)  # collected outside the lock: the other run goes on meanwhile
-    suite.lock.acquire()
-    with _suites_lock:
-        _suites.setdefault(assignment, []).append(suite)
-    return suite
+            _suites[assignment] = _Suite(assignment)
+        return _suites[assignment]
 
 
 def forget_suites():
     """Collect every suite again when next used: their files changed (grader.operations.regrade)."""
     with _suites_lock:
-        suites = [suite for pool in _suites.values() for suite in pool]
+        suites = list(_suites.values())
         _suites.clear()
     for suite in suites:
         suite.close()
 
 
 def run_suite(assignment, student, devices=None, exercise=None, seed=0):
-    """Run the hidden suite of `assignment` (or one exercise of it) against `student`; the
-    outcomes, in the suite's order.
-
-    `student` may be a list: a Student whose program has run, and others over sandboxes of
-    their own (grader.engine.grading splits a grading so where a core is free). Each takes the
-    next check of the drawn order as it is free, in a thread and a pytest session of its own;
-    one whose program did not run as the first's did (it failed, or other cells raised) takes
-    none. Every check runs in a fresh copy of its sandbox's program, so which sandbox ran it
-    changes nothing."""
+    """Run the hidden suite of `assignment` (or one exercise of it) against `student`."""
     configure_torch()
-    students = list(student) if isinstance(student, (list, tuple)) else [student]
-    suite = _suite(assignment)
-    chosen = [item for item in suite.items if exercise is None or _exercise_of(item) == exercise]
-    queue = _Queue(item.nodeid for item in drawn_order(chosen, seed))
-    outcomes = _at_once(assignment, students, queue, devices or available_devices(), seed)
-    suite.plugin.add_refused_kernels(outcomes, students)
-    canonical = {suite.plugin.checks[item.nodeid]["number"]: n for n, item in enumerate(suite.items)
-                 if item.nodeid in suite.plugin.checks}
-    return sorted(outcomes, key=lambda outcome: canonical[outcome["number"]])  # as collected
-
-
-class _Queue:
-    """The checks of a run in the drawn order, taken one at a time by each student's thread."""
-
-    def __init__(self, nodeids):
-        self._left = list(nodeids)
-        self._lock = threading.Lock()
-
-    def take(self):
-        """The next check, or None when none is left."""
-        with self._lock:
-            return self._left.pop(0) if self._left else None
-
-    def left(self):
-        return len(self._left)
-
-
-def _at_once(assignment, students, queue, devices, seed):
-    """The outcomes of every student's run, the first in this thread and the others in threads
-    of their own (which mostly wait on their sandboxes' processes), each in an idle suite."""
-    results = [[] for _ in students]
-    program_errors = students[0].program_errors() if len(students) > 1 else None
-
-    def run(n):
-        student = students[n]
-        if n > 0 and not (student.program_ran() and student.program_errors() == program_errors):
-            return
-        suite = _idle_suite(assignment)
-        try:
-            results[n] = suite.run(student, devices, queue, seed)
-        except BaseException as exc:  # noqa: BLE001  (raised again in the caller's thread)
-            results[n] = exc
-        finally:
-            suite.lock.release()
-    others = [threading.Thread(target=run, args=(n,), name="convgrade-share", daemon=True)
-              for n in range(1, len(students))]
-    for thread in others:
-        thread.start()
-    run(0)
-    for thread in others:
-        thread.join()
-    for result in results:
-        if isinstance(result, BaseException):
-            raise result
-    return [outcome for result in results for outcome in result]
+    return _suite(assignment).run(student, devices or available_devices(), exercise, seed)
 
 
 def collect_checks(assignment):

@@ -96,9 +96,6 @@ class Sandbox:
         self.cells = cells
         self.limits = limits
         self.seed = seed
-        self.budget = limits.memory_bytes  # the watchdog's; half in a split grading (`split_with`)
-        self.halved = False
-        self._time_ran_out = False
         self.hidden_paths = [str(p) for p in hidden_paths]
         self.read_only_paths = [str(p) for p in read_only_paths]
         self.deadline = time.monotonic() + limits.submission_seconds
@@ -257,8 +254,7 @@ class Sandbox:
         tables), else one."""
         if containment.thread_count(self._e_pid) != 1:
             return 1
-        # the watchdog's cheap measure is RSS summed, less what E held at its start
-        held_whole = (self.budget + self._memory.base_cheap) // max(containment.upper_bound([self._e_pid]), 1)
+        held_whole = self.limits.memory_bytes // max(containment.upper_bound([self._e_pid]), 1)
         wanted = self.BURST if self._checks_left is None else min(self.BURST, self._checks_left)
         return max(1, min(wanted, held_whole - 2))  # E and the check's process beside them
 
@@ -353,25 +349,6 @@ class Sandbox:
         elif not all(containment.sees_itself_alone(pid) for pid in pids):
             self._refuse("a check's process of your notebook sees other processes in its /proc; "
                          "the submission was ended")
-
-    def program_memory(self):
-        """What E holds above what it held when it started (the watchdog's cheap measure)."""
-        return containment.upper_bound([self._e_pid]) - self._memory.base_cheap
-
-    def split_with(self, other):
-        """A grading split over this sandbox, whose program has run, and `other`, not started:
-        each is held to half of the memory budget and of the time left now, and every limit of
-        a process or a call stays whole. A half that runs out of either (`ran_out_as_a_half`)
-        has the grading done again in one sandbox, whose verdict stands: a split that runs out
-        of nothing needed no more memory or time than one sandbox is given."""
-        budget, deadline = self.limits.memory_bytes // 2, (time.monotonic() + self.deadline) / 2
-        for sandbox in (self, other):
-            sandbox.budget, sandbox.deadline, sandbox.halved = budget, deadline, True
-        self._memory.budget = self.budget
-
-    @property
-    def ran_out_as_a_half(self):
-        return self.halved and (self._over_budget is not None or self._time_ran_out)
 
     def _refuse(self, message):
         self.kill()
@@ -477,14 +454,14 @@ class Sandbox:
 
     def _watch(self, pid):
         self._namespace = containment.Namespace(pid)
-        self._memory = containment.MemoryWatch(self._namespace, pid, self.budget,
+        self._memory = containment.MemoryWatch(self._namespace, pid, self.limits.memory_bytes,
                                                self._memory_exceeded, held=self._held_pids)
 
     def _memory_exceeded(self, used):
         """From the watchdog's thread: end the whole submission (E is its PID namespace's init:
         every process in it dies with E); the waiting call then reports why."""
         self._over_budget = SandboxFailure(
-            "budget", f"your notebook used more than {_size(self.budget)} of memory in total "
+            "budget", f"your notebook used more than {_size(self.limits.memory_bytes)} of memory in total "
                       f"across its processes ({_size(used)} when it was stopped); it was stopped")
         try:
             os.kill(self._e_pid, signal.SIGKILL)
@@ -538,7 +515,6 @@ class Sandbox:
     def _receive(self, process, timeout):
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
-            self._time_ran_out = True
             self.kill()
             raise SandboxFailure("budget", "the submission used up its total time budget "
                                  f"of {self.limits.submission_seconds:.0f} s")

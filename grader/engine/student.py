@@ -214,15 +214,6 @@ class Student:
                 raise StudentError(f"running your notebook: {clip(str(exc), 300)}", kind="protocol") from None
         return self._checked_program[1]
 
-    def program_ran(self):
-        """Run the program now, where it has not run; whether it ran to its end (its cells may
-        have raised: `program_errors`)."""
-        try:
-            self._program()
-        except StudentError:
-            return False
-        return True
-
     def program_errors(self):
         """[(cell label, error)] for every cell of the program that raised."""
         try:
