@@ -43,28 +43,6 @@ NBGRADER_SHORT = {
         None,
         "nbgrader refuses a notebook with two cells of the same grade_id ('use an old version of "
         "the nbgrader metadata format', run `nbgrader update`): no grades at all"),
-    "own_comparison_in_answer_cell": (
-        {"corr2d": 13.0},
-        "the bridge runs the same 'computes the windows itself' check on the whole answer cell: "
-        "the student's F.conv2d comparison below the function counts against corr2d"),
-    "global_Y_from_conv2d": (
-        {"corr2d": 13.0},
-        "the same check follows the global `Y = F.conv2d(...)` of another cell, though corr2d's Y "
-        "is local"),
-    "import_pad_conv2d": (
-        {"corr2d_padded_strided": 11.0},
-        "the same check counts the unused `conv2d` of `from torch.nn.functional import pad, conv2d`"),
-    "self_test_loop_1x1": (
-        {"corr2d_multi_in_out_1x1": 4.0},
-        "the 'no Python loop' check reads the self-test loop below the one-line function"),
-    "lambda_answers": (
-        {"corr2d_multi_in": 5.0, "corr2d_multi_in_out": 5.0},
-        "the bridge finds answers by `def`/`class` only: 'your notebook has no answer cell "
-        "`corr2d_multi_in`' fails the 'computes the windows itself' check of both lambdas"),
-    "enum_logging_warnings": (
-        {"pool2d": 21.0},
-        "the bridge's shortcut check: '`pool2d` reaches `logging.getLogger` (cell 3, line 6) (not "
-        "on the list of what this exercise may use)'; convgrade's sandbox passes it"),
 }
 
 
