@@ -35,7 +35,7 @@ import ctypes, errno
 NR = dict(ptrace=101, process_vm_readv=310, shmget=29, unshare=272, mount=165, bpf=321,
           io_uring_setup=425, perf_event_open=298, keyctl=250, pidfd_open=434, clone=56,
           clone3=435, setns=308, kcmp=312, mknodat=259, personality=135, memfd_create=319,
-          kill=62, flock=73, prlimit64=302, pivot_root=155, chroot=161, init_module=175)
+          kill=62, flock=73, prlimit64=302, prctl=157, mmap=9, pivot_root=155, chroot=161, init_module=175)
 def sc(name, *args):
     r = libc.syscall(NR[name], *[ctypes.c_long(a) for a in args])
     return -ctypes.get_errno() if r == -1 else r
@@ -61,6 +61,21 @@ PROGRAM = {
                " ('pivot_root', (0, 0)), ('chroot', (0,)), ('init_module', (0, 0, 0))]}",
     "clone3": "result = keep_sc('clone3', 0, 0)",
     "memfd": "result = keep_sc('memfd_create', 0, 0)",
+    # Huge pages back 2 MiB with one page fault, where the memory watch counts 4 KiB a fault:
+    # turning them back on, asking for them (MADV_HUGEPAGE, MADV_COLLAPSE over written memory)
+    # and hugetlb mappings.
+    "huge_pages": "libc.mmap.restype = ctypes.c_void_p\n"
+                  "libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]\n"
+                  "def smaps_huge():\n"
+                  "    return sum(int(l.split()[1]) for l in open('/proc/self/smaps') if l.startswith('AnonHugePages:'))\n"
+                  "area = libc.mmap(None, 64 << 20, 3, 0x22, -1, 0)\n"
+                  "aligned = (area + (2 << 20) - 1) & ~((2 << 20) - 1)\n"
+                  "advised = libc.madvise(ctypes.c_void_p(aligned), 32 << 20, 14)\n"
+                  "ctypes.memset(aligned, 1, 32 << 20)\n"
+                  "collapsed = libc.madvise(ctypes.c_void_p(aligned), 32 << 20, 25)\n"
+                  "result = {'still_off': keep_sc('prctl', 42, 0, 0, 0, 0), 'turn_on': keep_sc('prctl', 41, 0, 0, 0, 0),"
+                  " 'hugetlb': keep_sc('mmap', 0, 2 << 20, 3, 0x22 | 0x40000, -1, 0),"
+                  " 'collapsed': collapsed, 'huge_kib': smaps_huge()}",
     "inodes": "os.mkdir('/tmp/inodes')\nmade = 0\ntry:\n    while made < 100000:\n"
               "        os.close(os.open(f'/tmp/inodes/{made}', os.O_CREAT | os.O_WRONLY))\n        made += 1\n"
               "except OSError as e:\n    result = [made, e.errno]\nimport shutil\nshutil.rmtree('/tmp/inodes')",
@@ -209,6 +224,13 @@ def test_kernel_surface_refused(kernel):
     assert kernel["program"]["memfd"] == -EPERM, "a memfd would hold memory outside every limit"
     assert kernel["program"]["inodes"][1] == ENOSPC and kernel["program"]["inodes"][0] < 4096, \
         kernel["program"]["inodes"]
+
+
+def test_every_page_comes_with_a_page_fault_of_its_own(kernel):
+    """No huge pages: the memory watch charges 4 KiB a page fault (containment._faults)."""
+    huge = kernel["program"]["huge_pages"]
+    assert huge["still_off"] == 1 and huge["turn_on"] == -EPERM, huge
+    assert huge["hugetlb"] == -EPERM and huge["collapsed"] == -1 and huge["huge_kib"] == 0, huge
 
 
 @pytest.mark.parametrize("way", ["subprocess", "posix_spawn", "execv"])

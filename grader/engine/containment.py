@@ -401,22 +401,55 @@ def exact(pids):
                + (_fields(f"/proc/{pid}/status", _KERNEL_FIELDS) or 0) for pid in pids)
 
 
-class MemoryWatch:
-    """Sums the anonymous and shared memory (and swap) of every process of a submission,
-    every `interval` seconds, above what E held when it started (its share of the warm
-    template's pages); calls `over_budget(used)` once when that exceeds `budget`.
+def _faults(pid):
+    """(start time, page faults, page tables in bytes) of a process, or None once it is gone.
 
-    Two measures. RSS summed over the processes is an upper bound (a page E shares with its
-    check process counts twice) that costs microseconds. While any process runs that the
-    grader did not ask for (`held()` names those it did: E and its check processes), that
-    bound is the measure: a helper the program forked is charged all it maps, shared or not,
-    and a swarm of helpers is stopped within one interval. Otherwise, when the bound exceeds
-    the budget, PSS is read, which counts a page shared between k processes 1/k times (the
-    sum is what they hold together) but costs a walk of each page table (milliseconds to
-    tens of milliseconds per process), at most every `exact_interval`, and the submission
-    is ended on that measure. Pages a copy-on-write fork dirties are private and counted
-    either way; memfds are refused (the
-    seccomp program filter), and the tmpfs has its own size and inode caps.
+    Every page a process adds to the machine after it starts comes from a page fault of its
+    own: a page it writes for the first time, or its own copy of a page it shares with the
+    process it was forked from (a copy-on-write fault; the kernel splits a shared huge page
+    and copies 4 KiB), counted in /proc/PID/stat whether the fault came from its code or from
+    a system call filling its buffer. With transparent huge pages off in the sandbox
+    (`jail.lock_down`, and the program filter refuses turning them back on or mapping
+    hugetlb pages), each fault adds at most one 4 KiB page, and the page tables it grows are
+    read apart (VmPTE). The start time tells a reused pid from the process it replaces."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        tables = _fields(f"/proc/{pid}/status", _KERNEL_FIELDS)
+    except OSError:
+        return None
+    if tables is None:
+        return None
+    # fields[0] is stat's 3rd field (state): minflt is the 10th, majflt the 12th, starttime the 22nd
+    return int(fields[19]), int(fields[7]) + int(fields[9]), tables
+
+
+class MemoryWatch:
+    """Ends a submission once all its processes together hold more than `budget` above what
+    E held when it started (its share of the warm template's pages): `over_budget(used)` is
+    called once, from the watch's thread, which looks every `interval` seconds.
+
+    Three measures, from cheap to exact:
+
+    * While a process runs that the grader did not ask for (`held()` names those it did: E
+      and its check processes), RSS summed over the processes: an upper bound (a page two
+      processes share counts twice) that costs microseconds. A helper the program forked is
+      charged all it maps, and a swarm of helpers is stopped within one interval.
+    * Otherwise, the last exact measure plus, for each process, 4 KiB for every page fault
+      it took since then and the page tables it grew (`_faults`; all of a process's that
+      did not exist then). Also an upper bound, and as cheap: a page comes to the machine
+      only through a fault. It errs high for faults that map a page that exists already
+      (a library's code, the zero page) and for memory freed since, never low.
+    * PSS (`exact`): each page shared by k processes counted 1/k times, so the sum is what
+      they hold together, at the cost of a walk of every page table (milliseconds to tens
+      of milliseconds per process). Read when the bound above exceeds the budget: at most
+      every `exact_interval` while it exceeds it by less than `budget / 16`, at once when by
+      more, so a process that copies a large buffer on write at gigabytes a second is
+      stopped within about one interval and one walk of the budget. The submission is ended
+      on this measure.
+
+    Pages a copy-on-write fork dirties are private and counted either way; memfds are
+    refused (the program filter), and the tmpfs has its own size and inode caps.
     """
 
     def __init__(self, namespace, first_pid, budget, over_budget, held=None, interval=0.05, exact_interval=0.25):
@@ -428,6 +461,7 @@ class MemoryWatch:
         self.peak = 0
         self.tripped = False
         self._last_exact = 0.0
+        self._anchor = (0, {pid: counted for pid in [first_pid] if (counted := _faults(pid))})
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="convgrade-memory-watch", daemon=True)
         self._thread.start()
@@ -440,23 +474,48 @@ class MemoryWatch:
     def check(self):
         """One measurement; returns the memory charged to the submission."""
         pids = [pid for pid in self.namespace.members() if not _zombie(pid)]
-        used = upper_bound(pids) - self.base_cheap
         held = self.held()
         helpers = set() if held is None else set(pids) - held
-        measured_exactly = False
-        if used > self.budget and not helpers and time.monotonic() - self._last_exact >= self.exact_interval:
-            used = exact(pids) - self.base_exact
-            # timed from the end of the walk: over a GiB it takes longer than `interval`
-            self._last_exact, measured_exactly = time.monotonic(), True
+        if helpers:
+            used, measured_exactly = upper_bound(pids) - self.base_cheap, False
+        else:
+            used, measured_exactly = self._bound_from_faults(pids)
         self.peak = max(self.peak, used)
         if used > self.budget and (helpers or measured_exactly) and not self.tripped:
             self.tripped = True
             self.over_budget(used)
         return used
 
+    def _bound_from_faults(self, pids):
+        """(memory charged, whether it is the exact measure): the fault bound, or PSS when
+        the bound exceeds the budget (see the class)."""
+        counters = {pid: counted for pid in pids if (counted := _faults(pid))}
+        anchored, then = self._anchor
+        bound = anchored
+        for pid, (started, faults, tables) in counters.items():
+            before = then.get(pid)
+            if before is None or before[0] != started:
+                before = (started, 0, 0)
+            bound += 4096 * (faults - before[1]) + max(0, tables - before[2])
+        if bound <= self.budget:
+            return bound, False
+        urgent = bound > self.budget + self.budget // 16
+        if not urgent and time.monotonic() - self._last_exact < self.exact_interval:
+            return bound, False
+        # the counters were read before the walk: what is faulted during it counts again next time
+        used = exact(pids) - self.base_exact
+        # timed from the end of the walk: over a GiB it takes longer than `interval`
+        self._last_exact = time.monotonic()
+        self._anchor = (used, counters)
+        return used, True
+
     def _watch(self):
-        while not self._stop.wait(self.interval):
+        wait = self.interval
+        while not self._stop.wait(wait):
             try:
-                self.check()
+                used = self.check()
             except Exception:  # noqa: BLE001  (a vanished process between two reads)
                 continue
+            # within an eighth of the budget, five times as often: a process that writes
+            # gigabytes a second crosses the rest of it in a few intervals
+            wait = self.interval / 5 if used > self.budget - self.budget // 8 else self.interval

@@ -38,7 +38,10 @@ in the zygote, long before any student code runs, and kept as compiled BPF bytes
     perf_event_open, kexec, modules, reboot, swap, acct, quotas, file handles, iopl/ioperm,
     personality other than 0, clock and syslog calls; prctl(PR_SET_DUMPABLE) (every
     process stays not dumpable: none of the uid can read another's memory or reopen its
-    descriptors through /proc).
+    descriptors through /proc);
+  - memory that comes without a page fault for each 4 KiB, which the memory watch would
+    undercount: prctl(PR_SET_THP_DISABLE) (huge pages stay off, as `jail.lock_down` left
+    them) and mmap with MAP_HUGETLB.
 * the **call filter** (`install_call_filter`), stacked on top in each check's process (C)
   by the engine's code there (which the student can replace: it narrows what an honest C
   can do by accident; nothing relies on it): no clone without CLONE_THREAD at all, no unshare, no new socket, no
@@ -68,8 +71,9 @@ AF_UNIX = 1
 MAP_SHARED = 0x01  # MAP_SHARED_VALIDATE (0x03) has it too
 F_GETLK, F_SETLK, F_SETLKW, F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW = 5, 6, 7, 36, 37, 38
 F_SETLEASE = 1024
+MAP_HUGETLB = 0x40000
 SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC = 1, 1
-PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS = 4, 38
+PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS, PR_SET_THP_DISABLE = 4, 38, 41
 
 _SYS = {"munmap": 11, "prctl": 157, "seccomp": 317}  # x86_64
 
@@ -140,6 +144,10 @@ def _program_filter(cuda):
     # Stays not dumpable (jail.lock_down): no process of the uid reads another's memory or
     # reopens its descriptors through /proc.
     f.add_rule(_eperm(), "prctl", pyseccomp.Arg(0, pyseccomp.EQ, PR_SET_DUMPABLE))
+    # Pages stay 4 KiB, one per page fault, as the memory watch counts them
+    # (grader.engine.containment._faults): huge pages stay off and none come from hugetlb.
+    f.add_rule(_eperm(), "prctl", pyseccomp.Arg(0, pyseccomp.EQ, PR_SET_THP_DISABLE))
+    f.add_rule(_eperm(), "mmap", pyseccomp.Arg(3, pyseccomp.MASKED_EQ, MAP_HUGETLB, MAP_HUGETLB))
     if not cuda:  # CUDA's driver maps its memory shared, through memfds among others
         f.add_rule(_eperm(), "memfd_create")
         f.add_rule(_eperm(), "mmap", pyseccomp.Arg(3, pyseccomp.MASKED_EQ, MAP_SHARED, MAP_SHARED))
