@@ -406,8 +406,8 @@ def _faults(pid):
 
     Every page a process adds to the machine after it starts comes from a page fault of its
     own: a page it writes for the first time, or its own copy of a page it shares with the
-    process it was forked from (a copy-on-write fault; the kernel splits a shared huge page
-    and copies 4 KiB), counted in /proc/PID/stat whether the fault came from its code or from
+    process it was forked from (a copy-on-write fault; since Linux 5.8 the kernel splits a
+    shared huge page and copies 4 KiB), counted in /proc/PID/stat whether the fault came from its code or from
     a system call filling its buffer. With transparent huge pages off in the sandbox
     (`jail.lock_down`, and the program filter refuses turning them back on or mapping
     hugetlb pages), each fault adds at most one 4 KiB page, and the page tables it grows are
