@@ -86,10 +86,12 @@ def warm():
 
 
 class MemAvailable:
-    """The machine's MemAvailable, sampled every 20 ms while the block runs."""
+    """The machine's MemAvailable, sampled every 20 ms while the block runs, from a start
+    taken once it has stopped rising (an earlier test's processes may still be freeing
+    their memory, which would hide as much of the drop)."""
 
     def __init__(self):
-        self.before = self.read()
+        self.before = self.settled()
         self.lowest = self.before
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
@@ -100,6 +102,16 @@ class MemAvailable:
             for line in meminfo:
                 if line.startswith("MemAvailable:"):
                     return int(line.split()[1]) * 1024
+
+    @classmethod
+    def settled(cls, seconds=5):
+        deadline, now = time.monotonic() + seconds, cls.read()
+        while time.monotonic() < deadline:
+            time.sleep(0.1)
+            before, now = now, cls.read()
+            if now - before < 16 * MiB:
+                break
+        return now
 
     def _sample(self):
         while not self._stop.wait(0.02):
@@ -250,8 +262,8 @@ def test_a_copy_that_writes_its_parent_s_pages_is_stopped_near_the_budget():
 def test_pages_mapped_and_freed_again_are_not_charged():
     """A process that holds 128 MiB and maps, fills and frees 64 MiB thirty times (2 GiB of
     page faults, as honest code that makes and drops large tensors does) under a 512 MiB
-    budget: the fault bound passes the budget, the walk it then asks for finds 200 MiB, and
-    the process is not ended."""
+    budget: the fault bound passes the budget every 320 MiB or so of faults, the walk it
+    then asks for finds about 200 MiB, and the process is not ended."""
     tripped = []
 
     def churn(go):
@@ -278,7 +290,7 @@ def test_pages_mapped_and_freed_again_are_not_charged():
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
     assert not tripped, f"ended at {tripped[0] / MiB:.0f} MiB"
-    assert watch.peak > BUDGET, "the fault bound never passed the budget: the walk was not needed"
+    assert 1 <= watch.walks <= 15, f"{watch.walks} walks of the page tables for 2 GiB of faults"
 
 
 HELPERS = """

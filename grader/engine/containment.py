@@ -459,6 +459,7 @@ class MemoryWatch:
         self.base_cheap = upper_bound([first_pid])
         self.base_exact = exact([first_pid])
         self.peak = 0
+        self.walks = 0  # exact measures taken after the base
         self.tripped = False
         self._last_exact = 0.0
         self._anchor = (0, {pid: counted for pid in [first_pid] if (counted := _faults(pid))})
@@ -507,6 +508,7 @@ class MemoryWatch:
         # timed from the end of the walk: over a GiB it takes longer than `interval`
         self._last_exact = time.monotonic()
         self._anchor = (used, counters)
+        self.walks += 1
         return used, True
 
     def _watch(self):
