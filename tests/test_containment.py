@@ -9,6 +9,8 @@ the result. Needs root (a uid of its own, namespaces); CI runs as root.
 import os
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 
@@ -257,6 +259,42 @@ def test_a_copy_that_writes_its_parent_s_pages_is_stopped_near_the_budget():
     charged = [_charged_when_a_copy_writes_its_parent_s_pages() for _ in range(3)]
     assert None not in charged, f"the copy's gigabyte was never charged: {charged}"
     assert max(charged) < BUDGET + 96 * MiB, f"charged {[round(c / MiB) for c in charged]} MiB when stopped"
+
+
+# Pages a process gets without touching them: each still a page fault of its own, which is
+# what the memory watch charges (containment._faults). 16 MiB each way, in a child process.
+FILLED_WITHOUT_TOUCHING = """
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+libc.mmap.restype = ctypes.c_void_p
+libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+SIZE, PRIVATE_ANONYMOUS, MAP_POPULATE, MADV_POPULATE_WRITE = 16 << 20, 0x22, 0x8000, 23
+def faults():
+    return int(open("/proc/self/stat").read().rsplit(")", 1)[1].split()[7])
+def area(flags=0):
+    return libc.mmap(None, SIZE, 3, PRIVATE_ANONYMOUS | flags, -1, 0)
+ways = {
+    "MAP_POPULATE": lambda: area(MAP_POPULATE),
+    "MADV_POPULATE_WRITE": lambda: libc.madvise(ctypes.c_void_p(area()), SIZE, MADV_POPULATE_WRITE),
+    "mlock": lambda: libc.mlock(ctypes.c_void_p(area()), ctypes.c_size_t(SIZE)),
+    "read() into it": lambda: libc.read(os.open("/dev/zero", os.O_RDONLY), ctypes.c_void_p(area()),
+                                        ctypes.c_size_t(SIZE)),
+}
+for way, fill in ways.items():
+    before = faults()
+    fill()
+    print(way, faults() - before)
+"""
+
+
+def test_pages_filled_without_touching_them_are_page_faults_too():
+    """The kernel fills them for the process (MAP_POPULATE, MADV_POPULATE_WRITE, mlock, a
+    read() into a fresh buffer): each of their 4 KiB pages is still counted as its page fault."""
+    printed = subprocess.run([sys.executable, "-c", FILLED_WITHOUT_TOUCHING], capture_output=True,
+                             text=True, timeout=60, check=True).stdout
+    counted = {line.rsplit(" ", 1)[0]: int(line.rsplit(" ", 1)[1]) for line in printed.splitlines()}
+    pages = (16 << 20) // 4096
+    assert len(counted) == 4 and all(faults >= pages for faults in counted.values()), counted
 
 
 def test_pages_mapped_and_freed_again_are_not_charged():
