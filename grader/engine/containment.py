@@ -407,11 +407,12 @@ def _faults(pid):
     Every page a process adds to the machine after it starts comes from a page fault of its
     own: a page it writes for the first time, or its own copy of a page it shares with the
     process it was forked from (a copy-on-write fault; since Linux 5.8 the kernel splits a
-    shared huge page and copies 4 KiB), counted in /proc/PID/stat whether the fault came from its code or from
-    a system call filling its buffer. With transparent huge pages off in the sandbox
-    (`jail.lock_down`, and the program filter refuses turning them back on or mapping
-    hugetlb pages), each fault adds at most one 4 KiB page, and the page tables it grows are
-    read apart (VmPTE). The start time tells a reused pid from the process it replaces."""
+    shared huge page and copies 4 KiB). /proc/PID/stat counts it whether the fault came from
+    the process's code or from a system call filling its buffer (MAP_POPULATE, mlock, read).
+    With transparent huge pages off in the sandbox (`jail.lock_down`; the program filter
+    refuses turning them back on or mapping hugetlb pages), each fault adds at most one
+    4 KiB page, and the page tables it grows are read apart (VmPTE). The start time tells a
+    reused pid from the process it replaces."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
