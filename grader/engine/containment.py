@@ -463,7 +463,8 @@ class MemoryWatch:
         self.walks = 0  # exact measures taken after the base
         self.tripped = False
         self._last_exact = 0.0
-        self._anchor = (0, {pid: counted for pid in [first_pid] if (counted := _faults(pid))})
+        started = _faults(first_pid)
+        self._anchor = (0, {first_pid: started} if started else {})  # (exact measure, counters then)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="convgrade-memory-watch", daemon=True)
         self._thread.start()
